@@ -1,0 +1,58 @@
+# presgend — the two commands of the quick start are `make demo` and `make test`.
+# Both install what is missing (Debian/Ubuntu packages, then .venv) and are quick
+# when everything is already there.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.presgend-installed
+APT_PACKAGES := ffmpeg espeak-ng chromium fonts-dejavu-core fonts-noto-cjk fontconfig \
+                python3-venv systemd
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: all setup system-deps demo test bench lint clean
+
+all: test
+
+setup: system-deps $(STAMP)
+
+# Only calls apt-get when something is actually missing.
+system-deps:
+	@missing=""; \
+	for cmd in ffmpeg ffprobe espeak-ng fc-list; do \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; done; \
+	[ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd-analyze"; \
+	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if command -v fc-list >/dev/null 2>&1; then \
+	  fc-list | grep -q DejaVuSans || missing="$$missing fonts-dejavu"; \
+	  fc-list | grep -qi 'Noto Sans CJK' || missing="$$missing fonts-noto-cjk"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages (missing:$$missing)"; \
+	  command -v apt-get >/dev/null 2>&1 || { echo "no apt-get: install$$missing by hand (see README)"; exit 1; }; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -U pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,dev]'
+	@touch $@
+
+demo: setup
+	@$(PY) -m presgend.demo
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+lint: setup
+	$(VENV)/bin/ruff check presgend tests benchmarks
+	$(VENV)/bin/mypy presgend
+
+clean:
+	rm -rf $(VENV) demo .bench .pytest_cache .mypy_cache .ruff_cache *.egg-info

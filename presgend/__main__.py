@@ -1,0 +1,3 @@
+from presgend.cli import main
+
+raise SystemExit(main())

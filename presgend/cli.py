@@ -1,0 +1,194 @@
+"""The command line: the only place that prints for people and the only place that exits."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from presgend import __version__, logs
+from presgend import config as config_mod
+from presgend.config import Config
+from presgend.errors import ConfigError, PresgendError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="presgend", description="Turn talks and scripts into split-screen presentation videos.")
+    parser.add_argument("--version", action="version", version=f"presgend {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", metavar="F", help="config file (default: $PRESGEND_CONFIG "
+                       "or config/presgend.toml)")
+        return p
+
+    p = command("run", "run the daemon: watch the inbox and process what is dropped")
+    p.add_argument("--once", action="store_true", help="process what is in the inbox, then exit")
+    p = command("process", "process files now and write the results to the outbox")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--outbox", type=Path, metavar="D", help="where results go")
+    p.add_argument("--quality", choices=["auto", "fast", "standard", "high"])
+    p = command("plan", "show what processing a file would do, writing nothing")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--quality", choices=["auto", "fast", "standard", "high"])
+    p = command("doctor", "check that everything presgend needs is ready")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = command("status", "show queues, running jobs and recent results of the daemons")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = command("fetch-model", "download a speech recognition model into the local cache")
+    p.add_argument("model", nargs="?", help="model name (default: transcription.model)")
+    p = command("install-service", "render the systemd unit or launchd plist for this setup")
+    p.add_argument("--kind", choices=["systemd", "launchd"], default=None)
+    p.add_argument("--output", type=Path, metavar="F", help="write here instead of stdout")
+    p.add_argument("--user", default="presgend", help="service user (systemd)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = config_mod.load(args.config)
+    except ConfigError as exc:
+        print(f"presgend: {exc}", file=sys.stderr)
+        return 2
+    handlers = {
+        "run": _run, "process": _process, "plan": _plan, "doctor": _doctor,
+        "status": _status, "fetch-model": _fetch_model, "install-service": _install_service,
+    }
+    try:
+        return handlers[args.command](args, cfg)
+    except KeyboardInterrupt:
+        print("presgend: interrupted", file=sys.stderr)
+        return 130
+    except PresgendError as exc:
+        print(f"presgend: {exc}", file=sys.stderr)
+        return 1
+
+
+# --- process ------------------------------------------------------------------------------
+
+
+class ProgressBar:
+    """`phase ████░░░░ 45%` redrawn in place on a terminal; silent elsewhere."""
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self.stream = stream
+        self.label = label
+        self.enabled = stream.isatty()
+        self.last = ""
+
+    def __call__(self, phase: str, fraction: float) -> None:
+        if not self.enabled:
+            return
+        filled = int(fraction * 30)
+        line = f"\r{self.label[:30]:<30} {phase:<8} {'█' * filled}{'░' * (30 - filled)} " \
+               f"{fraction * 100:3.0f}%"
+        if line != self.last:
+            self.stream.write(line)
+            self.stream.flush()
+            self.last = line
+
+    def done(self) -> None:
+        if self.enabled and self.last:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _process(args: argparse.Namespace, cfg: Config) -> int:
+    from presgend import worker
+
+    outbox: Path = args.outbox or cfg.paths.outbox
+    outbox.mkdir(parents=True, exist_ok=True)
+    logs.configure(cfg.paths.logs, console_level="warning" if sys.stderr.isatty() else "info")
+    failures = 0
+    for outcome in asyncio.run(worker.process_files(
+            args.files, cfg, outbox=outbox, quality=args.quality,
+            progress_factory=lambda path: ProgressBar(sys.stderr, path.name))):
+        if outcome.ok:
+            out = outcome.document["output"]
+            print(f"ok      {outcome.path}\n        video:  {out['video']}\n"
+                  f"        report: {outcome.report_path}")
+        else:
+            failures += 1
+            print(f"failed  {outcome.path}\n        {outcome.document['error']}\n"
+                  f"        see {outcome.report_path}")
+    return 1 if failures else 0
+
+
+# --- plan ---------------------------------------------------------------------------------
+
+
+def _plan(args: argparse.Namespace, cfg: Config) -> int:
+    from presgend import planning
+
+    plan = asyncio.run(planning.plan(args.file, cfg, args.quality))
+    print(planning.render(plan))
+    return 0 if plan.get("ok") else 1
+
+
+# --- doctor -------------------------------------------------------------------------------
+
+
+def _doctor(args: argparse.Namespace, cfg: Config) -> int:
+    from presgend import doctor
+
+    checks = doctor.run_checks(cfg)
+    if args.json:
+        print(json.dumps([c.as_dict() for c in checks], indent=2))
+    else:
+        for check in checks:
+            mark = {"ok": "✓", "warn": "!", "fail": "✗"}[check.status]
+            print(f"{mark} {check.name:<18} {check.message}")
+            if check.status != "ok" and check.fix:
+                print(f"  {'':<18} fix: {check.fix}")
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+# --- daemon, status, services -------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace, cfg: Config) -> int:
+    from presgend import daemon
+
+    logs.configure(cfg.paths.logs)
+    return daemon.main(cfg, once=args.once, config_path=args.config)
+
+
+def _status(args: argparse.Namespace, cfg: Config) -> int:
+    from presgend import state
+
+    snapshot = state.collect(cfg)
+    if args.json:
+        print(json.dumps(snapshot, indent=2))
+    else:
+        print(state.render(snapshot))
+    return 0
+
+
+def _fetch_model(args: argparse.Namespace, cfg: Config) -> int:
+    from faster_whisper.utils import download_model
+
+    name = args.model or cfg.transcription.model
+    print(f"downloading {name} …", file=sys.stderr)
+    path = download_model(name)
+    print(path)
+    return 0
+
+
+def _install_service(args: argparse.Namespace, cfg: Config) -> int:
+    from presgend import services
+
+    kind = args.kind or ("launchd" if sys.platform == "darwin" else "systemd")
+    text = services.render(kind, cfg, config_path=args.config, user=args.user)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,228 @@
+"""The configuration: one frozen dataclass tree, its defaults, loading and validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from presgend.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ENV_VAR = "PRESGEND_CONFIG"
+DEFAULT_FILE = Path("config/presgend.toml")
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    inbox: Path = Path("inbox")
+    outbox: Path = Path("outbox")
+    failed: Path = Path("failed")
+    archive: Path | None = Path("archive")  # None: delete processed inputs
+    logs: Path = Path("logs")
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    mode: str = "auto"
+    settle_seconds: float = 2.0
+    poll_interval: float = 2.0
+    rescan_interval: float = 60.0
+
+
+@dataclass(frozen=True)
+class JobsConfig:
+    max_concurrent: int = 0
+    lease_seconds: float = 60.0
+    grace_seconds: float = 120.0
+    timeout_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class BreakerConfig:
+    cpu_percent: float = 90.0
+    memory_percent: float = 85.0
+    sample_seconds: float = 1.0
+    cooldown_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    quality: str = "auto"
+    encoder: str = "auto"
+
+
+@dataclass(frozen=True)
+class TranscriptionConfig:
+    model: str = "base"
+    device: str = "auto"
+    compute_type: str = "auto"
+    language: str = ""
+    beam_size: int = 5
+    temperature_fallback: bool = True
+    allow_download: bool = False
+
+
+@dataclass(frozen=True)
+class SlidesConfig:
+    theme: str = "professional_minimal"
+    max_slides: int = 5
+    chromium: str = "/usr/bin/chromium"
+    crossfade_seconds: float = 0.4
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    engine: str = "auto"
+    voice: str = "en"
+    max_script_bytes: int = 200_000
+    gtts_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class PresenterConfig:
+    image: str = ""
+    sadtalker_dir: str = ""
+    sadtalker: bool = True
+    sadtalker_timeout: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Config:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
+    breaker: BreakerConfig = field(default_factory=BreakerConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    transcription: TranscriptionConfig = field(default_factory=TranscriptionConfig)
+    slides: SlidesConfig = field(default_factory=SlidesConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    presenter: PresenterConfig = field(default_factory=PresenterConfig)
+    source: str = "defaults"
+
+
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("watch", "mode"): ("auto", "inotify", "polling"),
+    ("output", "quality"): ("auto", "fast", "standard", "high"),
+    ("output", "encoder"): ("auto", "libx264", "nvenc"),
+    ("transcription", "device"): ("auto", "cpu", "cuda"),
+    ("transcription", "compute_type"): (
+        "auto", "int8", "int8_float16", "int8_float32", "float16", "float32", "bfloat16",
+    ),
+    ("slides", "theme"): ("professional_minimal", "dark"),
+    ("speech", "engine"): ("auto", "gtts", "espeak"),
+}
+POSITIVE = {"settle_seconds", "poll_interval", "rescan_interval", "lease_seconds",
+            "timeout_seconds", "sample_seconds", "max_slides", "beam_size",
+            "max_script_bytes", "gtts_timeout", "sadtalker_timeout"}
+PERCENT = {"cpu_percent", "memory_percent"}
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load the config from `path`, $PRESGEND_CONFIG, config/presgend.toml or the defaults."""
+    chosen = Path(path) if path else _default_path()
+    if chosen is None:
+        return Config()
+    try:
+        raw = tomllib.loads(chosen.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(chosen), ["the file does not exist"]) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(chosen), [f"it cannot be read as TOML: {exc}"]) from None
+    return from_dict(raw, source=str(chosen))
+
+
+def _default_path() -> Path | None:
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return DEFAULT_FILE if DEFAULT_FILE.is_file() else None
+
+
+def from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
+    """Build a Config from parsed TOML, collecting every problem before raising."""
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    hints = get_type_hints(Config)
+    for name, value in raw.items():
+        if name not in hints or name == "source":
+            problems.append(f"unknown section [{name}]")
+        elif not isinstance(value, dict):
+            problems.append(f"[{name}] must be a table")
+        else:
+            sections[name] = _build_section(name, hints[name], value, problems)
+    if problems:
+        raise ConfigError(source, problems)
+    return Config(**sections, source=source)
+
+
+def _build_section(section: str, cls: type, values: dict[str, Any], problems: list[str]) -> Any:
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in hints:
+            problems.append(f"unknown key {section}.{key}")
+            continue
+        converted = _convert(f"{section}.{key}", hints[key], value, problems)
+        if converted is not _INVALID:
+            _check_value(section, key, converted, problems)
+            kwargs[key] = converted
+    return cls(**kwargs)
+
+
+_INVALID = object()
+
+
+def _convert(name: str, hint: Any, value: Any, problems: list[str]) -> Any:
+    if _is_optional_path(hint):
+        if not isinstance(value, str):
+            problems.append(f"{name} must be a string path")
+            return _INVALID
+        return Path(value) if value else None
+    expected = {Path: str, bool: bool, int: int, float: (int, float), str: str}[hint]
+    if isinstance(value, bool) and hint is not bool or not isinstance(value, expected):
+        problems.append(f"{name} must be {_type_word(hint)}, not {value!r}")
+        return _INVALID
+    if hint is Path:
+        return Path(value)
+    return float(value) if hint is float else value
+
+
+def _is_optional_path(hint: Any) -> bool:
+    return get_origin(hint) in (Union, types.UnionType) and Path in get_args(hint)
+
+
+def _type_word(hint: Any) -> str:
+    words = {Path: "a string path", bool: "true or false", int: "an integer",
+             float: "a number", str: "a string"}
+    return words[hint]
+
+
+def _check_value(section: str, key: str, value: Any, problems: list[str]) -> None:
+    name = f"{section}.{key}"
+    choices = CHOICES.get((section, key))
+    if choices and value not in choices:
+        problems.append(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    if key in POSITIVE and value <= 0:
+        problems.append(f"{name} must be greater than 0, not {value!r}")
+    if key in PERCENT and not 0 < value <= 100:
+        problems.append(f"{name} must be a percentage between 0 and 100, not {value!r}")
+    if key in {"max_concurrent", "grace_seconds", "cooldown_seconds", "crossfade_seconds"} and (
+        value < 0
+    ):
+        problems.append(f"{name} must not be negative, not {value!r}")
+    if key == "max_slides" and value > 8:
+        problems.append(f"{name} must be at most 8, not {value!r}")
+
+
+def replace(config: Config, section: str, **changes: Any) -> Config:
+    """A copy of `config` with some keys of one section changed."""
+    updated = dataclasses.replace(getattr(config, section), **changes)
+    return dataclasses.replace(config, **{section: updated})

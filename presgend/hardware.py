@@ -1,0 +1,125 @@
+"""The hardware profile and what it implies: quality preset, concurrency, encoder."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psutil
+
+
+@dataclass(frozen=True)
+class Quality:
+    name: str
+    width: int
+    height: int
+    fps_cap: int
+    x264_preset: str
+    crf: int
+    nvenc_preset: str
+    audio_bitrate: str
+
+    @property
+    def panel(self) -> tuple[int, int]:
+        """Size of each half of the split screen."""
+        return self.width // 2, self.height
+
+
+QUALITIES = {
+    "fast": Quality("fast", 960, 540, 25, "superfast", 26, "p2", "96k"),
+    "standard": Quality("standard", 1280, 720, 30, "veryfast", 23, "p4", "128k"),
+    "high": Quality("high", 1920, 1080, 30, "medium", 20, "p6", "192k"),
+}
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    cpu_cores: int
+    memory_gb: float
+    machine: str
+    system: str
+    cuda: bool
+    gpu_name: str
+    metal: bool
+    nvenc: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def auto_quality(self) -> str:
+        if (self.cuda or self.metal) and self.memory_gb >= 8 or (
+            self.cpu_cores >= 8 and self.memory_gb >= 16
+        ):
+            return "high"
+        if self.cpu_cores >= 2 and self.memory_gb >= 4:
+            return "standard"
+        return "fast"
+
+    def auto_concurrency(self) -> int:
+        by_cpu = max(1, self.cpu_cores // 4)
+        by_memory = max(1, int(self.memory_gb // 3))
+        return min(by_cpu, by_memory, 4)
+
+
+def choose_quality(profile: HardwareProfile, pinned: str | None) -> Quality:
+    name = pinned if pinned and pinned != "auto" else profile.auto_quality()
+    return QUALITIES[name]
+
+
+@functools.cache
+def detect() -> HardwareProfile:
+    """Look at this machine once: cores, memory, CUDA, Apple Metal, NVENC."""
+    gpu = _nvidia_gpu()
+    cuda = bool(gpu) and _ctranslate2_cuda()
+    return HardwareProfile(
+        cpu_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else (os.cpu_count() or 1),
+        memory_gb=round(psutil.virtual_memory().total / 2**30, 1),
+        machine=platform.machine(),
+        system=platform.system(),
+        cuda=cuda,
+        gpu_name=gpu,
+        metal=platform.system() == "Darwin" and platform.machine() == "arm64",
+        nvenc=bool(gpu) and _ffmpeg_has("h264_nvenc"),
+    )
+
+
+def _nvidia_gpu() -> str:
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return ""
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.strip().splitlines()[0] if out.strip() else ""
+
+
+def _ctranslate2_cuda() -> bool:
+    try:
+        import ctranslate2
+
+        return int(ctranslate2.get_cuda_device_count()) > 0
+    except Exception:  # a broken CUDA install must not stop the daemon
+        return False
+
+
+def _ffmpeg_has(encoder: str) -> bool:
+    ffmpeg = shutil.which("ffmpeg")
+    if not ffmpeg:
+        return False
+    try:
+        out = subprocess.run(
+            [ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return f" {encoder} " in out

@@ -1,0 +1,200 @@
+"""Phase 3: one ffmpeg run that frames the presenter, times the slides and encodes.
+
+The filtergraph and argument list are built by pure functions (tested as data); one
+place runs them. Each slide PNG is decoded once and repeated with `loop`, then slides
+are chained with `xfade` so every slide fades in, centred on its section's first word.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from presgend import tools
+from presgend.errors import JobError, ToolError
+from presgend.hardware import Quality
+from presgend.pipeline.face import Box, CropSegment
+from presgend.pipeline.probe import MediaInfo, ffprobe_json
+
+CROP_RAMP_SECONDS = 0.6
+DURATION_TOLERANCE = 0.1
+
+
+@dataclass(frozen=True)
+class PresenterSource:
+    """Where the presenter picture and the sound come from."""
+
+    video: Path
+    audio: Path
+    loop: bool = False
+
+
+@dataclass(frozen=True)
+class SlideCue:
+    png: Path
+    start: float  # when the slide should be fully visible, half-way through its fade
+
+
+@dataclass(frozen=True)
+class ComposePlan:
+    video: Path
+    audio: Path
+    duration: float
+    fps: int
+    quality: Quality
+    crop: list[CropSegment]
+    slides: list[SlideCue]
+    crossfade: float
+    encoder: str  # libx264 | nvenc
+    output: Path
+    loop_video: bool = False  # a still or short presenter clip repeated to length
+
+
+def output_fps(info_fps: float, cap: int) -> int:
+    return max(10, min(cap, int(round(info_fps)) if info_fps else cap))
+
+
+def crop_expr(segments: list[CropSegment], axis: str) -> str:
+    """A per-frame crop offset: steady within a segment, a short ramp between segments."""
+    values = [getattr(s.box, axis) for s in segments]
+    if len(set(values)) == 1:
+        return str(values[0])
+    expr = _ramp(segments, values, len(segments) - 1)
+    for i in range(len(segments) - 2, -1, -1):
+        expr = f"if(lt(t,{segments[i + 1].start:.3f}),{_ramp(segments, values, i)},{expr})"
+    return expr
+
+
+def _ramp(segments: list[CropSegment], values: list[int], i: int) -> str:
+    if i == 0:
+        return str(values[0])
+    start, before, after = segments[i].start, values[i - 1], values[i]
+    return f"{before}+({after - before})*min(1,(t-{start:.3f})/{CROP_RAMP_SECONDS})"
+
+
+def slide_offsets(cues: list[SlideCue], fade: float, fps: int) -> list[float]:
+    """When each crossfade begins (for cues[1:]), kept in order and a fade apart."""
+    offsets: list[float] = []
+    floor = 1.0 / fps
+    for cue in cues[1:]:
+        offset = max(cue.start - fade / 2, floor)
+        if offsets:
+            offset = max(offset, offsets[-1] + fade + floor)
+        offsets.append(round(offset, 3))
+    return offsets
+
+
+def build_filtergraph(plan: ComposePlan) -> str:
+    pw, ph = plan.quality.panel
+    first = plan.crop[0].box
+    chains = [_left_chain(plan, first, pw, ph)]
+    offsets = slide_offsets(plan.slides, plan.crossfade, plan.fps)
+    lengths = _slide_lengths(offsets, plan.crossfade, plan.duration)
+    for i, length in enumerate(lengths):
+        chains.append(
+            f"[{i + 1}:v]scale={pw}:{ph},setsar=1,format=yuv420p,"
+            f"loop=loop=-1:size=1,setpts=N/({plan.fps}*TB),fps={plan.fps},"
+            f"trim=duration={length:.3f}[s{i}]"
+        )
+    last = "s0"
+    for i, offset in enumerate(offsets, start=1):
+        label = f"x{i}"
+        chains.append(f"[{last}][s{i}]xfade=transition=fade:duration={plan.crossfade}:"
+                      f"offset={offset:.3f}[{label}]")
+        last = label
+    chains.append(f"[left][{last}]hstack=inputs=2[v]")
+    audio_index = 0 if plan.audio == plan.video else len(plan.slides) + 1
+    chains.append(f"[{audio_index}:a:0]aresample=async=1:first_pts=0,"
+                  f"apad=whole_dur={plan.duration:.3f}[a]")
+    return ";".join(chains)
+
+
+def _left_chain(plan: ComposePlan, box: Box, pw: int, ph: int) -> str:
+    x, y = crop_expr(plan.crop, "x"), crop_expr(plan.crop, "y")
+    return (f"[0:v]fps={plan.fps},crop={box.w}:{box.h}:x='{x}':y='{y}',"
+            f"scale={pw}:{ph}:flags=bicubic,setsar=1,format=yuv420p,"
+            f"tpad=stop_mode=clone:stop_duration={plan.duration:.3f}[left]")
+
+
+def _slide_lengths(offsets: list[float], fade: float, duration: float) -> list[float]:
+    starts = [0.0, *offsets]
+    ends = [o + fade for o in offsets] + [duration + 1.0]
+    return [max(end - start, 2 * fade) for start, end in zip(starts, ends, strict=True)]
+
+
+def encoder_args(plan: ComposePlan) -> list[str]:
+    q = plan.quality
+    if plan.encoder == "nvenc":
+        video = ["-c:v", "h264_nvenc", "-preset", q.nvenc_preset, "-rc", "vbr", "-cq",
+                 str(q.crf), "-b:v", "0"]
+    else:
+        video = ["-c:v", "libx264", "-preset", q.x264_preset, "-crf", str(q.crf)]
+    return [*video, "-pix_fmt", "yuv420p", "-profile:v", "high", "-r", str(plan.fps),
+            "-c:a", "aac", "-b:a", q.audio_bitrate, "-ac", "2", "-ar", "48000",
+            "-movflags", "+faststart"]
+
+
+def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg") -> list[str]:
+    args = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y"]
+    if plan.loop_video:
+        args += ["-stream_loop", "-1"]
+    args += ["-i", str(plan.video.absolute())]
+    for cue in plan.slides:
+        args += ["-i", str(cue.png.absolute())]
+    if plan.audio != plan.video:
+        args += ["-i", str(plan.audio.absolute())]
+    args += ["-filter_complex", build_filtergraph(plan), "-map", "[v]", "-map", "[a]",
+             "-t", f"{plan.duration:.3f}", *encoder_args(plan),
+             "-progress", "pipe:1", "-nostats", "-f", "mp4", str(plan.output.absolute())]
+    return args
+
+
+def progress_parser(duration: float, report: Callable[[float], None]) -> Callable[[str], None]:
+    def on_line(line: str) -> None:
+        key, _, value = line.partition("=")
+        if key == "out_time_us" and value.strip().lstrip("-").isdigit():
+            report(min(1.0, max(0.0, int(value) / 1e6 / duration)))
+
+    return on_line
+
+
+async def compose(plan: ComposePlan, on_progress: Callable[[float], None]) -> None:
+    args = build_args(plan, tools.find("ffmpeg"))
+    timeout = 120 + plan.duration * 6
+    try:
+        await tools.run(args, timeout=timeout, what="ffmpeg composition",
+                        on_stdout_line=progress_parser(plan.duration, on_progress))
+    except ToolError as exc:
+        raise JobError("The video could not be composed by ffmpeg.", phase="compose",
+                       detail=exc.detail) from exc
+
+
+@dataclass(frozen=True)
+class Verified:
+    duration: float
+    width: int
+    height: int
+
+
+async def verify(path: Path, expected_duration: float, quality: Quality) -> Verified:
+    """The published file must have H.264 video, AAC audio and the input's duration."""
+    data = await ffprobe_json(path)
+    streams = data.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video"), {})
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
+    duration = float(data.get("format", {}).get("duration") or 0)
+    problems = []
+    if video.get("codec_name") != "h264":
+        problems.append("no H.264 video stream")
+    if audio.get("codec_name") != "aac":
+        problems.append("no AAC audio stream")
+    if (video.get("width"), video.get("height")) != (quality.width, quality.height):
+        problems.append(f"size {video.get('width')}x{video.get('height')}")
+    if not math.isfinite(duration) or abs(duration - expected_duration) > DURATION_TOLERANCE:
+        problems.append(f"duration {duration:.3f}s instead of {expected_duration:.3f}s")
+    if problems:
+        raise JobError("The composed video failed its final check.", phase="compose",
+                       detail="; ".join(problems))
+    return Verified(duration, int(video["width"]), int(video["height"]))

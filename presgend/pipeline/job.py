@@ -1,0 +1,400 @@
+"""One job, top-down: check the input, probe, content, compose, publish, report.
+
+`run_job` is what both `presgend process` and the daemon's worker call. It returns
+the report on success and raises `JobFailed` (carrying the error document) when the
+job cannot finish; cancellation propagates untouched so a daemon can hand the input back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import structlog
+
+from presgend import hardware, logs, publish, subtitles
+from presgend.breaker import StageBreakers
+from presgend.config import Config
+from presgend.errors import JobError, PresgendError
+from presgend.hardware import HardwareProfile, Quality
+from presgend.pipeline import compose, face, probe, slides, summarize, transcribe
+from presgend.report import JobRecord, error_document, now_iso, sha256_of
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
+SCRIPT_SUFFIXES = (".txt", ".md")
+ProgressFn = Callable[[str, float], None]
+PHASE_SPAN = {"probe": (0.0, 0.08), "content": (0.08, 0.25), "compose": (0.25, 1.0)}
+
+log = logs.get("presgend.job")
+
+
+class JobFailed(PresgendError):
+    """The job ended in failure; `document` is the `<stem>.error.json` content."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        super().__init__(str(document["error"]))
+
+
+@dataclass
+class Services:
+    """What jobs of one process share: the hardware profile and the stage breakers."""
+
+    profile: HardwareProfile = field(default_factory=hardware.detect)
+    breakers: StageBreakers = field(default_factory=StageBreakers)
+
+
+def input_kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(SCRIPT_SUFFIXES):
+        return "script"
+    if name.endswith(VIDEO_SUFFIXES):
+        return "video"
+    raise JobError(
+        f"'{path.suffix or path.name}' files are not supported; drop a video "
+        f"({' '.join(VIDEO_SUFFIXES)}) or a script ({' '.join(SCRIPT_SUFFIXES)}).",
+        phase="input",
+    )
+
+
+def new_job_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:8]
+
+
+async def run_job(
+    input_path: Path,
+    config: Config,
+    *,
+    outbox: Path | None = None,
+    quality: str | None = None,
+    progress: ProgressFn | None = None,
+    services: Services | None = None,
+    job_id: str | None = None,
+    output_stem: str | None = None,
+) -> dict[str, Any]:
+    services = services or Services()
+    record = JobRecord(job_id or new_job_id(), input_path, kind="video")
+    job = _Job(record, config, outbox or config.paths.outbox, services,
+               quality or config.output.quality, progress or (lambda _p, _f: None),
+               output_stem or input_path.stem)
+    with structlog.contextvars.bound_contextvars(job_id=record.job_id, input=str(input_path)):
+        log.info("job_started")
+        try:
+            report = await asyncio.wait_for(job.run(), config.jobs.timeout_seconds)
+        except asyncio.TimeoutError:
+            error = JobError(f"The job took longer than {config.jobs.timeout_seconds:.0f} "
+                             "seconds and was stopped.", phase=record.phase)
+            raise _failed(record, error) from None
+        except asyncio.CancelledError:
+            log.warning("job_cancelled", phase=record.phase)
+            raise
+        except Exception as exc:
+            raise _failed(record, exc) from exc
+        log.info("job_succeeded", output=report["output"]["video"], total_s=report["total_s"],
+                 phases=report["phases"], fallbacks=report["fallbacks"])
+        return report
+
+
+def _failed(record: JobRecord, exc: BaseException) -> JobFailed:
+    document = error_document(record, exc)
+    log.error("job_failed", phase=document["phase"], error=document["error"],
+              detail=document["detail"][-500:],
+              exc_info=not isinstance(exc, PresgendError))
+    return JobFailed(document)
+
+
+class _Job:
+    def __init__(self, record: JobRecord, config: Config, outbox: Path, services: Services,
+                 quality: str, progress: ProgressFn, stem: str) -> None:
+        self.record = record
+        self.config = config
+        self.outbox = outbox
+        self.services = services
+        self.quality: Quality = hardware.choose_quality(services.profile, quality)
+        self.progress = progress
+        self.stem = stem
+        self.started = time.monotonic()
+
+    # -- the phases, in order ------------------------------------------------------------
+
+    async def run(self) -> dict[str, Any]:
+        path = self.record.input_path
+        self.record.kind = input_kind(path)
+        check_input(path)
+        self.record.sha256 = await asyncio.to_thread(sha256_of, path)
+        async with _peak_rss(self.record), _workdir() as work:
+            if self.record.kind == "script":
+                from presgend.pipeline import script
+
+                return await script.run(self, work)
+            info, framing, wav = await self.phase("probe", self.probe_phase(work))
+            transcript, sections, pngs = await self.phase(
+                "content", self.content_phase(info, wav, work))
+            source = compose.PresenterSource(info.path, info.path, loop=False)
+            return await self.phase(
+                "compose", self.compose_phase(info, source, framing, transcript, sections, pngs,
+                                              work))
+
+    async def phase(self, name: str, work: Any) -> Any:
+        self.record.phase = name
+        self.report_progress(name, 0.0)
+        started = time.monotonic()
+        log.info("phase_started", phase=name)
+        result = await work
+        self.record.phases[name] = round(time.monotonic() - started, 3)
+        log.info("phase_completed", phase=name, seconds=self.record.phases[name])
+        return result
+
+    def report_progress(self, phase: str, fraction: float) -> None:
+        low, high = PHASE_SPAN.get(phase, (0.0, 1.0))
+        self.progress(phase, low + (high - low) * fraction)
+
+    async def probe_phase(self, work: Path) -> tuple[probe.MediaInfo, face.Framing, Path | None]:
+        info = await probe.probe(self.record.input_path)
+        if info.duration < 1.0:
+            raise JobError("The video is shorter than one second.", phase="probe")
+        sidecar = transcribe.find_sidecar(self.record.input_path)
+        if not info.has_audio and sidecar is None:
+            raise JobError("The video has no audio track and no transcript was dropped with it.",
+                           phase="probe")
+        if not info.has_audio:
+            raise JobError("The video has no audio track to put under the presentation.",
+                           phase="probe")
+        needs_audio = sidecar is None
+        framing, wav = await asyncio.gather(
+            self.framing(info),
+            probe.extract_audio(info, work / "audio.wav") if needs_audio else _none(),
+        )
+        if info.variable_frame_rate:
+            self.record.warnings.append("The input has a variable frame rate; the output is "
+                                        "constant-rate.")
+        return info, framing, wav
+
+    async def framing(self, info: probe.MediaInfo) -> face.Framing:
+        breaker = self.services.breakers["face"]
+        if breaker.allow():
+            try:
+                framing = await face.find_framing(info, self.quality.panel)
+                breaker.record_success()
+            except Exception as exc:  # OpenCV trouble must not fail the job
+                breaker.record_failure()
+                self.fallback("face", f"face detection failed ({type(exc).__name__}); "
+                                      "centred crop used")
+                framing = face.plan_framing(info, self.quality.panel, [])
+        else:
+            self.fallback("face", "face detection is paused after repeated failures; "
+                                  "centred crop used")
+            framing = face.plan_framing(info, self.quality.panel, [])
+        if not framing.detected:
+            self.record.warnings.append("No face was found; the presenter is centre-cropped.")
+        return framing
+
+    async def content_phase(
+        self, info: probe.MediaInfo, wav: Path | None, work: Path
+    ) -> tuple[transcribe.Transcript, list[summarize.Section], list[Path]]:
+        transcript = await self.transcript(info, wav)
+        self.report_progress("content", 0.6)
+        sections = summarize.summarize(transcript.segments, info.duration,
+                                       self.config.slides.max_slides)
+        if not sections:
+            raise JobError("No speech was found to make slides from.", phase="content")
+        pngs = await self.render_slides(sections, work)
+        return transcript, sections, pngs
+
+    async def transcript(self, info: probe.MediaInfo, wav: Path | None) -> transcribe.Transcript:
+        cfg = self.config.transcription
+        sidecar = transcribe.find_sidecar(self.record.input_path)
+        if sidecar is not None:
+            log.info("transcript_from_sidecar", sidecar=sidecar.name)
+            return transcribe.read_sidecar(sidecar, info.duration, cfg.language)
+        assert wav is not None
+        breaker = self.services.breakers["transcription"]
+        if not breaker.allow():
+            raise JobError("Speech recognition is paused after repeated failures; drop a "
+                           "transcript (<name>.srt) beside the video or check 'presgend doctor'.",
+                           phase="content")
+        try:
+            result = await transcribe.transcribe(wav, cfg, self.services.profile.cuda)
+        except JobError:
+            breaker.record_failure()
+            raise
+        breaker.record_success()
+        if not result.segments:
+            raise JobError("No speech was recognised in the audio.", phase="content")
+        return result
+
+    async def render_slides(self, sections: list[summarize.Section], work: Path) -> list[Path]:
+        breaker = self.services.breakers["slides"]
+        cfg = self.config.slides
+        size = self.quality.panel
+        if breaker.allow():
+            try:
+                pngs = await asyncio.wait_for(
+                    slides.render_chromium(sections, size, work, cfg.theme, cfg.chromium), 120)
+                breaker.record_success()
+                return pngs
+            except Exception as exc:  # any browser trouble: draw the slides instead
+                breaker.record_failure()
+                reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(
+                    exc).__name__
+                self.fallback("slides", f"Chromium could not render the slides ({reason}); "
+                                        "drawn with Pillow")
+        else:
+            self.fallback("slides", "Chromium is paused after repeated failures; slides drawn "
+                                    "with Pillow")
+        return await asyncio.to_thread(slides.render_pillow, sections, size, work, cfg.theme)
+
+    async def compose_phase(
+        self, info: probe.MediaInfo, source: compose.PresenterSource, framing: face.Framing,
+        transcript: transcribe.Transcript, sections: list[summarize.Section],
+        pngs: list[Path], work: Path,
+    ) -> dict[str, Any]:
+        staging = publish.staging_dir(self.outbox)
+        temp = staging / f"{self.record.job_id}.mp4"
+        plan = compose.ComposePlan(
+            video=source.video, audio=source.audio, duration=info.duration,
+            fps=compose.output_fps(info.fps, self.quality.fps_cap), quality=self.quality,
+            crop=framing.crop,
+            slides=[compose.SlideCue(p, s.start) for p, s in zip(pngs, sections, strict=True)],
+            crossfade=self.config.slides.crossfade_seconds, encoder=self.encoder(),
+            output=temp, loop_video=source.loop,
+        )
+        try:
+            await compose.compose(plan, lambda f: self.report_progress("compose", f * 0.97))
+            verified = await compose.verify(temp, info.duration, self.quality)
+            video = publish.publish_video(temp, self.outbox, self.stem)
+        finally:
+            temp.unlink(missing_ok=True)
+            publish.cleanup_staging(self.outbox)
+        stem = video.stem
+        srt = publish.write_atomic(self.outbox / f"{stem}.srt",
+                                   subtitles.to_srt(transcript.segments))
+        self.record.phases["compose"] = round(time.monotonic() - self.started
+                                              - sum(self.record.phases.values()), 3)
+        report = self.report(video, srt, verified, transcript, sections, framing)
+        publish.write_json(self.outbox / f"{stem}.report.json", report)
+        self.report_progress("compose", 1.0)
+        return report
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def encoder(self) -> str:
+        chosen = self.config.output.encoder
+        if chosen == "auto":
+            return "nvenc" if self.services.profile.nvenc else "libx264"
+        return "nvenc" if chosen == "nvenc" else "libx264"
+
+    def fallback(self, stage: str, message: str) -> None:
+        self.record.fallbacks.append(message)
+        log.warning("fallback_taken", stage=stage, reason=message)
+
+    def report(self, video: Path, srt: Path, verified: compose.Verified,
+               transcript: transcribe.Transcript, sections: list[summarize.Section],
+               framing: face.Framing) -> dict[str, Any]:
+        r = self.record
+        return {
+            "status": "ok",
+            "job_id": r.job_id,
+            "input": r.input_dict(),
+            "output": {"video": str(video), "srt": str(srt),
+                       "duration_s": round(verified.duration, 3),
+                       "width": verified.width, "height": verified.height},
+            "quality": self.quality.name,
+            "transcript": {"source": transcript.source, "language": transcript.language,
+                           "segments": [s.as_dict() for s in transcript.segments]},
+            "slides": [{"index": s.index, "title": s.title, "bullets": s.bullets,
+                        "start_s": round(s.start, 3), "end_s": round(s.end, 3)}
+                       for s in sections],
+            "face": {"detected": framing.detected,
+                     "box": framing.face.as_list() if framing.face else None,
+                     "method": framing.method, "crop": framing.crop[0].box.as_list(),
+                     "samples": framing.samples, "hits": framing.hits},
+            "phases": dict(r.phases),
+            "total_s": round(time.monotonic() - self.started, 3),
+            "peak_rss_mb": round(r.peak_rss_mb, 1),
+            "started_at": r.started_at,
+            "finished_at": now_iso(),
+            "hardware": self.services.profile.as_dict(),
+            "encoder": self.encoder(),
+            "fallbacks": list(r.fallbacks),
+            "warnings": list(r.warnings),
+        }
+
+
+def check_input(path: Path) -> None:
+    """Refuse what is not a readable, non-empty regular file, before any tool opens it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise JobError("The input file does not exist.", phase="input") from None
+    except PermissionError:
+        raise JobError("The input file cannot be read (permission denied).",
+                       phase="input") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise JobError("The input is not a regular file.", phase="input")
+    if st.st_size == 0:
+        raise JobError("The input file is empty (0 bytes).", phase="input")
+    try:
+        with path.open("rb") as f:
+            f.read(1)
+    except PermissionError:
+        raise JobError("The input file cannot be read (permission denied).",
+                       phase="input") from None
+    except OSError as exc:
+        raise JobError(f"The input file cannot be read ({exc.strerror}).",
+                       phase="input") from None
+
+
+def tree_memory_mb(pid: int) -> float:
+    """Resident memory of a process tree. Uses PSS where the OS has it, so pages that
+    Chromium's or ffmpeg's processes share are counted once, not once per process."""
+    total = 0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            full = proc.memory_full_info() if hasattr(psutil.Process, "memory_full_info") \
+                else proc.memory_info()
+            total += getattr(full, "pss", 0) or full.rss
+    return total / 2**20
+
+
+async def _none() -> None:
+    return None
+
+
+@contextlib.asynccontextmanager
+async def _workdir() -> AsyncIterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="presgend-") as name:
+        yield Path(name)
+
+
+@contextlib.asynccontextmanager
+async def _peak_rss(record: JobRecord) -> AsyncIterator[None]:
+    """Sample the memory of this process and its children while the job runs."""
+
+    async def sample() -> None:
+        while True:
+            record.peak_rss_mb = max(record.peak_rss_mb, tree_memory_mb(os.getpid()))
+            await asyncio.sleep(0.25)
+
+    task = asyncio.create_task(sample())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

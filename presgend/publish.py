@@ -1,0 +1,84 @@
+"""Putting results into the outbox atomically, never over another job's results.
+
+Work happens in `<outbox>/.presgend-tmp/` (same filesystem, so renames are atomic and
+the outbox only ever shows finished files). The video is linked into place, which
+fails rather than overwrite when the name is taken; then the next free stem is used.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+STAGING = ".presgend-tmp"
+
+
+def staging_dir(outbox: Path) -> Path:
+    path = outbox / STAGING
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def publish_video(temp: Path, outbox: Path, stem: str) -> Path:
+    """Move `temp` to `<outbox>/<stem>.mp4`, or `<stem>-2.mp4`… if taken; return the path."""
+    for n in range(1, 1000):
+        final = outbox / (f"{stem}.mp4" if n == 1 else f"{stem}-{n}.mp4")
+        if _taken(final):
+            continue
+        try:
+            os.link(temp, final)
+        except FileExistsError:
+            continue
+        except OSError as exc:  # filesystems without hard links (some SMB mounts)
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            if final.exists():
+                continue
+            os.replace(temp, final)
+            return final
+        temp.unlink()
+        return final
+    raise FileExistsError(f"no free output name for {stem} in {outbox}")
+
+
+def _taken(video: Path) -> bool:
+    return any(video.with_suffix(s).exists() for s in (".mp4", ".srt")) or video.with_name(
+        video.stem + ".report.json").exists()
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def cleanup_staging(outbox: Path) -> None:
+    """Remove the staging folder when no job is using it."""
+    try:
+        (outbox / STAGING).rmdir()
+    except OSError:
+        pass
+
+
+def write_json(path: Path, data: dict[str, Any]) -> Path:
+    return write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

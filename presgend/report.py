@@ -1,0 +1,59 @@
+"""The job report (`<stem>.report.json`) and error file (`<stem>.error.json`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from presgend.errors import JobError, PresgendError
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class JobRecord:
+    """What a job learns as it runs; becomes the report or the error file."""
+
+    job_id: str
+    input_path: Path
+    kind: str
+    started_at: str = field(default_factory=now_iso)
+    sha256: str = ""
+    phase: str = "start"
+    phases: dict[str, float] = field(default_factory=dict)
+    fallbacks: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+
+    def input_dict(self) -> dict[str, Any]:
+        return {"path": str(self.input_path), "sha256": self.sha256, "kind": self.kind}
+
+
+def error_document(record: JobRecord, error: BaseException) -> dict[str, Any]:
+    if isinstance(error, JobError):
+        message, phase, detail = str(error), error.phase or record.phase, error.detail
+    elif isinstance(error, PresgendError):
+        message, phase, detail = str(error), record.phase, ""
+    else:
+        message = "An internal error stopped the job; the log has the details."
+        phase, detail = record.phase, f"{type(error).__name__}: {error}"
+    return {
+        "status": "failed", "job_id": record.job_id, "input": record.input_dict(),
+        "error": message, "phase": phase, "detail": detail,
+        "fallbacks": record.fallbacks, "warnings": record.warnings,
+        "started_at": record.started_at, "finished_at": now_iso(),
+    }

@@ -1,0 +1,156 @@
+"""A generated talking-head sample: a face photo with slow camera motion and espeak-ng speech.
+
+Used by `make demo`, the benchmarks and the tests, so none of them needs media from
+the internet. The photo bundled in assets/ is NASA's public-domain astronaut portrait
+(the one scikit-image ships), which OpenCV's Haar cascade finds a face in.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from presgend import subtitles, tools
+from presgend.pipeline.transcribe import Segment
+
+ASSET = Path(__file__).parent / "assets" / "presenter.jpg"
+GAP_SECONDS = 0.35
+
+DEMO_TALK = [
+    "Welcome to this short talk about running reliable media pipelines.",
+    "I will cover watch folders, safe publishing and honest reports.",
+    "Watch folders are the simplest way to hand work to a machine.",
+    "People drop files with copy tools, sync clients and network shares.",
+    "A careful daemon waits until each file has stopped growing before touching it.",
+    "Safe publishing means the outbox only ever shows finished results.",
+    "Every video is written under a temporary name and checked with ffprobe.",
+    "Only a verified file is renamed into place, so nobody sees a partial video.",
+    "Honest reports tell you what happened, including every fallback that was taken.",
+    "When a stage fails, the report says which one and why, in plain words.",
+    "Thank you for listening, and happy presenting.",
+]
+
+
+@dataclass(frozen=True)
+class SampleTalk:
+    video: Path
+    srt: Path
+    segments: list[Segment]
+    duration: float
+
+
+def speak(text: str, wav: Path, voice: str = "en", speed: int = 165) -> float:
+    subprocess.run([tools.find("espeak-ng"), "-v", voice, "-s", str(speed), "-w", str(wav), text],
+                   check=True, capture_output=True, timeout=120)
+    with wave.open(str(wav)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def speech_track(sentences: list[str], wav: Path, voice: str = "en") -> list[Segment]:
+    """All sentences in one WAV with short pauses; returns each sentence's exact times."""
+    segments: list[Segment] = []
+    with tempfile.TemporaryDirectory() as tmp, wave.open(str(wav), "wb") as out:
+        t = 0.3
+        params_set = False
+        for i, sentence in enumerate(sentences):
+            part = Path(tmp) / f"{i}.wav"
+            speak(sentence, part, voice)
+            with wave.open(str(part)) as w:
+                if not params_set:
+                    out.setparams(w.getparams())
+                    out.writeframes(b"\0" * int(0.3 * w.getframerate()) * w.getsampwidth())
+                    params_set = True
+                rate, width = w.getframerate(), w.getsampwidth()
+                frames = w.readframes(w.getnframes())
+            duration = len(frames) / width / rate
+            out.writeframes(frames + b"\0" * int(GAP_SECONDS * rate) * width)
+            segments.append(Segment(round(t, 3), round(t + duration, 3), sentence))
+            t += duration + GAP_SECONDS
+    return segments
+
+
+def canvas(image: Path, size: tuple[int, int], out: Path) -> Path:
+    """The photo on a plain backdrop, larger than the frame so the camera can move, placed
+    so the face (upper middle of a portrait) sits about 40% down the frame."""
+    width, height = int(size[0] * 1.25), int(size[1] * 1.25)
+    photo = Image.open(image).convert("RGB")
+    scale = height * 1.05 / photo.height
+    photo = photo.resize((int(photo.width * scale), int(photo.height * scale)))
+    back = Image.new("RGB", (width, height), (52, 60, 72))
+    left = int(width * 0.5 - photo.width * 0.45)
+    top = int(height * 0.42 - photo.height * 0.24)
+    back.paste(photo, (left, top))
+    back.save(out)
+    return out
+
+
+def make_talk(
+    out_dir: Path,
+    sentences: list[str] | None = None,
+    *,
+    name: str = "talk",
+    image: Path = ASSET,
+    size: tuple[int, int] = (1280, 720),
+    fps: int = 30,
+    preset: str = "veryfast",
+    sidecar: bool = True,
+    min_duration: float = 0.0,
+) -> SampleTalk:
+    """Write `<name>.mp4` (and `<name>.srt` when `sidecar`) into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sentences = sentences or DEMO_TALK
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        segments = speech_track(sentences, wav)
+        while segments[-1].end + 0.5 < min_duration:
+            segments += _shifted(speech_track(sentences, wav.with_name("more.wav")),
+                                 segments[-1].end + GAP_SECONDS)
+            _append_wav(wav, wav.with_name("more.wav"))
+        duration = round(segments[-1].end + 0.6, 3)
+        back = canvas(image, size, Path(tmp) / "canvas.png")
+        video = out_dir / f"{name}.mp4"
+        _encode(back, wav, video, size, fps, duration, preset)
+    srt = out_dir / f"{name}.srt"
+    if sidecar:
+        srt.write_text(subtitles.to_srt(segments), encoding="utf-8")
+    return SampleTalk(video, srt, segments, duration)
+
+
+def _shifted(segments: list[Segment], offset: float) -> list[Segment]:
+    return [Segment(round(s.start + offset - 0.3, 3), round(s.end + offset - 0.3, 3), s.text)
+            for s in segments]
+
+
+def _append_wav(target: Path, extra: Path) -> None:
+    with wave.open(str(target)) as a:
+        params, first = a.getparams(), a.readframes(a.getnframes())
+    with wave.open(str(extra)) as b:
+        second = b.readframes(b.getnframes())
+    skip = int(0.3 * params.framerate) * params.sampwidth
+    with wave.open(str(target), "wb") as out:
+        out.setparams(params)
+        out.writeframes(first + second[skip:])
+
+
+def _encode(back: Path, wav: Path, video: Path, size: tuple[int, int], fps: int,
+            duration: float, preset: str) -> None:
+    """A slow zoom (1.25x to 1.31x over 20 s) and a sway of a few pixels: a person
+    on camera, who barely moves."""
+    w, h = size
+    zoom = "1.25+0.03*(1-cos(2*PI*on/({fps}*20)))".format(fps=fps)
+    graph = (f"[0:v]loop=loop=-1:size=1,setpts=N/({fps}*TB),"
+             f"zoompan=z='{zoom}':d=1:s={w}x{h}:fps={fps}:"
+             f"x='(iw-iw/zoom)/2+{w * 0.01:.0f}*sin(2*PI*on/({fps}*9))':"
+             f"y='(ih-ih/zoom)/2+{h * 0.008:.0f}*sin(2*PI*on/({fps}*7))',format=yuv420p[v]")
+    subprocess.run(
+        [tools.find("ffmpeg"), "-nostdin", "-v", "error", "-y", "-i", str(back), "-i", str(wav),
+         "-filter_complex", graph, "-map", "[v]", "-map", "1:a", "-t", f"{duration:.3f}",
+         "-c:v", "libx264", "-preset", preset, "-crf", "23", "-c:a", "aac", "-b:a", "96k",
+         "-af", f"apad=whole_dur={duration:.3f}", "-movflags", "+faststart", str(video)],
+        check=True, capture_output=True, timeout=1800,
+    )

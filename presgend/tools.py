@@ -1,0 +1,131 @@
+"""External programs: found once, run as argument lists, bounded in time, always reaped.
+
+The child runs in its own process group so a timeout or a cancellation kills it and
+everything it started (Chromium's helpers, ffmpeg's filters) in one signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from presgend.errors import ToolError, ToolMissing
+
+INSTALL_HINTS = {
+    "ffmpeg": "install it with 'sudo apt-get install ffmpeg' (or 'brew install ffmpeg')",
+    "ffprobe": "it comes with ffmpeg: 'sudo apt-get install ffmpeg' (or 'brew install ffmpeg')",
+    "espeak-ng": "install it with 'sudo apt-get install espeak-ng' (or 'brew install espeak-ng')",
+    "chromium": "install it with 'sudo apt-get install chromium' or set slides.chromium",
+    "nvidia-smi": "it comes with the NVIDIA driver",
+}
+
+LineHandler = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Completed:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+@cache
+def find(name: str) -> str:
+    """The path of `name`, from $PRESGEND_<NAME> if set, else from PATH."""
+    override = os.environ.get("PRESGEND_" + name.upper().replace("-", "_"))
+    found = override or shutil.which(name)
+    if not found:
+        hint = INSTALL_HINTS.get(name, f"install {name}")
+        raise ToolMissing(f"{name} is not installed; {hint}.")
+    return found
+
+
+def available(name: str) -> bool:
+    try:
+        find(name)
+    except ToolMissing:
+        return False
+    return True
+
+
+async def run(
+    args: Sequence[str],
+    *,
+    timeout: float,
+    check: bool = True,
+    what: str = "",
+    on_stdout_line: LineHandler | None = None,
+    stdin: bytes | None = None,
+) -> Completed:
+    """Run `args`, return its output; kill its process group on timeout or cancellation."""
+    argv = tuple(str(a) for a in args)
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = await asyncio.wait_for(_communicate(proc, stdin, on_stdout_line), timeout)
+    except asyncio.TimeoutError:
+        await _kill(proc)
+        raise ToolError(
+            f"{what or os.path.basename(argv[0])} took longer than {timeout:.0f} seconds and was "
+            "stopped.",
+            shlex.join(argv), None, "",
+        ) from None
+    except BaseException:
+        await _kill(proc)
+        raise
+    result = Completed(argv, proc.returncode or 0, out, err)
+    if check and result.returncode != 0:
+        name = what or os.path.basename(argv[0])
+        raise ToolError(
+            f"{name} failed (exit code {result.returncode}).",
+            shlex.join(argv), result.returncode, err.decode("utf-8", "replace")[-4000:],
+        )
+    return result
+
+
+async def _communicate(
+    proc: asyncio.subprocess.Process, stdin: bytes | None, on_line: LineHandler | None
+) -> tuple[bytes, bytes]:
+    assert proc.stdout is not None and proc.stderr is not None
+    if stdin is not None and proc.stdin is not None:
+        proc.stdin.write(stdin)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            await proc.stdin.drain()
+        proc.stdin.close()
+    tasks: list[Awaitable[bytes]] = [
+        _read_lines(proc.stdout, on_line) if on_line else proc.stdout.read(),
+        proc.stderr.read(),
+    ]
+    out, err = await asyncio.gather(*tasks)
+    await proc.wait()
+    return out, err
+
+
+async def _read_lines(stream: asyncio.StreamReader, on_line: LineHandler) -> bytes:
+    async for raw in stream:
+        on_line(raw.decode("utf-8", "replace").rstrip("\n"))
+    return b""
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        await asyncio.shield(proc.wait())
+
+
+Runner = Callable[..., Awaitable[Completed]]

@@ -1,0 +1,126 @@
+"""Shared fixtures: media made here from scikit-image's astronaut and espeak-ng speech,
+a tiny random faster-whisper model, and helpers that measure what an output contains."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from presgend import config as config_mod
+from presgend import sample
+from presgend.config import Config
+
+sys.path.insert(0, str(Path(__file__).parent))
+import tiny_whisper  # noqa: E402
+
+TALK = [
+    "Solar panels turn sunlight into electricity for homes and businesses.",
+    "Modern solar panels convert about a fifth of the sunlight they receive.",
+    "Panel prices have fallen sharply over the past decade.",
+    "Battery storage keeps the lights on after the sun goes down.",
+    "Home batteries store the midday surplus for the evening peak.",
+    "Battery chemistry decides how long the storage lasts.",
+    "Grid operators balance supply and demand every second.",
+    "Smart meters help the grid operators shift demand to sunny hours.",
+    "Together these pieces make clean power reliable.",
+]
+
+
+@pytest.fixture(scope="session")
+def astronaut_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from PIL import Image
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("images") / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
+    """A ~35 s talking head with a sidecar SRT, under a hostile file name."""
+    out = tmp_path_factory.mktemp("talk")
+    return sample.make_talk(out, TALK, name="-my talk ü", image=astronaut_png,
+                            preset="ultrafast")
+
+
+@pytest.fixture(scope="session")
+def short_talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path
+               ) -> sample.SampleTalk:
+    out = tmp_path_factory.mktemp("short")
+    return sample.make_talk(out, TALK[:4], name="short", image=astronaut_png,
+                            preset="ultrafast", size=(640, 360))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_whisper.build(tmp_path_factory.mktemp("models") / "tiny-random")
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, tiny_model: Path) -> Config:
+    return config_mod.from_dict({
+        "paths": {"inbox": str(tmp_path / "inbox"), "outbox": str(tmp_path / "outbox"),
+                  "failed": str(tmp_path / "failed"), "archive": str(tmp_path / "archive"),
+                  "logs": str(tmp_path / "logs")},
+        "output": {"quality": "standard"},
+        "transcription": {"model": str(tiny_model), "beam_size": 1, "language": "en",
+                          "temperature_fallback": False},
+    })
+
+
+def write_config(cfg_dict: dict[str, Any], path: Path) -> Path:
+    lines = []
+    for section, values in cfg_dict.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {json.dumps(v)}" for k, v in values.items())
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+        timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "presgend", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=timeout)
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format",
+                          "-show_streams", "-count_frames", str(path)],
+                         capture_output=True, check=True, text=True).stdout
+    return json.loads(out)
+
+
+def gray_frames(path: Path, crop: str, size: tuple[int, int], fps: int) -> np.ndarray:
+    """Decoded frames of one region, small and grey: shape (frames, h, w)."""
+    w, h = size
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-vf",
+         f"fps={fps},crop={crop},scale={w}:{h},format=gray", "-f", "rawvideo", "-"],
+        capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, h, w)
+
+
+def slide_changes(path: Path, width: int, height: int, fps: int = 30) -> list[float]:
+    """Times where the right half changes: the midpoint of each run of changing frames
+    (scene detection tuned for crossfades, which spread a change over several frames)."""
+    frames = gray_frames(path, f"{width // 2}:{height}:{width // 2}:0", (80, 90), fps)
+    diff = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2))
+    changing = diff > 0.8
+    changes, i = [], 0
+    while i < len(changing):
+        if changing[i]:
+            j = i
+            while j + 1 < len(changing) and changing[j + 1]:
+                j += 1
+            changes.append(((i + j) / 2 + 1) / fps)
+            i = j + 1
+        else:
+            i += 1
+    return changes

@@ -1,0 +1,136 @@
+"""End to end through `presgend process`: real ffmpeg, Chromium, OpenCV and faster-whisper."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import cli, ffprobe, gray_frames, slide_changes, write_config
+
+from presgend.pipeline import face, transcribe
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def processed(talk, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The sidecar talk processed once at standard quality; shared by the checks below."""
+    work = tmp_path_factory.mktemp("e2e")
+    outbox = work / "out box"
+    result = cli("process", str(talk.video), "--outbox", str(outbox), "--quality", "standard",
+                 cwd=work)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((outbox / f"{talk.video.stem}.report.json").read_text())
+    return talk, outbox, report, result
+
+
+def test_outputs_are_published_together(processed) -> None:  # type: ignore[no-untyped-def]
+    talk, outbox, report, result = processed
+    stem = talk.video.stem
+    assert sorted(p.name for p in outbox.iterdir()) == sorted(
+        [f"{stem}.mp4", f"{stem}.srt", f"{stem}.report.json"])
+    assert report["status"] == "ok"
+    assert report["output"]["video"] == str((outbox / f"{stem}.mp4").absolute()) or \
+        Path(report["output"]["video"]).name == f"{stem}.mp4"
+    assert report["input"]["kind"] == "video" and len(report["input"]["sha256"]) == 64
+    assert report["transcript"]["source"] == "sidecar"
+    assert set(report["phases"]) == {"probe", "content", "compose"}
+    assert report["fallbacks"] == [] and report["quality"] == "standard"
+    assert report["peak_rss_mb"] > 0 and report["total_s"] > 0
+    assert f"{stem}.mp4" in result.stdout
+
+
+def test_video_streams_size_duration_and_frames(processed) -> None:  # type: ignore[no-untyped-def]
+    talk, outbox, report, _ = processed
+    info = ffprobe(outbox / f"{talk.video.stem}.mp4")
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+    assert (video["codec_name"], video["pix_fmt"]) == ("h264", "yuv420p")
+    assert (video["width"], video["height"]) == (1280, 720)
+    assert audio["codec_name"] == "aac"
+    duration = float(info["format"]["duration"])
+    assert abs(duration - talk.duration) <= 0.1
+    assert abs(int(video["nb_read_frames"]) - round(talk.duration * 30)) <= 2
+    assert report["output"]["duration_s"] == pytest.approx(duration, abs=0.01)
+
+
+def test_slides_change_when_their_section_is_spoken(processed) -> None:  # type: ignore[no-untyped-def]
+    talk, outbox, report, _ = processed
+    slides = report["slides"]
+    assert 3 <= len(slides) <= 5
+    starts = [s["start_s"] for s in slides]
+    assert starts[0] == 0.0 and starts == sorted(starts)
+    sentence_starts = [round(seg.start, 3) for seg in talk.segments]
+    for later in starts[1:]:
+        assert any(abs(later - t) < 0.01 for t in sentence_starts), "cut between sentences"
+    measured = slide_changes(outbox / f"{talk.video.stem}.mp4", 1280, 720)
+    assert len(measured) == len(slides) - 1, measured
+    for expected, seen in zip(starts[1:], measured, strict=True):
+        assert abs(expected - seen) <= 0.25, (starts, measured)
+    for s in slides:
+        assert s["title"] and 2 <= len(s["bullets"]) <= 4 or len(s["bullets"]) >= 1
+
+
+def test_face_is_near_the_centre_of_the_left_panel(processed) -> None:  # type: ignore[no-untyped-def]
+    talk, outbox, report, _ = processed
+    assert report["face"]["detected"] and report["face"]["method"] == "haar"
+    frames = gray_frames(outbox / f"{talk.video.stem}.mp4", "640:720:0:0", (320, 360), 1)
+    centres = []
+    for frame in frames[:: max(1, len(frames) // 6)]:
+        found = face.detect_faces(np.ascontiguousarray(frame))
+        if found:
+            box = max(found, key=lambda b: b.w * b.h)
+            centres.append((box.cx / 320, box.cy / 360))
+    assert len(centres) >= 4
+    for cx, cy in centres:
+        assert abs(cx - 0.5) < 0.12, centres
+        assert 0.25 < cy < 0.6, centres
+
+
+def test_srt_matches_the_transcript(processed) -> None:  # type: ignore[no-untyped-def]
+    talk, outbox, report, _ = processed
+    cues = transcribe.parse_cues((outbox / f"{talk.video.stem}.srt").read_text())
+    assert " ".join(c.text for c in cues) == " ".join(s.text for s in talk.segments)
+    assert cues[0].start == pytest.approx(talk.segments[0].start, abs=0.002)
+    assert [s["text"] for s in report["transcript"]["segments"]] == [
+        s.text for s in talk.segments]
+
+
+def test_whisper_path_with_a_local_model(short_talk, tiny_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No sidecar: the tiny random model transcribes (gibberish) with timestamps."""
+    video = tmp_path / "spoken.mp4"
+    shutil.copy(short_talk.video, video)
+    config = write_config({"transcription": {"model": str(tiny_model), "beam_size": 1,
+                                             "language": "en", "temperature_fallback": False}},
+                          tmp_path / "presgend.toml")
+    result = cli("process", str(video), "--outbox", str(tmp_path / "out"), "--config",
+                 str(config), "--quality", "fast", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "out" / "spoken.report.json").read_text())
+    assert report["transcript"]["source"] == "whisper"
+    assert report["transcript"]["language"] == "en"
+    segments = report["transcript"]["segments"]
+    assert segments and all(0 <= s["start"] <= s["end"] <= short_talk.duration + 0.5
+                            for s in segments)
+    assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
+    assert report["slides"] and report["output"]["width"] == 960
+    assert abs(report["output"]["duration_s"] - short_talk.duration) <= 0.1
+
+
+def test_missing_model_is_a_clear_failure(short_talk, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    video = tmp_path / "spoken.mp4"
+    shutil.copy(short_talk.video, video)
+    config = write_config({"transcription": {"model": "no-such-model-xyz"}},
+                          tmp_path / "presgend.toml")
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1",
+           "HF_HOME": str(tmp_path / "hf")}
+    result = cli("process", str(video), "--outbox", str(tmp_path / "out"), "--config",
+                 str(config), cwd=tmp_path, env=env)
+    assert result.returncode != 0
+    error = json.loads((tmp_path / "out" / "spoken.error.json").read_text())
+    assert error["phase"] == "content"
+    assert "presgend fetch-model no-such-model-xyz" in error["error"]
+    assert not list((tmp_path / "out").glob("*.mp4"))
