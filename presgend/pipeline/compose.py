@@ -16,7 +16,7 @@ from presgend import tools
 from presgend.errors import JobError, ToolError
 from presgend.hardware import Quality
 from presgend.pipeline.face import Box, CropSegment
-from presgend.pipeline.probe import MediaInfo, ffprobe_json
+from presgend.pipeline.probe import TRUNCATED, MediaInfo, ffprobe_json
 
 CROP_RAMP_SECONDS = 0.6
 DURATION_TOLERANCE = 0.1
@@ -160,15 +160,23 @@ def progress_parser(duration: float, report: Callable[[float], None]) -> Callabl
     return on_line
 
 
+# What ffmpeg says when an input ends before its container said it would.
+TRUNCATION_SIGNS = ("partial file", "Read error", "truncated", "End of file",
+                    "ended prematurely", "moov atom not found")
+
+
 async def compose(plan: ComposePlan, on_progress: Callable[[float], None]) -> None:
     args = build_args(plan, tools.find("ffmpeg"))
     timeout = 120 + plan.duration * 6
     try:
-        await tools.run(args, timeout=timeout, what="ffmpeg composition",
-                        on_stdout_line=progress_parser(plan.duration, on_progress))
+        result = await tools.run(args, timeout=timeout, what="ffmpeg composition",
+                                 on_stdout_line=progress_parser(plan.duration, on_progress))
     except ToolError as exc:
         raise JobError("The video could not be composed by ffmpeg.", phase="compose",
                        detail=exc.detail) from exc
+    stderr = result.stderr.decode("utf-8", "replace")
+    if any(sign.lower() in stderr.lower() for sign in TRUNCATION_SIGNS):
+        raise JobError(TRUNCATED, phase="compose", detail=stderr[-2000:])
 
 
 @dataclass(frozen=True)

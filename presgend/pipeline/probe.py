@@ -63,7 +63,65 @@ def _first_line(text: str) -> str:
 
 async def probe(path: Path) -> MediaInfo:
     data = await ffprobe_json(path)
-    return parse(path, data)
+    if iso_media_truncated(path):
+        raise JobError(TRUNCATED, phase="probe",
+                       detail="a top-level MP4/MOV box runs past the end of the file")
+    info = parse(path, data)
+    last = await last_packet_time(path, info.duration)
+    if last is not None and last < max(0.0, info.duration - END_WINDOW) - 1.0:
+        raise JobError(TRUNCATED, phase="probe",
+                       detail=f"media data ends at {last:.2f}s of a stated {info.duration:.2f}s")
+    return info
+
+
+TRUNCATED = "The video file is incomplete (it was cut off before its end)."
+END_WINDOW = 3.0
+
+
+async def last_packet_time(path: Path, duration: float) -> float | None:
+    """The latest packet time found when seeking to the last seconds of the file.
+
+    Containers that state their duration up front (Matroska, WebM, MP4) still do when
+    the data behind it is missing; a seek near the end shows where the data really stops.
+    """
+    start = max(0.0, duration - END_WINDOW)
+    args = [tools.find("ffprobe"), "-v", "error", "-read_intervals", f"{start:.3f}%",
+            "-show_entries", "packet=pts_time", "-of", "csv=p=0", str(path.absolute())]
+    result = await tools.run(args, timeout=PROBE_TIMEOUT, check=False, what="ffprobe")
+    times = [_float(line.strip().strip(",")) for line in result.stdout.decode().splitlines()]
+    found = [t for t in times if t is not None]
+    return max(found) if found else None
+
+
+ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"moof", b"mfra",
+             b"meta", b"pdin", b"styp", b"sidx", b"prft", b"emsg", b"pnot", b"PICT"}
+
+
+def iso_media_truncated(path: Path) -> bool:
+    """Whether an MP4/MOV's top-level boxes claim more bytes than the file has.
+
+    A recording cut off mid-copy keeps its index, so ffprobe still reports the full
+    duration; only the box sizes give the truncation away.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        offset = 0
+        while offset + 8 <= size:
+            f.seek(offset)
+            header = f.read(16)
+            box_size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if kind not in ISO_BOXES:
+                return False  # not ISO media, or trailing data we do not judge
+            if box_size == 1:
+                box_size = int.from_bytes(header[8:16], "big")
+            elif box_size == 0:
+                return False  # extends to the end of the file by definition
+            if box_size < 8:
+                return False
+            if offset + box_size > size:
+                return True
+            offset += box_size
+    return False
 
 
 def parse(path: Path, data: dict[str, Any]) -> MediaInfo:
