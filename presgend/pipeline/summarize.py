@@ -42,8 +42,8 @@ started stop stops stopped take takes taken tell tells told took touch touches t
 try tries tried turn turns turned wait waits waited went work works worked write writes
 wrote written welcome listen listening thank renamed rename means using
 """.split())
-FILLERS = ("so ", "and ", "but ", "um ", "uh ", "well ", "now ", "okay ", "ok ", "right ",
-           "also ", "then ", "like ")
+FILLERS = frozenset({"so", "and", "but", "um", "uh", "er", "well", "now", "okay", "ok", "right",
+                     "also", "then", "like", "yeah"})
 _ABBREVIATIONS = ("e.g.", "i.e.", "mr.", "mrs.", "ms.", "dr.", "prof.", "etc.", "vs.", "st.")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|(?<=[。！？])")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
@@ -284,16 +284,11 @@ def _sentence_score(text: str, idf: dict[str, float]) -> float:
 
 
 def _shorten(text: str) -> str:
-    text = text.strip()
-    lowered = text.lower()
-    for _ in range(3):
-        filler = next((f for f in FILLERS if lowered.startswith(f)), None)
-        if filler is None:
-            break
-        text = text[len(filler):].lstrip(" ,")
-        lowered = text.lower()
-    words = text.split()
+    words = text.strip().split()
+    while len(words) > 1 and words[0].lower().strip(",.;:!") in FILLERS:
+        words.pop(0)
     if len(words) > MAX_BULLET_WORDS:
-        text = " ".join(words[:MAX_BULLET_WORDS]).rstrip(",;:") + "…"
-    text = text.rstrip(".。")
+        words = words[:MAX_BULLET_WORDS]
+        words[-1] = words[-1].rstrip(",;:") + "…"
+    text = " ".join(words).rstrip(".。")
     return text[:1].upper() + text[1:]

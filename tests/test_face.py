@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from presgend.pipeline import face
+from presgend.pipeline.face import Box
+from presgend.pipeline.probe import MediaInfo
+
+
+def _info(width: int = 1280, height: int = 720) -> MediaInfo:
+    return MediaInfo(Path("x.mp4"), 60.0, width, height, 0, 30.0, False, "yuv420p", "h264",
+                     True, "aac", 60.0, 60.0, 1800)
+
+
+def test_haar_finds_the_astronaut(astronaut_png: Path) -> None:
+    gray = np.asarray(Image.open(astronaut_png).convert("L"))
+    found = face.detect_faces(gray)
+    assert len(found) >= 1
+    biggest = max(found, key=lambda b: b.w * b.h)
+    assert 150 < biggest.cx < 300 and 50 < biggest.cy < 200  # her face, upper middle
+
+
+def test_jitter_is_not_followed() -> None:
+    rng = np.random.default_rng(1)
+    samples = [(float(t), Box(500 + int(rng.integers(-15, 15)), 200 + int(rng.integers(-10, 10)),
+                              150, 150)) for t in range(12)]
+    framing = face.plan_framing(_info(), (640, 720), samples)
+    assert framing.detected and len(framing.crop) == 1
+    box = framing.crop[0].box
+    assert abs(box.x + box.w / 2 - 575) < 20
+
+
+def test_a_large_lasting_move_is_followed() -> None:
+    left = [(float(t), Box(200, 200, 150, 150)) for t in range(6)]
+    right = [(float(t), Box(900, 200, 150, 150)) for t in range(6, 12)]
+    framing = face.plan_framing(_info(), (640, 720), left + right)
+    assert len(framing.crop) == 2 and framing.crop[1].start == 6.0
+    assert framing.crop[1].box.x > framing.crop[0].box.x
+    assert framing.crop[0].box.w == framing.crop[1].box.w
+
+
+def test_a_brief_move_is_ignored() -> None:
+    samples = [(float(t), Box(200, 200, 150, 150)) for t in range(12)]
+    samples[5] = (5.0, Box(900, 200, 150, 150))
+    assert len(face.plan_framing(_info(), (640, 720), samples).crop) == 1
+
+
+def test_no_face_gives_a_centred_crop() -> None:
+    framing = face.plan_framing(_info(), (640, 720), [(1.0, None), (2.0, None)])
+    assert not framing.detected and framing.method == "centre"
+    box = framing.crop[0].box
+    assert (box.w, box.h) == (640, 720) and box.x == 320
+
+
+def test_crop_fits_inside_portrait_and_tiny_frames() -> None:
+    for width, height in [(720, 1280), (320, 240), (1920, 1080)]:
+        for f in (None, Box(0, 0, 80, 80), Box(width - 60, height - 60, 60, 60)):
+            box = face.crop_around(_info(width, height), (640, 720), f)
+            assert box.x >= 0 and box.y >= 0
+            assert box.x + box.w <= width and box.y + box.h <= height
+            assert box.w % 2 == 0 and box.h % 2 == 0
+            assert abs(box.w / box.h - 640 / 720) < 0.02
