@@ -18,14 +18,18 @@ from presgend.errors import ConfigError, PresgendError
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="presgend", description="Turn talks and scripts into split-screen presentation videos.")
+        prog="presgend", description="Turn talks and scripts into split-screen presentation videos."
+    )
     parser.add_argument("--version", action="version", version=f"presgend {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--config", metavar="F", help="config file (default: $PRESGEND_CONFIG "
-                       "or config/presgend.toml)")
+        p.add_argument(
+            "--config",
+            metavar="F",
+            help="config file (default: $PRESGEND_CONFIG or config/presgend.toml)",
+        )
         return p
 
     p = command("run", "run the daemon: watch the inbox and process what is dropped")
@@ -58,8 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"presgend: {exc}", file=sys.stderr)
         return 2
     handlers = {
-        "run": _run, "process": _process, "plan": _plan, "doctor": _doctor,
-        "status": _status, "fetch-model": _fetch_model, "install-service": _install_service,
+        "run": _run,
+        "process": _process,
+        "plan": _plan,
+        "doctor": _doctor,
+        "status": _status,
+        "fetch-model": _fetch_model,
+        "install-service": _install_service,
     }
     try:
         return handlers[args.command](args, cfg)
@@ -87,8 +96,10 @@ class ProgressBar:
         if not self.enabled:
             return
         filled = int(fraction * 30)
-        line = f"\r{self.label[:30]:<30} {phase:<8} {'█' * filled}{'░' * (30 - filled)} " \
-               f"{fraction * 100:3.0f}%"
+        line = (
+            f"\r{self.label[:30]:<30} {phase:<8} {'█' * filled}{'░' * (30 - filled)} "
+            f"{fraction * 100:3.0f}%"
+        )
         if line != self.last:
             self.stream.write(line)
             self.stream.flush()
@@ -107,17 +118,27 @@ def _process(args: argparse.Namespace, cfg: Config) -> int:
     outbox.mkdir(parents=True, exist_ok=True)
     logs.configure(cfg.paths.logs, console_level="warning" if sys.stderr.isatty() else "info")
     failures = 0
-    for outcome in asyncio.run(worker.process_files(
-            args.files, cfg, outbox=outbox, quality=args.quality,
-            progress_factory=lambda path: ProgressBar(sys.stderr, path.name))):
+    for outcome in asyncio.run(
+        worker.process_files(
+            args.files,
+            cfg,
+            outbox=outbox,
+            quality=args.quality,
+            progress_factory=lambda path: ProgressBar(sys.stderr, path.name),
+        )
+    ):
         if outcome.ok:
             out = outcome.document["output"]
-            print(f"ok      {outcome.path}\n        video:  {out['video']}\n"
-                  f"        report: {outcome.report_path}")
+            print(
+                f"ok      {outcome.path}\n        video:  {out['video']}\n"
+                f"        report: {outcome.report_path}"
+            )
         else:
             failures += 1
-            print(f"failed  {outcome.path}\n        {outcome.document['error']}\n"
-                  f"        see {outcome.report_path}")
+            print(
+                f"failed  {outcome.path}\n        {outcome.document['error']}\n"
+                f"        see {outcome.report_path}"
+            )
     return 1 if failures else 0
 
 

@@ -115,14 +115,30 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("output", "encoder"): ("auto", "libx264", "nvenc"),
     ("transcription", "device"): ("auto", "cpu", "cuda"),
     ("transcription", "compute_type"): (
-        "auto", "int8", "int8_float16", "int8_float32", "float16", "float32", "bfloat16",
+        "auto",
+        "int8",
+        "int8_float16",
+        "int8_float32",
+        "float16",
+        "float32",
+        "bfloat16",
     ),
     ("slides", "theme"): ("professional_minimal", "dark"),
     ("speech", "engine"): ("auto", "gtts", "espeak"),
 }
-POSITIVE = {"settle_seconds", "poll_interval", "rescan_interval", "lease_seconds",
-            "timeout_seconds", "sample_seconds", "max_slides", "beam_size",
-            "max_script_bytes", "gtts_timeout", "sadtalker_timeout"}
+POSITIVE = {
+    "settle_seconds",
+    "poll_interval",
+    "rescan_interval",
+    "lease_seconds",
+    "timeout_seconds",
+    "sample_seconds",
+    "max_slides",
+    "beam_size",
+    "max_script_bytes",
+    "gtts_timeout",
+    "sadtalker_timeout",
+}
 PERCENT = {"cpu_percent", "memory_percent"}
 
 
@@ -186,8 +202,14 @@ def _convert(name: str, hint: Any, value: Any, problems: list[str]) -> Any:
             problems.append(f"{name} must be a string path")
             return _INVALID
         return Path(value) if value else None
-    expected = {Path: str, bool: bool, int: int, float: (int, float), str: str}[hint]
-    if isinstance(value, bool) and hint is not bool or not isinstance(value, expected):
+    expected: type | tuple[type, ...] = {
+        Path: str,
+        bool: bool,
+        int: int,
+        float: (int, float),
+        str: str,
+    }[hint]
+    if (isinstance(value, bool) and hint is not bool) or not isinstance(value, expected):
         problems.append(f"{name} must be {_type_word(hint)}, not {value!r}")
         return _INVALID
     if hint is Path:
@@ -200,8 +222,13 @@ def _is_optional_path(hint: Any) -> bool:
 
 
 def _type_word(hint: Any) -> str:
-    words = {Path: "a string path", bool: "true or false", int: "an integer",
-             float: "a number", str: "a string"}
+    words = {
+        Path: "a string path",
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+    }
     return words[hint]
 
 

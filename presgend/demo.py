@@ -14,15 +14,19 @@ def main() -> int:
     talk_dir = DEMO_DIR / "input"
     video = talk_dir / "demo-talk.mp4"
     if not video.is_file():
-        print("generating a sample talking-head recording (espeak-ng speech, moving camera)…",
-              file=sys.stderr)
+        print(
+            "generating a sample talking-head recording (espeak-ng speech, moving camera)…",
+            file=sys.stderr,
+        )
         sample.make_talk(talk_dir, name="demo-talk")
     outbox = DEMO_DIR / "outbox"
     code = cli.main(["process", str(video), "--outbox", str(outbox)])
     if code == 0:
-        print(f"\ndemo finished:\n  video:  {(outbox / 'demo-talk.mp4').absolute()}\n"
-              f"  report: {(outbox / 'demo-talk.report.json').absolute()}\n"
-              f"  subtitles: {(outbox / 'demo-talk.srt').absolute()}")
+        print(
+            f"\ndemo finished:\n  video:  {(outbox / 'demo-talk.mp4').absolute()}\n"
+            f"  report: {(outbox / 'demo-talk.report.json').absolute()}\n"
+            f"  subtitles: {(outbox / 'demo-talk.srt').absolute()}"
+        )
     return code
 
 

@@ -28,8 +28,15 @@ class Check:
 
 
 def run_checks(cfg: Config) -> list[Check]:
-    checks = [_tool("ffmpeg"), _tool("ffprobe"), _x264(), _chromium(cfg), _fonts(),
-              _speech(), _model(cfg)]
+    checks = [
+        _tool("ffmpeg"),
+        _tool("ffprobe"),
+        _x264(),
+        _chromium(cfg),
+        _fonts(),
+        _speech(),
+        _model(cfg),
+    ]
     checks += _folders(cfg)
     checks.append(_disk(cfg))
     return checks
@@ -50,47 +57,71 @@ def _x264() -> Check:
     out = _output([tools.find("ffmpeg"), "-hide_banner", "-encoders"])
     if " libx264 " in out:
         return Check("libx264", "ok", "H.264 encoder available")
-    return Check("libx264", "fail", "ffmpeg has no libx264 encoder",
-                 "install an ffmpeg build with libx264 (Debian's ffmpeg has it)")
+    return Check(
+        "libx264",
+        "fail",
+        "ffmpeg has no libx264 encoder",
+        "install an ffmpeg build with libx264 (Debian's ffmpeg has it)",
+    )
 
 
 def _chromium(cfg: Config) -> Check:
     path = cfg.slides.chromium
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         found = shutil.which("chromium") or shutil.which("chromium-browser")
-        return Check("chromium", "warn", f"{path} not found; slides will be drawn with Pillow",
-                     f"sudo apt-get install chromium, or set slides.chromium = \"{found}\""
-                     if found else "sudo apt-get install chromium")
+        return Check(
+            "chromium",
+            "warn",
+            f"{path} not found; slides will be drawn with Pillow",
+            f'sudo apt-get install chromium, or set slides.chromium = "{found}"'
+            if found
+            else "sudo apt-get install chromium",
+        )
     return Check("chromium", "ok", _first_line([path, "--version"]) or path)
 
 
 def _fonts() -> Check:
     out = _output(["fc-list", ":", "family"])
     if not out:
-        return Check("fonts", "warn", "fontconfig lists no fonts",
-                     "sudo apt-get install fonts-dejavu-core fonts-noto-cjk")
+        return Check(
+            "fonts",
+            "warn",
+            "fontconfig lists no fonts",
+            "sudo apt-get install fonts-dejavu-core fonts-noto-cjk",
+        )
     missing = [f for f in ("DejaVu Sans", "Noto Sans CJK") if f not in out]
     if missing:
-        return Check("fonts", "warn", f"missing: {', '.join(missing)}",
-                     "sudo apt-get install fonts-dejavu-core fonts-noto-cjk")
+        return Check(
+            "fonts",
+            "warn",
+            f"missing: {', '.join(missing)}",
+            "sudo apt-get install fonts-dejavu-core fonts-noto-cjk",
+        )
     return Check("fonts", "ok", "DejaVu Sans and Noto Sans CJK installed")
 
 
 def _speech() -> Check:
     if tools.available("espeak-ng"):
         return Check("speech", "ok", "espeak-ng installed (offline); gTTS used when online")
-    return Check("speech", "warn", "espeak-ng not found; script drops need it offline",
-                 "sudo apt-get install espeak-ng")
+    return Check(
+        "speech",
+        "warn",
+        "espeak-ng not found; script drops need it offline",
+        "sudo apt-get install espeak-ng",
+    )
 
 
 def _model(cfg: Config) -> Check:
     ok, where = transcribe.model_status(cfg.transcription)
     if ok:
         return Check("whisper model", "ok", f"{cfg.transcription.model} at {where}")
-    return Check("whisper model", "warn",
-                 f"'{cfg.transcription.model}' is not installed; videos need a sidecar transcript",
-                 f"presgend fetch-model {cfg.transcription.model} (needs internet), or set "
-                 "transcription.model to a local model directory")
+    return Check(
+        "whisper model",
+        "warn",
+        f"'{cfg.transcription.model}' is not installed; videos need a sidecar transcript",
+        f"presgend fetch-model {cfg.transcription.model} (needs internet), or set "
+        "transcription.model to a local model directory",
+    )
 
 
 def _folders(cfg: Config) -> list[Check]:
@@ -105,8 +136,14 @@ def _folders(cfg: Config) -> list[Check]:
             state = "exists" if folder.exists() else "will be created"
             checks.append(Check(f"folder {name}", "ok", f"{folder.absolute()} ({state})"))
         else:
-            checks.append(Check(f"folder {name}", "fail", f"{folder.absolute()} is not writable",
-                                f"sudo chown -R $USER {target}"))
+            checks.append(
+                Check(
+                    f"folder {name}",
+                    "fail",
+                    f"{folder.absolute()} is not writable",
+                    f"sudo chown -R $USER {target}",
+                )
+            )
     return checks
 
 
@@ -121,8 +158,12 @@ def _disk(cfg: Config) -> Check:
     places = {cfg.paths.outbox, Path(tempfile.gettempdir())}
     worst = min(shutil.disk_usage(_existing_parent(p)).free / 2**30 for p in places)
     if worst < MIN_FREE_GB:
-        return Check("free disk", "fail", f"only {worst:.1f} GB free",
-                     f"free at least {MIN_FREE_GB:.0f} GB in the outbox and temp folders")
+        return Check(
+            "free disk",
+            "fail",
+            f"only {worst:.1f} GB free",
+            f"free at least {MIN_FREE_GB:.0f} GB in the outbox and temp folders",
+        )
     return Check("free disk", "ok", f"{worst:.1f} GB free")
 
 

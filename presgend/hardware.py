@@ -52,7 +52,7 @@ class HardwareProfile:
         return asdict(self)
 
     def auto_quality(self) -> str:
-        if (self.cuda or self.metal) and self.memory_gb >= 8 or (
+        if ((self.cuda or self.metal) and self.memory_gb >= 8) or (
             self.cpu_cores >= 8 and self.memory_gb >= 16
         ):
             return "high"
@@ -77,7 +77,8 @@ def detect() -> HardwareProfile:
     gpu = _nvidia_gpu()
     cuda = bool(gpu) and _ctranslate2_cuda()
     return HardwareProfile(
-        cpu_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        cpu_cores=len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
         else (os.cpu_count() or 1),
         memory_gb=round(psutil.virtual_memory().total / 2**30, 1),
         machine=platform.machine(),
@@ -96,7 +97,10 @@ def _nvidia_gpu() -> str:
     try:
         out = subprocess.run(
             [smi, "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return ""

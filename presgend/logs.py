@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,7 +29,9 @@ class _JsonFile:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8", buffering=1)
 
-    def __call__(self, _logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    def __call__(
+        self, _logger: Any, _name: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
         if self._file is not None:
             line = json.dumps(event, default=str, ensure_ascii=False)
             with self._lock:
@@ -42,7 +45,9 @@ class _ConsoleLevel:
     def __init__(self, level: str) -> None:
         self.level = _LEVELS[level]
 
-    def __call__(self, _logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    def __call__(
+        self, _logger: Any, method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
         if _LEVELS.get(method, 20) < self.level:
             raise structlog.DropEvent
         return event

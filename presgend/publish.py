@@ -7,6 +7,7 @@ fails rather than overwrite when the name is taken; then the next free stem is u
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -46,8 +47,10 @@ def publish_video(temp: Path, outbox: Path, stem: str) -> Path:
 
 
 def _taken(video: Path) -> bool:
-    return any(video.with_suffix(s).exists() for s in (".mp4", ".srt")) or video.with_name(
-        video.stem + ".report.json").exists()
+    return (
+        any(video.with_suffix(s).exists() for s in (".mp4", ".srt"))
+        or video.with_name(video.stem + ".report.json").exists()
+    )
 
 
 def write_atomic(path: Path, text: str) -> Path:
@@ -74,10 +77,8 @@ def _umask() -> int:
 
 def cleanup_staging(outbox: Path) -> None:
     """Remove the staging folder when no job is using it."""
-    try:
+    with contextlib.suppress(OSError):
         (outbox / STAGING).rmdir()
-    except OSError:
-        pass
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:

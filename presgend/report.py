@@ -12,8 +12,9 @@ from presgend.errors import JobError, PresgendError
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return (
+        dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def sha256_of(path: Path) -> str:
@@ -52,8 +53,14 @@ def error_document(record: JobRecord, error: BaseException) -> dict[str, Any]:
         message = "An internal error stopped the job; the log has the details."
         phase, detail = record.phase, f"{type(error).__name__}: {error}"
     return {
-        "status": "failed", "job_id": record.job_id, "input": record.input_dict(),
-        "error": message, "phase": phase, "detail": detail,
-        "fallbacks": record.fallbacks, "warnings": record.warnings,
-        "started_at": record.started_at, "finished_at": now_iso(),
+        "status": "failed",
+        "job_id": record.job_id,
+        "input": record.input_dict(),
+        "error": message,
+        "phase": phase,
+        "detail": detail,
+        "fallbacks": record.fallbacks,
+        "warnings": record.warnings,
+        "started_at": record.started_at,
+        "finished_at": now_iso(),
     }

@@ -20,6 +20,7 @@ from presgend.pipeline.transcribe import Segment
 
 ASSET = Path(__file__).parent / "assets" / "presenter.jpg"
 GAP_SECONDS = 0.35
+LEAD_SECONDS = 0.3
 
 DEMO_TALK = [
     "Welcome to this short talk about running reliable media pipelines.",
@@ -45,32 +46,42 @@ class SampleTalk:
 
 
 def speak(text: str, wav: Path, voice: str = "en", speed: int = 165) -> float:
-    subprocess.run([tools.find("espeak-ng"), "-v", voice, "-s", str(speed), "-w", str(wav), text],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [tools.find("espeak-ng"), "-v", voice, "-s", str(speed), "-w", str(wav), text],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     with wave.open(str(wav)) as w:
-        return w.getnframes() / w.getframerate()
+        return float(w.getnframes()) / float(w.getframerate())
 
 
-def speech_track(sentences: list[str], wav: Path, voice: str = "en") -> list[Segment]:
-    """All sentences in one WAV with short pauses; returns each sentence's exact times."""
+def speech_track(
+    sentences: list[str], wav: Path, voice: str = "en", min_duration: float = 0.0
+) -> list[Segment]:
+    """The sentences in one WAV with short pauses (cycled until `min_duration` is
+    reached); returns each sentence's exact times."""
     segments: list[Segment] = []
+    cache: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp, wave.open(str(wav), "wb") as out:
-        t = 0.3
-        params_set = False
-        for i, sentence in enumerate(sentences):
-            part = Path(tmp) / f"{i}.wav"
-            speak(sentence, part, voice)
-            with wave.open(str(part)) as w:
-                if not params_set:
-                    out.setparams(w.getparams())
-                    out.writeframes(b"\0" * int(0.3 * w.getframerate()) * w.getsampwidth())
-                    params_set = True
-                rate, width = w.getframerate(), w.getsampwidth()
-                frames = w.readframes(w.getnframes())
+        t, i = LEAD_SECONDS, 0
+        while i < len(sentences) or t < min_duration:
+            sentence = sentences[i % len(sentences)]
+            if sentence not in cache:
+                part = Path(tmp) / "part.wav"
+                speak(sentence, part, voice)
+                with wave.open(str(part)) as w:
+                    if not segments:
+                        out.setparams(w.getparams())
+                        rate, width = w.getframerate(), w.getsampwidth()
+                        out.writeframes(b"\0" * int(LEAD_SECONDS * rate) * width)
+                    cache[sentence] = w.readframes(w.getnframes())
+            frames = cache[sentence]
             duration = len(frames) / width / rate
             out.writeframes(frames + b"\0" * int(GAP_SECONDS * rate) * width)
             segments.append(Segment(round(t, 3), round(t + duration, 3), sentence))
             t += duration + GAP_SECONDS
+            i += 1
     return segments
 
 
@@ -106,11 +117,7 @@ def make_talk(
     sentences = sentences or DEMO_TALK
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
-        segments = speech_track(sentences, wav)
-        while segments[-1].end + 0.5 < min_duration:
-            segments += _shifted(speech_track(sentences, wav.with_name("more.wav")),
-                                 segments[-1].end + GAP_SECONDS)
-            _append_wav(wav, wav.with_name("more.wav"))
+        segments = speech_track(sentences, wav, min_duration=min_duration)
         duration = round(segments[-1].end + 0.6, 3)
         back = canvas(image, size, Path(tmp) / "canvas.png")
         video = out_dir / f"{name}.mp4"
@@ -121,36 +128,61 @@ def make_talk(
     return SampleTalk(video, srt, segments, duration)
 
 
-def _shifted(segments: list[Segment], offset: float) -> list[Segment]:
-    return [Segment(round(s.start + offset - 0.3, 3), round(s.end + offset - 0.3, 3), s.text)
-            for s in segments]
-
-
-def _append_wav(target: Path, extra: Path) -> None:
-    with wave.open(str(target)) as a:
-        params, first = a.getparams(), a.readframes(a.getnframes())
-    with wave.open(str(extra)) as b:
-        second = b.readframes(b.getnframes())
-    skip = int(0.3 * params.framerate) * params.sampwidth
-    with wave.open(str(target), "wb") as out:
-        out.setparams(params)
-        out.writeframes(first + second[skip:])
-
-
-def _encode(back: Path, wav: Path, video: Path, size: tuple[int, int], fps: int,
-            duration: float, preset: str) -> None:
+def _encode(
+    back: Path,
+    wav: Path,
+    video: Path,
+    size: tuple[int, int],
+    fps: int,
+    duration: float,
+    preset: str,
+) -> None:
     """A slow zoom (1.25x to 1.31x over 20 s) and a sway of a few pixels: a person
     on camera, who barely moves."""
     w, h = size
-    zoom = "1.25+0.03*(1-cos(2*PI*on/({fps}*20)))".format(fps=fps)
-    graph = (f"[0:v]loop=loop=-1:size=1,setpts=N/({fps}*TB),"
-             f"zoompan=z='{zoom}':d=1:s={w}x{h}:fps={fps}:"
-             f"x='(iw-iw/zoom)/2+{w * 0.01:.0f}*sin(2*PI*on/({fps}*9))':"
-             f"y='(ih-ih/zoom)/2+{h * 0.008:.0f}*sin(2*PI*on/({fps}*7))',format=yuv420p[v]")
+    zoom = f"1.25+0.03*(1-cos(2*PI*on/({fps}*20)))"
+    graph = (
+        f"[0:v]loop=loop=-1:size=1,setpts=N/({fps}*TB),"
+        f"zoompan=z='{zoom}':d=1:s={w}x{h}:fps={fps}:"
+        f"x='(iw-iw/zoom)/2+{w * 0.01:.0f}*sin(2*PI*on/({fps}*9))':"
+        f"y='(ih-ih/zoom)/2+{h * 0.008:.0f}*sin(2*PI*on/({fps}*7))',format=yuv420p[v]"
+    )
     subprocess.run(
-        [tools.find("ffmpeg"), "-nostdin", "-v", "error", "-y", "-i", str(back), "-i", str(wav),
-         "-filter_complex", graph, "-map", "[v]", "-map", "1:a", "-t", f"{duration:.3f}",
-         "-c:v", "libx264", "-preset", preset, "-crf", "23", "-c:a", "aac", "-b:a", "96k",
-         "-af", f"apad=whole_dur={duration:.3f}", "-movflags", "+faststart", str(video)],
-        check=True, capture_output=True, timeout=1800,
+        [
+            tools.find("ffmpeg"),
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(back),
+            "-i",
+            str(wav),
+            "-filter_complex",
+            graph,
+            "-map",
+            "[v]",
+            "-map",
+            "1:a",
+            "-t",
+            f"{duration:.3f}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            preset,
+            "-crf",
+            "23",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-af",
+            f"apad=whole_dur={duration:.3f}",
+            "-movflags",
+            "+faststart",
+            str(video),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=1800,
     )

@@ -28,7 +28,7 @@ def cues(segments: list[Segment]) -> list[Segment]:
 
 
 def timestamp(seconds: float) -> str:
-    ms = max(0, int(round(seconds * 1000)))
+    ms = max(0, round(seconds * 1000))
     h, rest = divmod(ms, 3_600_000)
     m, rest = divmod(rest, 60_000)
     s, ms = divmod(rest, 1000)

@@ -81,7 +81,9 @@ async def run(
         raise ToolError(
             f"{what or os.path.basename(argv[0])} took longer than {timeout:.0f} seconds and was "
             "stopped.",
-            shlex.join(argv), None, "",
+            shlex.join(argv),
+            None,
+            "",
         ) from None
     except BaseException:
         await _kill(proc)
@@ -91,7 +93,9 @@ async def run(
         name = what or os.path.basename(argv[0])
         raise ToolError(
             f"{name} failed (exit code {result.returncode}).",
-            shlex.join(argv), result.returncode, err.decode("utf-8", "replace")[-4000:],
+            shlex.join(argv),
+            result.returncode,
+            err.decode("utf-8", "replace")[-4000:],
         )
     return result
 

@@ -41,8 +41,16 @@ async def execute(
     """Run one job; on failure write `<stem>.error.json` into `error_dir`."""
     job_id = job_id or new_job_id()
     try:
-        report = await run_job(path, config, outbox=outbox, quality=quality, progress=progress,
-                               services=services, job_id=job_id, output_stem=stem)
+        report = await run_job(
+            path,
+            config,
+            outbox=outbox,
+            quality=quality,
+            progress=progress,
+            services=services,
+            job_id=job_id,
+            output_stem=stem,
+        )
     except JobFailed as failure:
         error_path = error_dir / f"{stem or path.stem}.error.json"
         publish.write_json(error_path, failure.document)
@@ -65,8 +73,17 @@ async def process_files(
     for path in paths:
         bar = progress_factory(path) if progress_factory else None
         try:
-            outcomes.append(await execute(path, config, outbox=outbox, error_dir=outbox,
-                                          quality=quality, progress=bar, services=services))
+            outcomes.append(
+                await execute(
+                    path,
+                    config,
+                    outbox=outbox,
+                    error_dir=outbox,
+                    quality=quality,
+                    progress=bar,
+                    services=services,
+                )
+            )
         finally:
             if bar is not None and hasattr(bar, "done"):
                 bar.done()

@@ -17,7 +17,7 @@ from presgend import sample
 from presgend.config import Config
 
 sys.path.insert(0, str(Path(__file__).parent))
-import tiny_whisper  # noqa: E402
+import tiny_whisper
 
 TALK = [
     "Solar panels turn sunlight into electricity for homes and businesses.",
@@ -46,16 +46,15 @@ def astronaut_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
     """A ~35 s talking head with a sidecar SRT, under a hostile file name."""
     out = tmp_path_factory.mktemp("talk")
-    return sample.make_talk(out, TALK, name="-my talk ü", image=astronaut_png,
-                            preset="ultrafast")
+    return sample.make_talk(out, TALK, name="-my talk ü", image=astronaut_png, preset="ultrafast")
 
 
 @pytest.fixture(scope="session")
-def short_talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path
-               ) -> sample.SampleTalk:
+def short_talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
     out = tmp_path_factory.mktemp("short")
-    return sample.make_talk(out, TALK[:4], name="short", image=astronaut_png,
-                            preset="ultrafast", size=(640, 360))
+    return sample.make_talk(
+        out, TALK[:4], name="short", image=astronaut_png, preset="ultrafast", size=(640, 360)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -65,14 +64,24 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def cfg(tmp_path: Path, tiny_model: Path) -> Config:
-    return config_mod.from_dict({
-        "paths": {"inbox": str(tmp_path / "inbox"), "outbox": str(tmp_path / "outbox"),
-                  "failed": str(tmp_path / "failed"), "archive": str(tmp_path / "archive"),
-                  "logs": str(tmp_path / "logs")},
-        "output": {"quality": "standard"},
-        "transcription": {"model": str(tiny_model), "beam_size": 1, "language": "en",
-                          "temperature_fallback": False},
-    })
+    return config_mod.from_dict(
+        {
+            "paths": {
+                "inbox": str(tmp_path / "inbox"),
+                "outbox": str(tmp_path / "outbox"),
+                "failed": str(tmp_path / "failed"),
+                "archive": str(tmp_path / "archive"),
+                "logs": str(tmp_path / "logs"),
+            },
+            "output": {"quality": "standard"},
+            "transcription": {
+                "model": str(tiny_model),
+                "beam_size": 1,
+                "language": "en",
+                "temperature_fallback": False,
+            },
+        }
+    )
 
 
 def write_config(cfg_dict: dict[str, Any], path: Path) -> Path:
@@ -84,16 +93,36 @@ def write_config(cfg_dict: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "presgend", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=timeout)
+def cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "presgend", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def ffprobe(path: Path) -> dict[str, Any]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format",
-                          "-show_streams", "-count_frames", str(path)],
-                         capture_output=True, check=True, text=True).stdout
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            "-count_frames",
+            str(path),
+        ],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -101,9 +130,21 @@ def gray_frames(path: Path, crop: str, size: tuple[int, int], fps: int) -> np.nd
     """Decoded frames of one region, small and grey: shape (frames, h, w)."""
     w, h = size
     raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-vf",
-         f"fps={fps},crop={crop},scale={w}:{h},format=gray", "-f", "rawvideo", "-"],
-        capture_output=True, check=True).stdout
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-vf",
+            f"fps={fps},crop={crop},scale={w}:{h},format=gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, h, w)
 
 

@@ -14,8 +14,9 @@ import pytest
 from conftest import cli
 
 
-def _assert_clean_failure(result: subprocess.CompletedProcess[str], outbox: Path, stem: str,
-                          phase: str | None = None) -> dict[str, object]:
+def _assert_clean_failure(
+    result: subprocess.CompletedProcess[str], outbox: Path, stem: str, phase: str | None = None
+) -> dict[str, object]:
     assert result.returncode != 0, result.stdout + result.stderr
     error_file = outbox / f"{stem}.error.json"
     document = json.loads(error_file.read_text())
@@ -26,21 +27,30 @@ def _assert_clean_failure(result: subprocess.CompletedProcess[str], outbox: Path
     assert "Traceback" not in message
     if phase:
         assert document["phase"] == phase
-    leftovers = [p for p in outbox.rglob("*") if p.suffix in (".mp4", ".srt") or
-                 p.name.endswith(".report.json")]
+    leftovers = [
+        p
+        for p in outbox.rglob("*")
+        if p.suffix in (".mp4", ".srt") or p.name.endswith(".report.json")
+    ]
     assert leftovers == [], leftovers
     assert message in result.stdout
     return document
 
 
-@pytest.mark.parametrize("name", ["random.mp4", "name with spaces.mp4", "ünïcödé 名前.mp4",
-                                  "-y.mp4", "-i.mov"])
+@pytest.mark.parametrize(
+    "name", ["random.mp4", "name with spaces.mp4", "ünïcödé 名前.mp4", "-y.mp4", "-i.mov"]
+)
 def test_random_bytes_under_hostile_names(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_bytes(os.urandom(200_000))
     result = cli("process", str(path), "--outbox", str(tmp_path / "out"), cwd=tmp_path)
     document = _assert_clean_failure(result, tmp_path / "out", path.stem, "probe")
-    assert "cannot be read as a video" in str(document["error"])
+    # Now and then random bytes look enough like some container for ffprobe to open them;
+    # then there is simply no video in it. Either way: one clear sentence, no output.
+    assert (
+        "cannot be read as a video" in str(document["error"])
+        or document["error"] == "The file has no video stream."
+    )
     assert path.read_bytes() and path.exists(), "input kept"
 
 
@@ -72,8 +82,25 @@ def test_truncated_header(short_talk, tmp_path: Path) -> None:  # type: ignore[n
 
 def test_video_without_audio(tmp_path: Path) -> None:
     path = tmp_path / "silent.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25",
-                    "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=320x240:r=25",
+            "-t",
+            "3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(path),
+        ],
+        check=True,
+    )
     result = cli("process", str(path), "--outbox", str(tmp_path / "out"), cwd=tmp_path)
     document = _assert_clean_failure(result, tmp_path / "out", "silent", "probe")
     assert "no audio" in str(document["error"])
@@ -91,8 +118,14 @@ def test_directory_and_fifo_are_not_read(tmp_path: Path) -> None:
     (tmp_path / "dir.mp4").mkdir()
     os.mkfifo(tmp_path / "pipe.mp4")  # opening it for reading would block forever
     for stem in ("dir", "pipe"):
-        result = cli("process", str(tmp_path / f"{stem}.mp4"), "--outbox",
-                     str(tmp_path / "out"), cwd=tmp_path, timeout=60)
+        result = cli(
+            "process",
+            str(tmp_path / f"{stem}.mp4"),
+            "--outbox",
+            str(tmp_path / "out"),
+            cwd=tmp_path,
+            timeout=60,
+        )
         document = _assert_clean_failure(result, tmp_path / "out", stem, "input")
         assert document["error"] == "The input is not a regular file."
 
@@ -105,16 +138,24 @@ def test_unreadable_file() -> None:
         path = work / "secret.mp4"
         path.write_bytes(os.urandom(1000))
         os.chmod(path, 0)
-        args = [sys.executable, "-m", "presgend", "process", str(path), "--outbox",
-                str(work / "out")]
+        args = [
+            sys.executable,
+            "-m",
+            "presgend",
+            "process",
+            str(path),
+            "--outbox",
+            str(work / "out"),
+        ]
         if os.geteuid() == 0:
             setpriv = shutil.which("setpriv")
             if not setpriv:
                 pytest.skip("setpriv is needed to drop root")
             args = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *args]
         env = {**os.environ, "HOME": str(work)}
-        result = subprocess.run(args, capture_output=True, text=True, cwd=work, env=env,
-                                timeout=120)
+        result = subprocess.run(
+            args, capture_output=True, text=True, cwd=work, env=env, timeout=120
+        )
         document = _assert_clean_failure(result, work / "out", "secret", "input")
         assert document["error"] == "The input file cannot be read (permission denied)."
     finally:
@@ -122,14 +163,23 @@ def test_unreadable_file() -> None:
 
 
 def test_every_file_gets_an_outcome_and_the_exit_code_reflects_any_failure(
-        short_talk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    short_talk, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     good = tmp_path / "good.mp4"
     shutil.copy(short_talk.video, good)
     shutil.copy(short_talk.srt, tmp_path / "good.srt")
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video at all")
-    result = cli("process", str(bad), str(good), "--outbox", str(tmp_path / "out"),
-                 "--quality", "fast", cwd=tmp_path)
+    result = cli(
+        "process",
+        str(bad),
+        str(good),
+        "--outbox",
+        str(tmp_path / "out"),
+        "--quality",
+        "fast",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert (tmp_path / "out" / "good.mp4").is_file()
     assert (tmp_path / "out" / "bad.error.json").is_file()
@@ -138,8 +188,9 @@ def test_every_file_gets_an_outcome_and_the_exit_code_reflects_any_failure(
 def test_truncated_matroska(short_talk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Matroska states its duration up front; the data behind it is what is missing."""
     whole = tmp_path / "whole.mkv"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(short_talk.video), "-c", "copy",
-                    str(whole)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(short_talk.video), "-c", "copy", str(whole)], check=True
+    )
     path = tmp_path / "cut.mkv"
     path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     shutil.copy(short_talk.srt, tmp_path / "cut.srt")

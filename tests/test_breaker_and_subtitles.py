@@ -16,8 +16,13 @@ class Clock:
 def test_breaker_opens_half_opens_and_closes() -> None:
     clock = Clock()
     changes: list[tuple[str, str]] = []
-    b = CircuitBreaker("slides", threshold=2, reset_seconds=10, clock=clock,
-                       listeners=[lambda a, z: changes.append((a, z))])
+    b = CircuitBreaker(
+        "slides",
+        threshold=2,
+        reset_seconds=10,
+        clock=clock,
+        listeners=[lambda a, z: changes.append((a, z))],
+    )
     b.record_failure()
     assert b.state == CLOSED and b.allow()
     b.record_failure()
@@ -34,8 +39,11 @@ def test_breaker_opens_half_opens_and_closes() -> None:
 
 def test_srt_round_trip_and_long_cues_split() -> None:
     long = "word " * 40
-    segments = [Segment(0.5, 2.0, "Hello there."), Segment(2.5, 12.5, long.strip()),
-                Segment(3661.5, 3662.25, "Late.")]
+    segments = [
+        Segment(0.5, 2.0, "Hello there."),
+        Segment(2.5, 12.5, long.strip()),
+        Segment(3661.5, 3662.25, "Late."),
+    ]
     srt = to_srt(segments)
     cues = parse_cues(srt)
     assert cues[0].text == "Hello there." and cues[0].start == 0.5
@@ -46,8 +54,12 @@ def test_srt_round_trip_and_long_cues_split() -> None:
 
 
 def test_vtt_with_tags_and_settings() -> None:
-    vtt = ("WEBVTT\n\nNOTE hello\n\n00:01.000 --> 00:02.500 align:start\n<v Bob>Hi <b>all</b>\n\n"
-           "1\n00:00:03.000 --> 00:00:04.000\nsecond line\n")
+    vtt = (
+        "WEBVTT\n\nNOTE hello\n\n00:01.000 --> 00:02.500 align:start\n<v Bob>Hi <b>all</b>\n\n"
+        "1\n00:00:03.000 --> 00:00:04.000\nsecond line\n"
+    )
     cues = parse_cues(vtt)
-    assert [(c.start, c.end, c.text) for c in cues] == [(1.0, 2.5, "Hi all"),
-                                                        (3.0, 4.0, "second line")]
+    assert [(c.start, c.end, c.text) for c in cues] == [
+        (1.0, 2.5, "Hi all"),
+        (3.0, 4.0, "second line"),
+    ]

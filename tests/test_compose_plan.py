@@ -11,11 +11,16 @@ from presgend.pipeline.face import Box, CropSegment
 
 def _plan(starts: list[float], crop: list[CropSegment] | None = None) -> compose.ComposePlan:
     return compose.ComposePlan(
-        video=Path("/in/talk.mp4"), audio=Path("/in/talk.mp4"), duration=60.0, fps=30,
+        video=Path("/in/talk.mp4"),
+        audio=Path("/in/talk.mp4"),
+        duration=60.0,
+        fps=30,
         quality=QUALITIES["standard"],
         crop=crop or [CropSegment(0.0, Box(100, 20, 640, 720))],
         slides=[compose.SlideCue(Path(f"/w/s{i}.png"), t) for i, t in enumerate(starts)],
-        crossfade=0.4, encoder="libx264", output=Path("/out/.tmp/x.mp4"),
+        crossfade=0.4,
+        encoder="libx264",
+        output=Path("/out/.tmp/x.mp4"),
     )
 
 
@@ -33,8 +38,12 @@ def test_each_slide_is_decoded_once_and_looped() -> None:
 
 
 def test_fades_are_centred_on_the_first_word_and_kept_apart() -> None:
-    cues = [compose.SlideCue(Path("a"), 0.0), compose.SlideCue(Path("b"), 10.0),
-            compose.SlideCue(Path("c"), 10.1), compose.SlideCue(Path("d"), 0.05)]
+    cues = [
+        compose.SlideCue(Path("a"), 0.0),
+        compose.SlideCue(Path("b"), 10.0),
+        compose.SlideCue(Path("c"), 10.1),
+        compose.SlideCue(Path("d"), 0.05),
+    ]
     offsets = compose.slide_offsets(cues, 0.4, 30)
     assert offsets[0] == 9.8
     assert offsets[1] >= offsets[0] + 0.4 and offsets[2] >= offsets[1] + 0.4
@@ -58,8 +67,9 @@ def test_steady_crop_is_a_constant_and_moves_ramp() -> None:
 
 def test_separate_audio_input_and_looped_presenter() -> None:
     plan = _plan([0.0, 5.0])
-    plan = compose.ComposePlan(**{**plan.__dict__, "audio": Path("/w/speech.wav"),
-                                  "loop_video": True})
+    plan = compose.ComposePlan(
+        **{**plan.__dict__, "audio": Path("/w/speech.wav"), "loop_video": True}
+    )
     args = compose.build_args(plan)
     assert args[args.index("-stream_loop") + 1] == "-1"
     assert args[-1] == "/out/.tmp/x.mp4" and "/w/speech.wav" in args

@@ -17,22 +17,29 @@ def test_shipped_file_matches_the_defaults() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as caught:
-        config.from_dict({
-            "paths": {"inbox": 3, "bogus": "x"},
-            "watch": {"mode": "sometimes", "settle_seconds": -1},
-            "breaker": {"cpu_percent": 150},
-            "output": {"quality": "ultra"},
-            "nonsense": {},
-            "jobs": {"max_concurrent": True},
-        })
+        config.from_dict(
+            {
+                "paths": {"inbox": 3, "bogus": "x"},
+                "watch": {"mode": "sometimes", "settle_seconds": -1},
+                "breaker": {"cpu_percent": 150},
+                "output": {"quality": "ultra"},
+                "nonsense": {},
+                "jobs": {"max_concurrent": True},
+            }
+        )
     problems = caught.value.problems
     assert len(problems) == 8, problems
     text = str(caught.value)
-    for fragment in ("paths.inbox must be a string path", "unknown key paths.bogus",
-                     "watch.mode must be one of auto, inotify, polling",
-                     "watch.settle_seconds must be greater than 0",
-                     "breaker.cpu_percent must be a percentage", "output.quality must be one of",
-                     "unknown section [nonsense]", "jobs.max_concurrent must be an integer"):
+    for fragment in (
+        "paths.inbox must be a string path",
+        "unknown key paths.bogus",
+        "watch.mode must be one of auto, inotify, polling",
+        "watch.settle_seconds must be greater than 0",
+        "breaker.cpu_percent must be a percentage",
+        "output.quality must be one of",
+        "unknown section [nonsense]",
+        "jobs.max_concurrent must be an integer",
+    ):
         assert fragment in text
 
 

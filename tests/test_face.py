@@ -11,8 +11,23 @@ from presgend.pipeline.probe import MediaInfo
 
 
 def _info(width: int = 1280, height: int = 720) -> MediaInfo:
-    return MediaInfo(Path("x.mp4"), 60.0, width, height, 0, 30.0, False, "yuv420p", "h264",
-                     True, "aac", 60.0, 60.0, 1800)
+    return MediaInfo(
+        Path("x.mp4"),
+        60.0,
+        width,
+        height,
+        0,
+        30.0,
+        False,
+        "yuv420p",
+        "h264",
+        True,
+        "aac",
+        2,
+        60.0,
+        60.0,
+        1800,
+    )
 
 
 def test_haar_finds_the_astronaut(astronaut_png: Path) -> None:
@@ -25,8 +40,13 @@ def test_haar_finds_the_astronaut(astronaut_png: Path) -> None:
 
 def test_jitter_is_not_followed() -> None:
     rng = np.random.default_rng(1)
-    samples = [(float(t), Box(500 + int(rng.integers(-15, 15)), 200 + int(rng.integers(-10, 10)),
-                              150, 150)) for t in range(12)]
+    samples = [
+        (
+            float(t),
+            Box(500 + int(rng.integers(-15, 15)), 200 + int(rng.integers(-10, 10)), 150, 150),
+        )
+        for t in range(12)
+    ]
     framing = face.plan_framing(_info(), (640, 720), samples)
     assert framing.detected and len(framing.crop) == 1
     box = framing.crop[0].box
@@ -63,3 +83,14 @@ def test_crop_fits_inside_portrait_and_tiny_frames() -> None:
             assert box.x + box.w <= width and box.y + box.h <= height
             assert box.w % 2 == 0 and box.h % 2 == 0
             assert abs(box.w / box.h - 640 / 720) < 0.02
+
+
+def test_the_recurring_box_wins_over_a_bigger_false_face() -> None:
+    real = Box(400, 130, 140, 140)
+    samples = [(float(t), [real]) for t in range(10)]
+    samples[0] = (0.0, [real, Box(560, 210, 200, 200)])
+    samples[6] = (6.0, [Box(700, 230, 210, 210), real])
+    picked = face.pick_faces(samples)
+    assert all(box == real for _, box in picked)
+    assert face.pick_faces([(0.0, [])]) == [(0.0, None)]
+    assert len(face.plan_framing(_info(), (640, 720), picked).crop) == 1

@@ -20,8 +20,9 @@ def processed(talk, tmp_path_factory):  # type: ignore[no-untyped-def]
     """The sidecar talk processed once at standard quality; shared by the checks below."""
     work = tmp_path_factory.mktemp("e2e")
     outbox = work / "out box"
-    result = cli("process", str(talk.video), "--outbox", str(outbox), "--quality", "standard",
-                 cwd=work)
+    result = cli(
+        "process", str(talk.video), "--outbox", str(outbox), "--quality", "standard", cwd=work
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((outbox / f"{talk.video.stem}.report.json").read_text())
     return talk, outbox, report, result
@@ -31,10 +32,13 @@ def test_outputs_are_published_together(processed) -> None:  # type: ignore[no-u
     talk, outbox, report, result = processed
     stem = talk.video.stem
     assert sorted(p.name for p in outbox.iterdir()) == sorted(
-        [f"{stem}.mp4", f"{stem}.srt", f"{stem}.report.json"])
+        [f"{stem}.mp4", f"{stem}.srt", f"{stem}.report.json"]
+    )
     assert report["status"] == "ok"
-    assert report["output"]["video"] == str((outbox / f"{stem}.mp4").absolute()) or \
-        Path(report["output"]["video"]).name == f"{stem}.mp4"
+    assert (
+        report["output"]["video"] == str((outbox / f"{stem}.mp4").absolute())
+        or Path(report["output"]["video"]).name == f"{stem}.mp4"
+    )
     assert report["input"]["kind"] == "video" and len(report["input"]["sha256"]) == 64
     assert report["transcript"]["source"] == "sidecar"
     assert set(report["phases"]) == {"probe", "content", "compose"}
@@ -71,7 +75,7 @@ def test_slides_change_when_their_section_is_spoken(processed) -> None:  # type:
     for expected, seen in zip(starts[1:], measured, strict=True):
         assert abs(expected - seen) <= 0.25, (starts, measured)
     for s in slides:
-        assert s["title"] and 2 <= len(s["bullets"]) <= 4 or len(s["bullets"]) >= 1
+        assert (s["title"] and 2 <= len(s["bullets"]) <= 4) or len(s["bullets"]) >= 1
 
 
 def test_face_is_near_the_centre_of_the_left_panel(processed) -> None:  # type: ignore[no-untyped-def]
@@ -95,26 +99,43 @@ def test_srt_matches_the_transcript(processed) -> None:  # type: ignore[no-untyp
     cues = transcribe.parse_cues((outbox / f"{talk.video.stem}.srt").read_text())
     assert " ".join(c.text for c in cues) == " ".join(s.text for s in talk.segments)
     assert cues[0].start == pytest.approx(talk.segments[0].start, abs=0.002)
-    assert [s["text"] for s in report["transcript"]["segments"]] == [
-        s.text for s in talk.segments]
+    assert [s["text"] for s in report["transcript"]["segments"]] == [s.text for s in talk.segments]
 
 
 def test_whisper_path_with_a_local_model(short_talk, tiny_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """No sidecar: the tiny random model transcribes (gibberish) with timestamps."""
     video = tmp_path / "spoken.mp4"
     shutil.copy(short_talk.video, video)
-    config = write_config({"transcription": {"model": str(tiny_model), "beam_size": 1,
-                                             "language": "en", "temperature_fallback": False}},
-                          tmp_path / "presgend.toml")
-    result = cli("process", str(video), "--outbox", str(tmp_path / "out"), "--config",
-                 str(config), "--quality", "fast", cwd=tmp_path)
+    config = write_config(
+        {
+            "transcription": {
+                "model": str(tiny_model),
+                "beam_size": 1,
+                "language": "en",
+                "temperature_fallback": False,
+            }
+        },
+        tmp_path / "presgend.toml",
+    )
+    result = cli(
+        "process",
+        str(video),
+        "--outbox",
+        str(tmp_path / "out"),
+        "--config",
+        str(config),
+        "--quality",
+        "fast",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "out" / "spoken.report.json").read_text())
     assert report["transcript"]["source"] == "whisper"
     assert report["transcript"]["language"] == "en"
     segments = report["transcript"]["segments"]
-    assert segments and all(0 <= s["start"] <= s["end"] <= short_talk.duration + 0.5
-                            for s in segments)
+    assert segments and all(
+        0 <= s["start"] <= s["end"] <= short_talk.duration + 0.5 for s in segments
+    )
     assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
     assert report["slides"] and report["output"]["width"] == 960
     assert abs(report["output"]["duration_s"] - short_talk.duration) <= 0.1
@@ -123,12 +144,20 @@ def test_whisper_path_with_a_local_model(short_talk, tiny_model, tmp_path) -> No
 def test_missing_model_is_a_clear_failure(short_talk, tmp_path) -> None:  # type: ignore[no-untyped-def]
     video = tmp_path / "spoken.mp4"
     shutil.copy(short_talk.video, video)
-    config = write_config({"transcription": {"model": "no-such-model-xyz"}},
-                          tmp_path / "presgend.toml")
-    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1",
-           "HF_HOME": str(tmp_path / "hf")}
-    result = cli("process", str(video), "--outbox", str(tmp_path / "out"), "--config",
-                 str(config), cwd=tmp_path, env=env)
+    config = write_config(
+        {"transcription": {"model": "no-such-model-xyz"}}, tmp_path / "presgend.toml"
+    )
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    result = cli(
+        "process",
+        str(video),
+        "--outbox",
+        str(tmp_path / "out"),
+        "--config",
+        str(config),
+        cwd=tmp_path,
+        env=env,
+    )
     assert result.returncode != 0
     error = json.loads((tmp_path / "out" / "spoken.error.json").read_text())
     assert error["phase"] == "content"

@@ -9,11 +9,20 @@ from presgend.pipeline import probe
 
 
 def _data(**video: object) -> dict[str, object]:
-    stream = {"codec_type": "video", "codec_name": "h264", "width": 1920, "height": 1080,
-              "pix_fmt": "yuv420p", "avg_frame_rate": "30/1", "r_frame_rate": "30/1"}
+    stream = {
+        "codec_type": "video",
+        "codec_name": "h264",
+        "width": 1920,
+        "height": 1080,
+        "pix_fmt": "yuv420p",
+        "avg_frame_rate": "30/1",
+        "r_frame_rate": "30/1",
+    }
     stream.update(video)
-    return {"streams": [stream, {"codec_type": "audio", "codec_name": "aac", "duration": "9.9"}],
-            "format": {"duration": "10.0"}}
+    return {
+        "streams": [stream, {"codec_type": "audio", "codec_name": "aac", "duration": "9.9"}],
+        "format": {"duration": "10.0"},
+    }
 
 
 def test_rotation_from_display_matrix_swaps_the_size() -> None:
@@ -31,8 +40,10 @@ def test_variable_frame_rate_is_noticed() -> None:
 
 def test_cover_art_is_not_the_video() -> None:
     data = _data()
-    data["streams"] = [{"codec_type": "video", "disposition": {"attached_pic": 1}},
-                       {"codec_type": "audio", "codec_name": "mp3"}]
+    data["streams"] = [
+        {"codec_type": "video", "disposition": {"attached_pic": 1}},
+        {"codec_type": "audio", "codec_name": "mp3"},
+    ]
     with pytest.raises(JobError, match="no video stream"):
         probe.parse(Path("x"), data)
 
@@ -47,8 +58,14 @@ def test_missing_duration_is_an_error() -> None:
 
 def test_iso_box_check(tmp_path: Path) -> None:
     good = tmp_path / "good.mp4"
-    good.write_bytes((16).to_bytes(4, "big") + b"ftypisom" + b"\0" * 4
-                     + (12).to_bytes(4, "big") + b"mdat" + b"abcd")
+    good.write_bytes(
+        (16).to_bytes(4, "big")
+        + b"ftypisom"
+        + b"\0" * 4
+        + (12).to_bytes(4, "big")
+        + b"mdat"
+        + b"abcd"
+    )
     assert not probe.iso_media_truncated(good)
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(good.read_bytes()[:-2])

@@ -17,13 +17,104 @@ FFN = 128
 N_MELS = 80
 TEXT_TOKENS = 50257  # ids 0..50256; Whisper's specials start at 50257
 LANGUAGES = [
-    "en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar",
-    "sv", "it", "id", "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro", "da", "hu",
-    "ta", "no", "th", "ur", "hr", "bg", "lt", "la", "mi", "ml", "cy", "sk", "te", "fa",
-    "lv", "bn", "sr", "az", "sl", "kn", "et", "mk", "br", "eu", "is", "hy", "ne", "mn",
-    "bs", "kk", "sq", "sw", "gl", "mr", "pa", "si", "km", "sn", "yo", "so", "af", "oc",
-    "ka", "be", "tg", "sd", "gu", "am", "yi", "lo", "uz", "fo", "ht", "ps", "tk", "nn",
-    "mt", "sa", "lb", "my", "bo", "tl", "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw",
+    "en",
+    "zh",
+    "de",
+    "es",
+    "ru",
+    "ko",
+    "fr",
+    "ja",
+    "pt",
+    "tr",
+    "pl",
+    "ca",
+    "nl",
+    "ar",
+    "sv",
+    "it",
+    "id",
+    "hi",
+    "fi",
+    "vi",
+    "he",
+    "uk",
+    "el",
+    "ms",
+    "cs",
+    "ro",
+    "da",
+    "hu",
+    "ta",
+    "no",
+    "th",
+    "ur",
+    "hr",
+    "bg",
+    "lt",
+    "la",
+    "mi",
+    "ml",
+    "cy",
+    "sk",
+    "te",
+    "fa",
+    "lv",
+    "bn",
+    "sr",
+    "az",
+    "sl",
+    "kn",
+    "et",
+    "mk",
+    "br",
+    "eu",
+    "is",
+    "hy",
+    "ne",
+    "mn",
+    "bs",
+    "kk",
+    "sq",
+    "sw",
+    "gl",
+    "mr",
+    "pa",
+    "si",
+    "km",
+    "sn",
+    "yo",
+    "so",
+    "af",
+    "oc",
+    "ka",
+    "be",
+    "tg",
+    "sd",
+    "gu",
+    "am",
+    "yi",
+    "lo",
+    "uz",
+    "fo",
+    "ht",
+    "ps",
+    "tk",
+    "nn",
+    "mt",
+    "sa",
+    "lb",
+    "my",
+    "bo",
+    "tl",
+    "mg",
+    "as",
+    "tt",
+    "haw",
+    "ln",
+    "ha",
+    "ba",
+    "jw",
     "su",
 ]
 SYLLABLES = ["ba", "ko", "ri", "ne", "sa", "tu", "lo", "mi", "de", "va", "po", "ga"]
@@ -54,8 +145,12 @@ def vocabulary() -> list[str]:
     specials = ["<|endoftext|>", "<|startoftranscript|>"]
     specials += [f"<|{lang}|>" for lang in LANGUAGES]
     specials += [
-        "<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>",
-        "<|nocaptions|>", "<|notimestamps|>",
+        "<|translate|>",
+        "<|transcribe|>",
+        "<|startoflm|>",
+        "<|startofprev|>",
+        "<|nocaptions|>",
+        "<|notimestamps|>",
     ]
     timestamps = [f"<|{i * 0.02:.2f}|>" for i in range(1501)]
     return tokens + specials + timestamps
@@ -64,21 +159,48 @@ def vocabulary() -> list[str]:
 def _tokenizer_json(tokens: list[str]) -> dict[str, object]:
     text = {tok: i for i, tok in enumerate(tokens[: TEXT_TOKENS - 1])}
     added = [
-        {"id": i, "content": tok, "single_word": False, "lstrip": False, "rstrip": False,
-         "normalized": False, "special": True}
-        for i, tok in enumerate(tokens) if i >= TEXT_TOKENS
+        {
+            "id": i,
+            "content": tok,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": True,
+        }
+        for i, tok in enumerate(tokens)
+        if i >= TEXT_TOKENS
     ]
     return {
-        "version": "1.0", "truncation": None, "padding": None,
-        "added_tokens": added, "normalizer": None,
-        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
-                          "use_regex": True},
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": {
+            "type": "ByteLevel",
+            "add_prefix_space": False,
+            "trim_offsets": True,
+            "use_regex": True,
+        },
         "post_processor": None,
-        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True,
-                    "use_regex": True},
-        "model": {"type": "BPE", "dropout": None, "unk_token": None,
-                  "continuing_subword_prefix": None, "end_of_word_suffix": None,
-                  "fuse_unk": False, "byte_fallback": False, "vocab": text, "merges": []},
+        "decoder": {
+            "type": "ByteLevel",
+            "add_prefix_space": True,
+            "trim_offsets": True,
+            "use_regex": True,
+        },
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "vocab": text,
+            "merges": [],
+        },
     }
 
 
@@ -148,7 +270,14 @@ def build(directory: Path, seed: int = 0) -> Path:
     spec.save(str(directory))
     (directory / "tokenizer.json").write_text(json.dumps(_tokenizer_json(tokens)))
     (directory / "preprocessor_config.json").write_text(
-        json.dumps({"feature_size": N_MELS, "sampling_rate": 16000, "hop_length": 160,
-                    "chunk_length": 30, "n_fft": 400})
+        json.dumps(
+            {
+                "feature_size": N_MELS,
+                "sampling_rate": 16000,
+                "hop_length": 160,
+                "chunk_length": 30,
+                "n_fft": 400,
+            }
+        )
     )
     return directory

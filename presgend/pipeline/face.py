@@ -67,7 +67,8 @@ def _detector() -> "cv2.CascadeClassifier":  # type: ignore[name-defined]  # noq
     if _cascade is None:
         import cv2
 
-        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        cascades = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
+        path = cascades / "haarcascade_frontalface_default.xml"
         _cascade = cv2.CascadeClassifier(str(path))
         if _cascade.empty():
             raise RuntimeError(f"OpenCV's Haar cascade is missing at {path}")
@@ -87,10 +88,27 @@ def detect_faces(gray: np.ndarray) -> list[Box]:
 
 async def sample_frame(info: MediaInfo, t: float, width: int) -> np.ndarray | None:
     """One grey frame at `t` seconds, scaled to `width`, rotation applied."""
-    height = int(round(info.height * width / info.width / 2)) * 2
-    args = [tools.find("ffmpeg"), "-nostdin", "-v", "error", "-ss", f"{t:.3f}",
-            "-i", str(info.path.absolute()), "-frames:v", "1", "-an",
-            "-vf", f"scale={width}:{height}", "-pix_fmt", "gray", "-f", "rawvideo", "-"]
+    height = round(info.height * width / info.width / 2) * 2
+    args = [
+        tools.find("ffmpeg"),
+        "-nostdin",
+        "-v",
+        "error",
+        "-ss",
+        f"{t:.3f}",
+        "-i",
+        str(info.path.absolute()),
+        "-frames:v",
+        "1",
+        "-an",
+        "-vf",
+        f"scale={width}:{height}",
+        "-pix_fmt",
+        "gray",
+        "-f",
+        "rawvideo",
+        "-",
+    ]
     result = await tools.run(args, timeout=60, check=False, what="frame sampling")
     if result.returncode != 0 or len(result.stdout) < width * height:
         return None
@@ -108,10 +126,8 @@ async def find_framing(info: MediaInfo, panel: tuple[int, int]) -> Framing:
 
     frames = await asyncio.gather(*(one(t) for t in times))
     scale = info.width / width
-    faces = [
-        _largest(detect_faces(f), scale) if f is not None else None for f in frames
-    ]
-    return plan_framing(info, panel, list(zip(times, faces, strict=True)))
+    found = [[_scaled(b, scale) for b in detect_faces(f)] if f is not None else [] for f in frames]
+    return plan_framing(info, panel, pick_faces(list(zip(times, found, strict=True))))
 
 
 def sample_times(duration: float, count: int) -> list[float]:
@@ -121,11 +137,25 @@ def sample_times(duration: float, count: int) -> list[float]:
     return [round(step * (i + 1), 3) for i in range(count)]
 
 
-def _largest(boxes: list[Box], scale: float) -> Box | None:
-    if not boxes:
-        return None
-    b = max(boxes, key=lambda b: b.w * b.h)
+def _scaled(b: Box, scale: float) -> Box:
     return Box(round(b.x * scale), round(b.y * scale), round(b.w * scale), round(b.h * scale))
+
+
+def pick_faces(samples: list[tuple[float, list[Box]]]) -> list[tuple[float, Box | None]]:
+    """One box per sample: the one that most other samples agree with.
+
+    Haar finds the odd false face (a patch of shirt, a poster); the real presenter is
+    the box that recurs across samples. Ties go to the larger box.
+    """
+    every = [box for _, boxes in samples for box in boxes]
+
+    def support(box: Box) -> int:
+        return sum(1 for other in every if not _far(box, other))
+
+    return [
+        (t, max(boxes, key=lambda b: (support(b), b.w * b.h)) if boxes else None)
+        for t, boxes in samples
+    ]
 
 
 def plan_framing(

@@ -14,10 +14,10 @@ import stat
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 import structlog
@@ -33,6 +33,7 @@ from presgend.report import JobRecord, error_document, now_iso, sha256_of
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 SCRIPT_SUFFIXES = (".txt", ".md")
 ProgressFn = Callable[[str, float], None]
+T = TypeVar("T")
 PHASE_SPAN = {"probe": (0.0, 0.08), "content": (0.08, 0.25), "compose": (0.25, 1.0)}
 
 log = logs.get("presgend.job")
@@ -84,38 +85,64 @@ async def run_job(
 ) -> dict[str, Any]:
     services = services or Services()
     record = JobRecord(job_id or new_job_id(), input_path, kind="video")
-    job = _Job(record, config, outbox or config.paths.outbox, services,
-               quality or config.output.quality, progress or (lambda _p, _f: None),
-               output_stem or input_path.stem)
+    job = _Job(
+        record,
+        config,
+        outbox or config.paths.outbox,
+        services,
+        quality or config.output.quality,
+        progress or (lambda _p, _f: None),
+        output_stem or input_path.stem,
+    )
     with structlog.contextvars.bound_contextvars(job_id=record.job_id, input=str(input_path)):
         log.info("job_started")
         try:
             report = await asyncio.wait_for(job.run(), config.jobs.timeout_seconds)
         except asyncio.TimeoutError:
-            error = JobError(f"The job took longer than {config.jobs.timeout_seconds:.0f} "
-                             "seconds and was stopped.", phase=record.phase)
+            error = JobError(
+                f"The job took longer than {config.jobs.timeout_seconds:.0f} "
+                "seconds and was stopped.",
+                phase=record.phase,
+            )
             raise _failed(record, error) from None
         except asyncio.CancelledError:
             log.warning("job_cancelled", phase=record.phase)
             raise
         except Exception as exc:
             raise _failed(record, exc) from exc
-        log.info("job_succeeded", output=report["output"]["video"], total_s=report["total_s"],
-                 phases=report["phases"], fallbacks=report["fallbacks"])
+        log.info(
+            "job_succeeded",
+            output=report["output"]["video"],
+            total_s=report["total_s"],
+            phases=report["phases"],
+            fallbacks=report["fallbacks"],
+        )
         return report
 
 
 def _failed(record: JobRecord, exc: BaseException) -> JobFailed:
     document = error_document(record, exc)
-    log.error("job_failed", phase=document["phase"], error=document["error"],
-              detail=document["detail"][-500:],
-              exc_info=not isinstance(exc, PresgendError))
+    log.error(
+        "job_failed",
+        phase=document["phase"],
+        error=document["error"],
+        detail=document["detail"][-500:],
+        exc_info=not isinstance(exc, PresgendError),
+    )
     return JobFailed(document)
 
 
 class _Job:
-    def __init__(self, record: JobRecord, config: Config, outbox: Path, services: Services,
-                 quality: str, progress: ProgressFn, stem: str) -> None:
+    def __init__(
+        self,
+        record: JobRecord,
+        config: Config,
+        outbox: Path,
+        services: Services,
+        quality: str,
+        progress: ProgressFn,
+        stem: str,
+    ) -> None:
         self.record = record
         self.config = config
         self.outbox = outbox
@@ -139,13 +166,15 @@ class _Job:
                 return await script.run(self, work)
             info, framing, wav = await self.phase("probe", self.probe_phase(work))
             transcript, sections, pngs = await self.phase(
-                "content", self.content_phase(info, wav, work))
+                "content", self.content_phase(info, wav, work)
+            )
             source = compose.PresenterSource(info.path, info.path, loop=False)
             return await self.phase(
-                "compose", self.compose_phase(info, source, framing, transcript, sections, pngs,
-                                              work))
+                "compose",
+                self.compose_phase(info, source, framing, transcript, sections, pngs, work),
+            )
 
-    async def phase(self, name: str, work: Any) -> Any:
+    async def phase(self, name: str, work: Awaitable[T]) -> T:
         self.record.phase = name
         self.report_progress(name, 0.0)
         started = time.monotonic()
@@ -165,19 +194,22 @@ class _Job:
             raise JobError("The video is shorter than one second.", phase="probe")
         sidecar = transcribe.find_sidecar(self.record.input_path)
         if not info.has_audio and sidecar is None:
-            raise JobError("The video has no audio track and no transcript was dropped with it.",
-                           phase="probe")
+            raise JobError(
+                "The video has no audio track and no transcript was dropped with it.", phase="probe"
+            )
         if not info.has_audio:
-            raise JobError("The video has no audio track to put under the presentation.",
-                           phase="probe")
+            raise JobError(
+                "The video has no audio track to put under the presentation.", phase="probe"
+            )
         needs_audio = sidecar is None
         framing, wav = await asyncio.gather(
             self.framing(info),
             probe.extract_audio(info, work / "audio.wav") if needs_audio else _none(),
         )
         if info.variable_frame_rate:
-            self.record.warnings.append("The input has a variable frame rate; the output is "
-                                        "constant-rate.")
+            self.record.warnings.append(
+                "The input has a variable frame rate; the output is constant-rate."
+            )
         return info, framing, wav
 
     async def framing(self, info: probe.MediaInfo) -> face.Framing:
@@ -188,12 +220,14 @@ class _Job:
                 breaker.record_success()
             except Exception as exc:  # OpenCV trouble must not fail the job
                 breaker.record_failure()
-                self.fallback("face", f"face detection failed ({type(exc).__name__}); "
-                                      "centred crop used")
+                self.fallback(
+                    "face", f"face detection failed ({type(exc).__name__}); centred crop used"
+                )
                 framing = face.plan_framing(info, self.quality.panel, [])
         else:
-            self.fallback("face", "face detection is paused after repeated failures; "
-                                  "centred crop used")
+            self.fallback(
+                "face", "face detection is paused after repeated failures; centred crop used"
+            )
             framing = face.plan_framing(info, self.quality.panel, [])
         if not framing.detected:
             self.record.warnings.append("No face was found; the presenter is centre-cropped.")
@@ -204,8 +238,9 @@ class _Job:
     ) -> tuple[transcribe.Transcript, list[summarize.Section], list[Path]]:
         transcript = await self.transcript(info, wav)
         self.report_progress("content", 0.6)
-        sections = summarize.summarize(transcript.segments, info.duration,
-                                       self.config.slides.max_slides)
+        sections = summarize.summarize(
+            transcript.segments, info.duration, self.config.slides.max_slides
+        )
         if not sections:
             raise JobError("No speech was found to make slides from.", phase="content")
         pngs = await self.render_slides(sections, work)
@@ -220,9 +255,11 @@ class _Job:
         assert wav is not None
         breaker = self.services.breakers["transcription"]
         if not breaker.allow():
-            raise JobError("Speech recognition is paused after repeated failures; drop a "
-                           "transcript (<name>.srt) beside the video or check 'presgend doctor'.",
-                           phase="content")
+            raise JobError(
+                "Speech recognition is paused after repeated failures; drop a "
+                "transcript (<name>.srt) beside the video or check 'presgend doctor'.",
+                phase="content",
+            )
         try:
             result = await transcribe.transcribe(wav, cfg, self.services.profile.cuda)
         except JobError:
@@ -240,34 +277,52 @@ class _Job:
         if breaker.allow():
             try:
                 pngs = await asyncio.wait_for(
-                    slides.render_chromium(sections, size, work, cfg.theme, cfg.chromium), 120)
+                    slides.render_chromium(sections, size, work, cfg.theme, cfg.chromium), 120
+                )
                 breaker.record_success()
                 return pngs
             except Exception as exc:  # any browser trouble: draw the slides instead
                 breaker.record_failure()
-                reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(
-                    exc).__name__
-                self.fallback("slides", f"Chromium could not render the slides ({reason}); "
-                                        "drawn with Pillow")
+                reason = (
+                    str(exc).strip().splitlines()[0][:160]
+                    if str(exc).strip()
+                    else type(exc).__name__
+                )
+                self.fallback(
+                    "slides", f"Chromium could not render the slides ({reason}); drawn with Pillow"
+                )
         else:
-            self.fallback("slides", "Chromium is paused after repeated failures; slides drawn "
-                                    "with Pillow")
+            self.fallback(
+                "slides", "Chromium is paused after repeated failures; slides drawn with Pillow"
+            )
         return await asyncio.to_thread(slides.render_pillow, sections, size, work, cfg.theme)
 
     async def compose_phase(
-        self, info: probe.MediaInfo, source: compose.PresenterSource, framing: face.Framing,
-        transcript: transcribe.Transcript, sections: list[summarize.Section],
-        pngs: list[Path], work: Path,
+        self,
+        info: probe.MediaInfo,
+        source: compose.PresenterSource,
+        framing: face.Framing,
+        transcript: transcribe.Transcript,
+        sections: list[summarize.Section],
+        pngs: list[Path],
+        work: Path,
     ) -> dict[str, Any]:
         staging = publish.staging_dir(self.outbox)
         temp = staging / f"{self.record.job_id}.mp4"
         plan = compose.ComposePlan(
-            video=source.video, audio=source.audio, duration=info.duration,
-            fps=compose.output_fps(info.fps, self.quality.fps_cap), quality=self.quality,
+            video=source.video,
+            audio=source.audio,
+            duration=info.duration,
+            fps=compose.output_fps(info.fps, self.quality.fps_cap),
+            quality=self.quality,
             crop=framing.crop,
             slides=[compose.SlideCue(p, s.start) for p, s in zip(pngs, sections, strict=True)],
-            crossfade=self.config.slides.crossfade_seconds, encoder=self.encoder(),
-            output=temp, loop_video=source.loop,
+            crossfade=self.config.slides.crossfade_seconds,
+            encoder=self.encoder(),
+            output=temp,
+            loop_video=source.loop,
+            audio_channels=source.audio_channels or info.audio_channels,
+            threads=min(self.services.profile.cpu_cores, 16),
         )
         try:
             await compose.compose(plan, lambda f: self.report_progress("compose", f * 0.97))
@@ -277,10 +332,12 @@ class _Job:
             temp.unlink(missing_ok=True)
             publish.cleanup_staging(self.outbox)
         stem = video.stem
-        srt = publish.write_atomic(self.outbox / f"{stem}.srt",
-                                   subtitles.to_srt(transcript.segments))
-        self.record.phases["compose"] = round(time.monotonic() - self.started
-                                              - sum(self.record.phases.values()), 3)
+        srt = publish.write_atomic(
+            self.outbox / f"{stem}.srt", subtitles.to_srt(transcript.segments)
+        )
+        self.record.phases["compose"] = round(
+            time.monotonic() - self.started - sum(self.record.phases.values()), 3
+        )
         report = self.report(video, srt, verified, transcript, sections, framing)
         publish.write_json(self.outbox / f"{stem}.report.json", report)
         self.report_progress("compose", 1.0)
@@ -298,27 +355,51 @@ class _Job:
         self.record.fallbacks.append(message)
         log.warning("fallback_taken", stage=stage, reason=message)
 
-    def report(self, video: Path, srt: Path, verified: compose.Verified,
-               transcript: transcribe.Transcript, sections: list[summarize.Section],
-               framing: face.Framing) -> dict[str, Any]:
+    def report(
+        self,
+        video: Path,
+        srt: Path,
+        verified: compose.Verified,
+        transcript: transcribe.Transcript,
+        sections: list[summarize.Section],
+        framing: face.Framing,
+    ) -> dict[str, Any]:
         r = self.record
         return {
             "status": "ok",
             "job_id": r.job_id,
             "input": r.input_dict(),
-            "output": {"video": str(video), "srt": str(srt),
-                       "duration_s": round(verified.duration, 3),
-                       "width": verified.width, "height": verified.height},
+            "output": {
+                "video": str(video),
+                "srt": str(srt),
+                "duration_s": round(verified.duration, 3),
+                "width": verified.width,
+                "height": verified.height,
+            },
             "quality": self.quality.name,
-            "transcript": {"source": transcript.source, "language": transcript.language,
-                           "segments": [s.as_dict() for s in transcript.segments]},
-            "slides": [{"index": s.index, "title": s.title, "bullets": s.bullets,
-                        "start_s": round(s.start, 3), "end_s": round(s.end, 3)}
-                       for s in sections],
-            "face": {"detected": framing.detected,
-                     "box": framing.face.as_list() if framing.face else None,
-                     "method": framing.method, "crop": framing.crop[0].box.as_list(),
-                     "samples": framing.samples, "hits": framing.hits},
+            "transcript": {
+                "source": transcript.source,
+                "language": transcript.language,
+                "segments": [s.as_dict() for s in transcript.segments],
+            },
+            "slides": [
+                {
+                    "index": s.index,
+                    "title": s.title,
+                    "bullets": s.bullets,
+                    "start_s": round(s.start, 3),
+                    "end_s": round(s.end, 3),
+                }
+                for s in sections
+            ],
+            "face": {
+                "detected": framing.detected,
+                "box": framing.face.as_list() if framing.face else None,
+                "method": framing.method,
+                "crop": framing.crop[0].box.as_list(),
+                "samples": framing.samples,
+                "hits": framing.hits,
+            },
             "phases": dict(r.phases),
             "total_s": round(time.monotonic() - self.started, 3),
             "peak_rss_mb": round(r.peak_rss_mb, 1),
@@ -338,8 +419,9 @@ def check_input(path: Path) -> None:
     except FileNotFoundError:
         raise JobError("The input file does not exist.", phase="input") from None
     except PermissionError:
-        raise JobError("The input file cannot be read (permission denied).",
-                       phase="input") from None
+        raise JobError(
+            "The input file cannot be read (permission denied).", phase="input"
+        ) from None
     if not stat.S_ISREG(st.st_mode):
         raise JobError("The input is not a regular file.", phase="input")
     if st.st_size == 0:
@@ -348,11 +430,11 @@ def check_input(path: Path) -> None:
         with path.open("rb") as f:
             f.read(1)
     except PermissionError:
-        raise JobError("The input file cannot be read (permission denied).",
-                       phase="input") from None
+        raise JobError(
+            "The input file cannot be read (permission denied).", phase="input"
+        ) from None
     except OSError as exc:
-        raise JobError(f"The input file cannot be read ({exc.strerror}).",
-                       phase="input") from None
+        raise JobError(f"The input file cannot be read ({exc.strerror}).", phase="input") from None
 
 
 def tree_memory_mb(pid: int) -> float:
@@ -366,8 +448,11 @@ def tree_memory_mb(pid: int) -> float:
         return 0.0
     for proc in procs:
         with contextlib.suppress(psutil.Error):
-            full = proc.memory_full_info() if hasattr(psutil.Process, "memory_full_info") \
+            full = (
+                proc.memory_full_info()
+                if hasattr(psutil.Process, "memory_full_info")
                 else proc.memory_info()
+            )
             total += getattr(full, "pss", 0) or full.rss
     return total / 2**20
 

@@ -27,6 +27,7 @@ class MediaInfo:
     video_codec: str
     has_audio: bool
     audio_codec: str
+    audio_channels: int
     audio_duration: float | None
     video_duration: float | None
     frame_count: int | None
@@ -37,8 +38,15 @@ class MediaInfo:
 
 
 async def ffprobe_json(path: Path, *, count_frames: bool = False) -> dict[str, Any]:
-    args = [tools.find("ffprobe"), "-v", "error", "-print_format", "json",
-            "-show_format", "-show_streams"]
+    args = [
+        tools.find("ffprobe"),
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+    ]
     if count_frames:
         args += ["-count_packets"]
     args.append(str(path.absolute()))
@@ -64,13 +72,17 @@ def _first_line(text: str) -> str:
 async def probe(path: Path) -> MediaInfo:
     data = await ffprobe_json(path)
     if iso_media_truncated(path):
-        raise JobError(TRUNCATED, phase="probe",
-                       detail="a top-level MP4/MOV box runs past the end of the file")
+        raise JobError(
+            TRUNCATED, phase="probe", detail="a top-level MP4/MOV box runs past the end of the file"
+        )
     info = parse(path, data)
     last = await last_packet_time(path, info.duration)
     if last is not None and last < max(0.0, info.duration - END_WINDOW) - 1.0:
-        raise JobError(TRUNCATED, phase="probe",
-                       detail=f"media data ends at {last:.2f}s of a stated {info.duration:.2f}s")
+        raise JobError(
+            TRUNCATED,
+            phase="probe",
+            detail=f"media data ends at {last:.2f}s of a stated {info.duration:.2f}s",
+        )
     return info
 
 
@@ -85,16 +97,43 @@ async def last_packet_time(path: Path, duration: float) -> float | None:
     the data behind it is missing; a seek near the end shows where the data really stops.
     """
     start = max(0.0, duration - END_WINDOW)
-    args = [tools.find("ffprobe"), "-v", "error", "-read_intervals", f"{start:.3f}%",
-            "-show_entries", "packet=pts_time", "-of", "csv=p=0", str(path.absolute())]
+    args = [
+        tools.find("ffprobe"),
+        "-v",
+        "error",
+        "-read_intervals",
+        f"{start:.3f}%",
+        "-show_entries",
+        "packet=pts_time",
+        "-of",
+        "csv=p=0",
+        str(path.absolute()),
+    ]
     result = await tools.run(args, timeout=PROBE_TIMEOUT, check=False, what="ffprobe")
     times = [_float(line.strip().strip(",")) for line in result.stdout.decode().splitlines()]
     found = [t for t in times if t is not None]
     return max(found) if found else None
 
 
-ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"moof", b"mfra",
-             b"meta", b"pdin", b"styp", b"sidx", b"prft", b"emsg", b"pnot", b"PICT"}
+ISO_BOXES = {
+    b"ftyp",
+    b"moov",
+    b"mdat",
+    b"free",
+    b"skip",
+    b"wide",
+    b"uuid",
+    b"moof",
+    b"mfra",
+    b"meta",
+    b"pdin",
+    b"styp",
+    b"sidx",
+    b"prft",
+    b"emsg",
+    b"pnot",
+    b"PICT",
+}
 
 
 def iso_media_truncated(path: Path) -> bool:
@@ -126,15 +165,22 @@ def iso_media_truncated(path: Path) -> bool:
 
 def parse(path: Path, data: dict[str, Any]) -> MediaInfo:
     streams = data.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video"
-                  and not s.get("disposition", {}).get("attached_pic")), None)
+    video = next(
+        (
+            s
+            for s in streams
+            if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
+        ),
+        None,
+    )
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None:
         raise JobError("The file has no video stream.", phase="probe")
     duration = _duration(data, video, audio)
     if duration is None or duration <= 0:
-        raise JobError("The video's duration cannot be determined (the file may be truncated).",
-                       phase="probe")
+        raise JobError(
+            "The video's duration cannot be determined (the file may be truncated).", phase="probe"
+        )
     rotation = _rotation(video)
     width, height = int(video.get("width") or 0), int(video.get("height") or 0)
     if width <= 0 or height <= 0:
@@ -143,18 +189,27 @@ def parse(path: Path, data: dict[str, Any]) -> MediaInfo:
         width, height = height, width
     fps, vfr = _frame_rate(video)
     return MediaInfo(
-        path=path, duration=duration, width=width, height=height, rotation=rotation,
-        fps=fps, variable_frame_rate=vfr, pix_fmt=str(video.get("pix_fmt", "")),
-        video_codec=str(video.get("codec_name", "")), has_audio=audio is not None,
+        path=path,
+        duration=duration,
+        width=width,
+        height=height,
+        rotation=rotation,
+        fps=fps,
+        variable_frame_rate=vfr,
+        pix_fmt=str(video.get("pix_fmt", "")),
+        video_codec=str(video.get("codec_name", "")),
+        has_audio=audio is not None,
         audio_codec=str(audio.get("codec_name", "")) if audio else "",
+        audio_channels=int(audio.get("channels") or 2) if audio else 0,
         audio_duration=_float(audio.get("duration")) if audio else None,
         video_duration=_float(video.get("duration")),
         frame_count=_int(video.get("nb_frames")),
     )
 
 
-def _duration(data: dict[str, Any], video: dict[str, Any], audio: dict[str, Any] | None
-              ) -> float | None:
+def _duration(
+    data: dict[str, Any], video: dict[str, Any], audio: dict[str, Any] | None
+) -> float | None:
     candidates = [_float(data.get("format", {}).get("duration")), _float(video.get("duration"))]
     if audio:
         candidates.append(_float(audio.get("duration")))
@@ -165,7 +220,7 @@ def _duration(data: dict[str, Any], video: dict[str, Any], audio: dict[str, Any]
 def _rotation(video: dict[str, Any]) -> int:
     for side in video.get("side_data_list", []) or []:
         if "rotation" in side:
-            return int(round(-float(side["rotation"]))) % 360
+            return round(-float(side["rotation"])) % 360
     rotate = video.get("tags", {}).get("rotate")
     return int(rotate) % 360 if rotate else 0
 
@@ -198,19 +253,35 @@ def _float(value: object) -> float | None:
 
 def _int(value: object) -> int | None:
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(str(value))
     except (TypeError, ValueError):
         return None
 
 
 async def extract_audio(info: MediaInfo, wav: Path) -> Path:
     """16 kHz mono PCM, what the speech recogniser wants."""
-    args = [tools.find("ffmpeg"), "-nostdin", "-v", "error", "-y", "-i", str(info.path.absolute()),
-            "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(wav)]
+    args = [
+        tools.find("ffmpeg"),
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        str(info.path.absolute()),
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        "16000",
+        "-c:a",
+        "pcm_s16le",
+        str(wav),
+    ]
     timeout = 60 + info.duration
     try:
         await tools.run(args, timeout=timeout, what="audio extraction")
     except ToolError as exc:
-        raise JobError("The audio track cannot be decoded.", phase="probe",
-                       detail=exc.detail) from exc
+        raise JobError(
+            "The audio track cannot be decoded.", phase="probe", detail=exc.detail
+        ) from exc
     return wav

@@ -16,9 +16,17 @@ from PIL import Image, ImageDraw, ImageFont
 from presgend.pipeline.summarize import Section
 
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-quic", "--no-first-run", "--disable-extensions", "--mute-audio",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-extensions",
+    "--mute-audio",
     "--disable-features=Translate,MediaRouter,OptimizationHints",
 ]
 LAUNCH_TIMEOUT_MS = 30_000
@@ -84,7 +92,10 @@ li::before {{ content: ""; position: absolute; left: 0; top: 0.5em; width: 1.8vw
 
 
 async def render_chromium(
-    sections: list[Section], size: tuple[int, int], out_dir: Path, theme_name: str,
+    sections: list[Section],
+    size: tuple[int, int],
+    out_dir: Path,
+    theme_name: str,
     chromium: str,
 ) -> list[Path]:
     """Render every slide with one browser; raise if Chromium cannot do it."""
@@ -98,14 +109,15 @@ async def render_chromium(
         )
         try:
             context = await browser.new_context(
-                viewport={"width": size[0], "height": size[1]}, java_script_enabled=False,
-                offline=True, service_workers="block",
+                viewport={"width": size[0], "height": size[1]},
+                java_script_enabled=False,
+                offline=True,
+                service_workers="block",
             )
             await context.route("**/*", lambda route: route.abort())
             page = await context.new_page()
             for section in sections:
-                await page.set_content(slide_html(section, len(sections), theme),
-                                       wait_until="load")
+                await page.set_content(slide_html(section, len(sections), theme), wait_until="load")
                 await page.evaluate(_FIT_SCRIPT)
                 path = out_dir / f"slide-{section.index + 1:02d}.png"
                 await page.screenshot(path=str(path), type="png")
@@ -117,8 +129,12 @@ async def render_chromium(
 
 # --- Pillow fallback ----------------------------------------------------------------------
 
-_FONT_DIRS = [Path("/usr/share/fonts"), Path("/usr/local/share/fonts"),
-              Path("/Library/Fonts"), Path("/System/Library/Fonts")]
+_FONT_DIRS = [
+    Path("/usr/share/fonts"),
+    Path("/usr/local/share/fonts"),
+    Path("/Library/Fonts"),
+    Path("/System/Library/Fonts"),
+]
 
 
 def _font(bold: bool, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -170,6 +186,10 @@ def _draw(section: Section, total: int, size: tuple[int, int], theme: Theme) -> 
         if y <= bottom:
             break
     footer = _font(False, int(w * 0.026))
-    draw.text((int(w * 0.82), int(h * 0.92)), f"{section.index + 1} / {total}", font=footer,
-              fill=theme.muted)
+    draw.text(
+        (int(w * 0.82), int(h * 0.92)),
+        f"{section.index + 1} / {total}",
+        font=footer,
+        fill=theme.muted,
+    )
     return image

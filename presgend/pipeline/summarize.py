@@ -7,6 +7,7 @@ most informative sentences for the bullets. Nothing is downloaded, nothing costs
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 from presgend.pipeline.transcribe import Segment, Word
 
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all also am an and any are aren't as at be because been
 before being below between both but by can can't cannot could couldn't did didn't do does
 doesn't doing don't down during each even every few for from further get gets getting go
@@ -29,9 +31,11 @@ um uh under until up us use used very want was wasn't way we we'd we'll we're we
 were weren't what what's when when's where where's which while who who's whom why why's
 will with won't would wouldn't yeah yes you you'd you'll you're you've your yours yourself
 yourselves actually basically also just maybe still going first second next last
-""".split())
+""".split()
+)
 # Common verbs: a title never ends on one ("Honest Reports Tell" reads badly).
-VERBS = frozenset("""
+VERBS = frozenset(
+    """
 add adds added ask asks asked become becomes began begin begins bring brings build builds
 built call calls called came check checks checked come comes cover covers covered create
 creates created drop drops dropped end ends ended fail fails failed feel feels felt find
@@ -41,9 +45,27 @@ moved put puts run runs ran said saw seem seems seemed show shows showed shown s
 started stop stops stopped take takes taken tell tells told took touch touches touched
 try tries tried turn turns turned wait waits waited went work works worked write writes
 wrote written welcome listen listening thank renamed rename means using
-""".split())
-FILLERS = frozenset({"so", "and", "but", "um", "uh", "er", "well", "now", "okay", "ok", "right",
-                     "also", "then", "like", "yeah"})
+""".split()
+)
+FILLERS = frozenset(
+    {
+        "so",
+        "and",
+        "but",
+        "um",
+        "uh",
+        "er",
+        "well",
+        "now",
+        "okay",
+        "ok",
+        "right",
+        "also",
+        "then",
+        "like",
+        "yeah",
+    }
+)
 _ABBREVIATIONS = ("e.g.", "i.e.", "mr.", "mrs.", "ms.", "dr.", "prof.", "etc.", "vs.", "st.")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|(?<=[。！？])")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
@@ -131,8 +153,11 @@ def _join(words: list[Word]) -> str:
 
 
 def content_words(text: str) -> list[str]:
-    return [w for w in (m.group().lower().strip("'’-") for m in _WORD.finditer(text))
-            if len(w) > 2 and w not in STOPWORDS]
+    return [
+        w
+        for w in (m.group().lower().strip("'’-") for m in _WORD.finditer(text))
+        if len(w) > 2 and w not in STOPWORDS
+    ]
 
 
 def section_count(sentences: list[Sentence], max_slides: int) -> int:
@@ -152,14 +177,14 @@ def split_sections(sentences: list[Sentence], count: int) -> list[list[Sentence]
         prefix.append(prefix[-1] + length)
     ideal = prefix[-1] / count
     bags = [Counter(content_words(s.text)) for s in sentences]
-    gap_similarity = [_similarity(bags[max(0, g - 2):g], bags[g:g + 2]) for g in range(n + 1)]
+    gap_similarity = [_similarity(bags[max(0, g - 2) : g], bags[g : g + 2]) for g in range(n + 1)]
 
     def cost(i: int, j: int) -> float:
         return ((prefix[j] - prefix[i] - ideal) / ideal) ** 2
 
     best = _partition(n, count, cost, gap_similarity)
     cuts = [0, *best, n]
-    return [sentences[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    return [sentences[a:b] for a, b in itertools.pairwise(cuts)]
 
 
 def _partition(n: int, k: int, cost: object, gap: list[float]) -> list[int]:
@@ -227,8 +252,13 @@ def _title(group: list[Sentence], idf: dict[str, float], used: set[str]) -> str:
             originals.setdefault(key, phrase)
             if position <= 1:
                 subjects.add(key)
-    usable = [k for k in counts if k.split()[-1] not in VERBS and k.split()[0] not in VERBS
-              and (len(k.split()) < 3 or counts[k] > 1)]
+    usable = [
+        k
+        for k in counts
+        if k.split()[-1] not in VERBS
+        and k.split()[0] not in VERBS
+        and (len(k.split()) < 3 or counts[k] > 1)
+    ]
     ranked = sorted(usable, key=lambda k: -_phrase_score(k, counts[k], idf, k in subjects))
     for key in ranked:
         title = _title_case(originals[key])
@@ -249,8 +279,9 @@ def _phrases(text: str) -> list[tuple[int, str]]:
             continue
         start = index - len(run)
         for size in (1, 2, 3):
-            phrases.extend((start + i, " ".join(run[i:i + size]))
-                           for i in range(len(run) - size + 1))
+            phrases.extend(
+                (start + i, " ".join(run[i : i + size])) for i in range(len(run) - size + 1)
+            )
         run = []
     return phrases
 
@@ -264,8 +295,9 @@ def _phrase_score(phrase: str, count: int, idf: dict[str, float], subject: bool)
 
 
 def _title_case(phrase: str) -> str:
-    return " ".join(w if w.isupper() and len(w) > 1 else w[:1].upper() + w[1:]
-                    for w in phrase.split())
+    return " ".join(
+        w if w.isupper() and len(w) > 1 else w[:1].upper() + w[1:] for w in phrase.split()
+    )
 
 
 def _bullets(group: list[Sentence], idf: dict[str, float]) -> list[str]:

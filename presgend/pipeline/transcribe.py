@@ -88,7 +88,7 @@ def parse_cues(text: str) -> list[Segment]:
             continue
         left, right = lines[timing].split("-->", 1)
         start, end = _seconds(left), _seconds(right)
-        body = " ".join(_TAG.sub("", ln).strip() for ln in lines[timing + 1:])
+        body = " ".join(_TAG.sub("", ln).strip() for ln in lines[timing + 1 :])
         body = re.sub(r"\s+", " ", body).strip()
         if start is not None and end is not None and body:
             segments.append(Segment(start, max(end, start), body))
@@ -157,14 +157,17 @@ def _load(cfg: TranscriptionConfig, device: str, compute: str) -> Any:
     local = Path(cfg.model).expanduser()
     source = str(local) if local.is_dir() else cfg.model
     if ("/" in cfg.model or cfg.model.startswith(".")) and not local.is_dir():
-        raise JobError(model_missing_message(cfg.model), phase="content",
-                       detail=f"{local} is not a directory")
+        raise JobError(
+            model_missing_message(cfg.model), phase="content", detail=f"{local} is not a directory"
+        )
     try:
-        return WhisperModel(source, device=device, compute_type=compute,
-                            local_files_only=not cfg.allow_download)
+        return WhisperModel(
+            source, device=device, compute_type=compute, local_files_only=not cfg.allow_download
+        )
     except Exception as exc:  # missing files, hub errors, bad model dirs
-        raise JobError(model_missing_message(cfg.model), phase="content",
-                       detail=f"{type(exc).__name__}: {exc}") from exc
+        raise JobError(
+            model_missing_message(cfg.model), phase="content", detail=f"{type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def model_status(cfg: TranscriptionConfig) -> tuple[bool, str]:
@@ -186,21 +189,31 @@ def whisper_transcribe(wav: Path, cfg: TranscriptionConfig, cuda: bool) -> Trans
     temperature: Any = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if cfg.temperature_fallback else 0.0
     try:
         pieces, info = model.transcribe(
-            str(wav), language=cfg.language or None, beam_size=cfg.beam_size,
-            vad_filter=True, word_timestamps=True, temperature=temperature,
+            str(wav),
+            language=cfg.language or None,
+            beam_size=cfg.beam_size,
+            vad_filter=True,
+            word_timestamps=True,
+            temperature=temperature,
             condition_on_previous_text=False,
         )
         segments = [_segment(p) for p in pieces]
     except Exception as exc:
-        raise JobError("Speech recognition failed on this audio.", phase="content",
-                       detail=f"{type(exc).__name__}: {exc}") from exc
+        raise JobError(
+            "Speech recognition failed on this audio.",
+            phase="content",
+            detail=f"{type(exc).__name__}: {exc}",
+        ) from exc
     segments = [s for s in segments if s.text]
     return Transcript("whisper", str(info.language), segments)
 
 
 def _segment(piece: Any) -> Segment:
-    words = tuple(Word(float(w.start), float(w.end), str(w.word).strip())
-                  for w in (piece.words or []) if str(w.word).strip())
+    words = tuple(
+        Word(float(w.start), float(w.end), str(w.word).strip())
+        for w in (piece.words or [])
+        if str(w.word).strip()
+    )
     return Segment(float(piece.start), float(piece.end), str(piece.text).strip(), words)
 
 
