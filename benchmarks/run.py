@@ -80,25 +80,59 @@ def video_section(opts: argparse.Namespace) -> dict[str, Any]:
     out = WORK / "video-out"
     subprocess.run(["rm", "-rf", str(out)], check=True)
     out.mkdir(parents=True)
-    floor_args = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(talk.video),
-                  "-vf", "scale=1280:720", "-c:v", "libx264", "-preset", "veryfast",
-                  "-crf", "23", "-c:a", "aac", "-movflags", "+faststart",
-                  str(out / "floor.mp4")]
+    floor_args = [
+        "ffmpeg",
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        str(talk.video),
+        "-vf",
+        "scale=1280:720",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-c:a",
+        "aac",
+        "-movflags",
+        "+faststart",
+        str(out / "floor.mp4"),
+    ]
     # `process` never overwrites, so each run publishes under a new name: talk, talk-2…
-    ours_args = [sys.executable, "-m", "presgend", "process", str(talk.video), "--outbox",
-                 str(out / "presgend"), "--quality", "standard"]
+    ours_args = [
+        sys.executable,
+        "-m",
+        "presgend",
+        "process",
+        str(talk.video),
+        "--outbox",
+        str(out / "presgend"),
+        "--quality",
+        "standard",
+    ]
     print(f"\nvideo: {talk.duration:.1f} s talk, 1280x720 veryfast, best of {opts.repeat}")
     (floor_s, floor_mb), (ours_s, ours_mb) = best_of(
-        opts.repeat, (floor_args, None), (ours_args, WORK))
+        opts.repeat, (floor_args, None), (ours_args, WORK)
+    )
     report = json.loads((out / "presgend" / "talk.report.json").read_text())
     print(f"  floor (bare ffmpeg transcode)   {floor_s:7.1f} s   peak {floor_mb:6.0f} MB")
     print(f"  presgend process (standard)     {ours_s:7.1f} s   peak {ours_mb:6.0f} MB")
     print(f"  ratio presgend / floor          {ours_s / floor_s:7.2f}x  (target <= 1.30x)")
     print(f"  phases of the first run: {report['phases']}")
-    return {"duration_s": report["output"]["duration_s"], "floor_s": round(floor_s, 2),
-            "floor_peak_mb": round(floor_mb), "presgend_s": round(ours_s, 2),
-            "presgend_peak_mb": round(ours_mb), "ratio": round(ours_s / floor_s, 3),
-            "phases": report["phases"], "repeat": opts.repeat}
+    return {
+        "duration_s": report["output"]["duration_s"],
+        "floor_s": round(floor_s, 2),
+        "floor_peak_mb": round(floor_mb),
+        "presgend_s": round(ours_s, 2),
+        "presgend_peak_mb": round(ours_mb),
+        "ratio": round(ours_s / floor_s, 3),
+        "phases": report["phases"],
+        "repeat": opts.repeat,
+    }
 
 
 SECTIONS.append(video_section)

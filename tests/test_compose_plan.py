@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from presgend.hardware import QUALITIES
@@ -24,17 +25,20 @@ def _plan(starts: list[float], crop: list[CropSegment] | None = None) -> compose
     )
 
 
-def test_each_slide_is_decoded_once_and_looped() -> None:
+def test_each_slide_is_decoded_once_and_held_as_a_still() -> None:
     plan = _plan([0.0, 20.0, 40.0])
     args = compose.build_args(plan)
     assert args.count("-i") == 4 and "-loop" not in args
     graph = compose.build_filtergraph(plan)
-    assert graph.count("loop=loop=-1:size=1") == 3
-    assert "xfade=transition=fade:duration=0.4:offset=19.800" in graph
-    assert "offset=39.800" in graph
+    # one decode per slide, split for its hold and the fades it takes part in
+    assert graph.count("[1:v]scale=640:720") == 1 and "split=2" in graph and "split=3" in graph
+    assert graph.count("xfade=") == 2, "xfade only inside transitions"
+    assert "concat=n=5:v=1:a=0[right]" in graph
+    assert "[left][right]hstack=inputs=2[v]" in graph
     assert "[0:a:0]" in graph and "apad=whole_dur=60.000" in graph
     assert args[args.index("-t") + 1] == "60.000"
     assert "+faststart" in args and "yuv420p" in args
+    assert args[args.index("-filter_complex_threads") + 1] == "2"
 
 
 def test_fades_are_centred_on_the_first_word_and_kept_apart() -> None:
@@ -49,11 +53,18 @@ def test_fades_are_centred_on_the_first_word_and_kept_apart() -> None:
     assert offsets[1] >= offsets[0] + 0.4 and offsets[2] >= offsets[1] + 0.4
 
 
-def test_slide_lengths_cover_the_whole_video() -> None:
+def test_holds_and_fades_add_up_to_the_whole_video_in_frames() -> None:
     graph = compose.build_filtergraph(_plan([0.0, 20.0, 40.0]))
-    assert "trim=duration=20.200[s0]" in graph
-    assert "trim=duration=20.400[s1]" in graph
-    assert "trim=duration=21.200[s2]" in graph  # 60 - 39.8 + 1 s of slack
+    frames = [int(part.split("[")[0]) for part in graph.split("trim=end_frame=")[1:]]
+    # hold 0 (to 19.8 s), fade out/in, hold 1, fade out/in, hold 2 (to the end + 1 s)
+    assert frames == [594, 12, 12, 588, 12, 12, 624]
+    assert frames[0] + frames[1] + frames[3] + frames[4] + frames[6] == 61 * 30
+
+
+def test_a_single_slide_needs_no_fade() -> None:
+    graph = compose.build_filtergraph(_plan([0.0]))
+    assert "xfade" not in graph and "split" not in graph
+    assert "concat=n=1:v=1:a=0[right]" in graph
 
 
 def test_steady_crop_is_a_constant_and_moves_ramp() -> None:
@@ -66,19 +77,19 @@ def test_steady_crop_is_a_constant_and_moves_ramp() -> None:
 
 
 def test_separate_audio_input_and_looped_presenter() -> None:
-    plan = _plan([0.0, 5.0])
-    plan = compose.ComposePlan(
-        **{**plan.__dict__, "audio": Path("/w/speech.wav"), "loop_video": True}
+    plan = dataclasses.replace(
+        _plan([0.0, 5.0]), audio=Path("/w/speech.wav"), loop_video=True, audio_channels=6
     )
     args = compose.build_args(plan)
     assert args[args.index("-stream_loop") + 1] == "-1"
     assert args[-1] == "/out/.tmp/x.mp4" and "/w/speech.wav" in args
     assert "[3:a:0]" in compose.build_filtergraph(plan)
+    assert args[args.index("-ac") + 1] == "2", "surround is downmixed"
+    assert "-ac" not in compose.build_args(_plan([0.0])), "mono and stereo are kept"
 
 
 def test_nvenc_arguments() -> None:
-    plan = compose.ComposePlan(**{**_plan([0.0]).__dict__, "encoder": "nvenc"})
-    args = compose.encoder_args(plan)
+    args = compose.encoder_args(dataclasses.replace(_plan([0.0]), encoder="nvenc"))
     assert args[args.index("-c:v") + 1] == "h264_nvenc"
 
 

@@ -92,30 +92,55 @@ def slide_offsets(cues: list[SlideCue], fade: float, fps: int) -> list[float]:
 
 def build_filtergraph(plan: ComposePlan) -> str:
     pw, ph = plan.quality.panel
-    first = plan.crop[0].box
-    chains = [_left_chain(plan, first, pw, ph)]
-    offsets = slide_offsets(plan.slides, plan.crossfade, plan.fps)
-    lengths = _slide_lengths(offsets, plan.crossfade, plan.duration)
-    for i, length in enumerate(lengths):
-        chains.append(
-            f"[{i + 1}:v]scale={pw}:{ph},setsar=1,format=yuv420p,"
-            f"loop=loop=-1:size=1,setpts=N/({plan.fps}*TB),fps={plan.fps},"
-            f"trim=duration={length:.3f}[s{i}]"
-        )
-    last = "s0"
-    for i, offset in enumerate(offsets, start=1):
-        label = f"x{i}"
-        chains.append(
-            f"[{last}][s{i}]xfade=transition=fade:duration={plan.crossfade}:"
-            f"offset={offset:.3f}[{label}]"
-        )
-        last = label
-    chains.append(f"[left][{last}]hstack=inputs=2[v]")
+    chains = [_left_chain(plan, plan.crop[0].box, pw, ph)]
+    chains += _right_chains(plan, pw, ph)
+    chains.append("[left][right]hstack=inputs=2[v]")
     audio_index = 0 if plan.audio == plan.video else len(plan.slides) + 1
     chains.append(
         f"[{audio_index}:a:0]aresample=async=1:first_pts=0,apad=whole_dur={plan.duration:.3f}[a]"
     )
     return ";".join(chains)
+
+
+def _right_chains(plan: ComposePlan, pw: int, ph: int) -> list[str]:
+    """The slide half as a concatenation of still holds and short crossfade clips.
+
+    Chaining `xfade` over whole-length slide streams costs per-frame work for the full
+    video; here `xfade` only runs inside each transition and the holds are a decoded
+    frame repeated. Lengths are whole frames, so nothing drifts over many slides.
+    """
+    fps, count = plan.fps, len(plan.slides)
+    fade = max(1, round(plan.crossfade * fps))
+    starts = [round(o * fps) for o in slide_offsets(plan.slides, plan.crossfade, fps)]
+    total = math.ceil((plan.duration + 1.0) * fps)
+    chains, pieces = [], []
+    for i in range(count):
+        uses = 1 + (i + 1 < count) + (i > 0)
+        outs = "".join(f"[p{i}_{j}]" for j in range(uses))
+        split = f",split={uses}" if uses > 1 else ""
+        chains.append(f"[{i + 1}:v]scale={pw}:{ph},setsar=1,format=yuv420p{split}{outs}")
+    for i in range(count):
+        begin = 0 if i == 0 else starts[i - 1] + fade
+        end = starts[i] if i + 1 < count else max(total, begin + 1)
+        chains.append(_still(f"p{i}_0", end - begin, fps, f"h{i}"))
+        pieces.append(f"[h{i}]")
+        if i + 1 < count:
+            incoming = f"p{i + 1}_{2 if i + 2 < count else 1}"
+            chains.append(_still(f"p{i}_1", fade, fps, f"ta{i}"))
+            chains.append(_still(incoming, fade, fps, f"tb{i}"))
+            chains.append(
+                f"[ta{i}][tb{i}]xfade=transition=fade:duration={fade / fps:.4f}:offset=0[t{i}]"
+            )
+            pieces.append(f"[t{i}]")
+    chains.append("".join(pieces) + f"concat=n={len(pieces)}:v=1:a=0[right]")
+    return chains
+
+
+def _still(label: str, frames: int, fps: int, out: str) -> str:
+    return (
+        f"[{label}]loop=loop=-1:size=1,setpts=N/({fps}*TB),fps={fps},"
+        f"trim=end_frame={max(1, frames)}[{out}]"
+    )
 
 
 def _left_chain(plan: ComposePlan, box: Box, pw: int, ph: int) -> str:
@@ -125,12 +150,6 @@ def _left_chain(plan: ComposePlan, box: Box, pw: int, ph: int) -> str:
         f"scale={pw}:{ph}:flags=bicubic,setsar=1,format=yuv420p,"
         f"tpad=stop_mode=clone:stop_duration={plan.duration:.3f}[left]"
     )
-
-
-def _slide_lengths(offsets: list[float], fade: float, duration: float) -> list[float]:
-    starts = [0.0, *offsets]
-    ends = [o + fade for o in offsets] + [duration + 1.0]
-    return [max(end - start, 2 * fade) for start, end in zip(starts, ends, strict=True)]
 
 
 def encoder_args(plan: ComposePlan) -> list[str]:
