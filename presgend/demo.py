@@ -20,6 +20,8 @@ def main() -> int:
         )
         sample.make_talk(talk_dir, name="demo-talk")
     outbox = DEMO_DIR / "outbox"
+    for old in outbox.glob("demo-talk*"):  # a re-run shows fresh results, not demo-talk-2
+        old.unlink()
     code = cli.main(["process", str(video), "--outbox", str(outbox)])
     if code == 0:
         print(
