@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.presgend-installed
 APT_PACKAGES := ffmpeg espeak-ng chromium fonts-dejavu-core fonts-noto-cjk fontconfig \
-                python3-venv systemd
+                python3-venv systemd rsync
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -20,7 +20,7 @@ setup: system-deps $(STAMP)
 # Only calls apt-get when something is actually missing.
 system-deps:
 	@missing=""; \
-	for cmd in ffmpeg ffprobe espeak-ng fc-list; do \
+	for cmd in ffmpeg ffprobe espeak-ng fc-list rsync; do \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; done; \
 	[ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd-analyze"; \

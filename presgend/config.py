@@ -36,6 +36,7 @@ class WatchConfig:
     settle_seconds: float = 2.0
     poll_interval: float = 2.0
     rescan_interval: float = 60.0
+    unreadable_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -202,19 +203,21 @@ def _convert(name: str, hint: Any, value: Any, problems: list[str]) -> Any:
             problems.append(f"{name} must be a string path")
             return _INVALID
         return Path(value) if value else None
-    expected: type | tuple[type, ...] = {
+    table: dict[Any, type | tuple[type, ...]] = {
         Path: str,
         bool: bool,
         int: int,
         float: (int, float),
         str: str,
-    }[hint]
+    }
+    expected = table[hint]
     if (isinstance(value, bool) and hint is not bool) or not isinstance(value, expected):
         problems.append(f"{name} must be {_type_word(hint)}, not {value!r}")
         return _INVALID
+    checked: Any = value
     if hint is Path:
-        return Path(value)
-    return float(value) if hint is float else value
+        return Path(checked)
+    return float(checked) if hint is float else checked
 
 
 def _is_optional_path(hint: Any) -> bool:
@@ -241,9 +244,11 @@ def _check_value(section: str, key: str, value: Any, problems: list[str]) -> Non
         problems.append(f"{name} must be greater than 0, not {value!r}")
     if key in PERCENT and not 0 < value <= 100:
         problems.append(f"{name} must be a percentage between 0 and 100, not {value!r}")
-    if key in {"max_concurrent", "grace_seconds", "cooldown_seconds", "crossfade_seconds"} and (
-        value < 0
-    ):
+    non_negative = {
+        "max_concurrent", "grace_seconds", "unreadable_seconds", "cooldown_seconds",
+        "crossfade_seconds",
+    }  # fmt: skip
+    if key in non_negative and value < 0:
         problems.append(f"{name} must not be negative, not {value!r}")
     if key == "max_slides" and value > 8:
         problems.append(f"{name} must be at most 8, not {value!r}")

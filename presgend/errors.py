@@ -42,3 +42,7 @@ class JobError(PresgendError):
         self.phase = phase
         self.detail = detail
         super().__init__(message)
+
+
+class ClaimLost(PresgendError):
+    """Another daemon took this job back while it ran; its work must not be published."""

@@ -7,10 +7,14 @@ import os
 import platform
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import psutil
+
+from presgend.breaker import HALF_OPEN, OPEN, CircuitBreaker
 
 
 @dataclass(frozen=True)
@@ -127,3 +131,75 @@ def _ffmpeg_has(encoder: str) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return f" {encoder} " in out
+
+
+# --- the resource monitor: admission control for the daemon ---------------------------------
+
+Sample = tuple[float, float]  # (cpu_percent, memory_percent)
+
+
+def system_load() -> Sample:
+    """CPU use since the previous call and memory in use, both in percent."""
+    return psutil.cpu_percent(interval=None), psutil.virtual_memory().percent
+
+
+class ResourceMonitor:
+    """Gates job admission on CPU and memory through a circuit breaker.
+
+    Over either limit the breaker opens and nothing is admitted; after `cooldown`
+    seconds it half-opens, and the next sample under both limits closes it again
+    (one over them opens it anew). `sampler` is injectable for tests.
+    """
+
+    def __init__(
+        self,
+        cpu_limit: float,
+        memory_limit: float,
+        cooldown: float,
+        sampler: Callable[[], Sample] = system_load,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cpu_limit = cpu_limit
+        self.memory_limit = memory_limit
+        self.sampler = sampler
+        self.clock = clock
+        self.breaker = CircuitBreaker("resources", threshold=1, reset_seconds=cooldown, clock=clock)
+        self.last: Sample = (0.0, 0.0)
+        self.sampled_at = float("-inf")
+
+    def sample(self) -> Sample:
+        self.last = self.sampler()
+        self.sampled_at = self.clock()
+        return self.last
+
+    def overloaded(self) -> bool:
+        cpu, memory = self.last
+        return cpu > self.cpu_limit or memory > self.memory_limit
+
+    def admit(self) -> bool:
+        """Whether a job may start now, judged on the latest sample."""
+        state = self.breaker.state
+        if self.overloaded():
+            if state != OPEN:
+                self.breaker.record_failure()
+            return False
+        if state == OPEN:
+            return False
+        if state == HALF_OPEN:
+            self.breaker.record_success()
+        return True
+
+    def retry_in(self) -> float:
+        """Seconds until the breaker half-opens (0 when it is not open)."""
+        if self.breaker.opened_at is None or self.breaker.state != OPEN:
+            return 0.0
+        return max(0.0, self.breaker.opened_at + self.breaker.reset_seconds - self.clock())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.breaker.state,
+            "cpu_percent": round(self.last[0], 1),
+            "memory_percent": round(self.last[1], 1),
+            "cpu_limit": self.cpu_limit,
+            "memory_limit": self.memory_limit,
+        }

@@ -39,6 +39,16 @@ class _JsonFile:
         return event
 
 
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+_json_file: _JsonFile | None = None
+
+
 class _ConsoleLevel:
     """Drops events below the console's level after they reached the file."""
 
@@ -57,7 +67,11 @@ def configure(
     log_dir: Path | None, *, console_level: str = "info", stream: TextIO | None = None
 ) -> None:
     """Send events to `log_dir/presgend.jsonl` and to `stream` (stderr by default)."""
+    global _json_file
     stream = stream or sys.stderr
+    if _json_file is not None:
+        _json_file.close()
+    _json_file = _JsonFile(log_dir / "presgend.jsonl" if log_dir else None)
     renderer: Any
     if stream.isatty():
         renderer = structlog.dev.ConsoleRenderer(colors=True)
@@ -69,7 +83,7 @@ def configure(
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            _JsonFile(log_dir / "presgend.jsonl" if log_dir else None),
+            _json_file,
             _ConsoleLevel(console_level),
             renderer,
         ],

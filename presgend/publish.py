@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,22 @@ def cleanup_staging(outbox: Path) -> None:
     """Remove the staging folder when no job is using it."""
     with contextlib.suppress(OSError):
         (outbox / STAGING).rmdir()
+
+
+def remove_stale_staging(outbox: Path, older_than: float) -> list[str]:
+    """Delete temp files no job has written to for `older_than` seconds (left by a
+    process that was killed); a live job's encoder touches its file continuously."""
+    folder = outbox / STAGING
+    removed = []
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for path in folder.iterdir():
+            with contextlib.suppress(OSError):
+                if now - path.stat().st_mtime > older_than:
+                    path.unlink()
+                    removed.append(path.name)
+    cleanup_staging(outbox)
+    return removed
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:

@@ -39,9 +39,11 @@ class JobRecord:
     fallbacks: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     peak_rss_mb: float = 0.0
+    label: Path | None = None  # where the user dropped it, when the job runs on a claimed copy
 
     def input_dict(self) -> dict[str, Any]:
-        return {"path": str(self.input_path), "sha256": self.sha256, "kind": self.kind}
+        path = self.label or self.input_path
+        return {"path": str(path), "sha256": self.sha256, "kind": self.kind}
 
 
 def error_document(record: JobRecord, error: BaseException) -> dict[str, Any]:

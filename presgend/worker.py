@@ -31,14 +31,16 @@ async def execute(
     config: Config,
     *,
     outbox: Path,
-    error_dir: Path,
+    error_dir: Path | None,
     quality: str | None = None,
     progress: ProgressFn | None = None,
     services: Services | None = None,
     job_id: str | None = None,
     stem: str | None = None,
+    before_publish: Callable[[], None] | None = None,
+    input_label: Path | None = None,
 ) -> Outcome:
-    """Run one job; on failure write `<stem>.error.json` into `error_dir`."""
+    """Run one job; on failure write `<stem>.error.json` into `error_dir` (if given)."""
     job_id = job_id or new_job_id()
     try:
         report = await run_job(
@@ -50,10 +52,13 @@ async def execute(
             services=services,
             job_id=job_id,
             output_stem=stem,
+            before_publish=before_publish,
+            input_label=input_label,
         )
     except JobFailed as failure:
-        error_path = error_dir / f"{stem or path.stem}.error.json"
-        publish.write_json(error_path, failure.document)
+        error_path = (error_dir or path.parent) / f"{stem or path.stem}.error.json"
+        if error_dir is not None:
+            publish.write_json(error_path, failure.document)
         return Outcome(path, False, failure.document, error_path)
     report_path = Path(report["output"]["video"]).with_suffix("")
     return Outcome(path, True, report, report_path.with_name(report_path.name + ".report.json"))

@@ -25,7 +25,7 @@ import structlog
 from presgend import hardware, logs, publish, subtitles
 from presgend.breaker import StageBreakers
 from presgend.config import Config
-from presgend.errors import JobError, PresgendError
+from presgend.errors import ClaimLost, JobError, PresgendError
 from presgend.hardware import HardwareProfile, Quality
 from presgend.pipeline import compose, face, probe, slides, summarize, transcribe
 from presgend.report import JobRecord, error_document, now_iso, sha256_of
@@ -82,9 +82,13 @@ async def run_job(
     services: Services | None = None,
     job_id: str | None = None,
     output_stem: str | None = None,
+    before_publish: Callable[[], None] | None = None,
+    input_label: Path | None = None,
 ) -> dict[str, Any]:
+    """Run one job. `before_publish` is called just before the first output becomes
+    visible; a daemon uses it to fence off work whose claim was taken back."""
     services = services or Services()
-    record = JobRecord(job_id or new_job_id(), input_path, kind="video")
+    record = JobRecord(job_id or new_job_id(), input_path, kind="video", label=input_label)
     job = _Job(
         record,
         config,
@@ -93,8 +97,11 @@ async def run_job(
         quality or config.output.quality,
         progress or (lambda _p, _f: None),
         output_stem or input_path.stem,
+        before_publish or (lambda: None),
     )
-    with structlog.contextvars.bound_contextvars(job_id=record.job_id, input=str(input_path)):
+    with structlog.contextvars.bound_contextvars(
+        job_id=record.job_id, input=str(input_label or input_path)
+    ):
         log.info("job_started")
         try:
             report = await asyncio.wait_for(job.run(), config.jobs.timeout_seconds)
@@ -107,6 +114,9 @@ async def run_job(
             raise _failed(record, error) from None
         except asyncio.CancelledError:
             log.warning("job_cancelled", phase=record.phase)
+            raise
+        except ClaimLost:
+            log.warning("job_discarded", phase=record.phase, reason="claim taken back")
             raise
         except Exception as exc:
             raise _failed(record, exc) from exc
@@ -142,8 +152,10 @@ class _Job:
         quality: str,
         progress: ProgressFn,
         stem: str,
+        before_publish: Callable[[], None],
     ) -> None:
         self.record = record
+        self.before_publish = before_publish
         self.config = config
         self.outbox = outbox
         self.services = services
@@ -327,6 +339,7 @@ class _Job:
         try:
             await compose.compose(plan, lambda f: self.report_progress("compose", f * 0.97))
             verified = await compose.verify(temp, info.duration, self.quality)
+            self.before_publish()
             video = publish.publish_video(temp, self.outbox, self.stem)
         finally:
             temp.unlink(missing_ok=True)

@@ -1,0 +1,284 @@
+"""Watching the inbox: which names matter, when a file is complete, and the observer.
+
+The observer (watchdog) only says "look at this name again"; what a file *is* is
+decided from `lstat` and the settle window here, so a missed or doubled event costs
+at most a rescan interval, never a file taken mid-copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import fnmatch
+import os
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from presgend import tools
+from presgend.pipeline import probe
+from presgend.pipeline.job import SCRIPT_SUFFIXES, VIDEO_SUFFIXES
+
+# Names that are never inputs: hidden and temp files of copy tools, OS litter.
+IGNORED_PATTERNS = (
+    ".*",  # dot files, rsync's .name.XXXXXX, our own .presgend/
+    "*.part",
+    "*.partial",
+    "*.tmp",
+    "*.temp",
+    "*.crdownload",
+    "*.download",
+    "*.!sync",
+    "~$*",
+    "._*",
+    "Thumbs.db",
+    "desktop.ini",
+)
+SIDECAR_SUFFIXES = (".srt", ".vtt", ".transcript.txt")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "afpfs", "webdav", "davfs",
+        "fuse.sshfs", "sshfs", "fuse.rclone", "fuse.s3fs", "fuse.davfs2", "fuse.glusterfs",
+        "glusterfs", "ceph", "fuse.ceph", "lustre", "afs", "9p", "virtiofs", "vboxsf",
+    }
+)  # fmt: skip
+
+
+def is_ignored(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in IGNORED_PATTERNS) or (
+        name.lower() in {"thumbs.db", "desktop.ini", ".ds_store"}
+    )
+
+
+def classify(name: str) -> str:
+    """'ignored', 'sidecar' (travels with a main file), 'main', or 'unsupported'."""
+    if is_ignored(name):
+        return "ignored"
+    lower = name.lower()
+    if lower.endswith(SIDECAR_SUFFIXES) or lower.endswith(IMAGE_SUFFIXES):
+        return "sidecar"
+    if lower.endswith(VIDEO_SUFFIXES) or lower.endswith(SCRIPT_SUFFIXES):
+        return "main"
+    return "unsupported"
+
+
+def sidecars_of(inbox: Path, name: str) -> list[str]:
+    """The names in `inbox` that travel with main file `name`: transcripts for a video,
+    a presenter image for a script."""
+    stem, suffix = os.path.splitext(name)
+    wanted = SCRIPT_SIDE if suffix.lower() in SCRIPT_SUFFIXES else VIDEO_SIDE
+    found = []
+    for extra in wanted:
+        candidate = stem + extra
+        for variant in (candidate, stem + extra.upper()):
+            if os.path.lexists(inbox / variant) and variant not in found:
+                found.append(variant)
+    return found
+
+
+VIDEO_SIDE = SIDECAR_SUFFIXES
+SCRIPT_SIDE = IMAGE_SUFFIXES
+
+
+# --- what kind of filesystem the inbox is on ------------------------------------------------
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the filesystem holding `path` ("ext4", "nfs4", "smbfs"…), or ""."""
+    real = os.path.realpath(path)
+    best, best_type = "", ""
+    for part in psutil.disk_partitions(all=True):
+        mount = part.mountpoint
+        inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) > len(best):
+            best, best_type = mount, part.fstype
+    return best_type
+
+
+def watch_mode(configured: str, inbox: Path) -> tuple[str, str]:
+    """(mode, why): "native" events on local disks, "polling" on network mounts."""
+    if configured == "polling":
+        return "polling", "set in config"
+    if configured == "inotify":
+        return "native", "set in config"
+    fs = filesystem_type(inbox)
+    if fs in NETWORK_FILESYSTEMS or fs.startswith("fuse.sshfs"):
+        return "polling", f"the inbox is on a network filesystem ({fs})"
+    return "native", f"the inbox is on a local filesystem ({fs or 'unknown'})"
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, inbox: Path, poke: Callable[[str], None]) -> None:
+        self.inbox = os.path.realpath(inbox)
+        self.poke = poke
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            path = os.fsdecode(raw) if raw else ""
+            if not path:
+                continue
+            # resolve the folder only: the name itself may be a link pointing anywhere
+            if os.path.realpath(os.path.dirname(path)) == self.inbox:
+                self.poke(os.path.basename(path))
+            elif os.path.realpath(path) == self.inbox:
+                self.poke("")  # the inbox itself changed (deleted, moved away)
+
+
+def start_observer(
+    inbox: Path, mode: str, poll_interval: float, poke: Callable[[str], None]
+) -> BaseObserver:
+    """Start a watchdog observer on `inbox` (not recursive) calling `poke(name)`
+    from its thread for every name an event touches."""
+    observer: BaseObserver = (
+        PollingObserver(timeout=poll_interval) if mode == "polling" else Observer()
+    )
+    observer.schedule(_Handler(inbox, poke), str(inbox), recursive=False)
+    observer.daemon = True
+    observer.start()
+    return observer
+
+
+# --- settling -------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    name: str
+    signature: tuple[int, int, int, int]  # mode, size, mtime_ns, nlink
+    changed_at: float
+    rejected: tuple[int, int, int, int] | None = None
+    rejected_at: float = 0.0
+    reason: str = ""
+
+
+class Settler:
+    """Tracks names in the inbox until their size and mtime hold still.
+
+    `observe` is called for every event or rescan; `due` lists the names whose
+    signature has not changed for `settle_seconds` (checked again with a fresh stat).
+    """
+
+    def __init__(
+        self, inbox: Path, settle_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.inbox = inbox
+        self.settle_seconds = settle_seconds
+        self.clock = clock
+        self.candidates: dict[str, Candidate] = {}
+
+    def signature(self, name: str) -> tuple[int, int, int, int] | None:
+        try:
+            st = os.lstat(self.inbox / name)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_nlink)
+
+    def observe(self, name: str) -> None:
+        sig = self.signature(name)
+        if sig is None:
+            self.candidates.pop(name, None)
+            return
+        known = self.candidates.get(name)
+        if known is None:
+            self.candidates[name] = Candidate(name, sig, self.clock())
+        elif known.signature != sig:
+            known.signature = sig
+            known.changed_at = self.clock()
+
+    def forget(self, name: str) -> None:
+        self.candidates.pop(name, None)
+
+    def due(self) -> list[Candidate]:
+        now = self.clock()
+        ready = []
+        for name, cand in list(self.candidates.items()):
+            if now - cand.changed_at < self.settle_seconds:
+                continue
+            sig = self.signature(name)
+            if sig is None:
+                del self.candidates[name]
+            elif sig != cand.signature:
+                cand.signature, cand.changed_at = sig, now
+            else:
+                ready.append(cand)
+        return ready
+
+    def next_deadline(self) -> float | None:
+        """Monotonic time of the next candidate that may become due, if any."""
+        times = [c.changed_at + self.settle_seconds for c in self.candidates.values()]
+        return min(times) if times else None
+
+
+# --- is a settled file complete? ------------------------------------------------------------
+
+
+def hostile_reason(path: Path) -> str | None:
+    """Why a name must not be opened at all (links, devices, folders), or None."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return "The file is a symbolic link; presgend does not follow links, so copy the file itself into the inbox."  # noqa: E501
+    if stat.S_ISDIR(st.st_mode):
+        return "This is a folder, not a file; drop the video or script itself into the inbox."
+    if not stat.S_ISREG(st.st_mode):
+        return "This is not a regular file (a pipe, socket or device); presgend does not read it."
+    if st.st_nlink > 1:
+        return "The file has other hard links; presgend does not take linked files, so copy the file into the inbox instead."  # noqa: E501
+    return None
+
+
+async def readable(path: Path, max_script_bytes: int) -> tuple[bool, str]:
+    """Whether a settled main file looks complete: ffprobe reads a video (and an MP4's
+    boxes are whole), a script decodes as text. (ok, why not)."""
+    if path.suffix.lower() in SCRIPT_SUFFIXES:
+        return await asyncio.to_thread(_script_readable, path, max_script_bytes)
+    try:
+        result = await tools.run(
+            [
+                tools.find("ffprobe"), "-v", "error", "-show_entries", "format=duration",
+                "-of", "csv=p=0", "--", str(path),
+            ],
+            timeout=60,
+            check=False,
+            what="ffprobe",
+        )  # fmt: skip
+    except OSError as exc:
+        return False, str(exc)
+    if result.returncode != 0:
+        return False, result.stderr.decode("utf-8", "replace").strip()[-300:] or "ffprobe failed"
+    if await asyncio.to_thread(probe.iso_media_truncated, path):
+        return False, "the MP4 boxes end early (still being copied?)"
+    return True, ""
+
+
+def _script_readable(path: Path, max_bytes: int) -> tuple[bool, str]:
+    try:
+        with path.open("rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as exc:
+        return False, exc.strerror or str(exc)
+    if not data.strip() or len(data) > max_bytes:
+        return True, ""  # complete as far as we can tell; the job says what is wrong
+    for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                data.decode(codec)
+            except UnicodeDecodeError as exc:
+                return False, str(exc)
+            return True, ""
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return False, str(exc)
+    return True, ""

@@ -1,0 +1,431 @@
+"""The daemon as users run it: real processes, real writers, real signals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from daemon_harness import (
+    CLIP_SENTENCES,
+    DaemonProcess,
+    OutboxWatcher,
+    claims_left,
+    event_time,
+    remux,
+    valid_video,
+    visible,
+)
+
+from presgend import sample
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
+    out = tmp_path_factory.mktemp("clip")
+    return sample.make_talk(
+        out, CLIP_SENTENCES, name="clip", image=astronaut_png, preset="ultrafast", size=(640, 360)
+    )
+
+
+def slow_write(src: Path, dst: Path, seconds: float, chunks: int = 12) -> float:
+    """Write `src` to `dst` in chunks spread over `seconds`; the time of the last byte."""
+    data = src.read_bytes()
+    step = len(data) // chunks + 1
+    with dst.open("wb") as f:
+        for i in range(0, len(data), step):
+            f.write(data[i : i + step])
+            f.flush()
+            time.sleep(seconds / chunks)
+    return time.time()
+
+
+def test_each_writer_gives_one_job_after_its_last_byte(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    inbox = tmp_path / "inbox"
+    staging = tmp_path / "elsewhere"
+    staging.mkdir()
+    sources = {name: remux(clip.video, staging / f"src-{name}.mp4", name) for name in
+               ("slow", "cp", "rsync", "inplace", "mv")}  # fmt: skip
+    watcher = OutboxWatcher(tmp_path / "outbox")
+    watcher.start()
+    daemon = DaemonProcess(tmp_path, jobs={"max_concurrent": 2})
+    try:
+        # temp and system names: never taken
+        for junk in (".hidden.mp4", "movie.mp4.part", "movie.tmp", "._movie.mp4", ".DS_Store",
+                     "movie.mp4.crdownload", "Thumbs.db"):  # fmt: skip
+            shutil.copy(clip.video, inbox / junk)
+        for name in sources:  # each video travels with its transcript, dropped first
+            shutil.copy(clip.srt, inbox / f"{name}.srt")
+        last_byte = {"slow": slow_write(sources["slow"], inbox / "slow.mp4", 4.0)}
+        subprocess.run(["cp", str(sources["cp"]), str(inbox / "cp.mp4")], check=True)
+        last_byte["cp"] = time.time()
+        subprocess.run(
+            ["rsync", "--bwlimit=400", str(sources["rsync"]), str(inbox / "rsync.mp4")], check=True
+        )
+        last_byte["rsync"] = time.time()
+        (inbox / "inplace.mp4").write_bytes(b"")  # an earlier, empty attempt rsync overwrites
+        subprocess.run(
+            ["rsync", "--inplace", "--bwlimit=400", str(sources["inplace"]),
+             str(inbox / "inplace.mp4")],
+            check=True,
+        )  # fmt: skip
+        last_byte["inplace"] = time.time()
+        os.rename(sources["mv"], inbox / "mv.mp4")
+        last_byte["mv"] = time.time()
+
+        names = {f"{n}.mp4" for n in last_byte}
+        daemon.wait_for(
+            lambda: {e["input"] for e in daemon.events("job_succeeded")} >= {
+                str(tmp_path / "inbox" / n) for n in names},
+            150,
+            "all five jobs",
+        )  # fmt: skip
+        time.sleep(1.5)  # anything wrongly taken late would show now
+        claimed = [e["input"] for e in daemon.events("input_claimed")]
+        assert sorted(claimed) == sorted(names)  # exactly one job each, no junk
+        for event in daemon.events("input_claimed"):
+            stem = event["input"].removesuffix(".mp4")
+            assert event_time(event) > last_byte[stem], f"{stem} was taken before its last byte"
+        assert sorted(p.name for p in inbox.iterdir()) == sorted(
+            [".presgend", ".hidden.mp4", "movie.mp4.part", "movie.tmp", "._movie.mp4",
+             ".DS_Store", "movie.mp4.crdownload", "Thumbs.db"]
+        )  # fmt: skip
+        assert daemon.proc.poll() is None
+    finally:
+        assert daemon.stop() == 0
+        watcher.stop()
+    assert watcher.problems == []
+    assert {f"{n}.mp4" for n in last_byte} <= set(visible(tmp_path / "outbox"))
+    archived = {f"{n}.{suffix}" for n in last_byte for suffix in ("mp4", "srt")}
+    assert set(visible(tmp_path / "archive")) == archived
+    assert claims_left(inbox) == []
+
+
+def test_two_daemons_share_an_inbox_and_take_each_file_once(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    staging = tmp_path / "drops"
+    staging.mkdir()
+    drops = [remux(clip.video, staging / f"talk{i:02d}.mp4", str(i)) for i in range(12)]
+    watcher = OutboxWatcher(tmp_path / "outbox")
+    watcher.start()
+    a = DaemonProcess(tmp_path, "a")
+    b = DaemonProcess(tmp_path, "b")
+    try:
+        for path in drops:  # all at once: a rename each, the transcript first
+            shutil.copy(clip.srt, tmp_path / "inbox" / f"{path.stem}.srt")
+            os.rename(path, tmp_path / "inbox" / path.name)
+        expected = {f"talk{i:02d}.mp4" for i in range(12)}
+
+        def finished() -> bool:
+            done = a.events("job_succeeded") + b.events("job_succeeded")
+            return len(done) >= 12
+
+        a.wait_for(finished, 240, "twelve jobs")
+        time.sleep(1.0)
+        claimed_a = [e["input"] for e in a.events("input_claimed")]
+        claimed_b = [e["input"] for e in b.events("input_claimed")]
+        assert sorted(claimed_a + claimed_b) == sorted(expected)  # once each, across both
+        assert claimed_a and claimed_b  # both daemons took part
+    finally:
+        assert a.stop() == 0
+        assert b.stop() == 0
+        watcher.stop()
+    assert watcher.problems == []
+    outbox = tmp_path / "outbox"
+    for name in expected:
+        stem = name.removesuffix(".mp4")
+        assert valid_video(outbox / name) == ""
+        assert (outbox / f"{stem}.report.json").is_file()
+        assert (outbox / f"{stem}.srt").is_file()
+    assert visible(tmp_path / "archive") == sorted(
+        expected | {n.replace(".mp4", ".srt") for n in expected}
+    )
+    assert visible(tmp_path / "failed") == []
+    assert claims_left(tmp_path / "inbox") == []
+
+
+def test_kill_9_mid_job_then_restart_completes_the_job_once(
+    tmp_path: Path, talk: sample.SampleTalk
+) -> None:
+    watcher = OutboxWatcher(tmp_path / "outbox")
+    watcher.start()
+    first = DaemonProcess(tmp_path, "first", output={"quality": "standard"})
+    try:
+        shutil.copy(talk.srt, tmp_path / "inbox" / "talk.srt")
+        shutil.copy(talk.video, tmp_path / "inbox" / "talk.mp4")
+        first.wait_for(
+            lambda: [e for e in first.events("phase_started") if e.get("phase") == "compose"],
+            120,
+            "the compose phase",
+        )
+        time.sleep(0.5)
+    finally:
+        first.kill()
+    assert claims_left(tmp_path / "inbox"), "the killed job's claim should still be there"
+    assert [n for n in visible(tmp_path / "outbox") if n.endswith(".mp4")] == []
+    second = DaemonProcess(tmp_path, "second", output={"quality": "standard"})
+    try:
+        second.wait_for(lambda: second.events("job_succeeded"), 180, "the reclaimed job")
+        reclaimed = second.events("claim_reclaimed")
+        assert len(reclaimed) == 1 and reclaimed[0]["reason"] == "owner gone"
+    finally:
+        assert second.stop() == 0
+        watcher.stop()
+    assert watcher.problems == []
+    outbox = visible(tmp_path / "outbox")
+    assert outbox == ["talk.mp4", "talk.report.json", "talk.srt"]
+    assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
+    assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
+    assert claims_left(tmp_path / "inbox") == []
+
+
+def test_sigterm_lets_a_job_finish_within_grace(tmp_path: Path, clip: sample.SampleTalk) -> None:
+    daemon = DaemonProcess(tmp_path)
+    shutil.copy(clip.srt, tmp_path / "inbox" / "clip.srt")
+    shutil.copy(clip.video, tmp_path / "inbox" / "clip.mp4")
+    daemon.wait_for(lambda: daemon.events("job_started"), 30, "the job")
+    assert daemon.stop() == 0
+    assert daemon.events("job_succeeded")
+    assert visible(tmp_path / "outbox") == ["clip.mp4", "clip.report.json", "clip.srt"]
+    assert visible(tmp_path / "archive") == ["clip.mp4", "clip.srt"]
+    assert claims_left(tmp_path / "inbox") == []
+
+
+def test_sigterm_past_grace_returns_the_input(tmp_path: Path, talk: sample.SampleTalk) -> None:
+    watcher = OutboxWatcher(tmp_path / "outbox")
+    watcher.start()
+    daemon = DaemonProcess(tmp_path, jobs={"grace_seconds": 1.0}, output={"quality": "standard"})
+    shutil.copy(talk.srt, tmp_path / "inbox" / "talk.srt")
+    shutil.copy(talk.video, tmp_path / "inbox" / "talk.mp4")
+    daemon.wait_for(lambda: daemon.events("job_started"), 30, "the job")
+    time.sleep(1.0)
+    assert daemon.stop() == 0
+    watcher.stop()
+    assert daemon.events("job_returned")
+    assert visible(tmp_path / "inbox") == ["talk.mp4", "talk.srt"]  # back, with its sidecar
+    assert visible(tmp_path / "outbox") == []
+    staging = tmp_path / "outbox" / ".presgend-tmp"
+    assert not staging.exists() or os.listdir(staging) == []
+    assert watcher.problems == []
+    assert claims_left(tmp_path / "inbox") == []
+
+
+def test_hostile_drops_fail_cleanly_and_good_files_still_run(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    inbox, failed = tmp_path / "inbox", tmp_path / "failed"
+    outside = tmp_path / "secret.mp4"
+    shutil.copy(clip.video, outside)
+    daemon = DaemonProcess(tmp_path)
+    try:
+        os.symlink(outside, inbox / "link.mp4")
+        os.link(outside, inbox / "hard.mp4")
+        os.mkfifo(inbox / "x.mp4")
+        (inbox / "y.mp4").mkdir()
+        (inbox / "random.mp4").write_bytes(os.urandom(200_000))
+        (inbox / "zero.mp4").write_bytes(b"")
+        (inbox / "-y.mp4").write_bytes(os.urandom(50_000))
+        (inbox / "notes.docx").write_bytes(b"PK\x03\x04 not a talk")
+        hostile = {"link", "hard", "x", "y", "random", "zero", "-y", "notes"}
+        daemon.wait_for(
+            lambda: (
+                {p.name.removesuffix(".error.json") for p in failed.glob("*.error.json")} >= hostile
+            ),
+            60,
+            "every hostile drop to fail",
+            failures_ok=True,
+        )
+        assert daemon.proc.poll() is None
+        assert (failed / "link.mp4").is_symlink()
+        assert stat_kind(failed / "x.mp4") == "fifo"
+        assert (failed / "y.mp4").is_dir()
+        assert outside.is_file() and outside.read_bytes() == clip.video.read_bytes()
+        for stem in hostile:
+            doc = read_json(failed / f"{stem}.error.json")
+            assert doc["status"] == "failed" and doc["phase"] in {"intake", "input", "probe"}
+            assert doc["error"].endswith(".") and "\n" not in doc["error"]
+        assert "symbolic link" in read_json(failed / "link.error.json")["error"]
+        assert "hard links" in read_json(failed / "hard.error.json")["error"]
+        assert "empty" in read_json(failed / "zero.error.json")["error"]
+
+        # a good file afterwards runs; the same name dropped again while it runs runs too
+        good = inbox / "-good talk.mp4"
+        shutil.copy(clip.srt, inbox / "-good talk.srt")
+        shutil.copy(clip.video, good)
+        daemon.wait_for(lambda: daemon.events("input_claimed")[-1]["input"] == good.name, 30,
+                        "the good file to be claimed", failures_ok=True)  # fmt: skip
+        remux(clip.video, tmp_path / "other.mp4", "other")
+        shutil.copy(clip.srt, inbox / "-good talk.srt")
+        os.rename(tmp_path / "other.mp4", good)
+        daemon.wait_for(
+            lambda: len(daemon.events("job_succeeded")) >= 2, 90, "both jobs", failures_ok=True
+        )
+        # the same bytes a third time: recognised, not recomposed
+        shutil.copy(clip.srt, inbox / "again.srt")
+        shutil.copy(clip.video, inbox / "again.mp4")
+        daemon.wait_for(
+            lambda: daemon.events("job_duplicate"), 30, "the duplicate", failures_ok=True
+        )
+    finally:
+        assert daemon.stop() == 0
+    out = visible(tmp_path / "outbox")
+    assert "-good talk.mp4" in out and "-good talk-2.mp4" in out
+    assert "again.duplicate.json" in out and "again.mp4" not in out
+    duplicate = read_json(tmp_path / "outbox" / "again.duplicate.json")
+    assert duplicate["status"] == "duplicate"
+    assert duplicate["original"]["video"].endswith("-good talk.mp4")
+
+
+def test_breaker_holds_admission_while_overloaded(tmp_path: Path, clip: sample.SampleTalk) -> None:
+    import asyncio
+
+    from daemon_harness import daemon_config
+
+    from presgend import config as config_mod
+    from presgend import logs, state
+    from presgend.daemon import Daemon
+
+    load = {"cpu": 97.0}
+    cfg = config_mod.load(daemon_config(tmp_path, breaker={"cpu_percent": 90.0}))
+    logs.configure(cfg.paths.logs)
+    daemon = Daemon(cfg, sampler=lambda: (load["cpu"], 40.0))
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(daemon.run())
+        await asyncio.sleep(0.5)
+        shutil.copy(clip.srt, tmp_path / "inbox" / "clip.srt")
+        shutil.copy(clip.video, tmp_path / "inbox" / "clip.mp4")
+        await asyncio.sleep(5.0)
+        assert not daemon.jobs, "a job started while the breaker was open"
+        assert (tmp_path / "inbox" / "clip.mp4").exists()
+        assert daemon.monitor.breaker.state in ("open", "half_open")
+        daemon._write_state()
+        snapshot = state.collect(cfg)
+        assert snapshot["breaker"]["state"] in ("open", "half_open")
+        assert snapshot["breaker"]["cpu_percent"] == 97.0
+        assert snapshot["queued"] == 1
+        load["cpu"] = 20.0
+        for _ in range(300):
+            await asyncio.sleep(0.1)
+            if (tmp_path / "outbox" / "clip.mp4").exists():
+                break
+        daemon.request_stop("test")
+        await runner
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        logs.configure(None)  # closes the log file
+    assert (tmp_path / "outbox" / "clip.mp4").is_file()
+    assert daemon.monitor.breaker.state == "closed"
+    changes = [(e["before"], e["after"]) for e in _log_events(tmp_path, "resource_breaker_changed")]
+    assert ("closed", "open") in changes and ("half_open", "closed") in changes
+
+
+def test_notify_socket_status_and_reload(tmp_path: Path) -> None:
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(0.2)
+    messages: list[str] = []
+
+    def receive() -> None:
+        while True:
+            try:
+                messages.append(sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    threading.Thread(target=receive, daemon=True).start()
+    daemon = DaemonProcess(
+        tmp_path, env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"}
+    )
+    try:
+        daemon.wait_for(lambda: any("READY=1" in m for m in messages), 10, "READY=1")
+        daemon.wait_for(lambda: sum("WATCHDOG=1" in m for m in messages) >= 2, 10, "WATCHDOG=1")
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_for(lambda: daemon.events("config_reloaded"), 10, "the reload")
+        status = subprocess.run(
+            [sys_python(), "-m", "presgend", "status", "--json", "--config", str(daemon.config)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        import json
+
+        snapshot = json.loads(status.stdout)
+        assert {"queued", "running", "recent", "breaker"} <= set(snapshot)
+        assert snapshot["daemons"][0]["pid"] == daemon.proc.pid
+        assert snapshot["breaker"]["state"] == "closed"
+    finally:
+        assert daemon.stop() == 0
+        sock.close()
+    assert any("STOPPING=1" in m for m in messages)
+    assert any(m.startswith("READY=1") and "STATUS=watching" in m for m in messages)
+
+
+def test_inbox_that_disappears_pauses_intake_and_loses_nothing(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    inbox = tmp_path / "inbox"
+    daemon = DaemonProcess(tmp_path, watch={"poll_interval": 0.5})
+    try:
+        away = tmp_path / "unmounted"
+        os.rename(inbox, away)
+        inbox.mkdir()  # an empty mount point left behind, as when a share goes away
+        daemon.wait_for(lambda: daemon.events("inbox_unavailable"), 10, "the pause")
+        shutil.copy(clip.srt, away / "clip.srt")
+        shutil.copy(clip.video, away / "clip.mp4")
+        time.sleep(1.5)
+        inbox.rmdir()
+        os.rename(away, inbox)
+        daemon.wait_for(lambda: daemon.events("inbox_available"), 10, "the resume")
+        daemon.wait_for(lambda: daemon.events("job_succeeded"), 60, "the job")
+    finally:
+        assert daemon.stop() == 0
+    assert visible(tmp_path / "failed") == []
+    assert "clip.mp4" in visible(tmp_path / "outbox")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def stat_kind(path: Path) -> str:
+    import stat
+
+    mode = os.lstat(path).st_mode
+    return "fifo" if stat.S_ISFIFO(mode) else "other"
+
+
+def read_json(path: Path) -> dict:  # type: ignore[type-arg]
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def sys_python() -> str:
+    import sys
+
+    return sys.executable
+
+
+def _log_events(root: Path, name: str) -> list[dict]:  # type: ignore[type-arg]
+    import json
+
+    events = []
+    for line in (root / "logs-d" / "presgend.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event.get("event") == name:
+            events.append(event)
+    return events
