@@ -86,13 +86,14 @@ class SpeechConfig:
     voice: str = "en"
     max_script_bytes: int = 200_000
     gtts_timeout: float = 10.0
+    cache_dir: str = ""
 
 
 @dataclass(frozen=True)
 class PresenterConfig:
     image: str = ""
     sadtalker_dir: str = ""
-    sadtalker: bool = True
+    sadtalker: str = "auto"
     sadtalker_timeout: float = 3600.0
 
 
@@ -112,6 +113,7 @@ class Config:
 
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("watch", "mode"): ("auto", "inotify", "polling"),
+    ("presenter", "sadtalker"): ("auto", "on", "off"),
     ("output", "quality"): ("auto", "fast", "standard", "high"),
     ("output", "encoder"): ("auto", "libx264", "nvenc"),
     ("transcription", "device"): ("auto", "cpu", "cuda"),

@@ -38,7 +38,6 @@ class _JsonFile:
                 self._file.write(line + "\n")
         return event
 
-
     def close(self) -> None:
         with self._lock:
             if self._file is not None:

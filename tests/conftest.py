@@ -154,14 +154,12 @@ def slide_changes(path: Path, width: int, height: int, fps: int = 30) -> list[fl
     frames = gray_frames(path, f"{width // 2}:{height}:{width // 2}:0", (80, 90), fps)
     diff = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2))
     changing = diff > 0.8
-    changes, i = [], 0
-    while i < len(changing):
-        if changing[i]:
-            j = i
-            while j + 1 < len(changing) and changing[j + 1]:
-                j += 1
-            changes.append(((i + j) / 2 + 1) / fps)
-            i = j + 1
+    runs: list[list[int]] = []
+    gap = max(1, round(fps * 0.15))  # a fade can dip below the threshold mid-way
+    for i in np.flatnonzero(changing):
+        if runs and i - runs[-1][1] <= gap + 1:
+            runs[-1][1] = int(i)
         else:
-            i += 1
+            runs.append([int(i), int(i)])
+    changes = [((i + j) / 2 + 1) / fps for i, j in runs]
     return changes

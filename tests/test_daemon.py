@@ -429,3 +429,18 @@ def _log_events(root: Path, name: str) -> list[dict]:  # type: ignore[type-arg]
         if event.get("event") == name:
             events.append(event)
     return events
+
+
+def test_a_script_drop_brings_its_presenter_picture(tmp_path: Path, astronaut_png: Path) -> None:
+    daemon = DaemonProcess(tmp_path)
+    try:
+        shutil.copy(astronaut_png, tmp_path / "inbox" / "notes.png")
+        (tmp_path / "inbox" / "notes.md").write_text(
+            "# Hello\n\nThis script came with a picture. It is spoken by espeak-ng.\n"
+        )
+        daemon.wait_for(lambda: daemon.events("job_succeeded"), 90, "the script job")
+    finally:
+        assert daemon.stop() == 0
+    report = read_json(tmp_path / "outbox" / "notes.report.json")
+    assert report["presenter"] == {"kind": "image", "image": "sidecar"}
+    assert visible(tmp_path / "archive") == ["notes.md", "notes.png"]

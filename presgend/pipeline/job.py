@@ -156,6 +156,7 @@ class _Job:
     ) -> None:
         self.record = record
         self.before_publish = before_publish
+        self.extra_report: dict[str, Any] = {}  # kind-specific report keys (speech, presenter)
         self.config = config
         self.outbox = outbox
         self.services = services
@@ -422,6 +423,7 @@ class _Job:
             "encoder": self.encoder(),
             "fallbacks": list(r.fallbacks),
             "warnings": list(r.warnings),
+            **self.extra_report,
         }
 
 

@@ -220,16 +220,29 @@ def summarize(segments: list[Segment], duration: float, max_slides: int = 5) -> 
     sentences = sentences_from(segments)
     if not sentences:
         return []
-    groups = split_sections(sentences, section_count(sentences, max_slides))
+    return describe(split_sections(sentences, section_count(sentences, max_slides)), duration)
+
+
+def describe(
+    groups: list[list[Sentence]],
+    duration: float,
+    titles: list[str | None] | None = None,
+    bullets: list[list[str] | None] | None = None,
+) -> list[Section]:
+    """Sections from groups of sentences: each starts at its first sentence (the first
+    at 0) and gets a title and bullets, the author's where given, else extracted."""
     weights = _idf(groups)
     sections: list[Section] = []
     used_titles: set[str] = set()
     for i, group in enumerate(groups):
-        title = _title(group, weights, used_titles) or f"Part {i + 1}"
+        given_title = titles[i] if titles else None
+        title = given_title or _title(group, weights, used_titles) or f"Part {i + 1}"
         used_titles.add(title.lower())
+        given_bullets = bullets[i] if bullets else None
+        points = given_bullets or _bullets(group, weights)
         start = 0.0 if i == 0 else group[0].start
         end = groups[i + 1][0].start if i + 1 < len(groups) else duration
-        sections.append(Section(i, title, _bullets(group, weights), start, end, group))
+        sections.append(Section(i, title, points, start, end, group))
     return sections
 
 

@@ -1,0 +1,370 @@
+"""Script drops: a `.txt` or `.md` becomes the same split-screen video as a talk.
+
+    probe    read and parse the script; find the presenter picture and its face
+    content  speak it sentence by sentence (exact times), slides, the presenter video
+    compose  the same one-pass composition as for a video drop
+
+Markdown headings become slide titles and list items bullets when the author wrote
+them; plain prose is split into sentences and sections like a transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from presgend import logs
+from presgend.config import Config
+from presgend.errors import JobError
+from presgend.hardware import HardwareProfile, Quality
+from presgend.pipeline import compose, face, presenter, probe, speech, summarize, transcribe
+
+if TYPE_CHECKING:
+    from presgend.pipeline.job import _Job
+
+log = logs.get("presgend.script")
+
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+(.*)$")
+_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`+|~~)(?=\S)(.+?)(?<=\S)\1")
+_WORDY = re.compile(r"\w")
+MAX_BULLETS = 5
+
+
+@dataclass
+class Part:
+    title: str | None = None
+    bullets: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # what is spoken, sentence by sentence
+
+
+@dataclass
+class Script:
+    parts: list[Part]
+    structured: bool  # the author gave headings
+
+    @property
+    def sentences(self) -> list[str]:
+        return [line for part in self.parts for line in part.lines]
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (BOM or not) or UTF-16 with a BOM; anything else is a clear error."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise JobError(
+                "The script starts like UTF-16 text but is not valid UTF-16.",
+                phase="probe",
+                detail=str(exc),
+            ) from exc
+    if b"\x00" in data:
+        half = max(1, len(data) // 2)
+        if max(data[0::2].count(0), data[1::2].count(0)) > 0.4 * half:
+            raise JobError(
+                "The script looks like UTF-16 text without a byte-order mark; save it as "
+                "UTF-8 and drop it again.",
+                phase="probe",
+            )
+        raise JobError("The script is not text (it contains binary data).", phase="probe")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise JobError(
+            f"The script is not UTF-8 text (byte 0x{data[exc.start]:02X} at position "
+            f"{exc.start}); save it as UTF-8 and drop it again.",
+            phase="probe",
+            detail=str(exc),
+        ) from exc
+
+
+def read(path: Path, max_bytes: int) -> Script:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise JobError(
+            f"The script is {_size(size)}; scripts are limited to {_size(max_bytes)} "
+            "(speech.max_script_bytes).",
+            phase="probe",
+        )
+    text = decode(path.read_bytes())
+    if not text.strip():
+        raise JobError("The script is empty.", phase="probe")
+    script = parse(text)
+    if not any(_WORDY.search(sentence) for sentence in script.sentences):
+        raise JobError("The script has no words to speak.", phase="probe")
+    return script
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
+
+
+def clean(text: str) -> str:
+    """Inline Markdown to plain words; HTML and everything else stays literal."""
+    text = _IMAGE.sub(lambda m: m.group(1), text)
+    text = _LINK.sub(lambda m: m.group(1), text)
+    for _ in range(2):
+        text = _EMPHASIS.sub(lambda m: m.group(2), text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def parse(text: str) -> Script:
+    parts: list[Part] = [Part()]
+    paragraph: list[str] = []
+    headings = 0
+
+    def flush() -> None:
+        if paragraph:
+            joined = clean(" ".join(paragraph))
+            sentences = summarize.split_sentences(joined)
+            parts[-1].lines.extend(s for s in sentences if _WORDY.search(s))
+            paragraph.clear()
+
+    for raw in text.splitlines():
+        if _RULE.match(raw):
+            flush()
+            continue
+        heading = _HEADING.match(raw)
+        item = _ITEM.match(raw)
+        if heading and _WORDY.search(clean(heading.group(2))):
+            flush()
+            headings += 1
+            parts.append(Part(title=clean(heading.group(2))))
+        elif item and _WORDY.search(clean(item.group(1))):
+            flush()
+            words = clean(item.group(1))
+            parts[-1].bullets.append(words.rstrip(".;:"))
+            spoken = words if words.endswith((".", "!", "?", "。", "！", "？")) else words + "."
+            parts[-1].lines.extend(summarize.split_sentences(spoken))
+        elif _WORDY.search(raw):
+            paragraph.append(raw.strip())
+        else:
+            flush()
+    flush()
+    if headings == 0:
+        return Script([Part(lines=parts[0].lines, bullets=parts[0].bullets)], structured=False)
+    intro, sections = parts[0], parts[1:]
+    if intro.lines:  # words before the first heading belong to the first section
+        sections[0].lines[:0] = intro.lines
+        sections[0].bullets[:0] = intro.bullets
+    for part in sections:
+        if not part.lines and part.title:
+            part.lines.append(part.title if part.title.endswith(".") else part.title + ".")
+    return Script([p for p in sections if p.lines], structured=True)
+
+
+def fit_parts(parts: list[Part], max_slides: int) -> list[Part]:
+    """At most `max_slides` parts: the extra ones join the last slide."""
+    if len(parts) <= max_slides:
+        return parts
+    kept = parts[: max_slides - 1]
+    rest = Part(title=parts[max_slides - 1].title)
+    for part in parts[max_slides - 1 :]:
+        rest.lines += part.lines
+        rest.bullets += part.bullets
+    return [*kept, rest]
+
+
+def spoken_lines(script: Script, max_slides: int) -> tuple[list[speech.Line], list[Part]]:
+    parts = fit_parts(script.parts, max_slides) if script.structured else script.parts
+    lines = []
+    for part in parts:
+        for i, text in enumerate(part.lines):
+            lines.append(speech.Line(text, opens_section=script.structured and i == 0))
+    return lines, parts
+
+
+def sections_for(
+    script: Script, parts: list[Part], spoken: list[speech.Spoken], duration: float, max_slides: int
+) -> list[summarize.Section]:
+    sentences = [summarize.Sentence(s.text, s.start, s.end) for s in spoken]
+    if not script.structured:
+        groups = summarize.split_sections(sentences, summarize.section_count(sentences, max_slides))
+        return summarize.describe(groups, duration)
+    groups, position = [], 0
+    for part in parts:
+        groups.append(sentences[position : position + len(part.lines)])
+        position += len(part.lines)
+    return summarize.describe(
+        groups,
+        duration,
+        titles=[p.title for p in parts],
+        bullets=[p.bullets[:MAX_BULLETS] or None for p in parts],
+    )
+
+
+# --- the job ----------------------------------------------------------------------------
+
+
+async def run(job: _Job, work: Path) -> dict[str, Any]:
+    cfg = job.config
+    path = job.record.input_path
+    script, picture = await job.phase("probe", _probe(job, path, work))
+    speech_result, sections, pngs, (video, info, framing, loop) = await job.phase(
+        "content", _content(job, script, picture, work)
+    )
+    transcript = transcribe.Transcript(
+        "script",
+        cfg.speech.voice,
+        [transcribe.Segment(s.start, s.end, s.text) for s in speech_result.sentences],
+    )
+    source = compose.PresenterSource(video, speech_result.wav, loop=loop, audio_channels=1)
+    return await job.phase(
+        "compose", job.compose_phase(info, source, framing, transcript, sections, pngs, work)
+    )
+
+
+async def _probe(job: _Job, path: Path, work: Path) -> tuple[Script, presenter.Picture]:
+    cfg = job.config
+    script = await asyncio.to_thread(read, path, cfg.speech.max_script_bytes)
+    picture = await asyncio.to_thread(presenter.load_picture, path, cfg.presenter, work)
+    if picture.source == "default":
+        job.fallback("presenter", "no presenter image was given; a neutral silhouette is used")
+    elif picture.face is None:
+        job.record.warnings.append("No face was found in the presenter image; it is centred.")
+    log.info(
+        "script_read",
+        sentences=len(script.sentences),
+        structured=script.structured,
+        picture=picture.source,
+        face=picture.face is not None,
+    )
+    return script, picture
+
+
+async def _content(
+    job: _Job, script: Script, picture: presenter.Picture, work: Path
+) -> tuple[speech.Speech, list[summarize.Section], list[Path], Presenter]:
+    cfg = job.config
+    lines, parts = spoken_lines(script, cfg.slides.max_slides)
+    said = await speech.synthesize(lines, cfg.speech, work)
+    for message in said.fallbacks:
+        job.fallback("speech", message)
+    job.report_progress("content", 0.4)
+    sections = sections_for(script, parts, said.sentences, said.duration, cfg.slides.max_slides)
+    pngs, made = await asyncio.gather(
+        job.render_slides(sections, work), _presenter(job, picture, said, work)
+    )
+    job.extra_report.update(
+        speech={
+            "engine": said.engine,
+            "voice": cfg.speech.voice,
+            "sentences": len(lines),
+            "duration_s": round(said.duration, 3),
+        },
+    )
+    return said, sections, pngs, made
+
+
+Presenter = tuple[Path, probe.MediaInfo, face.Framing, bool]  # video, info, framing, loop
+
+
+async def _presenter(
+    job: _Job, picture: presenter.Picture, said: speech.Speech, work: Path
+) -> Presenter:
+    cfg = job.config
+    panel = job.quality.panel
+    usable, why = presenter.sadtalker_usable(cfg.presenter, job.services.profile)
+    breaker = job.services.breakers["sadtalker"]
+    if usable and breaker.allow():
+        try:
+            video = await presenter.run_sadtalker(
+                cfg.presenter, said.wav, picture.path, work, job.quality
+            )
+            info = dataclasses.replace(await probe.probe(video), duration=said.duration)
+            breaker.record_success()
+            framing = face.plan_framing(info, panel, [])  # its output is face-centred
+            job.extra_report["presenter"] = {"kind": "sadtalker", "image": picture.source}
+            return video, info, framing, True
+        except Exception as exc:  # SadTalker is optional: any failure falls back
+            breaker.record_failure()
+            job.fallback("presenter", f"SadTalker failed ({str(exc)[:120]}); image presenter used")
+    elif usable:
+        job.fallback("presenter", "SadTalker is paused after repeated failures")
+    elif cfg.presenter.sadtalker_dir:
+        job.fallback("presenter", f"{why}; image presenter used")
+    out = work / "presenter.mp4"
+    await presenter.ken_burns(picture, said.wav, said.duration, panel, out)
+    info = dataclasses.replace(await probe.probe(out), duration=said.duration)
+    box = face.Box(0, 0, panel[0], panel[1])
+    framing = face.Framing(
+        detected=picture.face is not None,
+        face=picture.face,
+        crop=[face.CropSegment(0.0, box)],
+        method="haar-image" if picture.face is not None else "centre",
+        samples=1,
+        hits=1 if picture.face is not None else 0,
+    )
+    job.extra_report["presenter"] = {"kind": "image", "image": picture.source}
+    return out, info, framing, False
+
+
+# --- plan -----------------------------------------------------------------------------------
+
+
+async def plan(
+    path: Path, cfg: Config, quality: Quality, profile: HardwareProfile, result: dict[str, Any]
+) -> None:
+    script = await asyncio.to_thread(read, path, cfg.speech.max_script_bytes)
+    lines, parts = spoken_lines(script, cfg.slides.max_slides)
+    words = sum(len(line.text.split()) for line in lines)
+    duration = words / 2.6 + 0.5 * len(lines)  # espeak-ng speaks ~155 words a minute
+    picture, source = presenter.find_picture(path, cfg.presenter)
+    usable, why = presenter.sadtalker_usable(cfg.presenter, profile)
+    engine = {"auto": "gTTS, or espeak-ng when offline", "gtts": "gTTS", "espeak": "espeak-ng"}[
+        cfg.speech.engine
+    ]
+    details = [f"script:   {len(lines)} sentences, {words} words, about {duration:.0f} s spoken"]
+    if script.structured:
+        details.append("sections: from the author's headings")
+        titles = [p.title or "(untitled)" for p in parts]
+    else:
+        sentences = [summarize.Sentence(line.text, 0.0, 0.0) for line in lines]
+        groups = summarize.split_sections(
+            sentences, summarize.section_count(sentences, cfg.slides.max_slides)
+        )
+        titles = [s.title for s in summarize.describe(groups, duration)]
+        details.append(f"sections: {len(groups)} found in the prose")
+    for i, title in enumerate(titles, 1):
+        details.append(f"  slide {i}: {title}")
+    details.append("sentences:")
+    details += [f"  {i:>3}. {line.text[:90]}" for i, line in enumerate(lines, 1)]
+    details.append(f"speech:   {engine}, voice {cfg.speech.voice}")
+    where = {"sidecar": f"{picture.name if picture else ''} beside the script",
+             "config": f"{cfg.presenter.image} (presenter.image)",
+             "default": "a generated silhouette"}[source]  # fmt: skip
+    if usable:
+        kind = f"SadTalker talking head from {where}"
+    else:
+        kind = f"{where} with gentle motion and a waveform ({why})"
+    details.append(f"presenter: {kind}")
+    result["details"] = details
+    result["duration_s"] = round(duration, 1)
+    from presgend.planning import estimate_compose
+
+    steps = result["steps"]
+    steps.append(("read", "parse the script, find the presenter and its face", 0.5))
+    per_sentence = 0.6 if cfg.speech.engine != "espeak" else 0.1
+    steps.append(("speech", f"{len(lines)} sentences by {engine}", 1.0 + per_sentence * len(lines)))
+    steps.append(("slides", f"{len(titles)} slides rendered by Chromium", 2.0))
+    if usable:
+        estimate = presenter.sadtalker_estimate(duration, profile)
+        steps.append(("presenter", "SadTalker (slow: minutes per minute of speech)", estimate))
+    else:
+        steps.append(("presenter", "picture with motion and waveform", 2.0 + duration * 0.1))
+    steps.append(
+        ("compose", f"{quality.width}x{quality.height} H.264, AAC",
+         estimate_compose(duration, quality, profile))
+    )  # fmt: skip
