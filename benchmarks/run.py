@@ -9,12 +9,17 @@ tree's, sampled every 0.2 s (PSS, so shared pages count once).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import shutil
+import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,13 +143,223 @@ def video_section(opts: argparse.Namespace) -> dict[str, Any]:
 SECTIONS.append(video_section)
 
 
+# --- script drops -----------------------------------------------------------------------
+
+SCRIPT_SENTENCES = [
+    "Every city runs on water that most people never think about.",
+    "It arrives clean at the tap and leaves through drains without a second glance.",
+    "Behind that simple experience sits a long chain of pumps, pipes and treatment plants.",
+    "Rivers and reservoirs supply most of the raw water for large cities.",
+    "Groundwater from wells fills the gap in dry seasons and in smaller towns.",
+    "Treatment plants filter out sediment and kill germs before the water moves on.",
+    "Storage tanks on hills keep the pressure steady through the day.",
+    "Old pipes are the weakest link in the whole network.",
+    "Some systems lose a fifth of their water through leaks before it reaches a home.",
+    "Finding those leaks is slow work with microphones and pressure sensors.",
+    "Replacing the pipes costs a great deal, so cities plan the work over decades.",
+    "Wastewater takes the opposite journey, from homes back to the river.",
+    "Sewage plants remove solids, then let bacteria digest what is left.",
+    "The cleaned water returns to the river, often cleaner than the river itself.",
+    "Some cities now reuse treated wastewater for parks and industry.",
+    "Climate change makes droughts longer and storms heavier.",
+    "Both put strain on systems designed for the weather of the last century.",
+    "Engineers respond with bigger storm drains and new reservoirs.",
+    "Households can help by fixing dripping taps and watering gardens at night.",
+    "Smart meters show each home how much water it really uses.",
+    "Clean water is one of the great achievements of modern engineering.",
+    "Keeping it flowing takes steady investment and a little attention from all of us.",
+    "Next time you turn on a tap, think of the engineers who planned that water years ago.",
+    "They worked out where it would come from, how it would be cleaned, and where it would go.",
+    "Most of their work is buried underground, out of sight and out of mind.",
+    "That is exactly how a good water system should feel to the people it serves.",
+]
+
+
+def script_section(opts: argparse.Namespace) -> dict[str, Any]:
+    """A ~300-word script to a video at standard quality, with a cold speech cache."""
+    folder = WORK / "script"
+    folder.mkdir(exist_ok=True)
+    text = "\n\n".join(
+        " ".join(SCRIPT_SENTENCES[i : i + 4]) for i in range(0, len(SCRIPT_SENTENCES), 4)
+    )
+    source = folder / "water.txt"
+    source.write_text(text + "\n", encoding="utf-8")
+    words = len(text.split())
+    print(f"\nscript drop: {words} words, espeak-ng (gTTS offline), image presenter")
+    times = []
+    report: dict[str, Any] = {}
+    for run in range(opts.repeat):
+        cache = folder / f"cache-{run}"
+        config = folder / "presgend.toml"
+        config.write_text(
+            f'[paths]\nlogs = "{folder / "logs"}"\n[output]\nquality = "standard"\n'
+            f'[speech]\ncache_dir = "{cache}"\n'
+        )
+        out = folder / f"out-{run}"
+        wall, peak, rc = measure(
+            [str(ROOT / ".venv/bin/presgend"), "process", str(source), "--outbox", str(out),
+             "--config", str(config)]
+        )  # fmt: skip
+        assert rc == 0, "script job failed"
+        report = json.loads((out / "water.report.json").read_text())
+        times.append((wall, peak))
+    best = min(w for w, _ in times)
+    speech_s = report["speech"]["duration_s"]
+    print(f"  speech synthesised            {speech_s:7.1f} s")
+    print(f"  presgend process (best of {opts.repeat})  {best:7.1f} s   peak "
+          f"{max(p for _, p in times):6.0f} MB")  # fmt: skip
+    print(f"  ratio time / speech           {best / speech_s:7.2f}x  (target < 0.50x)")
+    print(f"  phases of the last run: {report['phases']}")
+    return {
+        "words": words,
+        "speech_s": speech_s,
+        "presgend_s": round(best, 2),
+        "ratio": round(best / speech_s, 3),
+        "phases": report["phases"],
+    }
+
+
+SECTIONS.append(script_section)
+
+
+# --- the daemon ---------------------------------------------------------------------------
+
+
+def _events(log: Path, name: str) -> list[dict[str, Any]]:
+    found = []
+    for line in log.read_text(encoding="utf-8").splitlines() if log.exists() else []:
+        with contextlib.suppress(ValueError):
+            event = json.loads(line)
+            if event.get("event") == name:
+                found.append(event)
+    return found
+
+
+def _stamp(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def _wait(check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the daemon did not get there in time")
+        time.sleep(0.05)
+
+
+def daemon_section(opts: argparse.Namespace) -> dict[str, Any]:
+    """Settle latency, idle CPU and jobs per hour of a real daemon on a local inbox."""
+    import psutil
+
+    root = WORK / "daemon"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "inbox").mkdir(parents=True)
+    clips = root / "clips"
+    base = sample.make_talk(clips, sample.DEMO_TALK[:3], name="base", size=(640, 360),
+                            preset="ultrafast")  # fmt: skip
+    n = opts.queue
+    for i in range(n + 3):
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(base.video), "-c", "copy",
+                        "-metadata", f"comment={i}", str(clips / f"clip{i:02d}.mp4")],
+                       check=True)  # fmt: skip
+        shutil.copy(base.srt, clips / f"clip{i:02d}.srt")
+    config = root / "presgend.toml"
+    config.write_text(
+        "[paths]\n" + "".join(f'{k} = "{root / k}"\n' for k in
+                               ("inbox", "outbox", "failed", "archive", "logs"))
+        + '[jobs]\nmax_concurrent = 1\n[output]\nquality = "fast"\n'
+    )  # fmt: skip
+    log = root / "logs" / "presgend.jsonl"
+    daemon = subprocess.Popen(
+        [str(ROOT / ".venv/bin/presgend"), "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait(lambda: bool(_events(log, "daemon_started")), 60)
+        settle = 2.0  # the default
+        print(f"\ndaemon: local inbox (inotify), settle_seconds = {settle}")
+        time.sleep(5)
+        proc = psutil.Process(daemon.pid)
+        before = proc.cpu_times()
+        started = time.monotonic()
+        time.sleep(opts.idle_seconds)
+        after = proc.cpu_times()
+        used = (after.user - before.user) + (after.system - before.system)
+        idle_pct = 100 * used / (time.monotonic() - started)
+        print(
+            f"  idle CPU over {opts.idle_seconds:.0f} s          {idle_pct:7.3f} %  (target < 1%)"
+        )
+
+        latencies = []
+        for i in range(3):  # written in chunks over 2 s; timed from the last byte
+            data = (clips / f"clip{n + i:02d}.mp4").read_bytes()
+            shutil.copy(clips / f"clip{n + i:02d}.srt", root / "inbox")
+            target = root / "inbox" / f"clip{n + i:02d}.mp4"
+            step = len(data) // 8 + 1
+            with target.open("wb") as f:
+                for k in range(0, len(data), step):
+                    if k:
+                        time.sleep(0.25)
+                    f.write(data[k : k + step])
+                    f.flush()
+                last_byte = time.time()
+            _wait(lambda i=i: len(_events(log, "job_started")) > i, 60)
+            latencies.append(_stamp(_events(log, "job_started")[i]) - last_byte)
+            _wait(lambda i=i: len(_events(log, "job_succeeded")) > i, 120)
+        worst = max(latencies)
+        print(f"  last byte -> job started      {statistics.median(latencies):7.2f} s median, "
+              f"{worst:.2f} s worst  (target <= {settle + 0.5:.1f} s)")  # fmt: skip
+
+        done_before = len(_events(log, "job_succeeded"))
+        queued_at = time.monotonic()
+        for i in range(n):
+            os.rename(clips / f"clip{i:02d}.srt", root / "inbox" / f"clip{i:02d}.srt")
+            os.rename(clips / f"clip{i:02d}.mp4", root / "inbox" / f"clip{i:02d}.mp4")
+        _wait(lambda: len(_events(log, "job_succeeded")) >= done_before + n, 60 * n)
+        queue_s = time.monotonic() - queued_at
+    finally:
+        daemon.terminate()
+        daemon.wait(120)
+    # the same clips through one-shot `presgend process` (same worker code, no daemon)
+    oneshot = root / "oneshot"
+    for i in range(n):
+        shutil.copy(root / "archive" / f"clip{i:02d}.srt", clips / f"clip{i:02d}.srt")
+        shutil.copy(root / "archive" / f"clip{i:02d}.mp4", clips / f"clip{i:02d}.mp4")
+    wall, _, rc = measure(
+        [str(ROOT / ".venv/bin/presgend"), "process", "--outbox", str(oneshot), "--config",
+         str(config), *(str(clips / f"clip{i:02d}.mp4") for i in range(n))]
+    )  # fmt: skip
+    assert rc == 0
+    per_hour = 3600 * n / queue_s
+    print(f"  queue of {n} short clips ({base.duration:.0f} s each): {queue_s:6.1f} s "
+          f"= {per_hour:.0f} jobs/hour")  # fmt: skip
+    print(f"  one-shot `process` of the same {n}: {wall:6.1f} s; daemon / one-shot "
+          f"{queue_s / wall:.2f}x")  # fmt: skip
+    return {
+        "idle_cpu_percent": round(idle_pct, 3),
+        "settle_seconds": settle,
+        "latency_s": [round(x, 3) for x in latencies],
+        "queue_jobs": n,
+        "queue_s": round(queue_s, 2),
+        "jobs_per_hour": round(per_hour),
+        "oneshot_s": round(wall, 2),
+    }
+
+
+SECTIONS.append(daemon_section)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=180.0, help="length of the fixture")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
+    parser.add_argument("--idle-seconds", type=float, default=60.0, help="idle CPU window")
+    parser.add_argument("--queue", type=int, default=6, help="short clips queued at once")
+    parser.add_argument("--only", help="run one section: video, script or daemon")
     opts = parser.parse_args()
     WORK.mkdir(exist_ok=True)
-    results = {section.__name__: section(opts) for section in SECTIONS}
+    chosen = [s for s in SECTIONS if not opts.only or s.__name__.startswith(opts.only)]
+    results = {section.__name__: section(opts) for section in chosen}
     (WORK / "results.json").write_text(json.dumps(results, indent=2))
     print(f"\nfigures saved to {WORK / 'results.json'}")
     return 0

@@ -22,14 +22,38 @@ def main() -> int:
     outbox = DEMO_DIR / "outbox"
     for old in outbox.glob("demo-talk*"):  # a re-run shows fresh results, not demo-talk-2
         old.unlink()
-    code = cli.main(["process", str(video), "--outbox", str(outbox)])
+    script = talk_dir / "demo-script.md"
+    script.write_text(DEMO_SCRIPT, encoding="utf-8")
+    for old in outbox.glob("demo-script*"):
+        old.unlink()
+    code = cli.main(["process", str(video), str(script), "--outbox", str(outbox)])
     if code == 0:
-        print(
-            f"\ndemo finished:\n  video:  {(outbox / 'demo-talk.mp4').absolute()}\n"
-            f"  report: {(outbox / 'demo-talk.report.json').absolute()}\n"
-            f"  subtitles: {(outbox / 'demo-talk.srt').absolute()}"
-        )
+        print("\ndemo finished:")
+        for stem, what in (("demo-talk", "a talking-head video"), ("demo-script", "a script")):
+            print(
+                f"  from {what}:\n    video:     {(outbox / f'{stem}.mp4').absolute()}\n"
+                f"    report:    {(outbox / f'{stem}.report.json').absolute()}\n"
+                f"    subtitles: {(outbox / f'{stem}.srt').absolute()}"
+            )
     return code
+
+
+DEMO_SCRIPT = """\
+# What presgend does
+
+Drop a recording or a script into the inbox folder. A few minutes later the outbox holds
+a finished presentation video.
+
+## Scripts become talks
+
+- The text is spoken sentence by sentence
+- Slides change exactly when their section starts
+
+## Safe to run unattended
+
+Files are taken only once they are complete. Every job ends in the outbox or in the
+failed folder, with a plain explanation.
+"""
 
 
 if __name__ == "__main__":
