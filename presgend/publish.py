@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -19,10 +20,17 @@ from typing import Any
 STAGING = ".presgend-tmp"
 
 
-def staging_dir(outbox: Path) -> Path:
-    path = outbox / STAGING
+def staging_dir(outbox: Path, job_id: str) -> Path:
+    """A job's own folder under the outbox's staging folder. Each job has its own, so
+    one job tidying up never removes the folder another job is about to write into."""
+    path = outbox / STAGING / job_id
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def release_staging(outbox: Path, job_id: str) -> None:
+    shutil.rmtree(outbox / STAGING / job_id, ignore_errors=True)
+    cleanup_staging(outbox)
 
 
 def publish_video(temp: Path, outbox: Path, stem: str) -> Path:
@@ -83,18 +91,18 @@ def cleanup_staging(outbox: Path) -> None:
 
 
 def remove_stale_staging(outbox: Path, older_than: float) -> list[str]:
-    """Delete temp files no job has written to for `older_than` seconds (left by a
+    """Delete job folders nothing has written to for `older_than` seconds (left by a
     process that was killed); a live job's encoder touches its file continuously."""
     folder = outbox / STAGING
     removed = []
     now = time.time()
     with contextlib.suppress(OSError):
-        for path in folder.iterdir():
+        for job in folder.iterdir():
             with contextlib.suppress(OSError):
-                if now - path.stat().st_mtime > older_than:
-                    path.unlink()
-                    removed.append(path.name)
-    cleanup_staging(outbox)
+                newest = max([p.stat().st_mtime for p in job.iterdir()] + [job.stat().st_mtime])
+                if now - newest > older_than:
+                    shutil.rmtree(job, ignore_errors=True)
+                    removed.append(job.name)
     return removed
 
 

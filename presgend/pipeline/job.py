@@ -320,8 +320,8 @@ class _Job:
         pngs: list[Path],
         work: Path,
     ) -> dict[str, Any]:
-        staging = publish.staging_dir(self.outbox)
-        temp = staging / f"{self.record.job_id}.mp4"
+        staging = publish.staging_dir(self.outbox, self.record.job_id)
+        temp = staging / "video.mp4"
         plan = compose.ComposePlan(
             video=source.video,
             audio=source.audio,
@@ -344,7 +344,7 @@ class _Job:
             video = publish.publish_video(temp, self.outbox, self.stem)
         finally:
             temp.unlink(missing_ok=True)
-            publish.cleanup_staging(self.outbox)
+            publish.release_staging(self.outbox, self.record.job_id)
         stem = video.stem
         srt = publish.write_atomic(
             self.outbox / f"{stem}.srt", subtitles.to_srt(transcript.segments)
