@@ -196,6 +196,8 @@ def script_section(opts: argparse.Namespace) -> dict[str, Any]:
             f'[speech]\ncache_dir = "{cache}"\n'
         )
         out = folder / f"out-{run}"
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)  # a cold cache: every sentence synthesised
         wall, peak, rc = measure(
             [str(ROOT / ".venv/bin/presgend"), "process", str(source), "--outbox", str(out),
              "--config", str(config)]
