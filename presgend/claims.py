@@ -244,7 +244,7 @@ def move_no_clobber(src: Path, dst: Path) -> None:
     st = os.lstat(src)
     if not os.path.lexists(dst):
         try:
-            if _is_regular(st.st_mode) and st.st_nlink == 1:
+            if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
                 os.link(src, dst)  # fails instead of replacing
                 os.unlink(src)
             else:
@@ -276,10 +276,6 @@ def move_no_clobber(src: Path, dst: Path) -> None:
 def _split(name: str) -> tuple[str, str]:
     stem = stem_of(name)
     return stem, name[len(stem) :]
-
-
-def _is_regular(mode: int) -> bool:
-    return stat.S_ISREG(mode)
 
 
 def _copy_entry(src: Path, dst: Path, mode: int) -> None:

@@ -28,8 +28,8 @@ from watchdog.observers.api import BaseObserver
 from presgend import claims, hardware, logs, notify, publish, state, watcher, worker
 from presgend import config as config_mod
 from presgend.config import Config
-from presgend.errors import ClaimLost, ConfigError
-from presgend.pipeline.job import Services, new_job_id
+from presgend.errors import ClaimLost, ConfigError, JobError
+from presgend.pipeline.job import SCRIPT_SUFFIXES, Services, input_kind, new_job_id
 from presgend.report import now_iso, sha256_of
 
 log = logs.get("presgend.daemon")
@@ -302,10 +302,10 @@ class Daemon:
         path = self.inbox / name
         reason = watcher.hostile_reason(path)
         if reason is None and watcher.classify(name) == "unsupported":
-            reason = (
-                f"'{path.suffix or name}' files are not supported; drop a video "
-                "(.mp4 .mov .mkv .webm .m4v .avi) or a script (.txt .md)."
-            )
+            try:
+                input_kind(path)
+            except JobError as exc:
+                reason = str(exc)
         if reason is not None:
             self.settler.forget(name)
             self._reject(name, reason)
@@ -400,6 +400,7 @@ class Daemon:
                 stem=claims.stem_of(claim.main),
                 before_publish=claim.fence,
                 input_label=job.label,
+                sha256=sha,
             )
         except asyncio.CancelledError:
             if job.lost:
@@ -599,7 +600,8 @@ class Daemon:
 
 
 def _kind(name: str) -> str:
-    return "script" if name.lower().endswith((".txt", ".md")) else "video"
+    """The kind for an error document, also for names input_kind refuses."""
+    return "script" if name.lower().endswith(SCRIPT_SUFFIXES) else "video"
 
 
 def main(config: Config, *, once: bool = False, config_path: str | None = None) -> int:

@@ -8,7 +8,6 @@ at most a rescan interval, never a file taken mid-copy.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import fnmatch
 import os
 import stat
@@ -24,8 +23,10 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from presgend import tools
-from presgend.pipeline import probe
+from presgend.errors import JobError
+from presgend.pipeline import probe, script
 from presgend.pipeline.job import SCRIPT_SUFFIXES, VIDEO_SUFFIXES
+from presgend.pipeline.presenter import IMAGE_SUFFIXES
 
 # Names that are never inputs: hidden and temp files of copy tools, OS litter.
 IGNORED_PATTERNS = (
@@ -43,7 +44,6 @@ IGNORED_PATTERNS = (
     "desktop.ini",
 )
 SIDECAR_SUFFIXES = (".srt", ".vtt", ".transcript.txt")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 NETWORK_FILESYSTEMS = frozenset(
     {
         "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "afpfs", "webdav", "davfs",
@@ -75,7 +75,7 @@ def sidecars_of(inbox: Path, name: str) -> list[str]:
     """The names in `inbox` that travel with main file `name`: transcripts for a video,
     a presenter image for a script."""
     stem, suffix = os.path.splitext(name)
-    wanted = SCRIPT_SIDE if suffix.lower() in SCRIPT_SUFFIXES else VIDEO_SIDE
+    wanted = IMAGE_SUFFIXES if suffix.lower() in SCRIPT_SUFFIXES else SIDECAR_SUFFIXES
     found = []
     for extra in wanted:
         candidate = stem + extra
@@ -83,10 +83,6 @@ def sidecars_of(inbox: Path, name: str) -> list[str]:
             if os.path.lexists(inbox / variant) and variant not in found:
                 found.append(variant)
     return found
-
-
-VIDEO_SIDE = SIDECAR_SUFFIXES
-SCRIPT_SIDE = IMAGE_SUFFIXES
 
 
 # --- what kind of filesystem the inbox is on ------------------------------------------------
@@ -270,15 +266,8 @@ def _script_readable(path: Path, max_bytes: int) -> tuple[bool, str]:
         return False, exc.strerror or str(exc)
     if not data.strip() or len(data) > max_bytes:
         return True, ""  # complete as far as we can tell; the job says what is wrong
-    for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            try:
-                data.decode(codec)
-            except UnicodeDecodeError as exc:
-                return False, str(exc)
-            return True, ""
     try:
-        data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+        script.decode(data)  # the job's own decoding rules
+    except JobError as exc:
         return False, str(exc)
     return True, ""

@@ -39,6 +39,7 @@ async def execute(
     stem: str | None = None,
     before_publish: Callable[[], None] | None = None,
     input_label: Path | None = None,
+    sha256: str | None = None,
 ) -> Outcome:
     """Run one job; on failure write `<stem>.error.json` into `error_dir` (if given)."""
     job_id = job_id or new_job_id()
@@ -54,6 +55,7 @@ async def execute(
             output_stem=stem,
             before_publish=before_publish,
             input_label=input_label,
+            sha256=sha256,
         )
     except JobFailed as failure:
         error_path = (error_dir or path.parent) / f"{stem or path.stem}.error.json"

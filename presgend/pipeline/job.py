@@ -84,11 +84,13 @@ async def run_job(
     output_stem: str | None = None,
     before_publish: Callable[[], None] | None = None,
     input_label: Path | None = None,
+    sha256: str | None = None,
 ) -> dict[str, Any]:
     """Run one job. `before_publish` is called just before the first output becomes
     visible; a daemon uses it to fence off work whose claim was taken back."""
     services = services or Services()
     record = JobRecord(job_id or new_job_id(), input_path, kind="video", label=input_label)
+    record.sha256 = sha256 or ""  # the daemon has read the file once already
     job = _Job(
         record,
         config,
@@ -171,7 +173,8 @@ class _Job:
         path = self.record.input_path
         self.record.kind = input_kind(path)
         check_input(path)
-        self.record.sha256 = await asyncio.to_thread(sha256_of, path)
+        if not self.record.sha256:
+            self.record.sha256 = await asyncio.to_thread(sha256_of, path)
         async with _peak_rss(self.record), _workdir() as work:
             if self.record.kind == "script":
                 from presgend.pipeline import script
