@@ -23,6 +23,7 @@ from presgend.config import Config
 from presgend.errors import JobError
 from presgend.hardware import HardwareProfile, Quality
 from presgend.pipeline import compose, face, presenter, probe, speech, summarize, transcribe
+from presgend.pipeline.sentences import split_sentences
 
 if TYPE_CHECKING:
     from presgend.pipeline.job import _Job
@@ -44,6 +45,12 @@ class Part:
     title: str | None = None
     bullets: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)  # what is spoken, sentence by sentence
+    bullet_lines: list[int] = field(default_factory=list)  # the line each bullet is said in
+
+    def absorb(self, other: Part) -> None:
+        self.bullet_lines += [len(self.lines) + k for k in other.bullet_lines]
+        self.bullets += other.bullets
+        self.lines += other.lines
 
 
 @dataclass
@@ -128,7 +135,7 @@ def parse(text: str) -> Script:
     def flush() -> None:
         if paragraph:
             joined = clean(" ".join(paragraph))
-            sentences = summarize.split_sentences(joined)
+            sentences = split_sentences(joined)
             parts[-1].lines.extend(s for s in sentences if _WORDY.search(s))
             paragraph.clear()
 
@@ -146,19 +153,21 @@ def parse(text: str) -> Script:
             flush()
             words = clean(item.group(1))
             parts[-1].bullets.append(words.rstrip(".;:"))
+            parts[-1].bullet_lines.append(len(parts[-1].lines))
             spoken = words if words.endswith((".", "!", "?", "。", "！", "？")) else words + "."
-            parts[-1].lines.extend(summarize.split_sentences(spoken))
+            parts[-1].lines.extend(split_sentences(spoken))
         elif _WORDY.search(raw):
             paragraph.append(raw.strip())
         else:
             flush()
     flush()
     if headings == 0:
-        return Script([Part(lines=parts[0].lines, bullets=parts[0].bullets)], structured=False)
+        return Script([parts[0]], structured=False)
     intro, sections = parts[0], parts[1:]
     if intro.lines:  # words before the first heading belong to the first section
-        sections[0].lines[:0] = intro.lines
-        sections[0].bullets[:0] = intro.bullets
+        intro.absorb(sections[0])
+        intro.title = sections[0].title
+        sections[0] = intro
     for part in sections:
         if not part.lines and part.title:
             part.lines.append(part.title if part.title.endswith(".") else part.title + ".")
@@ -172,8 +181,7 @@ def fit_parts(parts: list[Part], max_slides: int) -> list[Part]:
     kept = parts[: max_slides - 1]
     rest = Part(title=parts[max_slides - 1].title)
     for part in parts[max_slides - 1 :]:
-        rest.lines += part.lines
-        rest.bullets += part.bullets
+        rest.absorb(part)
     return [*kept, rest]
 
 
@@ -187,21 +195,26 @@ def spoken_lines(script: Script, max_slides: int) -> tuple[list[speech.Line], li
 
 
 def sections_for(
-    script: Script, parts: list[Part], spoken: list[speech.Spoken], duration: float, max_slides: int
+    script: Script,
+    parts: list[Part],
+    spoken: list[speech.Spoken],
+    duration: float,
+    max_slides: int,
+    language: str = "en",
 ) -> list[summarize.Section]:
-    sentences = [summarize.Sentence(s.text, s.start, s.end) for s in spoken]
+    sentences = [summarize.Sentence(s.text, s.start, s.end, i) for i, s in enumerate(spoken)]
     if not script.structured:
         groups = summarize.split_sections(sentences, summarize.section_count(sentences, max_slides))
-        return summarize.describe(groups, duration)
+        return summarize.describe(groups, duration, language=language)
     groups, position = [], 0
     for part in parts:
         groups.append(sentences[position : position + len(part.lines)])
         position += len(part.lines)
+    given: list[list[tuple[str, int]] | None] = [
+        list(zip(p.bullets, p.bullet_lines, strict=True))[:MAX_BULLETS] or None for p in parts
+    ]
     return summarize.describe(
-        groups,
-        duration,
-        titles=[p.title for p in parts],
-        bullets=[p.bullets[:MAX_BULLETS] or None for p in parts],
+        groups, duration, titles=[p.title for p in parts], given=given, language=language
     )
 
 
@@ -253,7 +266,9 @@ async def _content(
     for message in said.fallbacks:
         job.fallback("speech", message)
     job.report_progress("content", 0.4)
-    sections = sections_for(script, parts, said.sentences, said.duration, cfg.slides.max_slides)
+    sections = sections_for(
+        script, parts, said.sentences, said.duration, cfg.slides.max_slides, cfg.speech.voice
+    )
     pngs, made = await asyncio.gather(
         job.render_slides(sections, work), _presenter(job, picture, said, work)
     )
@@ -335,7 +350,7 @@ async def plan(
         groups = summarize.split_sections(
             sentences, summarize.section_count(sentences, cfg.slides.max_slides)
         )
-        titles = [s.title for s in summarize.describe(groups, duration)]
+        titles = [s.title for s in summarize.describe(groups, duration, language=cfg.speech.voice)]
         details.append(f"sections: {len(groups)} found in the prose")
     for i, title in enumerate(titles, 1):
         details.append(f"  slide {i}: {title}")

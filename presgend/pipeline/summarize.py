@@ -1,8 +1,11 @@
-"""Phase 2 summary: sentences, sections at sentence boundaries, a title and bullets each.
+"""Phase 2 summary: sentences, sections where the topic changes, a title and bullets each.
 
-Purely extractive and local: word statistics pick the section boundaries (balanced
-length, least lexical overlap across the cut), a key phrase for the title and the
-most informative sentences for the bullets. Nothing is downloaded, nothing costs.
+Purely extractive and local. Sentences come from pysbd over the transcript, keeping the
+recogniser's word times. Sections are cut at sentence boundaries where the vocabulary
+shifts (TextTiling-style cohesion between neighbouring windows), helped by discourse
+markers ("next", "let's talk about"), an announced agenda and long pauses. Each section
+is named by its most distinctive noun phrase and gets 2–4 condensed bullets, facts first
+(numbers, amounts, dates, names, asks); greetings and thanks never become bullets.
 """
 
 from __future__ import annotations
@@ -11,65 +14,16 @@ import itertools
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from presgend.pipeline import lexicon, phrases
+from presgend.pipeline.sentences import is_cjk, join_words, spans
 from presgend.pipeline.transcribe import Segment, Word
 
-STOPWORDS = frozenset(
-    """
-a about above after again against all also am an and any are aren't as at be because been
-before being below between both but by can can't cannot could couldn't did didn't do does
-doesn't doing don't down during each even every few for from further get gets getting go
-goes going gonna got had hadn't has hasn't have haven't having he he'd he'll he's her here
-here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it
-it's its itself just kind know let let's like lot lots make makes many may me might more
-most much must mustn't my myself need no nor not now of off okay ok on once one only or
-other ought our ours ourselves out over own really right same say says see so some such
-sure than that that's the their theirs them themselves then there there's these they
-they'd they'll they're they've thing things think this those though through to today too
-um uh under until up us use used very want was wasn't way we we'd we'll we're we've well
-were weren't what what's when when's where where's which while who who's whom why why's
-will with won't would wouldn't yeah yes you you'd you'll you're you've your yours yourself
-yourselves actually basically also just maybe still going first second next last
-""".split()
-)
-# Common verbs: a title never ends on one ("Honest Reports Tell" reads badly).
-VERBS = frozenset(
-    """
-add adds added ask asks asked become becomes began begin begins bring brings build builds
-built call calls called came check checks checked come comes cover covers covered create
-creates created drop drops dropped end ends ended fail fails failed feel feels felt find
-finds found gave give gives happen happens happened hand hands handed help helps helped
-keep keeps kept learn learns learned look looks looked made mean means meant move moves
-moved put puts run runs ran said saw seem seems seemed show shows showed shown start starts
-started stop stops stopped take takes taken tell tells told took touch touches touched
-try tries tried turn turns turned wait waits waited went work works worked write writes
-wrote written welcome listen listening thank renamed rename means using
-""".split()
-)
-FILLERS = frozenset(
-    {
-        "so",
-        "and",
-        "but",
-        "um",
-        "uh",
-        "er",
-        "well",
-        "now",
-        "okay",
-        "ok",
-        "right",
-        "also",
-        "then",
-        "like",
-        "yeah",
-    }
-)
-_ABBREVIATIONS = ("e.g.", "i.e.", "mr.", "mrs.", "ms.", "dr.", "prof.", "etc.", "vs.", "st.")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|(?<=[。！？])")
-_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
-MAX_BULLET_WORDS = 14
+MAX_BULLETS = 4
+MIN_SPEECH_FOR_TWO = 10.0  # seconds of speech before a talk gets a second slide
+LONG_SILENCE = 60.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +31,7 @@ class Sentence:
     text: str
     start: float
     end: float
+    source: int = -1  # index into the transcript's segments of its first word
 
 
 @dataclass(frozen=True)
@@ -87,109 +42,211 @@ class Section:
     start: float
     end: float
     sentences: list[Sentence]
+    bullet_starts: list[float] = field(default_factory=list)
+    sources: list[int] = field(default_factory=list)  # transcript segment per bullet
+    left_off: list[str] = field(default_factory=list)  # fact sentences with no room
 
 
-def split_sentences(text: str) -> list[str]:
-    parts: list[str] = []
-    for piece in _SENTENCE_END.split(text):
-        piece = piece.strip()
-        if not piece:
-            continue
-        if parts and parts[-1].lower().endswith(_ABBREVIATIONS):
-            parts[-1] = f"{parts[-1]} {piece}"
-        else:
-            parts.append(piece)
-    return parts
+# --- sentences ----------------------------------------------------------------------------
 
 
-def timed_words(segments: list[Segment]) -> list[Word]:
-    """Every word with a time: recogniser word times, else spread over its segment."""
-    words: list[Word] = []
-    for seg in segments:
+def timed_words(segments: list[Segment]) -> list[tuple[Word, int]]:
+    """Every word with a time and its segment: recogniser word times, else spread over
+    the segment in proportion to length."""
+    words: list[tuple[Word, int]] = []
+    for index, seg in enumerate(segments):
         if seg.words:
-            words.extend(seg.words)
+            words.extend((w, index) for w in seg.words)
             continue
-        tokens = seg.text.split()
+        tokens = _tokens(seg.text)
         total = sum(len(t) + 1 for t in tokens) or 1
         t = seg.start
         for token in tokens:
             length = (seg.end - seg.start) * (len(token) + 1) / total
-            words.append(Word(t, t + length, token))
+            words.append((Word(t, t + length, token), index))
             t += length
     return words
 
 
-def sentences_from(segments: list[Segment]) -> list[Sentence]:
-    """Sentences with the time of their first and last spoken word."""
-    words = timed_words(segments)
-    punctuated = sum(1 for w in words if _ends_sentence(w.text))
-    segment_ends = _segment_end_indexes(segments) if punctuated * 40 < len(words) else set()
-    sentences: list[Sentence] = []
-    current: list[Word] = []
-    for i, word in enumerate(words):
-        current.append(word)
-        if _ends_sentence(word.text) or i in segment_ends or i == len(words) - 1:
-            text = _join(current)
-            if text and not (text.lower().endswith(_ABBREVIATIONS) and i < len(words) - 1):
-                sentences.append(Sentence(text, current[0].start, current[-1].end))
-                current = []
-    return sentences
+def _tokens(text: str) -> list[str]:
+    """Whitespace words; text without spaces (CJK) one character a word."""
+    parts = text.split()
+    if len(parts) <= 1 and is_cjk(text) and len(text) > 1:
+        return list(text.replace(" ", ""))
+    return parts
+
+
+def sentences_from(segments: list[Segment], language: str = "en") -> list[Sentence]:
+    """Sentences with the times of their first and last spoken word."""
+    timed = timed_words(segments)
+    if not timed:
+        return []
+    texts = [w.text for w, _ in timed]
+    if sum(1 for t in texts if _ends_sentence(t)) * 40 < len(texts):
+        groups = _by_segment(timed)  # no punctuation: trust the recogniser's segments
+    else:
+        groups = _by_spans(timed, language)
+    return [
+        Sentence(join_words([w.text for w, _ in g]), g[0][0].start, g[-1][0].end, g[0][1])
+        for g in groups
+        if g
+    ]
 
 
 def _ends_sentence(token: str) -> bool:
     return token.rstrip("\"')]”’").endswith((".", "!", "?", "…", "。", "！", "？"))
 
 
-def _segment_end_indexes(segments: list[Segment]) -> set[int]:
-    ends, count = set(), 0
-    for seg in segments:
-        count += len(seg.words) if seg.words else len(seg.text.split())
-        ends.add(count - 1)
-    return ends
+def _by_segment(timed: list[tuple[Word, int]]) -> list[list[tuple[Word, int]]]:
+    return [list(g) for _, g in itertools.groupby(timed, key=lambda pair: pair[1])]
 
 
-def _join(words: list[Word]) -> str:
-    return re.sub(r"\s+", " ", " ".join(w.text for w in words)).strip()
+def _by_spans(timed: list[tuple[Word, int]], language: str) -> list[list[tuple[Word, int]]]:
+    """pysbd over the joined words; each word goes to the sentence its first letter is in."""
+    offsets, text = [], ""
+    for word, _ in timed:
+        text += " " if text else ""
+        offsets.append(len(text))
+        text += word.text
+    bounds = [end for _, end in spans(text, language)]
+    groups: list[list[tuple[Word, int]]] = [[] for _ in bounds] or [[]]
+    k = 0
+    for offset, pair in zip(offsets, timed, strict=True):
+        while k < len(bounds) - 1 and offset >= bounds[k]:
+            k += 1
+        groups[k].append(pair)
+    return groups
 
 
-def content_words(text: str) -> list[str]:
-    return [
-        w
-        for w in (m.group().lower().strip("'’-") for m in _WORD.finditer(text))
-        if len(w) > 2 and w not in STOPWORDS
-    ]
+# --- how many sections, and where -------------------------------------------------------
 
 
 def section_count(sentences: list[Sentence], max_slides: int) -> int:
-    words = sum(len(s.text.split()) for s in sentences)
-    wanted = min(max_slides, max(3, math.ceil(words / 90)))
-    return max(1, min(wanted, len(sentences) // 2))
+    """3–5 for a 1–3 minute talk, one per 30–60 s beyond, at least 2 once a talk has
+    3 sentences and 10 s; never more than `max_slides` or half the sentences."""
+    content = [s for s in sentences if not lexicon.is_courtesy(s.text)]
+    speech = sentences[-1].end - sentences[0].start if sentences else 0.0
+    if len(content) < 3 or speech < MIN_SPEECH_FOR_TWO:
+        return 1
+    if speech <= 180:
+        wanted = 2 if speech < 30 else 3 if speech < 90 else 4 if speech < 150 else 5
+    else:
+        wanted = round(speech / 45)
+    agenda = agenda_items(sentences)
+    announced = len(agenda.items) + 1 if agenda else _markers(sentences) + 1
+    if 3 <= announced <= max_slides:
+        wanted = max(wanted, announced)
+    return max(1, min(wanted, max_slides, max(2, len(content) // 2)))
+
+
+@dataclass(frozen=True)
+class Agenda:
+    at: int  # the sentence that announces it
+    items: list[str]  # what it lists, as spoken
+
+    def stems(self) -> list[set[str]]:
+        return [set(phrases.content_stems(item)) for item in self.items]
+
+
+def agenda_items(sentences: list[Sentence]) -> Agenda | None:
+    """An announced agenda in the first third of the talk."""
+    for i, sentence in enumerate(sentences[: max(2, len(sentences) // 3)]):
+        match = lexicon.AGENDA.search(sentence.text)
+        if not match:
+            continue
+        rest = sentence.text[match.end() :].strip(" .!?:")
+        pieces = re.split(r",|;|\band then\b|\band\b|\bthen\b|\bplus\b", rest)
+        items = [p.strip() for p in pieces if phrases.content_stems(p)]
+        if len(items) >= 2:
+            return Agenda(i, items)
+    return None
+
+
+def _markers(sentences: list[Sentence]) -> int:
+    return sum(1 for s in sentences[1:] if lexicon.MARKERS.search(s.text))
 
 
 def split_sections(sentences: list[Sentence], count: int) -> list[list[Sentence]]:
-    """Cut into `count` runs: balanced in length, cut where the vocabulary changes most."""
+    """Cut into `count` runs at the strongest topic boundaries, kept roughly balanced."""
     n = len(sentences)
     if count <= 1 or n <= 1:
         return [sentences]
-    lengths = [max(1, len(s.text.split())) for s in sentences]
-    prefix = [0]
-    for length in lengths:
-        prefix.append(prefix[-1] + length)
+    count = min(count, n)
+    scores = boundary_scores(sentences)
+    words = [max(1, len(s.text.split())) for s in sentences]
+    prefix = [0, *itertools.accumulate(words)]
     ideal = prefix[-1] / count
-    bags = [Counter(content_words(s.text)) for s in sentences]
-    gap_similarity = [_similarity(bags[max(0, g - 2) : g], bags[g : g + 2]) for g in range(n + 1)]
+    solo = [lexicon.is_courtesy(s.text) for s in sentences]
 
-    def cost(i: int, j: int) -> float:
-        return ((prefix[j] - prefix[i] - ideal) / ideal) ** 2
+    def section_cost(i: int, j: int) -> float:
+        balance = 0.35 * ((prefix[j] - prefix[i] - ideal) / ideal) ** 2
+        if all(solo[i:j]):
+            return 5.0  # a slide for nothing but "thank you"
+        return balance + (0.6 if j - i == 1 and n >= 2 * count else 0.0)
 
-    best = _partition(n, count, cost, gap_similarity)
-    cuts = [0, *best, n]
-    return [sentences[a:b] for a, b in itertools.pairwise(cuts)]
+    cuts = _partition(n, count, section_cost, scores)
+    edges = [0, *cuts, n]
+    return [sentences[a:b] for a, b in itertools.pairwise(edges)]
 
 
-def _partition(n: int, k: int, cost: object, gap: list[float]) -> list[int]:
-    """Dynamic programme over cut positions; returns the k-1 inner cuts."""
-    assert callable(cost)
+def boundary_scores(sentences: list[Sentence]) -> list[float]:
+    """How strongly a new topic starts at each sentence (index 0 unused)."""
+    n = len(sentences)
+    bags = [Counter(phrases.content_stems(s.text)) for s in sentences]
+    pauses = [max(0.0, b.start - a.end) for a, b in itertools.pairwise(sentences)]
+    typical = sorted(pauses)[len(pauses) // 2] if pauses else 0.0
+    agenda = agenda_items(sentences)
+    mentions = _first_mentions(sentences, agenda) if agenda else {}
+    scores = [0.0] * n
+    for g in range(1, n):
+        before, after = sum(bags[max(0, g - 2) : g], Counter()), sum(bags[g : g + 2], Counter())
+        score = 1.0 - _cosine(before, after)
+        if lexicon.MARKERS.search(sentences[g].text):
+            score += 0.8
+        if g in mentions:
+            score += 1.2
+        if agenda and g == agenda.at + 1:
+            score += 0.6
+        pause = pauses[g - 1] - max(0.4, 1.5 * typical)
+        score += 0.6 * min(1.0, max(0.0, pause / 1.5))
+        if all(lexicon.is_courtesy(s.text) for s in sentences[g:]):
+            score -= 3.0  # the closing thanks stay with the last topic
+        scores[g] = score
+    return scores
+
+
+def _first_mentions(sentences: list[Sentence], agenda: Agenda) -> dict[int, int]:
+    """The sentence where each agenda item is first talked about → the item's index."""
+    found: dict[int, int] = {}
+    for k, item in enumerate(agenda.stems()):
+        for g in range(agenda.at + 1, len(sentences)):
+            stems = set(phrases.content_stems(sentences[g].text))
+            if len(item & stems) * 2 >= len(item):
+                found.setdefault(g, k)
+                break
+    return found
+
+
+def _agenda_per_group(groups: list[list[Sentence]], agenda: Agenda | None) -> list[str | None]:
+    """The agenda item each section covers: in order when the talk has one section per
+    item after the agenda, else where each item is first mentioned."""
+    found: list[str | None] = [None] * len(groups)
+    if agenda is None:
+        return found
+    starts = list(itertools.accumulate([0, *(len(g) for g in groups)]))
+    home = next(i for i in range(len(groups)) if agenda.at < starts[i + 1])
+    if len(groups) - home - 1 == len(agenda.items):
+        found[home + 1 :] = agenda.items
+        return found
+    flat = [s for g in groups for s in g]
+    for g, k in _first_mentions(flat, agenda).items():
+        i = next(i for i in range(len(groups)) if g < starts[i + 1])
+        found[i] = found[i] or agenda.items[k]
+    return found
+
+
+def _partition(n: int, k: int, cost: Callable[[int, int], float], gain: list[float]) -> list[int]:
+    """k-1 inner cuts maximising the boundary gains minus each section's cost."""
     inf = float("inf")
     table = [[inf] * (n + 1) for _ in range(k + 1)]
     back = [[0] * (n + 1) for _ in range(k + 1)]
@@ -199,7 +256,7 @@ def _partition(n: int, k: int, cost: object, gap: list[float]) -> list[int]:
             for i in range(parts - 1, j):
                 if table[parts - 1][i] == inf:
                     continue
-                value = table[parts - 1][i] + cost(i, j) + (0.5 * gap[i] if i else 0.0)
+                value = table[parts - 1][i] + cost(i, j) - (gain[i] if i else 0.0)
                 if value < table[parts][j]:
                     table[parts][j], back[parts][j] = value, i
     cuts, j = [], n
@@ -209,131 +266,237 @@ def _partition(n: int, k: int, cost: object, gap: list[float]) -> list[int]:
     return sorted(c for c in cuts if c > 0)
 
 
-def _similarity(left: list[Counter[str]], right: list[Counter[str]]) -> float:
-    a, b = sum(left, Counter()), sum(right, Counter())
+def _cosine(a: Counter[str], b: Counter[str]) -> float:
     dot = sum(a[w] * b[w] for w in a.keys() & b.keys())
     norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
     return dot / norm if norm else 0.0
 
 
-def summarize(segments: list[Segment], duration: float, max_slides: int = 5) -> list[Section]:
-    sentences = sentences_from(segments)
+# --- titles and bullets -----------------------------------------------------------------
+
+
+def summarize(
+    segments: list[Segment], duration: float, max_slides: int = 5, language: str = "en"
+) -> list[Section]:
+    sentences = sentences_from(segments, language)
     if not sentences:
         return []
-    return describe(split_sections(sentences, section_count(sentences, max_slides)), duration)
+    groups = split_sections(sentences, section_count(sentences, max_slides))
+    return describe(groups, duration, language=language)
 
 
 def describe(
     groups: list[list[Sentence]],
     duration: float,
     titles: list[str | None] | None = None,
-    bullets: list[list[str] | None] | None = None,
+    given: list[list[tuple[str, int]] | None] | None = None,
+    language: str = "en",
 ) -> list[Section]:
     """Sections from groups of sentences: each starts at its first sentence (the first
-    at 0) and gets a title and bullets, the author's where given, else extracted."""
-    weights = _idf(groups)
+    at 0) and gets a title and bullets, the author's where given (a bullet with the index
+    of its sentence in the group), else extracted."""
+    idf = _idf(groups)
+    agenda = agenda_items([s for g in groups for s in g])
+    items = _agenda_per_group(groups, agenda)
     sections: list[Section] = []
-    used_titles: set[str] = set()
+    used: list[str] = []
     for i, group in enumerate(groups):
-        given_title = titles[i] if titles else None
-        title = given_title or _title(group, weights, used_titles) or f"Part {i + 1}"
-        used_titles.add(title.lower())
-        given_bullets = bullets[i] if bullets else None
-        points = given_bullets or _bullets(group, weights)
+        title = (titles[i] if titles else None) or make_title(
+            group, idf, used, i, language, items[i]
+        )
+        used.append(title)
+        authored = given[i] if given else None
+        chosen, left_off = (
+            ([(text, group[k]) for text, k in authored], [])
+            if authored
+            else pick_bullets(group, idf, title, agenda_sentence(agenda, groups, i))
+        )
         start = 0.0 if i == 0 else group[0].start
         end = groups[i + 1][0].start if i + 1 < len(groups) else duration
-        sections.append(Section(i, title, points, start, end, group))
+        sections.append(
+            Section(
+                index=i,
+                title=title,
+                bullets=[text for text, _ in chosen],
+                start=start,
+                end=end,
+                sentences=group,
+                bullet_starts=[max(start, s.start) for _, s in chosen],
+                sources=[s.source for _, s in chosen],
+                left_off=left_off,
+            )
+        )
     return sections
+
+
+def agenda_sentence(agenda: Agenda | None, groups: list[list[Sentence]], i: int) -> int | None:
+    """Index within group i of the agenda sentence, if it falls there."""
+    if agenda is None:
+        return None
+    offset = sum(len(g) for g in groups[:i])
+    at = agenda.at - offset
+    return at if 0 <= at < len(groups[i]) else None
 
 
 def _idf(groups: list[list[Sentence]]) -> dict[str, float]:
     df: Counter[str] = Counter()
     for group in groups:
-        df.update(set(content_words(" ".join(s.text for s in group))))
+        df.update(set(phrases.content_stems(" ".join(s.text for s in group))))
     n = len(groups)
     return {w: math.log((1 + n) / (1 + c)) + 1 for w, c in df.items()}
 
 
-def _title(group: list[Sentence], idf: dict[str, float], used: set[str]) -> str:
-    counts: Counter[str] = Counter()
-    subjects: set[str] = set()
-    originals: dict[str, str] = {}
-    for sentence in group:
-        for position, phrase in _phrases(sentence.text):
-            key = phrase.lower()
-            counts[key] += 1
-            originals.setdefault(key, phrase)
-            if position <= 1:
-                subjects.add(key)
-    usable = [
-        k
-        for k in counts
-        if k.split()[-1] not in VERBS
-        and k.split()[0] not in VERBS
-        and (len(k.split()) < 3 or counts[k] > 1)
-    ]
-    ranked = sorted(usable, key=lambda k: -_phrase_score(k, counts[k], idf, k in subjects))
-    for key in ranked:
-        title = _title_case(originals[key])
-        if title.lower() not in used:
+def make_title(
+    group: list[Sentence],
+    idf: dict[str, float],
+    used: list[str],
+    index: int,
+    language: str,
+    agenda_item: str | None = None,
+) -> str:
+    """The section's most distinctive noun phrase of 2–6 words, unlike earlier titles.
+    A topic the speaker announced ("let's talk about X", an agenda item) comes first."""
+    text = " ".join(s.text for s in group)
+    if is_cjk(text):
+        return _cjk_title(group, used)
+    if not language.lower().startswith("en") and language not in ("", "und"):
+        return _keyword_title(group, idf, used, language)
+    focus = set(phrases.content_stems(agenda_item)) if agenda_item else set()
+    scored = _title_scores(group, idf, index, focus)
+    taken = {t.lower() for t in used}
+    ranked = [phrases.title_case(p) for p, _ in sorted(scored.items(), key=lambda kv: -kv[1])]
+    ranked = [t for t in ranked if len(t.split()) >= 2 and t.lower() not in taken]
+    if agenda_item and not (ranked and focus & set(phrases.content_stems(ranked[0]))):
+        ranked.insert(0, _as_title(agenda_item))  # the speaker's own name for it
+    if (
+        index == 0
+        and agenda_items(group)
+        and not any(lexicon.TOPIC_OF_TALK.search(s.text) for s in group)
+    ):
+        ranked.insert(0, "Today's Agenda")  # its phrases name the other slides' topics
+    for title in ranked:
+        if 2 <= len(title.split()) <= phrases.MAX_TITLE_WORDS and title.lower() not in taken:
             return title
-    return ""
+    return _keyword_title(group, idf, used, language)
 
 
-def _phrases(text: str) -> list[tuple[int, str]]:
-    """Runs of one to three consecutive content words, with the word index they start at."""
-    phrases: list[tuple[int, str]] = []
-    run: list[str] = []
-    tokens = [m.group() for m in _WORD.finditer(text)]
-    for index, token in enumerate([*tokens, ""]):
-        word = token.lower().strip("'’-")
-        if token and len(word) > 2 and word not in STOPWORDS:
-            run.append(token.strip("'’-"))
+def _as_title(item: str) -> str:
+    words = item.split()
+    if len(words) > 2 and words[0].lower() in ("the", "a", "an"):
+        words = words[1:]  # "the traction so far" → "Traction So Far"; "the problem" stays
+    return phrases.title_case(" ".join(words))
+
+
+def _title_scores(
+    group: list[Sentence], idf: dict[str, float], index: int, focus: set[str]
+) -> dict[str, float]:
+    stems = Counter(phrases.content_stems(" ".join(s.text for s in group)))
+    counts: Counter[str] = Counter()
+    originals: dict[str, str] = {}
+    subject: set[str] = set()
+    announced: set[str] = set()
+    for n, sentence in enumerate(group):
+        courtesy = lexicon.is_courtesy(sentence.text)
+        topic = lexicon.TOPIC_OF_TALK.search(sentence.text) if index == 0 else None
+        framed = _announced_topic(sentence.text) if n == 0 else ""
+        for position, phrase in phrases.title_candidates(sentence.text):
+            key = phrase.lower()
+            if courtesy and not (topic and phrase in topic.group(1)):
+                continue  # "happy presenting" is no topic; "a talk about X" names one
+            counts[key] += 2 if topic and phrase in topic.group(1) else 1
+            originals.setdefault(key, phrase)
+            if position <= 2 or n == 0:
+                subject.add(key)
+            if framed and phrase in framed:
+                announced.add(key)
+        if framed and 2 <= len(framed.split()) <= 4:
+            counts[framed.lower()] += 2
+            originals.setdefault(framed.lower(), framed)
+            announced.add(framed.lower())
+    scores = {}
+    for key, count in counts.items():
+        words = phrases.content_stems(key) or [key]
+        weight = sum(idf.get(w, 1.0) * (1 + math.log(stems.get(w, 1))) for w in words)
+        shape = {1: 0.5, 2: 1.4, 3: 1.5, 4: 1.2, 5: 1.0, 6: 0.9}.get(len(key.split()), 0.5)
+        bonus = 1.3 if key in subject else 1.0
+        if focus and set(words) & focus:
+            bonus *= 3.0
+        if key in announced:
+            bonus *= 2.0
+        scores[originals[key]] = weight / len(words) * shape * bonus * (1 + 0.4 * (count - 1))
+    return scores
+
+
+def _announced_topic(text: str) -> str:
+    """X in "Let's talk about X." or "First, X.": a topic the speaker names."""
+    cleaned = lexicon.OPENERS.sub("", text.strip().rstrip(".!?:"))
+    framed = lexicon.FRAMES.match(cleaned)
+    if not framed:
+        return ""
+    topic = cleaned[framed.end() :].strip(" ,")
+    return topic if 1 <= len(topic.split()) <= 4 else ""
+
+
+def _keyword_title(
+    group: list[Sentence], idf: dict[str, float], used: list[str], language: str
+) -> str:
+    """Two or three distinctive words in spoken order, when no noun phrase will do."""
+    spoken = [s for s in group if not lexicon.is_courtesy(s.text)] or group
+    words = [w for s in spoken for w in re.findall(r"[^\W\d_][\w'’-]*", s.text)]
+    seen: dict[str, str] = {}
+    for w in words:
+        if len(w) > 3 and w.lower() not in lexicon.STOPWORDS:
+            seen.setdefault(phrases.stem(w), w)
+    ranked = sorted(seen, key=lambda k: -idf.get(k, 1.0))
+    for size in (2, 3):
+        pick = [seen[k] for k in seen if k in ranked[:size]]
+        joined = " and ".join(pick) if size == 2 and language.startswith("en") else " ".join(pick)
+        title = phrases.title_case(joined, language)
+        if len(pick) >= 2 and title.lower() not in {u.lower() for u in used}:
+            return title
+    return phrases.title_case(" ".join(words[:4]), language) or f"Part {len(used) + 1}"
+
+
+def _cjk_title(group: list[Sentence], used: list[str]) -> str:
+    for sentence in group:
+        clause = re.split(r"[，、。！？,.!?；：]", sentence.text)[0].strip()
+        title = clause[:12]
+        if title and title not in used:
+            return title
+    return group[0].text[:12]
+
+
+def pick_bullets(
+    group: list[Sentence], idf: dict[str, float], title: str, agenda_at: int | None
+) -> tuple[list[tuple[str, Sentence]], list[str]]:
+    """2–4 bullets from different sentences, facts first, in spoken order; and the fact
+    sentences there was no room for."""
+    title_stems = set(phrases.content_stems(title))
+    candidates = []
+    for k, sentence in enumerate(group):
+        if lexicon.is_courtesy(sentence.text) and k != agenda_at:
             continue
-        start = index - len(run)
-        for size in (1, 2, 3):
-            phrases.extend(
-                (start + i, " ".join(run[i : i + size])) for i in range(len(run) - size + 1)
-            )
-        run = []
-    return phrases
+        text = phrases.condense(sentence.text)
+        stems = set(phrases.content_stems(text))
+        if not text or not stems or stems <= title_stems:
+            continue  # no point left, or it only repeats the title
+        fact = lexicon.is_fact(sentence.text) and k != agenda_at
+        candidates.append((fact, _informative(text, idf), k, text))
+    ranked = sorted(candidates, key=lambda c: (not c[0], -c[1]))
+    chosen = sorted(ranked[:MAX_BULLETS], key=lambda c: c[2])
+    left_off = [group[c[2]].text for c in ranked[MAX_BULLETS:] if c[0]]
+    return [(c[3], group[c[2]]) for c in chosen], left_off
 
 
-def _phrase_score(phrase: str, count: int, idf: dict[str, float], subject: bool) -> float:
-    """Distinctive words, repeated, two-word, and the subject of a sentence score best."""
-    words = phrase.split()
-    base = sum(idf.get(w, 1.0) for w in words) / len(words)
-    shape = {1: 1.0, 2: 1.5, 3: 1.3}[len(words)]
-    return base * (1 + 0.5 * (count - 1)) * shape * (1.6 if subject else 1.0)
-
-
-def _title_case(phrase: str) -> str:
-    return " ".join(
-        w if w.isupper() and len(w) > 1 else w[:1].upper() + w[1:] for w in phrase.split()
-    )
-
-
-def _bullets(group: list[Sentence], idf: dict[str, float]) -> list[str]:
-    wanted = min(4, max(2, len(group) // 2), len(group))
-    scored = sorted(range(len(group)), key=lambda i: -_sentence_score(group[i].text, idf))
-    chosen = sorted(scored[:wanted])
-    bullets = [_shorten(group[i].text) for i in chosen]
-    return [b for b in bullets if b]
-
-
-def _sentence_score(text: str, idf: dict[str, float]) -> float:
-    words = content_words(text)
-    if not words:
+def _informative(text: str, idf: dict[str, float]) -> float:
+    stems = phrases.content_stems(text)
+    if not stems:
         return 0.0
-    return sum(idf.get(w, 1.0) for w in set(words)) / math.sqrt(len(text.split()))
+    return sum(idf.get(w, 1.0) for w in set(stems)) / math.sqrt(len(text.split()))
 
 
-def _shorten(text: str) -> str:
-    words = text.strip().split()
-    while len(words) > 1 and words[0].lower().strip(",.;:!") in FILLERS:
-        words.pop(0)
-    if len(words) > MAX_BULLET_WORDS:
-        words = words[:MAX_BULLET_WORDS]
-        words[-1] = words[-1].rstrip(",;:") + "…"
-    text = " ".join(words).rstrip(".。")
-    return text[:1].upper() + text[1:]
+def silences(sentences: list[Sentence], duration: float) -> list[tuple[float, float]]:
+    """Stretches longer than a minute with nobody speaking."""
+    edges = [0.0, *(t for s in sentences for t in (s.start, s.end)), duration]
+    gaps = [(edges[i], edges[i + 1]) for i in range(0, len(edges) - 1, 2)]
+    return [(a, b) for a, b in gaps if b - a > LONG_SILENCE]

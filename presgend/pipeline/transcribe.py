@@ -16,6 +16,7 @@ from typing import Any
 
 from presgend.config import TranscriptionConfig
 from presgend.errors import JobError
+from presgend.pipeline.sentences import split_sentences
 
 SIDECAR_SUFFIXES = (".srt", ".vtt", ".transcript.txt")
 
@@ -106,7 +107,6 @@ def _seconds(text: str) -> float | None:
 
 def spread_text(text: str, start: float, end: float) -> list[Segment]:
     """Untimed text: one segment per sentence, timed in proportion to its length."""
-    from presgend.pipeline.summarize import split_sentences
 
     sentences = split_sentences(re.sub(r"\s+", " ", text).strip())
     total = sum(len(s) for s in sentences) or 1
