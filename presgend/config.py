@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 import types
 from dataclasses import dataclass, field
@@ -78,6 +79,9 @@ class SlidesConfig:
     max_slides: int = 5
     chromium: str = "/usr/bin/chromium"
     crossfade_seconds: float = 0.4
+    accent: str = ""  # a #rrggbb colour; "" = the theme's own
+    logo: str = ""  # an image shown small in the slides' footer
+    footer: str = ""  # a company or speaker name beside it
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
         "float32",
         "bfloat16",
     ),
-    ("slides", "theme"): ("professional_minimal", "dark"),
+    ("slides", "theme"): ("professional_minimal", "light", "dark"),
     ("speech", "engine"): ("auto", "gtts", "espeak"),
 }
 POSITIVE = {
@@ -252,6 +256,8 @@ def _check_value(section: str, key: str, value: Any, problems: list[str]) -> Non
     }  # fmt: skip
     if key in non_negative and value < 0:
         problems.append(f"{name} must not be negative, not {value!r}")
+    if key == "accent" and value and not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        problems.append(f'{name} must be a colour such as "#2f6fde", not {value!r}')
     if key == "max_slides" and value > 8:
         problems.append(f"{name} must be at most 8, not {value!r}")
 

@@ -16,11 +16,13 @@ from typing import Any
 from presgend import tools
 from presgend.errors import JobError, ToolError
 from presgend.hardware import Quality
+from presgend.pipeline import loudness
 from presgend.pipeline.face import Box, CropSegment
 from presgend.pipeline.probe import TRUNCATED, ffprobe_json
 
 CROP_RAMP_SECONDS = 0.6
 DURATION_TOLERANCE = 0.1
+BUILD_FADE = 0.2
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,24 @@ class PresenterSource:
 
 @dataclass(frozen=True)
 class SlideCue:
+    """A picture of the slide half and when it appears: a new slide (`opens`) fades out
+    the old one to the background before `start` and fades in from `start`; a bullet
+    build fades in from `start`, so nothing shows before it is spoken."""
+
     png: Path
-    start: float  # when the slide should be fully visible, half-way through its fade
+    start: float
+    opens: bool = True
+
+
+@dataclass(frozen=True)
+class Transition:
+    begin: int  # first frame of the fade
+    frames: int
+    opens: bool
+
+    @property
+    def end(self) -> int:
+        return self.begin + self.frames
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,9 @@ class ComposePlan:
     loop_video: bool = False  # a still or short presenter clip repeated to length
     audio_channels: int = 2
     threads: int = 2
+    blank: Path | None = None  # the slide background, faded through between slides
+    build_fade: float = BUILD_FADE
+    gain_db: float | None = None  # levelling gain from phase 1; None leaves the sound as is
 
 
 def output_fps(info_fps: float, cap: int) -> int:
@@ -72,22 +93,32 @@ def crop_expr(segments: list[CropSegment], axis: str) -> str:
 
 
 def _ramp(segments: list[CropSegment], values: list[int], i: int) -> str:
-    if i == 0:
-        return str(values[0])
+    if i == 0 or segments[i].cut:
+        return str(values[i])  # a new shot is framed from its first frame
     start, before, after = segments[i].start, values[i - 1], values[i]
     return f"{before}+({after - before})*min(1,(t-{start:.3f})/{CROP_RAMP_SECONDS})"
 
 
-def slide_offsets(cues: list[SlideCue], fade: float, fps: int) -> list[float]:
-    """When each crossfade begins (for cues[1:]), kept in order and a fade apart."""
-    offsets: list[float] = []
-    floor = 1.0 / fps
+def transitions(cues: list[SlideCue], fade: float, build_fade: float, fps: int) -> list[Transition]:
+    """The fade into each cue after the first, in whole frames, in order, never overlapping.
+
+    A new slide fades out to the background in the half before its start and in over
+    the half after; a build fades its new bullet in from its start.
+    """
+    found: list[Transition] = []
+    floor = 1
     for cue in cues[1:]:
-        offset = max(cue.start - fade / 2, floor)
-        if offsets:
-            offset = max(offset, offsets[-1] + fade + floor)
-        offsets.append(round(offset, 3))
-    return offsets
+        frames = max(2, round((fade if cue.opens else build_fade) * fps))
+        begin = round(cue.start * fps) - (frames // 2 if cue.opens else 0)
+        begin = max(begin, floor, found[-1].end + 1 if found else 0)
+        found.append(Transition(begin, frames, cue.opens))
+    return found
+
+
+def keyframe_times(plan: ComposePlan) -> list[float]:
+    """A keyframe right after each fade, so no trace of the old picture lingers."""
+    fades = transitions(plan.slides, plan.crossfade, plan.build_fade, plan.fps)
+    return [round(t.end / plan.fps, 3) for t in fades]
 
 
 def build_filtergraph(plan: ComposePlan) -> str:
@@ -95,45 +126,78 @@ def build_filtergraph(plan: ComposePlan) -> str:
     chains = [_left_chain(plan, plan.crop[0].box, pw, ph)]
     chains += _right_chains(plan, pw, ph)
     chains.append("[left][right]hstack=inputs=2[v]")
-    audio_index = 0 if plan.audio == plan.video else len(plan.slides) + 1
-    chains.append(
-        f"[{audio_index}:a:0]aresample=async=1:first_pts=0,apad=whole_dur={plan.duration:.3f}[a]"
-    )
+    chains.append(f"[{audio_input(plan)}:a:0]{audio_filters(plan)}[a]")
     return ";".join(chains)
 
 
+def audio_input(plan: ComposePlan) -> int:
+    return 0 if plan.audio == plan.video else len(plan.slides) + 1 + (plan.blank is not None)
+
+
+def audio_filters(plan: ComposePlan) -> str:
+    """In time with the video, levelled (gain and limiter from phase 1) at 48 kHz, and
+    padded to the video's length."""
+    chain = ["aresample=async=1:first_pts=0", *loudness.filters(plan.gain_db)]
+    return ",".join([*chain, f"apad=whole_dur={plan.duration:.3f}"])
+
+
 def _right_chains(plan: ComposePlan, pw: int, ph: int) -> list[str]:
-    """The slide half as a concatenation of still holds and short crossfade clips.
+    """The slide half as a concatenation of still holds and short fade clips.
 
     Chaining `xfade` over whole-length slide streams costs per-frame work for the full
     video; here `xfade` only runs inside each transition and the holds are a decoded
     frame repeated. Lengths are whole frames, so nothing drifts over many slides.
     """
-    fps, count = plan.fps, len(plan.slides)
-    fade = max(1, round(plan.crossfade * fps))
-    starts = [round(o * fps) for o in slide_offsets(plan.slides, plan.crossfade, fps)]
+    fps, cues = plan.fps, plan.slides
+    count = len(cues)
+    fades = transitions(cues, plan.crossfade, plan.build_fade, fps)
     total = math.ceil((plan.duration + 1.0) * fps)
-    chains, pieces = [], []
+    chains = []
     for i in range(count):
-        uses = 1 + (i + 1 < count) + (i > 0)
-        outs = "".join(f"[p{i}_{j}]" for j in range(uses))
-        split = f",split={uses}" if uses > 1 else ""
-        chains.append(f"[{i + 1}:v]scale={pw}:{ph},setsar=1,format=yuv420p{split}{outs}")
+        outs = ["h"] + (["o"] if i + 1 < count else []) + (["i"] if i else [])
+        chains.append(_decoded(i + 1, pw, ph, [f"p{i}{o}" for o in outs]))
+    blanks = [f"b{k}" for k in range(2 * sum(f.opens for f in fades))]
+    if blanks and plan.blank is not None:
+        chains.append(_decoded(count + 1, pw, ph, blanks))
+    pieces: list[str] = []
     for i in range(count):
-        begin = 0 if i == 0 else starts[i - 1] + fade
-        end = starts[i] if i + 1 < count else max(total, begin + 1)
-        chains.append(_still(f"p{i}_0", end - begin, fps, f"h{i}"))
+        begin = fades[i - 1].end if i else 0
+        end = fades[i].begin if i + 1 < count else max(total, begin + 1)
+        chains.append(_still(f"p{i}h", end - begin, fps, f"h{i}"))
         pieces.append(f"[h{i}]")
         if i + 1 < count:
-            incoming = f"p{i + 1}_{2 if i + 2 < count else 1}"
-            chains.append(_still(f"p{i}_1", fade, fps, f"ta{i}"))
-            chains.append(_still(incoming, fade, fps, f"tb{i}"))
-            chains.append(
-                f"[ta{i}][tb{i}]xfade=transition=fade:duration={fade / fps:.4f}:offset=0[t{i}]"
-            )
-            pieces.append(f"[t{i}]")
+            chains += _fade(fades[i], f"p{i}o", f"p{i + 1}i", blanks, fps, f"t{i}")
+            pieces += [f"[t{i}a]", f"[t{i}b]"] if fades[i].opens and plan.blank else [f"[t{i}]"]
     chains.append("".join(pieces) + f"concat=n={len(pieces)}:v=1:a=0[right]")
     return chains
+
+
+def _decoded(index: int, pw: int, ph: int, outs: list[str]) -> str:
+    split = f",split={len(outs)}" if len(outs) > 1 else ""
+    labels = "".join(f"[{o}]" for o in outs)
+    return f"[{index}:v]scale={pw}:{ph},setsar=1,format=yuv420p{split}{labels}"
+
+
+def _fade(fade: Transition, old: str, new: str, blanks: list[str], fps: int, out: str) -> list[str]:
+    """A cross-dissolve, or for a new slide old → background → new, never two layouts
+    on top of each other."""
+    if not (fade.opens and blanks):
+        return [*_dissolve(old, new, fade.frames, fps, out)]
+    first, second = blanks.pop(0), blanks.pop(0)
+    half = fade.frames // 2
+    return [
+        *_dissolve(old, first, half, fps, f"{out}a"),
+        *_dissolve(second, new, fade.frames - half, fps, f"{out}b"),
+    ]
+
+
+def _dissolve(a: str, b: str, frames: int, fps: int, out: str) -> list[str]:
+    frames = max(1, frames)
+    return [
+        _still(a, frames, fps, f"{out}x"),
+        _still(b, frames, fps, f"{out}y"),
+        f"[{out}x][{out}y]xfade=transition=fade:duration={frames / fps:.4f}:offset=0[{out}]",
+    ]
 
 
 def _still(label: str, frames: int, fps: int, out: str) -> str:
@@ -154,6 +218,7 @@ def _left_chain(plan: ComposePlan, box: Box, pw: int, ph: int) -> str:
 
 def encoder_args(plan: ComposePlan) -> list[str]:
     q = plan.quality
+    keys = keyframe_times(plan)
     if plan.encoder == "nvenc":
         video = [
             "-c:v",
@@ -177,12 +242,15 @@ def encoder_args(plan: ComposePlan) -> list[str]:
         "high",
         "-r",
         str(plan.fps),
+        *(["-force_key_frames", ",".join(f"{t:.3f}" for t in keys)] if keys else []),
         "-c:a",
         "aac",
         "-b:a",
         q.audio_bitrate,
-        # The source's rate and channels are kept: resampling 22 kHz mono speech to
-        # 48 kHz stereo cost 15% of the whole encode and gains nothing.
+        "-ar",
+        str(loudness.SAMPLE_RATE),
+        # The source's channels are kept (mono speech stays mono: stereo would cost
+        # encode time and gain nothing); surround is folded down.
         *(["-ac", "2"] if plan.audio_channels > 2 else []),
         "-movflags",
         "+faststart",
@@ -207,6 +275,8 @@ def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg") -> list[str]:
     args += ["-i", str(plan.video.absolute())]
     for cue in plan.slides:
         args += ["-i", str(cue.png.absolute())]
+    if plan.blank is not None:
+        args += ["-i", str(plan.blank.absolute())]
     if plan.audio != plan.video:
         args += ["-i", str(plan.audio.absolute())]
     args += [
@@ -273,6 +343,7 @@ class Verified:
     duration: float
     width: int
     height: int
+    sample_rate: int
 
 
 async def verify(path: Path, expected_duration: float, quality: Quality) -> Verified:
@@ -297,4 +368,5 @@ async def verify(path: Path, expected_duration: float, quality: Quality) -> Veri
             phase="compose",
             detail="; ".join(problems),
         )
-    return Verified(duration, int(video["width"]), int(video["height"]))
+    rate = int(audio.get("sample_rate") or 0)
+    return Verified(duration, int(video["width"]), int(video["height"]), rate)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ class Box:
 class CropSegment:
     start: float
     box: Box
+    cut: bool = False  # starts at a cut between shots: switch at once, no ramp
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Framing:
     method: str
     samples: int
     hits: int
+    notes: list[str] = field(default_factory=list)  # what the report should warn about
 
 
 _cascade = None

@@ -27,10 +27,20 @@ from presgend.breaker import StageBreakers
 from presgend.config import Config
 from presgend.errors import ClaimLost, JobError, PresgendError
 from presgend.hardware import HardwareProfile, Quality
-from presgend.pipeline import compose, face, probe, slides, summarize, transcribe
+from presgend.pipeline import (
+    compose,
+    face,
+    loudness,
+    preview,
+    probe,
+    slides,
+    summarize,
+    transcribe,
+)
 from presgend.report import JobRecord, error_document, now_iso, sha256_of
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
+MAX_UPSCALE = 1.5
 SCRIPT_SUFFIXES = (".txt", ".md")
 ProgressFn = Callable[[str, float], None]
 T = TypeVar("T")
@@ -180,14 +190,14 @@ class _Job:
                 from presgend.pipeline import script
 
                 return await script.run(self, work)
-            info, framing, wav = await self.phase("probe", self.probe_phase(work))
-            transcript, sections, pngs = await self.phase(
+            info, framing, wav, level = await self.phase("probe", self.probe_phase(work))
+            transcript, sections, deck = await self.phase(
                 "content", self.content_phase(info, wav, work)
             )
             source = compose.PresenterSource(info.path, info.path, loop=False)
             return await self.phase(
                 "compose",
-                self.compose_phase(info, source, framing, transcript, sections, pngs, work),
+                self.compose_phase(info, source, framing, transcript, sections, deck, work, level),
             )
 
     async def phase(self, name: str, work: Awaitable[T]) -> T:
@@ -204,7 +214,9 @@ class _Job:
         low, high = PHASE_SPAN.get(phase, (0.0, 1.0))
         self.progress(phase, low + (high - low) * fraction)
 
-    async def probe_phase(self, work: Path) -> tuple[probe.MediaInfo, face.Framing, Path | None]:
+    async def probe_phase(
+        self, work: Path
+    ) -> tuple[probe.MediaInfo, face.Framing, Path | None, loudness.Leveling | None]:
         info = await probe.probe(self.record.input_path)
         if info.duration < 1.0:
             raise JobError("The video is shorter than one second.", phase="probe")
@@ -218,15 +230,18 @@ class _Job:
                 "The video has no audio track to put under the presentation.", phase="probe"
             )
         needs_audio = sidecar is None
-        framing, wav = await asyncio.gather(
+        framing, wav, level = await asyncio.gather(
             self.framing(info),
             probe.extract_audio(info, work / "audio.wav") if needs_audio else _none(),
+            loudness.plan(info.path, timeout=60 + info.duration),
         )
         if info.variable_frame_rate:
             self.record.warnings.append(
                 "The input has a variable frame rate; the output is constant-rate."
             )
-        return info, framing, wav
+        if level is None:
+            self.record.warnings.append("The sound is silent or unmeasurable; it is not levelled.")
+        return info, framing, wav, level
 
     async def framing(self, info: probe.MediaInfo) -> face.Framing:
         breaker = self.services.breakers["face"]
@@ -247,20 +262,57 @@ class _Job:
             framing = face.plan_framing(info, self.quality.panel, [])
         if not framing.detected:
             self.record.warnings.append("No face was found; the presenter is centre-cropped.")
+        self.record.warnings.extend(framing.notes)
+        upscale = self.quality.panel[1] / min(s.box.h for s in framing.crop)
+        if upscale > MAX_UPSCALE:
+            self.record.warnings.append(
+                f"The presenter is enlarged {upscale:.1f}x from the source, so it may look "
+                "soft; a closer or sharper recording (or a lower quality) avoids this."
+            )
         return framing
 
     async def content_phase(
         self, info: probe.MediaInfo, wav: Path | None, work: Path
-    ) -> tuple[transcribe.Transcript, list[summarize.Section], list[Path]]:
+    ) -> tuple[transcribe.Transcript, list[summarize.Section], slides.Deck]:
         transcript = await self.transcript(info, wav)
         self.report_progress("content", 0.6)
+        sentences = summarize.sentences_from(transcript.segments, transcript.language)
         sections = summarize.summarize(
-            transcript.segments, info.duration, self.config.slides.max_slides
+            transcript.segments, info.duration, self.config.slides.max_slides, transcript.language
         )
         if not sections:
             raise JobError("No speech was found to make slides from.", phase="content")
-        pngs = await self.render_slides(sections, work)
-        return transcript, sections, pngs
+        self.note_sections(sections, sentences, info.duration)
+        deck = await self.render_slides(sections, work)
+        return transcript, sections, deck
+
+    def note_sections(
+        self,
+        sections: list[summarize.Section],
+        sentences: list[summarize.Sentence],
+        duration: float,
+    ) -> None:
+        """Warn about what the slides leave out and long stretches with no speech."""
+        for section in sections:
+            for text in section.left_off:
+                self.record.warnings.append(
+                    f'Slide {section.index + 1} was full, so this fact is only spoken: "{text}"'
+                )
+        for a, b in summarize.silences(sentences, duration):
+            self.record.warnings.append(
+                f"Nobody speaks from {preview.clock(a)} to {preview.clock(b)}; that slide "
+                "stays up the whole time."
+            )
+
+    def note_text_size(self, sections: list[summarize.Section], deck: slides.Deck) -> None:
+        floor = slides.MIN_BULLET_PX_720P * self.quality.panel[1] / 720
+        for section, px in zip(sections, deck.bullet_px, strict=True):
+            if 0 < px < floor - 0.5:
+                at720 = px * 720 / self.quality.panel[1]
+                self.record.warnings.append(
+                    f"Slide {section.index + 1}'s text was shrunk to {at720:.0f} px (at 720p) "
+                    "to fit; shorter or fewer bullets would read better."
+                )
 
     async def transcript(self, info: probe.MediaInfo, wav: Path | None) -> transcribe.Transcript:
         cfg = self.config.transcription
@@ -286,17 +338,27 @@ class _Job:
             raise JobError("No speech was recognised in the audio.", phase="content")
         return result
 
-    async def render_slides(self, sections: list[summarize.Section], work: Path) -> list[Path]:
+    async def render_slides(self, sections: list[summarize.Section], work: Path) -> slides.Deck:
+        deck = await self._render(sections, work)
+        self.note_text_size(sections, deck)
+        return deck
+
+    async def _render(self, sections: list[summarize.Section], work: Path) -> slides.Deck:
         breaker = self.services.breakers["slides"]
         cfg = self.config.slides
         size = self.quality.panel
+        look = slides.look_from(cfg)
+        if cfg.logo and not look.logo:
+            self.record.warnings.append(
+                f"The slide logo {cfg.logo} is missing or not a PNG, JPEG, SVG or WebP image."
+            )
         if breaker.allow():
             try:
-                pngs = await asyncio.wait_for(
-                    slides.render_chromium(sections, size, work, cfg.theme, cfg.chromium), 120
+                deck = await asyncio.wait_for(
+                    slides.render_chromium(sections, size, work, look, cfg.chromium), 120
                 )
                 breaker.record_success()
-                return pngs
+                return deck
             except Exception as exc:  # any browser trouble: draw the slides instead
                 breaker.record_failure()
                 reason = (
@@ -311,7 +373,7 @@ class _Job:
             self.fallback(
                 "slides", "Chromium is paused after repeated failures; slides drawn with Pillow"
             )
-        return await asyncio.to_thread(slides.render_pillow, sections, size, work, cfg.theme)
+        return await asyncio.to_thread(slides.render_pillow, sections, size, work, look)
 
     async def compose_phase(
         self,
@@ -320,8 +382,9 @@ class _Job:
         framing: face.Framing,
         transcript: transcribe.Transcript,
         sections: list[summarize.Section],
-        pngs: list[Path],
+        deck: slides.Deck,
         work: Path,
+        level: loudness.Leveling | None,
     ) -> dict[str, Any]:
         staging = publish.staging_dir(self.outbox, self.record.job_id)
         temp = staging / "video.mp4"
@@ -332,7 +395,9 @@ class _Job:
             fps=compose.output_fps(info.fps, self.quality.fps_cap),
             quality=self.quality,
             crop=framing.crop,
-            slides=[compose.SlideCue(p, s.start) for p, s in zip(pngs, sections, strict=True)],
+            slides=cues(deck),
+            blank=deck.blank,
+            gain_db=level.gain_db if level else None,
             crossfade=self.config.slides.crossfade_seconds,
             encoder=self.encoder(),
             output=temp,
@@ -352,13 +417,38 @@ class _Job:
         srt = publish.write_atomic(
             self.outbox / f"{stem}.srt", subtitles.to_srt(transcript.segments)
         )
+        sheet, audio = await asyncio.gather(
+            self.preview(video, sections, deck, work), loudness.measure(video)
+        )
         self.record.phases["compose"] = round(
             time.monotonic() - self.started - sum(self.record.phases.values()), 3
         )
         report = self.report(video, srt, verified, transcript, sections, framing)
+        report["output"]["preview"] = str(sheet) if sheet else None
+        report["audio"] = {
+            "loudness_lufs": round(audio.integrated, 1) if audio else None,
+            "true_peak_dbtp": round(audio.true_peak, 1) if audio else None,
+            "sample_rate": verified.sample_rate,
+        }
         publish.write_json(self.outbox / f"{stem}.report.json", report)
         self.report_progress("compose", 1.0)
         return report
+
+    async def preview(
+        self, video: Path, sections: list[summarize.Section], deck: slides.Deck, work: Path
+    ) -> Path | None:
+        """The contact sheet, published beside the video before the report."""
+        first = sections[0].end / 2 if sections else 1.0
+        tiles = []
+        frame = await preview.presenter_frame(video, first, work / "presenter-frame.png")
+        if frame is not None:
+            tiles.append(preview.Tile(frame, "Presenter"))
+        finals = {b.section: b.png for b in deck.builds}  # each slide's last build
+        for section in sections:
+            label = f"{section.index + 1} · {preview.clock(section.start)} · {section.title}"
+            tiles.append(preview.Tile(finals[section.index], label))
+        sheet = preview.contact_sheet(tiles, work / "preview.jpg")
+        return publish.write_atomic(self.outbox / f"{video.stem}.preview.jpg", sheet.read_bytes())
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -406,6 +496,8 @@ class _Job:
                     "bullets": s.bullets,
                     "start_s": round(s.start, 3),
                     "end_s": round(s.end, 3),
+                    "bullet_starts": [round(t, 3) for t in s.bullet_starts],
+                    "sources": list(s.sources),
                 }
                 for s in sections
             ],
@@ -428,6 +520,15 @@ class _Job:
             "warnings": list(r.warnings),
             **self.extra_report,
         }
+
+
+def cues(deck: slides.Deck) -> list[compose.SlideCue]:
+    """Each build in time order; the first build of a slide opens it."""
+    found, previous = [], -1
+    for build in deck.builds:
+        found.append(compose.SlideCue(build.png, build.start, opens=build.section != previous))
+        previous = build.section
+    return found
 
 
 def check_input(path: Path) -> None:

@@ -22,7 +22,17 @@ from presgend import logs
 from presgend.config import Config
 from presgend.errors import JobError
 from presgend.hardware import HardwareProfile, Quality
-from presgend.pipeline import compose, face, presenter, probe, speech, summarize, transcribe
+from presgend.pipeline import (
+    compose,
+    face,
+    loudness,
+    presenter,
+    probe,
+    slides,
+    speech,
+    summarize,
+    transcribe,
+)
 from presgend.pipeline.sentences import split_sentences
 
 if TYPE_CHECKING:
@@ -225,7 +235,7 @@ async def run(job: _Job, work: Path) -> dict[str, Any]:
     cfg = job.config
     path = job.record.input_path
     script, picture = await job.phase("probe", _probe(job, path, work))
-    speech_result, sections, pngs, (video, info, framing, loop) = await job.phase(
+    speech_result, sections, deck, (video, info, framing, loop) = await job.phase(
         "content", _content(job, script, picture, work)
     )
     transcript = transcribe.Transcript(
@@ -234,8 +244,10 @@ async def run(job: _Job, work: Path) -> dict[str, Any]:
         [transcribe.Segment(s.start, s.end, s.text) for s in speech_result.sentences],
     )
     source = compose.PresenterSource(video, speech_result.wav, loop=loop, audio_channels=1)
+    level = await loudness.plan(speech_result.wav)
     return await job.phase(
-        "compose", job.compose_phase(info, source, framing, transcript, sections, pngs, work)
+        "compose",
+        job.compose_phase(info, source, framing, transcript, sections, deck, work, level),
     )
 
 
@@ -259,7 +271,7 @@ async def _probe(job: _Job, path: Path, work: Path) -> tuple[Script, presenter.P
 
 async def _content(
     job: _Job, script: Script, picture: presenter.Picture, work: Path
-) -> tuple[speech.Speech, list[summarize.Section], list[Path], Presenter]:
+) -> tuple[speech.Speech, list[summarize.Section], slides.Deck, Presenter]:
     cfg = job.config
     lines, parts = spoken_lines(script, cfg.slides.max_slides)
     said = await speech.synthesize(lines, cfg.speech, work)
@@ -269,7 +281,9 @@ async def _content(
     sections = sections_for(
         script, parts, said.sentences, said.duration, cfg.slides.max_slides, cfg.speech.voice
     )
-    pngs, made = await asyncio.gather(
+    spoken = [summarize.Sentence(s.text, s.start, s.end) for s in said.sentences]
+    job.note_sections(sections, spoken, said.duration)
+    deck, made = await asyncio.gather(
         job.render_slides(sections, work), _presenter(job, picture, said, work)
     )
     job.extra_report.update(
@@ -280,7 +294,7 @@ async def _content(
             "duration_s": round(said.duration, 3),
         },
     )
-    return said, sections, pngs, made
+    return said, sections, deck, made
 
 
 Presenter = tuple[Path, probe.MediaInfo, face.Framing, bool]  # video, info, framing, loop

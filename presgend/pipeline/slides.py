@@ -1,11 +1,15 @@
 """Phase 2 slides: HTML/CSS rendered to PNG by Chromium, or drawn by Pillow as a fallback.
 
 Chromium runs with JavaScript off and every request aborted, behind a CSP that allows
-nothing external; all text is HTML-escaped. Text shrinks until it fits the panel.
+nothing external; all text is HTML-escaped. Text shrinks until it fits the panel. The
+layout is anchored at the top, so a bullet build adds text and moves nothing: every
+build of a slide is the same page with later bullets hidden, shot once each.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import html
 import textwrap
 from dataclasses import dataclass
@@ -13,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from presgend.config import SlidesConfig
 from presgend.pipeline.summarize import Section
 
 CHROMIUM_FLAGS = [
@@ -41,68 +46,121 @@ class Theme:
 
 
 THEMES = {
-    "professional_minimal": Theme("#f6f5f1", "#1c2433", "#5b6576", "#2f6fde"),
-    "dark": Theme("#15181e", "#f1f3f7", "#a7b0c0", "#3ec7b3"),
+    "professional_minimal": Theme("#f7f6f2", "#1b2230", "#5b6576", "#2f6fde"),
+    "light": Theme("#f7f6f2", "#1b2230", "#5b6576", "#2f6fde"),
+    "dark": Theme("#14171d", "#f1f3f7", "#a7b0c0", "#3ec7b3"),
 }
-FONT_STACK = "'DejaVu Sans', 'Noto Sans CJK SC', 'Noto Sans CJK JP', 'Liberation Sans', sans-serif"
-
-_FIT_SCRIPT = """() => {
-  const root = document.documentElement, box = document.querySelector('.slide');
-  let scale = 1.0;
-  while (scale > 0.3) {
-    root.style.setProperty('--scale', scale.toFixed(2));
-    if (box.scrollHeight <= box.clientHeight + 1 && box.scrollWidth <= box.clientWidth + 1) break;
-    scale -= 0.05;
-  }
-  return scale;
-}"""
+FONT_STACK = (
+    "'Inter', 'Source Sans 3', 'Noto Sans', 'DejaVu Sans', 'Noto Sans CJK SC', "
+    "'Noto Sans CJK JP', 'Liberation Sans', sans-serif"
+)
+BUILD_TOLERANCE = 0.25  # a bullet spoken this soon after the slide opens is there at once
+MIN_BULLET_PX_720P = 24.0
+LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+              ".svg": "image/svg+xml", ".webp": "image/webp"}  # fmt: skip
 
 
-def slide_html(section: Section, total: int, theme: Theme) -> str:
+@dataclass(frozen=True)
+class Look:
+    """A theme with the user's branding: accent colour, footer text, logo."""
+
+    theme: Theme
+    footer: str = ""
+    logo: str = ""  # a data: URI, so the page still loads nothing
+
+
+def look_from(cfg: SlidesConfig) -> Look:
+    theme = THEMES[cfg.theme]
+    if cfg.accent:
+        theme = dataclasses.replace(theme, accent=cfg.accent)
+    return Look(theme, cfg.footer, _logo_uri(Path(cfg.logo)) if cfg.logo else "")
+
+
+def _logo_uri(path: Path) -> str:
+    kind = LOGO_TYPES.get(path.suffix.lower())
+    if kind is None or not path.is_file():
+        return ""
+    return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Build:
+    """One picture of the slide half: a slide with its first `shown` bullets."""
+
+    section: int
+    shown: int
+    start: float  # when it appears
+    png: Path
+
+
+@dataclass(frozen=True)
+class Deck:
+    builds: list[Build]  # in time order; each slide's first build opens it
+    blank: Path  # the background alone, faded through between slides
+    bullet_px: list[float]  # each slide's bullet size after fitting, in pixels
+
+
+def build_times(section: Section) -> list[tuple[float, int]]:
+    """(time, bullets shown) for each build of a slide: it opens with the bullets spoken
+    within `BUILD_TOLERANCE` of its start, then adds each at its sentence's start."""
+    count = len(section.bullets)
+    starts = list(section.bullet_starts) or [section.start] * count
+    first = sum(1 for t in starts if t <= section.start + BUILD_TOLERANCE)
+    builds = [(section.start, first)]
+    builds += [(max(t, section.start), k + 1) for k, t in enumerate(starts) if k >= first]
+    return builds
+
+
+def slide_html(section: Section, total: int, theme: Theme, look: Look | None = None) -> str:
     e = html.escape
+    look = look or Look(theme)
     bullets = "\n".join(f"<li>{e(b)}</li>" for b in section.bullets)
+    logo = f'<img class="logo" alt="" src="{look.logo}">' if look.logo else ""
     return f"""<!doctype html>
 <html><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy"
+  content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <style>
 :root {{ --scale: 1; }}
 * {{ box-sizing: border-box; margin: 0; padding: 0; }}
 html, body {{ width: 100vw; height: 100vh; overflow: hidden; background: {theme.background}; }}
-body {{ font-family: {FONT_STACK}; color: {theme.text}; }}
-.slide {{ position: absolute; inset: 7vh 7vw 11vh 9vw; overflow: hidden;
-  display: flex; flex-direction: column; justify-content: center; }}
-.bar {{ position: absolute; left: 0; top: 0; bottom: 0; width: 1.6vw; background: {theme.accent}; }}
-h1 {{ font-size: calc(7.2vw * var(--scale)); line-height: 1.15; font-weight: 700;
-  overflow-wrap: anywhere; margin-bottom: calc(5vh * var(--scale)); }}
-h1::after {{ content: ""; display: block; width: 14vw; height: 0.7vh; margin-top: 2.4vh;
+body {{ font-family: {FONT_STACK}; color: {theme.text}; font-feature-settings: "ss01", "cv11";
+  -webkit-font-smoothing: antialiased; }}
+.bar {{ position: absolute; left: 0; top: 0; bottom: 0; width: 1.4vw; background: {theme.accent}; }}
+.slide {{ position: absolute; top: 8.5vh; left: 9vw; right: 7vw; bottom: 12vh; overflow: hidden; }}
+h1 {{ font-size: calc(7vw * var(--scale)); line-height: 1.12; font-weight: 700;
+  letter-spacing: -0.015em; text-wrap: balance; overflow-wrap: anywhere; }}
+h1::after {{ content: ""; display: block; width: 12vw; height: 0.6vh; margin: 2.6vh 0 4.4vh;
   background: {theme.accent}; border-radius: 1vh; }}
 ul {{ list-style: none; }}
-li {{ font-size: calc(4.5vw * var(--scale)); line-height: 1.35; color: {theme.text};
-  padding-left: 5vw; position: relative; margin-bottom: calc(2.6vh * var(--scale));
+li {{ font-size: calc(4.6vw * var(--scale)); line-height: 1.32; padding-left: 4.6vw;
+  position: relative; margin-bottom: calc(3vh * var(--scale)); text-wrap: pretty;
   overflow-wrap: anywhere; }}
-li::before {{ content: ""; position: absolute; left: 0; top: 0.5em; width: 1.8vw; height: 1.8vw;
-  border-radius: 50%; background: {theme.accent}; }}
+li::before {{ content: ""; position: absolute; left: 0; top: 0.48em; width: 1.5vw;
+  height: 1.5vw; border-radius: 50%; background: {theme.accent}; }}
+li.later {{ visibility: hidden; }}
 .foot {{ position: absolute; left: 9vw; right: 7vw; bottom: 4.5vh; display: flex;
-  justify-content: space-between; font-size: 2.6vw; color: {theme.muted}; }}
+  align-items: center; gap: 2vw; font-size: 2.6vw; color: {theme.muted}; }}
+.foot .who {{ flex: 1; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }}
+.logo {{ height: 4.2vh; max-width: 22vw; object-fit: contain; }}
+body.blank .slide, body.blank .foot {{ visibility: hidden; }}
 </style></head>
 <body><div class="bar"></div>
 <div class="slide"><h1>{e(section.title)}</h1><ul>{bullets}</ul></div>
-<div class="foot"><span></span><span>{section.index + 1} / {total}</span></div>
+<div class="foot">{logo}<span class="who">{e(look.footer)}</span>
+<span>{section.index + 1} / {total}</span></div>
 </body></html>"""
 
 
 async def render_chromium(
-    sections: list[Section],
-    size: tuple[int, int],
-    out_dir: Path,
-    theme_name: str,
-    chromium: str,
-) -> list[Path]:
-    """Render every slide with one browser; raise if Chromium cannot do it."""
+    sections: list[Section], size: tuple[int, int], out_dir: Path, look: Look, chromium: str
+) -> Deck:
+    """Render every build of every slide with one browser; raise if Chromium cannot."""
     from playwright.async_api import async_playwright
 
-    theme = THEMES[theme_name]
-    paths = []
+    builds: list[Build] = []
+    sizes: list[float] = []
+    blank = out_dir / "slide-blank.png"
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=chromium, args=CHROMIUM_FLAGS, timeout=LAUNCH_TIMEOUT_MS
@@ -117,14 +175,36 @@ async def render_chromium(
             await context.route("**/*", lambda route: route.abort())
             page = await context.new_page()
             for section in sections:
-                await page.set_content(slide_html(section, len(sections), theme), wait_until="load")
-                await page.evaluate(_FIT_SCRIPT)
-                path = out_dir / f"slide-{section.index + 1:02d}.png"
-                await page.screenshot(path=str(path), type="png")
-                paths.append(path)
+                html_text = slide_html(section, len(sections), look.theme, look)
+                await page.set_content(html_text, wait_until="load")
+                sizes.append(float(await page.evaluate(_FIT_SCRIPT)))
+                for start, shown in build_times(section):
+                    await page.evaluate(_SHOW_SCRIPT, shown)
+                    path = out_dir / f"slide-{section.index + 1:02d}-{shown}.png"
+                    await page.screenshot(path=str(path), type="png")
+                    builds.append(Build(section.index, shown, start, path))
+            await page.evaluate("() => document.body.classList.add('blank')")
+            await page.screenshot(path=str(blank), type="png")
         finally:
             await browser.close()
-    return paths
+    return Deck(builds, blank, sizes)
+
+
+# Shrinks all the text together until the slide fits; returns the bullets' size in px.
+_FIT_SCRIPT = """() => {
+  const root = document.documentElement, box = document.querySelector('.slide');
+  let scale = 1.0;
+  while (scale > 0.3) {
+    root.style.setProperty('--scale', scale.toFixed(2));
+    if (box.scrollHeight <= box.clientHeight + 1 && box.scrollWidth <= box.clientWidth + 1) break;
+    scale -= 0.04;
+  }
+  const li = document.querySelector('li');
+  return li ? parseFloat(getComputedStyle(li).fontSize) : 0;
+}"""
+_SHOW_SCRIPT = """(shown) => {
+  document.querySelectorAll('li').forEach((li, i) => li.classList.toggle('later', i >= shown));
+}"""
 
 
 # --- Pillow fallback ----------------------------------------------------------------------
@@ -138,7 +218,8 @@ _FONT_DIRS = [
 
 
 def _font(bold: bool, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    names = ["DejaVuSans-Bold.ttf"] if bold else ["DejaVuSans.ttf"]
+    names = ["Inter-Bold.otf", "DejaVuSans-Bold.ttf"] if bold else ["Inter-Regular.otf"]
+    names += [] if bold else ["DejaVuSans.ttf"]
     names += ["NotoSansCJK-Bold.ttc" if bold else "NotoSansCJK-Regular.ttc", "Arial.ttf"]
     for name in names:
         for base in _FONT_DIRS:
@@ -149,47 +230,67 @@ def _font(bold: bool, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 def render_pillow(
-    sections: list[Section], size: tuple[int, int], out_dir: Path, theme_name: str
-) -> list[Path]:
-    theme = THEMES[theme_name]
-    paths = []
+    sections: list[Section], size: tuple[int, int], out_dir: Path, look: Look
+) -> Deck:
+    builds, sizes = [], []
     for section in sections:
-        path = out_dir / f"slide-{section.index + 1:02d}.png"
-        _draw(section, len(sections), size, theme).save(path)
-        paths.append(path)
-    return paths
+        scale = _fit_scale(section, len(sections), size, look)
+        sizes.append(size[0] * 0.046 * scale)
+        for start, shown in build_times(section):
+            path = out_dir / f"slide-{section.index + 1:02d}-{shown}.png"
+            _draw(section, len(sections), size, look, scale, shown)[0].save(path)
+            builds.append(Build(section.index, shown, start, path))
+    blank = out_dir / "slide-blank.png"
+    _background(size, look.theme).save(blank)
+    return Deck(builds, blank, sizes)
 
 
-def _draw(section: Section, total: int, size: tuple[int, int], theme: Theme) -> Image.Image:
-    w, h = size
+def _fit_scale(section: Section, total: int, size: tuple[int, int], look: Look) -> float:
     for scale in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4):
-        image = Image.new("RGB", size, theme.background)
-        draw = ImageDraw.Draw(image)
-        draw.rectangle([0, 0, int(w * 0.016), h], fill=theme.accent)
-        left, top, bottom = int(w * 0.09), int(h * 0.12), int(h * 0.86)
-        width_chars = max(8, int(w * 0.82 / (w * 0.045 * scale * 0.55)))
-        title_font = _font(True, int(w * 0.072 * scale))
-        body_font = _font(False, int(w * 0.045 * scale))
-        y = top
-        for line in textwrap.wrap(section.title, max(6, int(width_chars * 0.62))):
-            draw.text((left, y), line, font=title_font, fill=theme.text)
-            y += int(w * 0.072 * scale * 1.2)
-        y += int(h * 0.05 * scale)
-        for bullet in section.bullets:
-            lines = textwrap.wrap(bullet, width_chars)
-            dot = int(w * 0.018)
-            draw.ellipse([left, y + dot // 2, left + dot, y + dot * 3 // 2], fill=theme.accent)
-            for line in lines:
-                draw.text((left + int(w * 0.05), y), line, font=body_font, fill=theme.text)
-                y += int(w * 0.045 * scale * 1.35)
-            y += int(h * 0.026 * scale)
-        if y <= bottom:
-            break
-    footer = _font(False, int(w * 0.026))
-    draw.text(
-        (int(w * 0.82), int(h * 0.92)),
-        f"{section.index + 1} / {total}",
-        font=footer,
-        fill=theme.muted,
-    )
+        if _draw(section, total, size, look, scale, len(section.bullets))[1]:
+            return scale
+    return 0.4
+
+
+def _background(size: tuple[int, int], theme: Theme) -> Image.Image:
+    image = Image.new("RGB", size, theme.background)
+    ImageDraw.Draw(image).rectangle([0, 0, int(size[0] * 0.014), size[1]], fill=theme.accent)
     return image
+
+
+def _draw(
+    section: Section, total: int, size: tuple[int, int], look: Look, scale: float, shown: int
+) -> tuple[Image.Image, bool]:
+    """The slide with its first `shown` bullets, and whether everything fitted."""
+    w, h = size
+    theme = look.theme
+    image = _background(size, theme)
+    draw = ImageDraw.Draw(image)
+    left, top, bottom = int(w * 0.09), int(h * 0.085), int(h * 0.88)
+    width_chars = max(8, int(w * 0.84 / (w * 0.046 * scale * 0.55)))
+    title_font = _font(True, int(w * 0.07 * scale))
+    body_font = _font(False, int(w * 0.046 * scale))
+    y = top
+    for line in textwrap.wrap(section.title, max(6, int(width_chars * 0.62))):
+        draw.text((left, y), line, font=title_font, fill=theme.text)
+        y += int(w * 0.07 * scale * 1.15)
+    y += int(h * 0.026)
+    draw.rectangle([left, y, left + int(w * 0.12), y + max(2, int(h * 0.006))], fill=theme.accent)
+    y += int(h * 0.044)
+    for k, bullet in enumerate(section.bullets):
+        lines = textwrap.wrap(bullet, width_chars)
+        if k < shown:
+            dot = int(w * 0.015)
+            draw.ellipse([left, y + dot // 2, left + dot, y + dot * 3 // 2], fill=theme.accent)
+            for n, line in enumerate(lines):
+                x = left + int(w * 0.046)
+                draw.text((x, y + n * int(w * 0.046 * scale * 1.32)), line, font=body_font,
+                          fill=theme.text)  # fmt: skip
+        y += len(lines) * int(w * 0.046 * scale * 1.32) + int(h * 0.03 * scale)
+    footer = _font(False, int(w * 0.026))
+    draw.text((left, int(h * 0.93)), look.footer, font=footer, fill=theme.muted)
+    draw.text(
+        (int(w * 0.82), int(h * 0.93)), f"{section.index + 1} / {total}", font=footer,
+        fill=theme.muted,
+    )  # fmt: skip
+    return image, y <= bottom

@@ -1,0 +1,104 @@
+"""Sound levels: measured once in phase 1, applied in the compose pass, checked after.
+
+Every output is levelled to -16 LUFS integrated with true peaks under -1 dBTP, the level
+web video players expect. A plain gain would clip peaky speech, so the compose pass adds
+a gain and a peak limiter; since the limiter takes some loudness back, phase 1 runs the
+same gain and limiter over the audio alone, measures what is left and corrects the gain.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from presgend import tools
+
+TARGET_LUFS = -16.0
+LIMIT_DBFS = -2.0  # sample peaks; true peaks land under -1 dBTP after AAC
+SAMPLE_RATE = 48_000
+SILENT_LUFS = -70.0
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """Integrated loudness (LUFS) and true peak (dBTP) of a file's sound."""
+
+    integrated: float
+    true_peak: float
+
+
+@dataclass(frozen=True)
+class Leveling:
+    measured: Loudness
+    gain_db: float  # what the compose pass adds before its limiter
+
+
+def filters(gain_db: float | None) -> list[str]:
+    """The audio filters of the compose pass after timing: resample, gain, limiter."""
+    chain = [f"aresample={SAMPLE_RATE}"]
+    if gain_db is not None:
+        limit = 10 ** (LIMIT_DBFS / 20)
+        chain += [
+            f"volume={gain_db:.2f}dB",
+            f"alimiter=limit={limit:.4f}:attack=5:release=50:level=disabled",
+        ]
+    return chain
+
+
+async def measure(path: Path, timeout: float = 600.0) -> Loudness | None:
+    """Integrated loudness and true peak of the first audio stream; None when silent."""
+    stderr = await _analyse(path, "loudnorm=print_format=json", timeout)
+    start, end = stderr.rfind("{"), stderr.rfind("}")
+    if start < 0 or end < start:
+        return None
+    try:
+        data = json.loads(stderr[start : end + 1])
+        found = Loudness(float(data["input_i"]), float(data["input_tp"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    ok = math.isfinite(found.integrated) and found.integrated > SILENT_LUFS
+    return found if ok else None
+
+
+async def plan(path: Path, timeout: float = 600.0) -> Leveling | None:
+    """Measure, then try the gain and limiter on the sound alone and correct the gain."""
+    measured = await measure(path, timeout)
+    if measured is None:
+        return None
+    gain = TARGET_LUFS - measured.integrated
+    chain = ",".join([*filters(gain), "ebur128"])
+    after = _integrated(await _analyse(path, chain, timeout))
+    if after is not None:
+        gain += TARGET_LUFS - after
+    return Leveling(measured, round(gain, 2))
+
+
+def _integrated(stderr: str) -> float | None:
+    found = re.findall(r"I:\s+(-?[\d.]+) LUFS", stderr)
+    return float(found[-1]) if found else None
+
+
+async def _analyse(path: Path, chain: str, timeout: float) -> str:
+    args = [
+        tools.find("ffmpeg"),
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-v",
+        "info",
+        "-i",
+        str(path.absolute()),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-af",
+        chain,
+        "-f",
+        "null",
+        "-",
+    ]
+    result = await tools.run(args, timeout=timeout, check=False, what="loudness measurement")
+    return result.stderr.decode("utf-8", "replace")
