@@ -87,14 +87,15 @@ def speech_track(
 
 def canvas(image: Path, size: tuple[int, int], out: Path) -> Path:
     """The photo on a plain backdrop, larger than the frame so the camera can move, placed
-    so the face (upper middle of a portrait) sits about 40% down the frame."""
+    so the face (upper middle of a portrait) sits about 40% down the frame. The photo
+    covers the top edge: a band of backdrop there would read as a border."""
     width, height = int(size[0] * 1.25), int(size[1] * 1.25)
     photo = Image.open(image).convert("RGB")
-    scale = height * 1.05 / photo.height
+    scale = height * 1.8 / photo.height  # the face (24% down the photo) lands 42% down
     photo = photo.resize((int(photo.width * scale), int(photo.height * scale)))
     back = Image.new("RGB", (width, height), (52, 60, 72))
     left = int(width * 0.5 - photo.width * 0.45)
-    top = int(height * 0.42 - photo.height * 0.24)
+    top = min(0, int(height * 0.42 - photo.height * 0.24))
     back.paste(photo, (left, top))
     back.save(out)
     return out

@@ -1,13 +1,17 @@
-"""Phase 1 framing: find the presenter's face and choose one steady crop box.
+"""Phase 1 framing: find the presenter's face and choose one steady crop box per shot.
 
 A talking head barely moves, so the crop is locked to the median face box; only a
 large move that lasts (several samples in a row) starts a new, equally steady box.
-Jitter is never followed.
+Jitter is never followed. A recording with cuts gets its own box for each shot, switched
+on the cut's frame. Black borders (letterbox, pillarbox) seen in the sampled frames are
+kept out of the crop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +26,10 @@ DETECT_WIDTH = 480
 MOVE_FRACTION = 0.6  # of the face's size, before a move counts as large
 MOVE_SAMPLES = 3  # consecutive samples a move must last
 HEADROOM = 0.42  # the face's centre sits this far down the panel
+BORDER_LUMA = 24  # rows and columns darker than this in every sample are a border
+CUT_DIFF = 28.0  # mean luma change (0-255) between two frames that makes a cut
+CUT_SIZE = (64, 36)
+SAMPLES_PER_SHOT = 3
 
 
 @dataclass(frozen=True)
@@ -119,7 +127,8 @@ async def sample_frame(info: MediaInfo, t: float, width: int) -> np.ndarray | No
 
 async def find_framing(info: MediaInfo, panel: tuple[int, int]) -> Framing:
     width = min(DETECT_WIDTH, info.width)
-    times = sample_times(info.duration, SAMPLES)
+    cuts = await find_cuts(info)
+    times = sorted(set(sample_times(info.duration, SAMPLES)) | set(shot_samples(info, cuts)))
     limit = asyncio.Semaphore(2)
 
     async def one(t: float) -> np.ndarray | None:
@@ -128,8 +137,87 @@ async def find_framing(info: MediaInfo, panel: tuple[int, int]) -> Framing:
 
     frames = await asyncio.gather(*(one(t) for t in times))
     scale = info.width / width
+    area = active_area([f for f in frames if f is not None], scale, info)
     found = [[_scaled(b, scale) for b in detect_faces(f)] if f is not None else [] for f in frames]
-    return plan_framing(info, panel, pick_faces(list(zip(times, found, strict=True))))
+    picked = pick_faces(list(zip(times, found, strict=True)))
+    return plan_framing(info, panel, picked, cuts=cuts, area=area)
+
+
+def shot_samples(info: MediaInfo, cuts: list[float]) -> list[float]:
+    """A few sample times inside every shot, so each shot's face is seen."""
+    edges = [0.0, *cuts, info.duration]
+    times = []
+    for a, b in itertools.pairwise(edges):
+        step = (b - a) / (SAMPLES_PER_SHOT + 1)
+        times += [round(a + step * (k + 1), 3) for k in range(SAMPLES_PER_SHOT)] if cuts else []
+    return times
+
+
+def active_area(frames: list[np.ndarray], scale: float, info: MediaInfo) -> Box | None:
+    """The picture inside black borders (in source pixels), or None when there are none.
+
+    A row or column is border when it is dark in every sampled frame; two pixels more are
+    taken off each found border so no dark edge survives scaling."""
+    if not frames:
+        return None
+    stack = np.stack(frames).astype(np.float32)
+    rows = np.flatnonzero(stack.mean(axis=2).max(axis=0) > BORDER_LUMA)
+    cols = np.flatnonzero(stack.mean(axis=1).max(axis=0) > BORDER_LUMA)
+    if rows.size == 0 or cols.size == 0:
+        return None
+    h, w = stack.shape[1:]
+    top, bottom = int(rows[0]), h - 1 - int(rows[-1])
+    left, right = int(cols[0]), w - 1 - int(cols[-1])
+    if max(top, bottom) < h * 0.01 and max(left, right) < w * 0.01:
+        return None
+
+    def edge(n: int) -> int:
+        return 0 if n == 0 else _even(n * scale + 3)
+
+    x, y = edge(left), edge(top)
+    return Box(x, y, _even(info.width - x - edge(right)), _even(info.height - y - edge(bottom)))
+
+
+async def find_cuts(info: MediaInfo) -> list[float]:
+    """Hard cuts between shots: keyframes that differ a lot, refined to the exact frame
+    by decoding only the stretch between them. Encoders put a keyframe at or after each
+    cut, so the video is never decoded in full."""
+    keys = await _tiny_frames(info, keyframes_only=True)
+    cuts = []
+    for (t0, a), (t1, b) in itertools.pairwise(keys):
+        if _diff(a, b) < CUT_DIFF:
+            continue
+        stretch = await _tiny_frames(info, start=t0, end=t1 + 0.05)
+        jumps = [(_diff(x, y), t) for (_, x), (t, y) in itertools.pairwise(stretch)]
+        if jumps and max(jumps)[0] >= CUT_DIFF:
+            cuts.append(round(max(jumps)[1], 3))
+    return [c for c in cuts if 0.5 < c < info.duration - 0.5]
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+async def _tiny_frames(
+    info: MediaInfo, *, keyframes_only: bool = False, start: float = 0.0, end: float = 0.0
+) -> list[tuple[float, np.ndarray]]:
+    """Small grey frames with their times, from showinfo."""
+    w, h = CUT_SIZE
+    args = [tools.find("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-v", "info"]
+    args += ["-skip_frame", "nokey"] if keyframes_only else ["-ss", f"{start:.3f}"]
+    args += ["-i", str(info.path.absolute()), "-an"]
+    args += ["-to", f"{end - start:.3f}"] if end else []
+    args += ["-vf", f"scale={w}:{h},format=gray,showinfo", "-fps_mode", "passthrough"]
+    args += ["-f", "rawvideo", "-"]
+    result = await tools.run(args, timeout=60 + info.duration / 4, check=False, what="cut search")
+    times = [
+        float(m) + (start if not keyframes_only else 0.0)
+        for m in re.findall(r"pts_time:\s*(-?[\d.]+)", result.stderr.decode("utf-8", "replace"))
+    ]
+    data = np.frombuffer(result.stdout, np.uint8)
+    count = min(len(times), data.size // (w * h))
+    frames = data[: count * w * h].reshape(count, h, w)
+    return list(zip(times[:count], frames, strict=True))
 
 
 def sample_times(duration: float, count: int) -> list[float]:
@@ -161,21 +249,49 @@ def pick_faces(samples: list[tuple[float, list[Box]]]) -> list[tuple[float, Box 
 
 
 def plan_framing(
-    info: MediaInfo, panel: tuple[int, int], samples: list[tuple[float, Box | None]]
+    info: MediaInfo,
+    panel: tuple[int, int],
+    samples: list[tuple[float, Box | None]],
+    *,
+    cuts: list[float] | None = None,
+    area: Box | None = None,
 ) -> Framing:
-    """Turn per-sample detections into steady crop segments (pure)."""
+    """Turn per-sample detections into steady crop segments (pure): one box per shot,
+    moved within a shot only for a large, lasting move; all of one size."""
+    cuts = cuts or []
+    notes = _border_note(info, area)
     hits = [(t, b) for t, b in samples if b is not None]
     if not hits:
-        centre = crop_around(info, panel, None)
-        return Framing(False, None, [CropSegment(0.0, centre)], "centre", len(samples), 0)
-    groups = _steady_groups(hits)
-    segments = []
-    for i, group in enumerate(groups):
-        face = _median_box([b for _, b in group])
-        start = 0.0 if i == 0 else group[0][0]
-        segments.append(CropSegment(start, crop_around(info, panel, face)))
-    face = _median_box([b for _, b in groups[0]])
-    return Framing(True, face, segments, "haar", len(samples), len(hits))
+        centre = crop_around(info, panel, None, area)
+        return Framing(False, None, [CropSegment(0.0, centre)], "centre", len(samples), 0, notes)
+    size = _median_box([b for _, b in hits])
+    segments: list[CropSegment] = []
+    edges = [0.0, *cuts, info.duration + 1]
+    for shot, (a, b) in enumerate(itertools.pairwise(edges)):
+        in_shot = [(t, box) for t, box in hits if a <= t < b]
+        for i, group in enumerate(_steady_groups(in_shot) if in_shot else []):
+            face = _median_box([box for _, box in group])
+            start = a if i == 0 else group[0][0]
+            box = crop_around(info, panel, face, area, size)
+            segments.append(CropSegment(start, box, cut=shot > 0 and i == 0))
+    if len(cuts):
+        notes.append(f"The recording has {len(cuts) + 1} shots; each is framed on its own.")
+    face = _median_box([b for _, b in hits])
+    segments[0] = CropSegment(0.0, segments[0].box)
+    return Framing(True, face, segments, "haar", len(samples), len(hits), notes)
+
+
+def _border_note(info: MediaInfo, area: Box | None) -> list[str]:
+    if area is None:
+        return []
+    sides = {
+        "top": area.y,
+        "left": area.x,
+        "bottom": info.height - area.y - area.h,
+        "right": info.width - area.x - area.w,
+    }
+    found = ", ".join(f"{k} {v} px" for k, v in sides.items() if v)
+    return [f"Black borders were found in the recording ({found}) and are cropped away."]
 
 
 def _steady_groups(hits: list[tuple[float, Box]]) -> list[list[tuple[float, Box]]]:
@@ -207,20 +323,31 @@ def _median_box(boxes: list[Box]) -> Box:
     return Box(round(cx - w / 2), round(cy - h / 2), round(w), round(h))
 
 
-def crop_around(info: MediaInfo, panel: tuple[int, int], face: Box | None) -> Box:
-    """The largest sensible panel-shaped box with the face centred and some headroom."""
+def crop_around(
+    info: MediaInfo,
+    panel: tuple[int, int],
+    face: Box | None,
+    area: Box | None = None,
+    size: Box | None = None,
+) -> Box:
+    """The largest sensible panel-shaped box inside the picture (`area`, borders left
+    out) with the face centred and some headroom; sized by `size`'s face when given, so
+    every shot's box has the same size."""
+    area = area or Box(0, 0, info.width, info.height)
     aspect = panel[0] / panel[1]
-    h = float(info.height) if face is None else min(info.height, face.h * 3.2)
+    sizer = size or face
+    h = float(area.h) if sizer is None else min(area.h, sizer.h * 3.2)
     w = h * aspect
-    if w > info.width:
-        w = float(info.width)
+    if w > area.w:
+        w = float(area.w)
         h = w / aspect
     w_i, h_i = _even(w), _even(h)
-    cx = info.width / 2 if face is None else face.cx
-    cy = info.height / 2 if face is None else face.cy + (0.5 - HEADROOM) * h_i
-    x = int(min(max(cx - w_i / 2, 0), info.width - w_i))
-    y = int(min(max(cy - h_i / 2, 0), info.height - h_i))
-    return Box(x - x % 2, y - y % 2, w_i, h_i)
+    cx = area.cx if face is None else face.cx
+    cy = area.cy if face is None else face.cy + (0.5 - HEADROOM) * h_i
+    x = int(min(max(cx - w_i / 2, area.x), area.x + area.w - w_i))
+    y = int(min(max(cy - h_i / 2, area.y), area.y + area.h - h_i))
+    x, y = x + x % 2, y + y % 2  # even, and rounded inward so no border row creeps in
+    return Box(min(x, area.x + area.w - w_i), min(y, area.y + area.h - h_i), w_i, h_i)
 
 
 def _even(value: float) -> int:

@@ -61,14 +61,24 @@ def contact_sheet(tiles: list[Tile], out: Path, columns: int = 3) -> Path:
     cell_w, cell_h = width + GAP, THUMB_HEIGHT + LABEL_HEIGHT + GAP
     sheet = Image.new("RGB", (columns * cell_w + GAP, rows * cell_h + GAP), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    font = _font(22)
+    font = _font(18)
     for n, (tile, thumb) in enumerate(zip(tiles, thumbs, strict=True)):
         x = GAP + (n % columns) * cell_w
         y = GAP + (n // columns) * cell_h
         sheet.paste(thumb, (x, y))
-        draw.text((x + 4, y + THUMB_HEIGHT + 8), tile.label[:48], font=font, fill=LABEL)
+        label = _fit(draw, tile.label, font, thumb.width - 8)
+        draw.text((x + 4, y + THUMB_HEIGHT + 10), label, font=font, fill=LABEL)
     sheet.save(out, "JPEG", quality=85, optimize=True)
     return out
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+         width: int) -> str:  # fmt: skip
+    """The label, shortened at a word to fit under its picture."""
+    words = text.split()
+    while len(words) > 1 and draw.textlength(" ".join(words), font=font) > width:
+        words = words[:-1]
+    return " ".join(words)
 
 
 def _thumb(png: Path) -> Image.Image:
