@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.presgend-installed
-APT_PACKAGES := ffmpeg espeak-ng chromium fonts-dejavu-core fonts-noto-cjk fontconfig \
+APT_PACKAGES := ffmpeg espeak-ng chromium fonts-inter fonts-dejavu-core fonts-noto-cjk fontconfig \
                 python3-venv systemd rsync
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
@@ -27,7 +27,8 @@ system-deps:
 	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if command -v fc-list >/dev/null 2>&1; then \
 	  fc-list | grep -q DejaVuSans || missing="$$missing fonts-dejavu"; \
-	  fc-list | grep -qi 'Noto Sans CJK' || missing="$$missing fonts-noto-cjk"; fi; \
+	  fc-list | grep -qi 'Noto Sans CJK' || missing="$$missing fonts-noto-cjk"; \
+	  fc-list | grep -q 'Inter' || missing="$$missing fonts-inter"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages (missing:$$missing)"; \
 	  command -v apt-get >/dev/null 2>&1 || { echo "no apt-get: install$$missing by hand (see README)"; exit 1; }; \

@@ -148,12 +148,15 @@ def gray_frames(path: Path, crop: str, size: tuple[int, int], fps: int) -> np.nd
     return np.frombuffer(raw, np.uint8).reshape(-1, h, w)
 
 
-def slide_changes(path: Path, width: int, height: int, fps: int = 30) -> list[float]:
+def slide_changes(
+    path: Path, width: int, height: int, fps: int = 30, threshold: float = 0.15
+) -> list[float]:
     """Times where the right half changes: the midpoint of each run of changing frames
-    (scene detection tuned for crossfades, which spread a change over several frames)."""
-    frames = gray_frames(path, f"{width // 2}:{height}:{width // 2}:0", (80, 90), fps)
+    (tuned for fades, which spread a change over several frames, and sensitive enough
+    for one bullet fading in)."""
+    frames = gray_frames(path, f"{width // 2}:{height}:{width // 2}:0", (160, 180), fps)
     diff = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2))
-    changing = diff > 0.8
+    changing = diff > threshold
     runs: list[list[int]] = []
     gap = max(1, round(fps * 0.15))  # a fade can dip below the threshold mid-way
     for i in np.flatnonzero(changing):
@@ -163,3 +166,24 @@ def slide_changes(path: Path, width: int, height: int, fps: int = 30) -> list[fl
             runs.append([int(i), int(i)])
     changes = [((i + j) / 2 + 1) / fps for i, j in runs]
     return changes
+
+
+def expected_changes(report: dict[str, Any]) -> list[float]:
+    """Where the right half should change: each new slide (faded out before its start and
+    in after it, so centred on it) and each later bullet (a 0.2 s fade from its word)."""
+    times = []
+    for i, slide in enumerate(report["slides"]):
+        if i:
+            times.append(slide["start_s"])
+        times += [t + 0.1 for t in slide["bullet_starts"] if t > slide["start_s"] + 0.25]
+    return times
+
+
+def assert_changes_match(report: dict[str, Any], video: Path, tolerance: float = 0.25) -> None:
+    """Every expected change is seen, and nothing else changes (no ghost, no stray)."""
+    expected = expected_changes(report)
+    seen = slide_changes(video, report["output"]["width"], report["output"]["height"])
+    for t in expected:
+        assert seen and min(abs(t - s) for s in seen) <= tolerance, (t, seen)
+    for s in seen:
+        assert min(abs(t - s) for t in expected) <= tolerance, (s, expected)

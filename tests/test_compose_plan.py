@@ -10,7 +10,9 @@ from presgend.pipeline import compose
 from presgend.pipeline.face import Box, CropSegment
 
 
-def _plan(starts: list[float], crop: list[CropSegment] | None = None) -> compose.ComposePlan:
+def _plan(
+    starts: list[float], crop: list[CropSegment] | None = None, builds: tuple[int, ...] = ()
+) -> compose.ComposePlan:
     return compose.ComposePlan(
         video=Path("/in/talk.mp4"),
         audio=Path("/in/talk.mp4"),
@@ -18,22 +20,28 @@ def _plan(starts: list[float], crop: list[CropSegment] | None = None) -> compose
         fps=30,
         quality=QUALITIES["standard"],
         crop=crop or [CropSegment(0.0, Box(100, 20, 640, 720))],
-        slides=[compose.SlideCue(Path(f"/w/s{i}.png"), t) for i, t in enumerate(starts)],
+        slides=[
+            compose.SlideCue(Path(f"/w/s{i}.png"), t, opens=i not in builds)
+            for i, t in enumerate(starts)
+        ],
         crossfade=0.4,
         encoder="libx264",
         output=Path("/out/.tmp/x.mp4"),
+        blank=Path("/w/blank.png"),
+        gain_db=4.5,
     )
 
 
 def test_each_slide_is_decoded_once_and_held_as_a_still() -> None:
     plan = _plan([0.0, 20.0, 40.0])
     args = compose.build_args(plan)
-    assert args.count("-i") == 4 and "-loop" not in args
+    assert args.count("-i") == 5 and "-loop" not in args, "video, three slides, the blank"
     graph = compose.build_filtergraph(plan)
     # one decode per slide, split for its hold and the fades it takes part in
     assert graph.count("[1:v]scale=640:720") == 1 and "split=2" in graph and "split=3" in graph
-    assert graph.count("xfade=") == 2, "xfade only inside transitions"
-    assert "concat=n=5:v=1:a=0[right]" in graph
+    assert "[4:v]scale=640:720,setsar=1,format=yuv420p,split=4" in graph, "blank: 2 fades"
+    assert graph.count("xfade=") == 4, "xfade only inside transitions: out, then in"
+    assert "concat=n=7:v=1:a=0[right]" in graph
     assert "[left][right]hstack=inputs=2[v]" in graph
     assert "[0:a:0]" in graph and "apad=whole_dur=60.000" in graph
     assert args[args.index("-t") + 1] == "60.000"
@@ -41,24 +49,43 @@ def test_each_slide_is_decoded_once_and_held_as_a_still() -> None:
     assert args[args.index("-filter_complex_threads") + 1] == "2"
 
 
-def test_fades_are_centred_on_the_first_word_and_kept_apart() -> None:
+def test_sound_is_levelled_at_48k_in_the_same_pass() -> None:
+    plan = _plan([0.0])
+    graph = compose.build_filtergraph(plan)
+    assert "volume=4.50dB,alimiter=" in graph and "aresample=48000" in graph
+    args = compose.build_args(plan)
+    assert args[args.index("-ar") + 1] == "48000"
+    unlevelled = compose.build_filtergraph(dataclasses.replace(plan, gain_db=None))
+    assert "volume" not in unlevelled and "alimiter" not in unlevelled
+
+
+def test_slides_fade_through_the_background_and_builds_fade_in_on_time() -> None:
     cues = [
         compose.SlideCue(Path("a"), 0.0),
         compose.SlideCue(Path("b"), 10.0),
-        compose.SlideCue(Path("c"), 10.1),
-        compose.SlideCue(Path("d"), 0.05),
+        compose.SlideCue(Path("b2"), 10.1, opens=False),
+        compose.SlideCue(Path("c"), 0.05),
     ]
-    offsets = compose.slide_offsets(cues, 0.4, 30)
-    assert offsets[0] == 9.8
-    assert offsets[1] >= offsets[0] + 0.4 and offsets[2] >= offsets[1] + 0.4
+    fades = compose.transitions(cues, 0.4, 0.2, 30)
+    assert (fades[0].begin, fades[0].frames) == (294, 12), "out before 10 s, in after it"
+    assert fades[1].begin >= fades[0].end + 1 and fades[1].frames == 6
+    assert fades[2].begin >= fades[1].end + 1, "kept in order, never overlapping"
+
+
+def test_a_keyframe_follows_every_fade() -> None:
+    plan = _plan([0.0, 20.0, 25.0, 40.0], builds=(2,))
+    args = compose.build_args(plan)
+    keys = args[args.index("-force_key_frames") + 1].split(",")
+    assert keys == ["20.200", "25.200", "40.200"]
 
 
 def test_holds_and_fades_add_up_to_the_whole_video_in_frames() -> None:
-    graph = compose.build_filtergraph(_plan([0.0, 20.0, 40.0]))
+    graph = compose.build_filtergraph(_plan([0.0, 20.0, 30.0], builds=(2,)))
     frames = [int(part.split("[")[0]) for part in graph.split("trim=end_frame=")[1:]]
-    # hold 0 (to 19.8 s), fade out/in, hold 1, fade out/in, hold 2 (to the end + 1 s)
-    assert frames == [594, 12, 12, 588, 12, 12, 624]
-    assert frames[0] + frames[1] + frames[3] + frames[4] + frames[6] == 61 * 30
+    # hold 0 to 19.8 s, out and in (6+6 twice: old/blank, blank/new), hold 1 to 30 s,
+    # build fade (6 twice), hold 2 to the end + 1 s
+    assert frames == [594, 6, 6, 6, 6, 294, 6, 6, 924]
+    assert 594 + 6 + 6 + 294 + 6 + 924 == 61 * 30
 
 
 def test_a_single_slide_needs_no_fade() -> None:
@@ -74,6 +101,8 @@ def test_steady_crop_is_a_constant_and_moves_ramp() -> None:
     expr = compose.crop_expr(moved, "x")
     assert expr == "if(lt(t,30.000),100,100+(200)*min(1,(t-30.000)/0.6))"
     assert compose.crop_expr(moved, "y") == "20"
+    cut = [*steady, CropSegment(30.0, Box(300, 20, 640, 720), cut=True)]
+    assert compose.crop_expr(cut, "x") == "if(lt(t,30.000),100,300)", "a new shot: at once"
 
 
 def test_separate_audio_input_and_looped_presenter() -> None:
@@ -83,7 +112,7 @@ def test_separate_audio_input_and_looped_presenter() -> None:
     args = compose.build_args(plan)
     assert args[args.index("-stream_loop") + 1] == "-1"
     assert args[-1] == "/out/.tmp/x.mp4" and "/w/speech.wav" in args
-    assert "[3:a:0]" in compose.build_filtergraph(plan)
+    assert "[4:a:0]" in compose.build_filtergraph(plan), "after the two slides and the blank"
     assert args[args.index("-ac") + 1] == "2", "surround is downmixed"
     assert "-ac" not in compose.build_args(_plan([0.0])), "mono and stereo are kept"
 

@@ -184,7 +184,7 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(
         watcher.stop()
     assert watcher.problems == []
     outbox = visible(tmp_path / "outbox")
-    assert outbox == ["talk.mp4", "talk.report.json", "talk.srt"]
+    assert outbox == ["talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt"]
     assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
     assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
     assert claims_left(tmp_path / "inbox") == []
@@ -197,7 +197,12 @@ def test_sigterm_lets_a_job_finish_within_grace(tmp_path: Path, clip: sample.Sam
     daemon.wait_for(lambda: daemon.events("job_started"), 30, "the job")
     assert daemon.stop() == 0
     assert daemon.events("job_succeeded")
-    assert visible(tmp_path / "outbox") == ["clip.mp4", "clip.report.json", "clip.srt"]
+    assert visible(tmp_path / "outbox") == [
+        "clip.mp4",
+        "clip.preview.jpg",
+        "clip.report.json",
+        "clip.srt",
+    ]
     assert visible(tmp_path / "archive") == ["clip.mp4", "clip.srt"]
     assert claims_left(tmp_path / "inbox") == []
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http.server
+import itertools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +15,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from presgend.config import SlidesConfig
 from presgend.pipeline import slides
 from presgend.pipeline.summarize import Section
+
+LIGHT = slides.look_from(SlidesConfig())
+DARK = slides.look_from(SlidesConfig(theme="dark"))
+
+
+def _finals(deck: slides.Deck) -> list[Path]:
+    """Each slide as it looks complete (its last build)."""
+    return list({b.section: b.png for b in deck.builds}.values())
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -70,12 +81,11 @@ def _hostile(port: int) -> list[Section]:
 
 def test_hostile_text_makes_no_request(listener: tuple[int, list[str]], tmp_path: Path) -> None:
     port, hits = listener
-    pngs = asyncio.run(
-        slides.render_chromium(
-            _hostile(port), (640, 720), tmp_path, "professional_minimal", "/usr/bin/chromium"
-        )
+    deck = asyncio.run(
+        slides.render_chromium(_hostile(port), (640, 720), tmp_path, LIGHT, "/usr/bin/chromium")
     )
-    assert [p.name for p in pngs] == ["slide-01.png", "slide-02.png"]
+    pngs = _finals(deck)
+    assert [p.name for p in pngs] == ["slide-01-3.png", "slide-02-2.png"]
     for png in pngs:
         image = np.asarray(Image.open(png).convert("L"))
         assert image.shape == (720, 640)
@@ -116,11 +126,11 @@ def test_long_text_shrinks_to_fit(tmp_path: Path) -> None:
         1.0,
         [],
     )
-    [png] = asyncio.run(
-        slides.render_chromium(
-            [long], (640, 720), tmp_path, "professional_minimal", "/usr/bin/chromium"
-        )
+    deck = asyncio.run(
+        slides.render_chromium([long], (640, 720), tmp_path, LIGHT, "/usr/bin/chromium")
     )
+    [png] = _finals(deck)
+    assert deck.bullet_px[0] < 24, "it says how far it shrank"
     image = np.asarray(Image.open(png).convert("L"))
     # The footer band stays clear of body text: nothing dark in the bottom strip but the
     # page number on the right.
@@ -131,8 +141,10 @@ def test_cjk_glyphs_render(tmp_path: Path) -> None:
     section = Section(
         0, "太陽光発電", ["電池は夜のために電気を蓄えます", "스마트 계량기"], 0.0, 1.0, []
     )
-    [png] = asyncio.run(
-        slides.render_chromium([section], (640, 720), tmp_path, "dark", "/usr/bin/chromium")
+    [png] = _finals(
+        asyncio.run(
+            slides.render_chromium([section], (640, 720), tmp_path, DARK, "/usr/bin/chromium")
+        )
     )
     image = np.asarray(Image.open(png).convert("L"))
     assert (image > 200).mean() > 0.01, "light glyphs on the dark theme"
@@ -143,8 +155,57 @@ def test_pillow_fallback_draws_every_slide(tmp_path: Path) -> None:
         Section(i, f"Title {i}", ["First point here", "Second point"], i, i + 1, [])
         for i in range(3)
     ]
-    pngs = slides.render_pillow(sections, (640, 720), tmp_path, "professional_minimal")
+    pngs = _finals(slides.render_pillow(sections, (640, 720), tmp_path, LIGHT))
     assert len(pngs) == 3
     for png in pngs:
         image = np.asarray(Image.open(png).convert("L"))
         assert image.shape == (720, 640) and (image < 100).mean() > 0.003
+
+
+def _built(count: int, start: float = 10.0) -> Section:
+    bullets = [f"Point number {k} has a few words to wrap" for k in range(count)]
+    starts = [start + 4.0 * k for k in range(count)]
+    return Section(0, "Top Anchored Layout", bullets, start, 60.0, [], starts, list(range(count)))
+
+
+def test_builds_open_with_what_is_spoken_and_add_the_rest_in_time() -> None:
+    assert slides.build_times(_built(3)) == [(10.0, 1), (14.0, 2), (18.0, 3)]
+    late = dataclasses.replace(_built(2), bullet_starts=[12.0, 15.0])
+    assert slides.build_times(late) == [(10.0, 0), (12.0, 1), (15.0, 2)], "title first"
+
+
+@pytest.mark.parametrize("render", ["chromium", "pillow"])
+def test_a_build_adds_text_and_moves_nothing(render: str, tmp_path: Path) -> None:
+    section = _built(3)
+    if render == "chromium":
+        deck = asyncio.run(
+            slides.render_chromium([section], (640, 720), tmp_path, LIGHT, "/usr/bin/chromium")
+        )
+    else:
+        deck = slides.render_pillow([section], (640, 720), tmp_path, LIGHT)
+    images = [np.asarray(Image.open(b.png).convert("L")).astype(int) for b in deck.builds]
+    assert len(images) == 3
+    for before, after in itertools.pairwise(images):
+        changed = np.flatnonzero(np.abs(after - before).max(axis=1) > 40)
+        assert changed.size, "the new bullet is drawn"
+        assert not (np.abs(after - before)[: changed[0]] > 0).any(), "nothing above it moved"
+    blank = np.asarray(Image.open(deck.blank).convert("L"))
+    assert (blank[:, 40:] < 100).mean() == 0, "the background alone: no text"
+
+
+def test_brand_footer_logo_and_accent(tmp_path: Path) -> None:
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (200, 60), (200, 30, 30)).save(logo)
+    look = slides.look_from(SlidesConfig(accent="#12a150", footer="Acme Robotics", logo=str(logo)))
+    assert look.theme.accent == "#12a150" and look.logo.startswith("data:image/png;base64,")
+    html = slides.slide_html(_built(1), 1, look.theme, look)
+    assert "Acme Robotics" in html and "text-wrap: balance" in html and "img-src data:" in html
+    deck = asyncio.run(
+        slides.render_chromium([_built(1)], (640, 720), tmp_path, look, "/usr/bin/chromium")
+    )
+    image = np.asarray(Image.open(deck.builds[-1].png).convert("RGB")).astype(int)
+    footer = image[-60:, :300]
+    red = (footer[..., 0] > 150) & (footer[..., 1] < 80)
+    assert red.mean() > 0.01, "the logo is in the footer"
+    bar = image[300:400, 2]
+    assert abs(bar[:, 1] - 0xA1).max() < 10, "the accent colour is used"
