@@ -128,3 +128,9 @@ def test_progress_lines_become_fractions() -> None:
     for line in ["frame=10", "out_time_us=2500000", "out_time_us=N/A", "out_time_us=12000000"]:
         parse(line)
     assert seen == [0.25, 1.0]
+
+
+def test_without_a_background_picture_slides_cross_dissolve() -> None:
+    graph = compose.build_filtergraph(dataclasses.replace(_plan([0.0, 20.0, 40.0]), blank=None))
+    assert "[b0]" not in graph and graph.count("xfade=") == 2
+    assert "concat=n=5:v=1:a=0[right]" in graph

@@ -156,8 +156,9 @@ def _right_chains(plan: ComposePlan, pw: int, ph: int) -> list[str]:
     for i in range(count):
         outs = ["h"] + (["o"] if i + 1 < count else []) + (["i"] if i else [])
         chains.append(_decoded(i + 1, pw, ph, [f"p{i}{o}" for o in outs]))
-    blanks = [f"b{k}" for k in range(2 * sum(f.opens for f in fades))]
-    if blanks and plan.blank is not None:
+    through = plan.blank is not None  # without a background picture, slides cross-dissolve
+    blanks = [f"b{k}" for k in range(2 * sum(f.opens for f in fades))] if through else []
+    if blanks:
         chains.append(_decoded(count + 1, pw, ph, blanks))
     pieces: list[str] = []
     for i in range(count):
@@ -166,8 +167,9 @@ def _right_chains(plan: ComposePlan, pw: int, ph: int) -> list[str]:
         chains.append(_still(f"p{i}h", end - begin, fps, f"h{i}"))
         pieces.append(f"[h{i}]")
         if i + 1 < count:
-            chains += _fade(fades[i], f"p{i}o", f"p{i + 1}i", blanks, fps, f"t{i}")
-            pieces += [f"[t{i}a]", f"[t{i}b]"] if fades[i].opens and plan.blank else [f"[t{i}]"]
+            fade_chains, fade_pieces = _fade(fades[i], f"p{i}o", f"p{i + 1}i", blanks, fps, f"t{i}")
+            chains += fade_chains
+            pieces += fade_pieces
     chains.append("".join(pieces) + f"concat=n={len(pieces)}:v=1:a=0[right]")
     return chains
 
@@ -178,17 +180,21 @@ def _decoded(index: int, pw: int, ph: int, outs: list[str]) -> str:
     return f"[{index}:v]scale={pw}:{ph},setsar=1,format=yuv420p{split}{labels}"
 
 
-def _fade(fade: Transition, old: str, new: str, blanks: list[str], fps: int, out: str) -> list[str]:
-    """A cross-dissolve, or for a new slide old → background → new, never two layouts
-    on top of each other."""
+def _fade(
+    fade: Transition, old: str, new: str, blanks: list[str], fps: int, out: str
+) -> tuple[list[str], list[str]]:
+    """The chains of one transition and the pieces it adds to the concatenation: a
+    cross-dissolve, or for a new slide old → background → new (taking two of `blanks`),
+    never two layouts on top of each other."""
     if not (fade.opens and blanks):
-        return [*_dissolve(old, new, fade.frames, fps, out)]
+        return _dissolve(old, new, fade.frames, fps, out), [f"[{out}]"]
     first, second = blanks.pop(0), blanks.pop(0)
     half = fade.frames // 2
-    return [
+    chains = [
         *_dissolve(old, first, half, fps, f"{out}a"),
         *_dissolve(second, new, fade.frames - half, fps, f"{out}b"),
     ]
+    return chains, [f"[{out}a]", f"[{out}b]"]
 
 
 def _dissolve(a: str, b: str, frames: int, fps: int, out: str) -> list[str]:

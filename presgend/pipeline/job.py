@@ -40,8 +40,8 @@ from presgend.pipeline import (
 from presgend.report import JobRecord, error_document, now_iso, sha256_of
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
-MAX_UPSCALE = 1.5
 SCRIPT_SUFFIXES = (".txt", ".md")
+MAX_UPSCALE = 1.5  # enlarging the presenter more than this is worth a warning
 ProgressFn = Callable[[str, float], None]
 T = TypeVar("T")
 PHASE_SPAN = {"probe": (0.0, 0.08), "content": (0.08, 0.25), "compose": (0.25, 1.0)}
@@ -277,8 +277,8 @@ class _Job:
         transcript = await self.transcript(info, wav)
         self.report_progress("content", 0.6)
         sentences = summarize.sentences_from(transcript.segments, transcript.language)
-        sections = summarize.summarize(
-            transcript.segments, info.duration, self.config.slides.max_slides, transcript.language
+        sections = summarize.sections_from(
+            sentences, info.duration, self.config.slides.max_slides, transcript.language
         )
         if not sections:
             raise JobError("No speech was found to make slides from.", phase="content")

@@ -204,18 +204,21 @@ def spoken_lines(script: Script, max_slides: int) -> tuple[list[speech.Line], li
     return lines, parts
 
 
+def timed_sentences(spoken: list[speech.Spoken]) -> list[summarize.Sentence]:
+    """The spoken sentences; each is its own transcript segment."""
+    return [summarize.Sentence(s.text, s.start, s.end, i) for i, s in enumerate(spoken)]
+
+
 def sections_for(
     script: Script,
     parts: list[Part],
-    spoken: list[speech.Spoken],
+    sentences: list[summarize.Sentence],
     duration: float,
     max_slides: int,
     language: str = "en",
 ) -> list[summarize.Section]:
-    sentences = [summarize.Sentence(s.text, s.start, s.end, i) for i, s in enumerate(spoken)]
     if not script.structured:
-        groups = summarize.split_sections(sentences, summarize.section_count(sentences, max_slides))
-        return summarize.describe(groups, duration, language=language)
+        return summarize.sections_from(sentences, duration, max_slides, language)
     groups, position = [], 0
     for part in parts:
         groups.append(sentences[position : position + len(part.lines)])
@@ -278,10 +281,10 @@ async def _content(
     for message in said.fallbacks:
         job.fallback("speech", message)
     job.report_progress("content", 0.4)
+    spoken = timed_sentences(said.sentences)
     sections = sections_for(
-        script, parts, said.sentences, said.duration, cfg.slides.max_slides, cfg.speech.voice
+        script, parts, spoken, said.duration, cfg.slides.max_slides, cfg.speech.voice
     )
-    spoken = [summarize.Sentence(s.text, s.start, s.end) for s in said.sentences]
     job.note_sections(sections, spoken, said.duration)
     deck, made = await asyncio.gather(
         job.render_slides(sections, work), _presenter(job, picture, said, work)
@@ -361,11 +364,11 @@ async def plan(
         titles = [p.title or "(untitled)" for p in parts]
     else:
         sentences = [summarize.Sentence(line.text, 0.0, 0.0) for line in lines]
-        groups = summarize.split_sections(
-            sentences, summarize.section_count(sentences, cfg.slides.max_slides)
+        found = summarize.sections_from(
+            sentences, duration, cfg.slides.max_slides, cfg.speech.voice
         )
-        titles = [s.title for s in summarize.describe(groups, duration, language=cfg.speech.voice)]
-        details.append(f"sections: {len(groups)} found in the prose")
+        titles = [s.title for s in found]
+        details.append(f"sections: {len(found)} found in the prose")
     for i, title in enumerate(titles, 1):
         details.append(f"  slide {i}: {title}")
     details.append("sentences:")

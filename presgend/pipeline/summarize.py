@@ -278,7 +278,13 @@ def _cosine(a: Counter[str], b: Counter[str]) -> float:
 def summarize(
     segments: list[Segment], duration: float, max_slides: int = 5, language: str = "en"
 ) -> list[Section]:
-    sentences = sentences_from(segments, language)
+    return sections_from(sentences_from(segments, language), duration, max_slides, language)
+
+
+def sections_from(
+    sentences: list[Sentence], duration: float, max_slides: int = 5, language: str = "en"
+) -> list[Section]:
+    """Sections, titles and bullets for sentences already timed."""
     if not sentences:
         return []
     groups = split_sections(sentences, section_count(sentences, max_slides))
