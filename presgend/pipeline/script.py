@@ -48,6 +48,7 @@ _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`+|~~)(?=\S)(.+?)(?<=\S)\1")
 _WORDY = re.compile(r"\w")
 MAX_BULLETS = 5
+WORDS_PER_SECOND = 2.6  # espeak-ng speaks about 155 words a minute
 
 
 @dataclass
@@ -204,6 +205,16 @@ def spoken_lines(script: Script, max_slides: int) -> tuple[list[speech.Line], li
     return lines, parts
 
 
+def estimated_times(texts: list[str]) -> list[summarize.Sentence]:
+    """Sentences timed as `plan` estimates them, so sections are counted as for real."""
+    found, t = [], 0.0
+    for i, text in enumerate(texts):
+        length = len(text.split()) / WORDS_PER_SECOND
+        found.append(summarize.Sentence(text, t, t + length, i))
+        t += length + 0.5
+    return found
+
+
 def timed_sentences(spoken: list[speech.Spoken]) -> list[summarize.Sentence]:
     """The spoken sentences; each is its own transcript segment."""
     return [summarize.Sentence(s.text, s.start, s.end, i) for i, s in enumerate(spoken)]
@@ -352,7 +363,7 @@ async def plan(
     script = await asyncio.to_thread(read, path, cfg.speech.max_script_bytes)
     lines, parts = spoken_lines(script, cfg.slides.max_slides)
     words = sum(len(line.text.split()) for line in lines)
-    duration = words / 2.6 + 0.5 * len(lines)  # espeak-ng speaks ~155 words a minute
+    duration = words / WORDS_PER_SECOND + 0.5 * len(lines)
     picture, source = presenter.find_picture(path, cfg.presenter)
     usable, why = presenter.sadtalker_usable(cfg.presenter, profile)
     engine = {"auto": "gTTS, or espeak-ng when offline", "gtts": "gTTS", "espeak": "espeak-ng"}[
@@ -363,7 +374,7 @@ async def plan(
         details.append("sections: from the author's headings")
         titles = [p.title or "(untitled)" for p in parts]
     else:
-        sentences = [summarize.Sentence(line.text, 0.0, 0.0) for line in lines]
+        sentences = estimated_times([line.text for line in lines])
         found = summarize.sections_from(
             sentences, duration, cfg.slides.max_slides, cfg.speech.voice
         )
