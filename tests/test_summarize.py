@@ -210,3 +210,10 @@ def test_long_silence_is_found() -> None:
     sentences = summarize.sentences_from(_segments(TALK[:2]))
     assert summarize.silences(sentences, 200.0) == [(sentences[-1].end, 200.0)]
     assert summarize.silences(sentences, 30.0) == []
+
+
+def test_an_adjective_after_its_noun_is_flipped_only_after_a_verb() -> None:
+    keep = [c for _, c in phrases.title_candidates("Keep the heap healthy.")]
+    assert "healthy heap" in keep and "heap healthy" not in keep
+    colony = [c for _, c in phrases.title_candidates("A single colony visits flowers.")]
+    assert "single colony" in colony and "colony single" not in colony

@@ -152,7 +152,7 @@ def title_candidates(text: str) -> list[tuple[int, str]]:
         if pair and len(w1) + len(w2) <= MAX_TITLE_WORDS - 1:
             found.append((p1, " ".join([*w1, "and", *w2])))
     for position, words in chunks:
-        if len(words) > 1 and words[-1].lower().endswith(_ADJECTIVE_ENDINGS):
+        if _object_complement(tokens, position, words):
             if len(words) == 2:  # "keep the heap healthy" is about a healthy heap
                 found.append((position, f"{words[1]} {words[0]}"))
             words = words[:-1]
@@ -162,6 +162,19 @@ def title_candidates(text: str) -> list[tuple[int, str]]:
             if tail[0].lower() != "of":
                 found.append((position + k - size, " ".join(tail)))
     return found
+
+
+def _object_complement(tokens: list[str], position: int, words: list[str]) -> bool:
+    """Whether the phrase ends in an adjective said of it, as in "keep the heap healthy":
+    a verb and an article before it. "A single colony" ends in a noun like any other."""
+    before = [t.lower() for t in tokens[max(0, position - 2) : position]]
+    return (
+        len(words) > 1
+        and words[-1].lower().endswith(_ADJECTIVE_ENDINGS)
+        and len(before) == 2
+        and before[0] in lexicon.VERBS
+        and before[1] in _DETERMINERS
+    )
 
 
 def title_case(phrase: str, language: str = "en") -> str:
