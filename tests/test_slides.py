@@ -99,7 +99,7 @@ def test_hostile_text_is_literal_text(listener: tuple[int, list[str]]) -> None:
     from playwright.sync_api import sync_playwright
 
     section = _hostile(port)[0]
-    html = slides.slide_html(section, 2, slides.THEMES["professional_minimal"])
+    html = slides.slide_html(section, 2, LIGHT)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path="/usr/bin/chromium", args=slides.CHROMIUM_FLAGS
@@ -198,7 +198,7 @@ def test_brand_footer_logo_and_accent(tmp_path: Path) -> None:
     Image.new("RGB", (200, 60), (200, 30, 30)).save(logo)
     look = slides.look_from(SlidesConfig(accent="#12a150", footer="Acme Robotics", logo=str(logo)))
     assert look.theme.accent == "#12a150" and look.logo.startswith("data:image/png;base64,")
-    html = slides.slide_html(_built(1), 1, look.theme, look)
+    html = slides.slide_html(_built(1), 1, look)
     assert "Acme Robotics" in html and "text-wrap: balance" in html and "img-src data:" in html
     deck = asyncio.run(
         slides.render_chromium([_built(1)], (640, 720), tmp_path, look, "/usr/bin/chromium")

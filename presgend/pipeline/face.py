@@ -145,19 +145,20 @@ async def find_framing(info: MediaInfo, panel: tuple[int, int]) -> Framing:
 
 def shot_samples(info: MediaInfo, cuts: list[float]) -> list[float]:
     """A few sample times inside every shot, so each shot's face is seen."""
-    edges = [0.0, *cuts, info.duration]
+    if not cuts:
+        return []  # one shot: the evenly spread samples see it
     times = []
-    for a, b in itertools.pairwise(edges):
+    for a, b in itertools.pairwise([0.0, *cuts, info.duration]):
         step = (b - a) / (SAMPLES_PER_SHOT + 1)
-        times += [round(a + step * (k + 1), 3) for k in range(SAMPLES_PER_SHOT)] if cuts else []
+        times += [round(a + step * (k + 1), 3) for k in range(SAMPLES_PER_SHOT)]
     return times
 
 
 def active_area(frames: list[np.ndarray], scale: float, info: MediaInfo) -> Box | None:
     """The picture inside black borders (in source pixels), or None when there are none.
 
-    A row or column is border when it is dark in every sampled frame; two pixels more are
-    taken off each found border so no dark edge survives scaling."""
+    A row or column is border when it is dark in every sampled frame; a few pixels more
+    are taken off each found border so no dark edge survives scaling."""
     if not frames:
         return None
     stack = np.stack(frames).astype(np.float32)
@@ -211,7 +212,7 @@ async def _tiny_frames(
     args += ["-f", "rawvideo", "-"]
     result = await tools.run(args, timeout=60 + info.duration / 4, check=False, what="cut search")
     times = [
-        float(m) + (start if not keyframes_only else 0.0)
+        float(m) + start  # input seeking restarts the clock at 0
         for m in re.findall(r"pts_time:\s*(-?[\d.]+)", result.stderr.decode("utf-8", "replace"))
     ]
     data = np.frombuffer(result.stdout, np.uint8)
@@ -274,7 +275,7 @@ def plan_framing(
             start = a if i == 0 else group[0][0]
             box = crop_around(info, panel, face, area, size)
             segments.append(CropSegment(start, box, cut=shot > 0 and i == 0))
-    if len(cuts):
+    if cuts:
         notes.append(f"The recording has {len(cuts) + 1} shots; each is framed on its own.")
     face = _median_box([b for _, b in hits])
     segments[0] = CropSegment(0.0, segments[0].box)

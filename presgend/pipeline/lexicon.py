@@ -183,8 +183,9 @@ _NUMBER_WORD = (
 )
 NUMBER = re.compile(rf"(?:{_NUMBER_WORD})", re.IGNORECASE)
 _MONTHS = r"January|February|March|April|May|June|July|August|September|October|November|December"
-FACT = re.compile(
-    rf"\d|[$€£¥%]|\b(?:{_NUMBER_WORD.replace('one|', '').replace('|half', '')}|percent|"
+_FACT_NUMBER = "|".join(w for w in _NUMBER_WORD.split("|") if w not in ("one", "half"))
+FACT = re.compile(  # "one" and "half" are too common to mark a fact ("no one", "half of us")
+    rf"\d|[$€£¥%]|\b(?:{_FACT_NUMBER}|percent|"
     r"per cent|dollars?|euros?|pounds?|q[1-4])\b",
     re.IGNORECASE,
 )

@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from presgend import tools
+from presgend.pipeline import slides
 
 THUMB_HEIGHT = 360
 LABEL_HEIGHT = 44
@@ -61,7 +62,7 @@ def contact_sheet(tiles: list[Tile], out: Path, columns: int = 3) -> Path:
     cell_w, cell_h = width + GAP, THUMB_HEIGHT + LABEL_HEIGHT + GAP
     sheet = Image.new("RGB", (columns * cell_w + GAP, rows * cell_h + GAP), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    font = _font(18)
+    font = slides.font(("Inter-Medium.otf", "Inter-Regular.otf", "DejaVuSans.ttf"), 18)
     for n, (tile, thumb) in enumerate(zip(tiles, thumbs, strict=True)):
         x = GAP + (n % columns) * cell_w
         y = GAP + (n // columns) * cell_h
@@ -87,12 +88,3 @@ def _thumb(png: Path) -> Image.Image:
     width = round(rgb.width * THUMB_HEIGHT / rgb.height)
     thumb: Image.Image = rgb.resize((width, THUMB_HEIGHT), Image.Resampling.LANCZOS)
     return thumb
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for name in ("Inter-Medium.otf", "Inter-Regular.otf", "DejaVuSans.ttf"):
-        for base in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts")):
-            found = next(base.rglob(name), None) if base.is_dir() else None
-            if found:
-                return ImageFont.truetype(str(found), size)
-    return ImageFont.load_default(size)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import html
 import textwrap
 from dataclasses import dataclass
@@ -46,10 +47,10 @@ class Theme:
 
 
 THEMES = {
-    "professional_minimal": Theme("#f7f6f2", "#1b2230", "#5b6576", "#2f6fde"),
     "light": Theme("#f7f6f2", "#1b2230", "#5b6576", "#2f6fde"),
     "dark": Theme("#14171d", "#f1f3f7", "#a7b0c0", "#3ec7b3"),
 }
+THEMES["professional_minimal"] = THEMES["light"]  # the original name of the light theme
 FONT_STACK = (
     "'Inter', 'Source Sans 3', 'Noto Sans', 'DejaVu Sans', 'Noto Sans CJK SC', "
     "'Noto Sans CJK JP', 'Liberation Sans', sans-serif"
@@ -111,9 +112,9 @@ def build_times(section: Section) -> list[tuple[float, int]]:
     return builds
 
 
-def slide_html(section: Section, total: int, theme: Theme, look: Look | None = None) -> str:
+def slide_html(section: Section, total: int, look: Look) -> str:
     e = html.escape
-    look = look or Look(theme)
+    theme = look.theme
     bullets = "\n".join(f"<li>{e(b)}</li>" for b in section.bullets)
     logo = f'<img class="logo" alt="" src="{look.logo}">' if look.logo else ""
     return f"""<!doctype html>
@@ -175,7 +176,7 @@ async def render_chromium(
             await context.route("**/*", lambda route: route.abort())
             page = await context.new_page()
             for section in sections:
-                html_text = slide_html(section, len(sections), look.theme, look)
+                html_text = slide_html(section, len(sections), look)
                 await page.set_content(html_text, wait_until="load")
                 sizes.append(float(await page.evaluate(_FIT_SCRIPT)))
                 for start, shown in build_times(section):
@@ -217,16 +218,33 @@ _FONT_DIRS = [
 ]
 
 
-def _font(bold: bool, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    names = ["Inter-Bold.otf", "DejaVuSans-Bold.ttf"] if bold else ["Inter-Regular.otf"]
-    names += [] if bold else ["DejaVuSans.ttf"]
-    names += ["NotoSansCJK-Bold.ttc" if bold else "NotoSansCJK-Regular.ttc", "Arial.ttf"]
+def font(names: tuple[str, ...], size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """The first of `names` installed, at `size`; Pillow's own font if none is."""
     for name in names:
-        for base in _FONT_DIRS:
-            found = next(base.rglob(name), None) if base.is_dir() else None
-            if found:
-                return ImageFont.truetype(str(found), size)
+        found = _font_file(name)
+        if found:
+            return ImageFont.truetype(found, size)
     return ImageFont.load_default(size)
+
+
+@functools.lru_cache(maxsize=32)
+def _font_file(name: str) -> str:
+    """Where a font file is: searched once, since a slide is drawn many times to fit."""
+    for base in _FONT_DIRS:
+        found = next(base.rglob(name), None) if base.is_dir() else None
+        if found:
+            return str(found)
+    return ""
+
+
+def _font(bold: bool, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    if bold:
+        return font(
+            ("Inter-Bold.otf", "DejaVuSans-Bold.ttf", "NotoSansCJK-Bold.ttc", "Arial.ttf"), size
+        )
+    return font(
+        ("Inter-Regular.otf", "DejaVuSans.ttf", "NotoSansCJK-Regular.ttc", "Arial.ttf"), size
+    )
 
 
 def render_pillow(
