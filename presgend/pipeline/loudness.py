@@ -4,11 +4,11 @@ Every output is levelled to -16 LUFS integrated with true peaks under -1 dBTP, t
 web video players expect. A plain gain would clip peaky speech, so the compose pass adds
 a gain and a peak limiter; since the limiter takes some loudness back, phase 1 runs the
 same gain and limiter over the audio alone, measures what is left and corrects the gain.
+All measuring is ffmpeg's ebur128 (EBU R 128: integrated loudness, true peak).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -32,7 +32,7 @@ class Loudness:
 
 @dataclass(frozen=True)
 class Leveling:
-    measured: Loudness
+    source_lufs: float  # integrated loudness of the sound as it came
     gain_db: float  # what the compose pass adds before its limiter
 
 
@@ -50,35 +50,34 @@ def filters(gain_db: float | None) -> list[str]:
 
 async def measure(path: Path, timeout: float = 600.0) -> Loudness | None:
     """Integrated loudness and true peak of the first audio stream; None when silent."""
-    stderr = await _analyse(path, "loudnorm=print_format=json", timeout)
-    start, end = stderr.rfind("{"), stderr.rfind("}")
-    if start < 0 or end < start:
+    stderr = await _analyse(path, "ebur128=peak=true", timeout)
+    integrated, peak = _summary(stderr, "I"), _summary(stderr, "Peak")
+    if integrated is None or peak is None or integrated <= SILENT_LUFS:
         return None
-    try:
-        data = json.loads(stderr[start : end + 1])
-        found = Loudness(float(data["input_i"]), float(data["input_tp"]))
-    except (ValueError, KeyError, TypeError):
-        return None
-    ok = math.isfinite(found.integrated) and found.integrated > SILENT_LUFS
-    return found if ok else None
+    return Loudness(integrated, peak)
 
 
 async def plan(path: Path, timeout: float = 600.0) -> Leveling | None:
-    """Measure, then try the gain and limiter on the sound alone and correct the gain."""
-    measured = await measure(path, timeout)
-    if measured is None:
+    """Measure, then try the gain and limiter on the sound alone and correct the gain.
+    The source's peaks need no measuring: the limiter holds them down whatever they are."""
+    source = _summary(await _analyse(path, "ebur128", timeout), "I")
+    if source is None or source <= SILENT_LUFS:
         return None
-    gain = TARGET_LUFS - measured.integrated
+    gain = TARGET_LUFS - source
     chain = ",".join([*filters(gain), "ebur128"])
-    after = _integrated(await _analyse(path, chain, timeout))
+    after = _summary(await _analyse(path, chain, timeout), "I")
     if after is not None:
         gain += TARGET_LUFS - after
-    return Leveling(measured, round(gain, 2))
+    return Leveling(source, round(gain, 2))
 
 
-def _integrated(stderr: str) -> float | None:
-    found = re.findall(r"I:\s+(-?[\d.]+) LUFS", stderr)
-    return float(found[-1]) if found else None
+def _summary(stderr: str, key: str) -> float | None:
+    """A value from ebur128's closing summary ("I: -16.4 LUFS", "Peak: -1.6 dBFS")."""
+    found = re.findall(rf"^\s*{key}:\s+(-?[\d.]+|-inf)\s", stderr, re.MULTILINE)
+    if not found or found[-1] == "-inf":
+        return None
+    value = float(found[-1])
+    return value if math.isfinite(value) else None
 
 
 async def _analyse(path: Path, chain: str, timeout: float) -> str:
