@@ -127,19 +127,25 @@ async def sample_frame(info: MediaInfo, t: float, width: int) -> np.ndarray | No
 
 async def find_framing(info: MediaInfo, panel: tuple[int, int]) -> Framing:
     width = min(DETECT_WIDTH, info.width)
-    cuts = await find_cuts(info)
-    times = sorted(set(sample_times(info.duration, SAMPLES)) | set(shot_samples(info, cuts)))
     limit = asyncio.Semaphore(2)
 
-    async def one(t: float) -> np.ndarray | None:
-        async with limit:
-            return await sample_frame(info, t, width)
+    async def sample(times: list[float]) -> list[np.ndarray | None]:
+        async def one(t: float) -> np.ndarray | None:
+            async with limit:
+                return await sample_frame(info, t, width)
 
-    frames = await asyncio.gather(*(one(t) for t in times))
+        return list(await asyncio.gather(*(one(t) for t in times)))
+
+    # The cut search runs beside the evenly spread samples; only a recording with cuts
+    # needs the few extra samples inside each shot.
+    even = sample_times(info.duration, SAMPLES)
+    cuts, frames = await asyncio.gather(find_cuts(info), sample(even))
+    extra = sorted(set(shot_samples(info, cuts)) - set(even))
+    times, frames = even + extra, frames + await sample(extra)
     scale = info.width / width
     area = active_area([f for f in frames if f is not None], scale, info)
     found = [[_scaled(b, scale) for b in detect_faces(f)] if f is not None else [] for f in frames]
-    picked = pick_faces(list(zip(times, found, strict=True)))
+    picked = sorted(pick_faces(list(zip(times, found, strict=True))), key=lambda p: p[0])
     return plan_framing(info, panel, picked, cuts=cuts, area=area)
 
 
