@@ -55,6 +55,9 @@ def test_sound_is_levelled_at_48k_in_the_same_pass() -> None:
     assert "volume=4.50dB,alimiter=" in graph and "aresample=48000" in graph
     args = compose.build_args(plan)
     assert args[args.index("-ar") + 1] == "48000"
+    assert args[args.index("-aac_coder") + 1] == "fast"
+    high = compose.encoder_args(dataclasses.replace(plan, quality=QUALITIES["high"]))
+    assert "-aac_coder" not in high, "high quality keeps the two-loop search"
     unlevelled = compose.build_filtergraph(dataclasses.replace(plan, gain_db=None))
     assert "volume" not in unlevelled and "alimiter" not in unlevelled
 

@@ -251,6 +251,9 @@ def encoder_args(plan: ComposePlan) -> list[str]:
         *(["-force_key_frames", ",".join(f"{t:.3f}" for t in keys)] if keys else []),
         "-c:a",
         "aac",
+        # At 96-128 kb/s the fast coder is transparent for speech and encodes 48 kHz in
+        # half the time of the default two-loop search, which "high" keeps.
+        *(["-aac_coder", "fast"] if q.name != "high" else []),
         "-b:a",
         q.audio_bitrate,
         "-ar",

@@ -447,7 +447,7 @@ class _Job:
         for section in sections:
             label = f"{section.index + 1} · {preview.clock(section.start)} · {section.title}"
             tiles.append(preview.Tile(finals[section.index], label))
-        sheet = preview.contact_sheet(tiles, work / "preview.jpg")
+        sheet = await asyncio.to_thread(preview.contact_sheet, tiles, work / "preview.jpg")
         return publish.write_atomic(self.outbox / f"{video.stem}.preview.jpg", sheet.read_bytes())
 
     # -- helpers -------------------------------------------------------------------------
