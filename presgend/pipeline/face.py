@@ -10,6 +10,7 @@ kept out of the crop.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import re
 import statistics
@@ -30,6 +31,7 @@ BORDER_LUMA = 24  # rows and columns darker than this in every sample are a bord
 CUT_DIFF = 28.0  # mean luma change (0-255) between two frames that makes a cut
 CUT_SIZE = (64, 36)
 SAMPLES_PER_SHOT = 3
+KEY_GAP = 0.5  # seconds between keyframes kept (an all-intra file is all keyframes)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def detect_faces(gray: np.ndarray) -> list[Box]:
 
 async def sample_frame(info: MediaInfo, t: float, width: int) -> np.ndarray | None:
     """One grey frame at `t` seconds, scaled to `width`, rotation applied."""
-    height = round(info.height * width / info.width / 2) * 2
+    height = _detect_height(info, width)
     args = [
         tools.find("ffmpeg"),
         "-nostdin",
@@ -126,27 +128,54 @@ async def sample_frame(info: MediaInfo, t: float, width: int) -> np.ndarray | No
 
 
 async def find_framing(info: MediaInfo, panel: tuple[int, int]) -> Framing:
+    """One pass over the keyframes gives the cuts, the borders and most face samples;
+    only sample times with no keyframe near them (short clips, long GOPs) are sought."""
     width = min(DETECT_WIDTH, info.width)
+    keys = await _frames(info, (width, _detect_height(info, width)), keyframes_only=True)
+    cuts = await find_cuts(info, keys)
+    times = sorted(set(sample_times(info.duration, SAMPLES)) | set(shot_samples(info, cuts)))
+    samples = await _samples(info, times, keys, cuts, width)
+    frames = [f for _, f in samples if f is not None]
+    scale = info.width / width
+    area = active_area(frames, scale, info)
+    found = [
+        (t, [_scaled(b, scale) for b in detect_faces(f)] if f is not None else [])
+        for t, f in samples
+    ]
+    return plan_framing(info, panel, pick_faces(found), cuts=cuts, area=area)
+
+
+async def _samples(
+    info: MediaInfo,
+    times: list[float],
+    keys: list[tuple[float, np.ndarray]],
+    cuts: list[float],
+    width: int,
+) -> list[tuple[float, np.ndarray | None]]:
+    """A frame for each wanted time: a keyframe of the same shot near it, else one
+    sought at that time (a seek decodes up to a whole GOP, a keyframe only itself)."""
+    near = max(1.0, info.duration / (2 * SAMPLES))
+    chosen: dict[float, np.ndarray | None] = {}
+    missing = []
+    for t in times:
+        same_shot = [k for k in keys if bisect.bisect(cuts, k[0]) == bisect.bisect(cuts, t)]
+        key = min(same_shot, key=lambda k: abs(k[0] - t), default=None)
+        if key is not None and abs(key[0] - t) <= near:
+            chosen[key[0]] = key[1]
+        else:
+            missing.append(t)
     limit = asyncio.Semaphore(2)
 
-    async def sample(times: list[float]) -> list[np.ndarray | None]:
-        async def one(t: float) -> np.ndarray | None:
-            async with limit:
-                return await sample_frame(info, t, width)
+    async def seek(t: float) -> np.ndarray | None:
+        async with limit:
+            return await sample_frame(info, t, width)
 
-        return list(await asyncio.gather(*(one(t) for t in times)))
+    chosen.update(zip(missing, await asyncio.gather(*(seek(t) for t in missing)), strict=True))
+    return sorted(chosen.items(), key=lambda item: item[0])
 
-    # The cut search runs beside the evenly spread samples; only a recording with cuts
-    # needs the few extra samples inside each shot.
-    even = sample_times(info.duration, SAMPLES)
-    cuts, frames = await asyncio.gather(find_cuts(info), sample(even))
-    extra = sorted(set(shot_samples(info, cuts)) - set(even))
-    times, frames = even + extra, frames + await sample(extra)
-    scale = info.width / width
-    area = active_area([f for f in frames if f is not None], scale, info)
-    found = [[_scaled(b, scale) for b in detect_faces(f)] if f is not None else [] for f in frames]
-    picked = sorted(pick_faces(list(zip(times, found, strict=True))), key=lambda p: p[0])
-    return plan_framing(info, panel, picked, cuts=cuts, area=area)
+
+def _detect_height(info: MediaInfo, width: int) -> int:
+    return round(info.height * width / info.width / 2) * 2
 
 
 def shot_samples(info: MediaInfo, cuts: list[float]) -> list[float]:
@@ -185,38 +214,56 @@ def active_area(frames: list[np.ndarray], scale: float, info: MediaInfo) -> Box 
     return Box(x, y, _even(info.width - x - edge(right)), _even(info.height - y - edge(bottom)))
 
 
-async def find_cuts(info: MediaInfo) -> list[float]:
+async def find_cuts(info: MediaInfo, keys: list[tuple[float, np.ndarray]]) -> list[float]:
     """Hard cuts between shots: keyframes that differ a lot, refined to the exact frame
     by decoding only the stretch between them. Encoders put a keyframe at or after each
     cut, so the video is never decoded in full."""
-    keys = await _tiny_frames(info, keyframes_only=True)
+    small = [(t, _shrink(f)) for t, f in keys]
     cuts = []
-    for (t0, a), (t1, b) in itertools.pairwise(keys):
+    for (t0, a), (t1, b) in itertools.pairwise(small):
         if _diff(a, b) < CUT_DIFF:
             continue
-        stretch = await _tiny_frames(info, start=t0, end=t1 + 0.05)
+        stretch = await _frames(info, CUT_SIZE, start=t0, end=t1 + 0.05)
         jumps = [(_diff(x, y), t) for (_, x), (t, y) in itertools.pairwise(stretch)]
         if jumps and max(jumps)[0] >= CUT_DIFF:
             cuts.append(round(max(jumps)[1], 3))
     return [c for c in cuts if 0.5 < c < info.duration - 0.5]
 
 
+def _shrink(frame: np.ndarray) -> np.ndarray:
+    import cv2
+
+    shrunk: np.ndarray = cv2.resize(frame, CUT_SIZE, interpolation=cv2.INTER_AREA)
+    return shrunk
+
+
 def _diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
-async def _tiny_frames(
-    info: MediaInfo, *, keyframes_only: bool = False, start: float = 0.0, end: float = 0.0
+async def _frames(
+    info: MediaInfo,
+    size: tuple[int, int],
+    *,
+    keyframes_only: bool = False,
+    start: float = 0.0,
+    end: float = 0.0,
 ) -> list[tuple[float, np.ndarray]]:
-    """Small grey frames with their times, from showinfo."""
-    w, h = CUT_SIZE
+    """Grey frames of `size` with their times (from showinfo): the keyframes, at most
+    `KEY_GAP` apart so an all-keyframe file cannot flood memory, or a stretch."""
+    w, h = size
+    keep = (
+        f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{KEY_GAP})',"
+        if keyframes_only
+        else ""
+    )
     args = [tools.find("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-v", "info"]
     args += ["-skip_frame", "nokey"] if keyframes_only else ["-ss", f"{start:.3f}"]
     args += ["-i", str(info.path.absolute()), "-an"]
     args += ["-to", f"{end - start:.3f}"] if end else []
-    args += ["-vf", f"scale={w}:{h},format=gray,showinfo", "-fps_mode", "passthrough"]
+    args += ["-vf", f"{keep}scale={w}:{h},format=gray,showinfo", "-fps_mode", "passthrough"]
     args += ["-f", "rawvideo", "-"]
-    result = await tools.run(args, timeout=60 + info.duration / 4, check=False, what="cut search")
+    result = await tools.run(args, timeout=60 + info.duration / 4, check=False, what="frame scan")
     times = [
         float(m) + start  # input seeking restarts the clock at 0
         for m in re.findall(r"pts_time:\s*(-?[\d.]+)", result.stderr.decode("utf-8", "replace"))
