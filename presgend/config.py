@@ -69,7 +69,14 @@ class TranscriptionConfig:
     compute_type: str = "auto"
     language: str = ""
     beam_size: int = 5
-    temperature_fallback: bool = True
+    # Decode at temperature 0 only. With the fallback on, a window that fails whisper's
+    # quality thresholds is decoded again at 0.4 and 0.8 (sequential decoding only): over
+    # music that is every window, and several times the cost for no better text.
+    temperature_fallback: bool = False
+    # Windows decoded together by faster-whisper's batched pipeline; 1 = one at a time.
+    batch_size: int = 8
+    cpu_threads: int = 0  # 0 = one per core
+    vad: bool = True  # skip silence and music (Silero VAD, after level normalisation)
     allow_download: bool = False
 
 
@@ -87,7 +94,8 @@ class SlidesConfig:
 @dataclass(frozen=True)
 class SpeechConfig:
     engine: str = "auto"
-    voice: str = "en"
+    voice: str = "en"  # the script's language (an espeak-ng voice name: en, de, fr, cmn)
+    piper_voice: str = ""  # a Piper .onnx path or a cached voice name; "" = the bundled one
     max_script_bytes: int = 200_000
     gtts_timeout: float = 10.0
     cache_dir: str = ""
@@ -131,7 +139,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
         "bfloat16",
     ),
     ("slides", "theme"): ("professional_minimal", "light", "dark"),
-    ("speech", "engine"): ("auto", "gtts", "espeak"),
+    ("speech", "engine"): ("auto", "gtts", "piper", "espeak"),
 }
 POSITIVE = {
     "settle_seconds",
@@ -142,6 +150,7 @@ POSITIVE = {
     "sample_seconds",
     "max_slides",
     "beam_size",
+    "batch_size",
     "max_script_bytes",
     "gtts_timeout",
     "sadtalker_timeout",
@@ -252,7 +261,7 @@ def _check_value(section: str, key: str, value: Any, problems: list[str]) -> Non
         problems.append(f"{name} must be a percentage between 0 and 100, not {value!r}")
     non_negative = {
         "max_concurrent", "grace_seconds", "unreadable_seconds", "cooldown_seconds",
-        "crossfade_seconds",
+        "crossfade_seconds", "cpu_threads",
     }  # fmt: skip
     if key in non_negative and value < 0:
         problems.append(f"{name} must not be negative, not {value!r}")

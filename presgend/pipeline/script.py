@@ -303,7 +303,8 @@ async def _content(
     job.extra_report.update(
         speech={
             "engine": said.engine,
-            "voice": cfg.speech.voice,
+            "voice": said.voice,
+            "fallbacks": said.fallbacks,
             "sentences": len(lines),
             "duration_s": round(said.duration, 3),
         },
@@ -366,9 +367,7 @@ async def plan(
     duration = words / WORDS_PER_SECOND + 0.5 * len(lines)
     picture, source = presenter.find_picture(path, cfg.presenter)
     usable, why = presenter.sadtalker_usable(cfg.presenter, profile)
-    engine = {"auto": "gTTS, or espeak-ng when offline", "gtts": "gTTS", "espeak": "espeak-ng"}[
-        cfg.speech.engine
-    ]
+    engine = speech.plan_engine(cfg.speech, lines)
     details = [f"script:   {len(lines)} sentences, {words} words, about {duration:.0f} s spoken"]
     if script.structured:
         details.append("sections: from the author's headings")
@@ -384,14 +383,14 @@ async def plan(
         details.append(f"  slide {i}: {title}")
     details.append("sentences:")
     details += [f"  {i:>3}. {line.text[:90]}" for i, line in enumerate(lines, 1)]
-    details.append(f"speech:   {engine}, voice {cfg.speech.voice}")
+    details.append(f"speech:   {engine}")
     where = {"sidecar": f"{picture.name if picture else ''} beside the script",
              "config": f"{cfg.presenter.image} (presenter.image)",
              "default": "a generated silhouette"}[source]  # fmt: skip
     if usable:
         kind = f"SadTalker talking head from {where}"
     else:
-        kind = f"{where} with gentle motion and a waveform ({why})"
+        kind = f"{where} with a level meter ({why})"
     details.append(f"presenter: {kind}")
     result["details"] = details
     result["duration_s"] = round(duration, 1)
@@ -399,7 +398,7 @@ async def plan(
 
     steps = result["steps"]
     steps.append(("read", "parse the script, find the presenter and its face", 0.5))
-    per_sentence = 0.6 if cfg.speech.engine != "espeak" else 0.1
+    per_sentence = 0.6 if cfg.speech.engine == "gtts" else 0.1
     steps.append(("speech", f"{len(lines)} sentences by {engine}", 1.0 + per_sentence * len(lines)))
     steps.append(("slides", f"{len(titles)} slides rendered by Chromium", 2.0))
     if usable:

@@ -1,9 +1,10 @@
 """Speech for scripts: one sentence at a time, so every sentence's place in the audio is
 known to the sample.
 
-gTTS is tried when the engine is `auto` (it needs Google's service; offline it fails in
-milliseconds and leaves an empty file, which is never used), espeak-ng otherwise or as
-the fallback. Each sentence is cached by (engine, voice, text): re-running an edited
+With the engine `auto`, gTTS is tried first (it needs Google's service; offline it fails
+in milliseconds and leaves an empty file, which is never used), then Piper, a neural
+voice that runs offline (the optional extra, run as a separate process: see voices.py),
+then espeak-ng. Each sentence is cached by (engine, voice, text): re-running an edited
 script synthesises only the sentences that changed. Sentences are trimmed of their
 silence, brought to one loudness, and joined with short pauses (longer between sections).
 """
@@ -25,6 +26,7 @@ import numpy as np
 from presgend import logs, tools
 from presgend.config import SpeechConfig
 from presgend.errors import JobError
+from presgend.pipeline import voices
 
 log = logs.get("presgend.speech")
 
@@ -56,6 +58,7 @@ class Speech:
     sentences: list[Spoken]
     engine: str
     fallbacks: list[str]
+    voice: str = ""
 
 
 def cache_dir(cfg: SpeechConfig) -> Path:
@@ -76,36 +79,107 @@ def espeak_voice(voice: str, text: str) -> str:
     return voice or "en"
 
 
-async def synthesize(lines: list[Line], cfg: SpeechConfig, work: Path) -> Speech:
-    if not lines:
-        raise JobError("The script has no sentences to speak.", phase="speech")
+@dataclass(frozen=True)
+class Engine:
+    name: str  # gtts | piper | espeak
+    voice: str  # what the report names: a language, a Piper voice, espeak-ng voice(s)
+    piper: voices.Voice | None = None
+
+
+def script_language(cfg: SpeechConfig, lines: list[Line]) -> str:
+    """The language a script is in: the configured voice's, unless it is written in a
+    script that voice cannot read (Japanese, Korean, Chinese)."""
+    base = (cfg.voice or "en").replace("_", "-").split("-")[0].lower()
+    for line in lines:
+        chosen = espeak_voice(cfg.voice, line.text)
+        if chosen in ("ja", "ko", "cmn") and not (cfg.voice or "en").startswith(chosen):
+            return {"cmn": "zh"}.get(chosen, chosen)
+    return {"cmn": "zh", "yue": "zh"}.get(base, base)
+
+
+def espeak_engine(cfg: SpeechConfig, lines: list[Line]) -> Engine:
+    used = sorted({espeak_voice(cfg.voice, line.text) for line in lines})
+    return Engine("espeak", ", ".join(used))
+
+
+def piper_engine(cfg: SpeechConfig, lines: list[Line]) -> tuple[Engine | None, str]:
+    """The Piper engine for this script, or None and why not."""
+    if voices.piper_command() is None:
+        return None, "Piper is not installed"
+    try:
+        voice = voices.find_voice(cfg.piper_voice)
+    except JobError as exc:
+        return None, str(exc)
+    if voice is None:
+        return None, "no Piper voice is installed"
+    language = script_language(cfg, lines)
+    if voice.language != language:
+        return None, f"the Piper voice {voice.name} does not speak '{language}'"
+    return Engine("piper", voice.name, voice), ""
+
+
+async def choose_engine(
+    cfg: SpeechConfig, lines: list[Line], work: Path
+) -> tuple[Engine, list[str]]:
+    """gTTS when asked for (or, with `auto`, when Google answers), else Piper, else
+    espeak-ng; every step down is a fallback the report lists."""
     fallbacks: list[str] = []
-    engine = "espeak" if cfg.engine == "espeak" else "gtts"
-    if engine == "gtts":
+    if cfg.engine == "espeak":
+        return espeak_engine(cfg, lines), fallbacks
+    if cfg.engine in ("auto", "gtts"):
+        language = script_language(cfg, lines)
+        gtts = Engine("gtts", language)
         try:
-            await asyncio.wait_for(_cached("gtts", lines[0].text, cfg, work), cfg.gtts_timeout)
+            await asyncio.wait_for(_cached(gtts, lines[0].text, cfg, work), cfg.gtts_timeout)
+            return gtts, fallbacks
         except Exception as exc:  # offline, refused, timed out, empty file: all mean "no gTTS"
             reason = _first_line(exc) or type(exc).__name__
             if cfg.engine == "gtts":
                 raise JobError(
                     "gTTS could not synthesise speech (is the internet reachable?); set "
-                    "speech.engine to auto or espeak to use espeak-ng.",
+                    "speech.engine to auto, piper or espeak to speak offline.",
                     phase="speech",
                     detail=reason,
                 ) from exc
-            fallbacks.append(f"gTTS unavailable ({reason[:120]}); speech by espeak-ng")
-            engine = "espeak"
-    limit = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
+            fallbacks.append(f"gTTS unavailable ({reason[:120]})")
+    piper, why_not = piper_engine(cfg, lines)
+    if piper is not None:
+        if fallbacks:
+            fallbacks[-1] += f"; speech by Piper ({piper.voice})"
+        return piper, fallbacks
+    fallbacks.append(f"{why_not}; speech by espeak-ng")  # auto or piper: not the first choice
+    return espeak_engine(cfg, lines), fallbacks
 
-    async def one(line: Line) -> np.ndarray:
-        async with limit:
-            return await _cached(engine, line.text, cfg, work)
 
-    clips = await asyncio.gather(*(one(line) for line in lines))
+def plan_engine(cfg: SpeechConfig, lines: list[Line]) -> str:
+    """What will speak, for `presgend plan` (gTTS is not tried: planning stays offline)."""
+    if cfg.engine == "gtts":
+        return "gTTS (needs the internet)"
+    if cfg.engine == "espeak":
+        return f"espeak-ng ({espeak_engine(cfg, lines).voice})"
+    piper, why_not = piper_engine(cfg, lines)
+    offline = f"Piper ({piper.voice})" if piper else f"espeak-ng, as {why_not}"
+    return offline if cfg.engine == "piper" else f"gTTS when online, else {offline}"
+
+
+async def synthesize(lines: list[Line], cfg: SpeechConfig, work: Path) -> Speech:
+    if not lines:
+        raise JobError("The script has no sentences to speak.", phase="speech")
+    engine, fallbacks = await choose_engine(cfg, lines, work)
+    if engine.piper is not None:
+        clips = await _piper_all(engine, [line.text for line in lines], cfg, work)
+    else:
+        limit = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
+
+        async def one(line: Line) -> np.ndarray:
+            async with limit:
+                return await _cached(engine, line.text, cfg, work)
+
+        clips = list(await asyncio.gather(*(one(line) for line in lines)))
     wav = work / "speech.wav"
-    spoken = await asyncio.to_thread(_assemble, lines, list(clips), wav)
+    spoken = await asyncio.to_thread(_assemble, lines, clips, wav)
     duration = _frames(wav) / RATE
-    return Speech(wav, duration, spoken, engine, fallbacks)
+    return Speech(wav, duration, spoken, engine.name, fallbacks, engine.voice)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -113,20 +187,82 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
-async def _cached(engine: str, text: str, cfg: SpeechConfig, work: Path) -> np.ndarray:
-    voice = espeak_voice(cfg.voice, text) if engine == "espeak" else (cfg.voice or "en")
-    key = hashlib.sha256(f"{engine}\0{voice}\0{text}".encode()).hexdigest()
-    folder = cache_dir(cfg)
-    cached = folder / key[:2] / f"{key}.wav"
-    if cached.is_file():
+def _cache_file(engine: Engine, voice: str, text: str, cfg: SpeechConfig) -> Path:
+    key = hashlib.sha256(f"{engine.name}\0{voice}\0{text}".encode()).hexdigest()
+    return cache_dir(cfg) / key[:2] / f"{key}.wav"
+
+
+def _voice_key(engine: Engine, text: str, cfg: SpeechConfig) -> str:
+    if engine.name == "espeak":
+        return espeak_voice(cfg.voice, text)
+    if engine.piper is not None:  # the name and the model's size: a replaced file is new
+        return f"{engine.piper.name}:{engine.piper.model.stat().st_size}"
+    return engine.voice or "en"
+
+
+def _from_cache(path: Path) -> np.ndarray | None:
+    if path.is_file():
         with contextlib.suppress(OSError, wave.Error, ValueError):
-            return _read(cached)
+            return _read(path)
+    return None
+
+
+def _to_cache(path: Path, samples: np.ndarray) -> None:
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_suffix(f".{os.getpid()}.tmp")
+        _write(temp, samples)
+        os.replace(temp, path)
+
+
+async def _cached(engine: Engine, text: str, cfg: SpeechConfig, work: Path) -> np.ndarray:
+    voice = _voice_key(engine, text, cfg)
+    cached = _cache_file(engine, voice, text, cfg)
+    hit = _from_cache(cached)
+    if hit is not None:
+        return hit
     raw = Path(tempfile.mkdtemp(prefix="say-", dir=work))
-    if engine == "gtts":
+    if engine.name == "gtts":
         source = await _gtts(text, voice, raw, cfg.gtts_timeout)
     else:
         source = await _espeak(text, voice, raw)
-    out = raw / "sentence.wav"
+    samples = await _convert(source, text)
+    _to_cache(cached, samples)
+    return samples
+
+
+async def _piper_all(
+    engine: Engine, texts: list[str], cfg: SpeechConfig, work: Path
+) -> list[np.ndarray]:
+    """Every sentence by Piper: the cached ones read back, the rest in one Piper run (its
+    voice loads once), then each brought to the common rate."""
+    assert engine.piper is not None
+    files = [_cache_file(engine, _voice_key(engine, t, cfg), t, cfg) for t in texts]
+    clips: list[np.ndarray | None] = [_from_cache(f) for f in files]
+    missing = sorted({voices.one_line(t) for t, c in zip(texts, clips, strict=True) if c is None})
+    if missing:
+        folder = Path(tempfile.mkdtemp(prefix="piper-", dir=work))
+        text_file = folder / "sentences.txt"
+        text_file.write_text("\n".join(missing) + "\n", encoding="utf-8")
+        out_dir = folder / "out"
+        await tools.run(
+            voices.synth_command(engine.piper, text_file, out_dir),
+            timeout=60 + 3 * len(missing),
+            what="Piper",
+        )
+        made = dict(zip(missing, voices.outputs(out_dir, len(missing)), strict=True))
+        converted = await asyncio.gather(*(_convert(made[t], t) for t in missing))
+        fresh = dict(zip(missing, converted, strict=True))
+        for i, text in enumerate(texts):
+            if clips[i] is None:
+                clips[i] = fresh[voices.one_line(text)]
+                _to_cache(files[i], fresh[voices.one_line(text)])
+    return [c for c in clips if c is not None]
+
+
+async def _convert(source: Path, text: str) -> np.ndarray:
+    """Any engine's audio as mono samples at RATE."""
+    out = source.with_name(source.stem + ".24k.wav")
     await tools.run(
         [tools.find("ffmpeg"), "-v", "error", "-nostdin", "-y", "-i", str(source),
          "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_s16le", str(out)],
@@ -135,11 +271,6 @@ async def _cached(engine: str, text: str, cfg: SpeechConfig, work: Path) -> np.n
     samples = _read(out)
     if samples.size == 0 or not np.any(samples):
         raise JobError(f"The speech engine produced no sound for: {text[:60]!r}.", phase="speech")
-    with contextlib.suppress(OSError):
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        temp = cached.with_suffix(f".{os.getpid()}.tmp")
-        _write(temp, samples)
-        os.replace(temp, cached)
     return samples
 
 

@@ -8,15 +8,22 @@ cache or a model directory; it is never fetched during a job unless allowed.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from presgend import logs
 from presgend.config import TranscriptionConfig
 from presgend.errors import JobError
 from presgend.pipeline.sentences import split_sentences
+
+log = logs.get("presgend.transcribe")
 
 SIDECAR_SUFFIXES = (".srt", ".vtt", ".transcript.txt")
 
@@ -120,7 +127,12 @@ def spread_text(text: str, start: float, end: float) -> list[Segment]:
 
 # --- whisper ------------------------------------------------------------------------------
 
-_models: dict[tuple[str, str, str], Any] = {}
+RATE = 16_000  # what whisper hears; probe.extract_audio writes this
+WINDOW_SECONDS = 30  # whisper's window; the unit of batching when VAD is off
+SPEECH_RMS_DB = -20.0  # speech is brought to this level before VAD
+MAX_GAIN_DB = 40.0
+
+_models: dict[tuple[str, str, str, int], Any] = {}
 _models_lock = threading.Lock()
 
 
@@ -130,6 +142,10 @@ def resolve_device(cfg: TranscriptionConfig, cuda: bool) -> tuple[str, str]:
     if compute == "auto":
         compute = "float16" if device == "cuda" else "int8"
     return device, compute
+
+
+def threads(cfg: TranscriptionConfig) -> int:
+    return cfg.cpu_threads or max(1, os.cpu_count() or 1)
 
 
 def model_missing_message(model: str) -> str:
@@ -144,7 +160,7 @@ def model_missing_message(model: str) -> str:
 def load_model(cfg: TranscriptionConfig, cuda: bool) -> Any:
     """Load (once per process) the configured model; a clear JobError if it is missing."""
     device, compute = resolve_device(cfg, cuda)
-    key = (cfg.model, device, compute)
+    key = (cfg.model, device, compute, threads(cfg))
     with _models_lock:
         if key not in _models:
             _models[key] = _load(cfg, device, compute)
@@ -162,7 +178,11 @@ def _load(cfg: TranscriptionConfig, device: str, compute: str) -> Any:
         )
     try:
         return WhisperModel(
-            source, device=device, compute_type=compute, local_files_only=not cfg.allow_download
+            source,
+            device=device,
+            compute_type=compute,
+            cpu_threads=threads(cfg),
+            local_files_only=not cfg.allow_download,
         )
     except Exception as exc:  # missing files, hub errors, bad model dirs
         raise JobError(
@@ -184,28 +204,90 @@ def model_status(cfg: TranscriptionConfig) -> tuple[bool, str]:
         return False, ""
 
 
+def load_audio(wav: Path) -> np.ndarray:
+    """16 kHz mono float samples: read directly when the file is already that, else decoded."""
+    try:
+        with wave.open(str(wav), "rb") as w:
+            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2):
+                data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+                return data.astype(np.float32) / 32768.0
+    except (wave.Error, EOFError):
+        pass
+    from faster_whisper import decode_audio
+
+    return np.asarray(decode_audio(str(wav), sampling_rate=RATE), dtype=np.float32)
+
+
+def normalise_level(audio: np.ndarray) -> tuple[np.ndarray, float]:
+    """Bring the speech (the loud part of the audio) to SPEECH_RMS_DB; the gain in dB.
+
+    Silero VAD judges speech partly by level: a quiet recording under music is "no
+    speech" at all until it is brought up. The level is that of the loudest tenth of
+    20 ms frames, so long pauses and a music bed do not count as speech."""
+    frame = RATE // 50
+    n = len(audio) // frame
+    if n == 0:
+        return audio, 0.0
+    rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1))
+    loud = rms[rms >= np.quantile(rms, 0.9)]
+    level = 20 * np.log10(float(np.sqrt(np.mean(loud**2))) + 1e-9)
+    if level < -90:
+        return audio, 0.0
+    gain_db = min(MAX_GAIN_DB, SPEECH_RMS_DB - level)
+    scaled = np.clip(audio * np.float32(10 ** (gain_db / 20)), -1.0, 1.0)
+    return scaled.astype(np.float32), gain_db
+
+
+def windows(samples: int) -> list[dict[str, int]]:
+    """Fixed 30 s windows over the whole audio, for decoding without VAD."""
+    size = RATE * WINDOW_SECONDS
+    return [{"start": a, "end": min(samples, a + size)} for a in range(0, samples, size)]
+
+
 def whisper_transcribe(wav: Path, cfg: TranscriptionConfig, cuda: bool) -> Transcript:
     model = load_model(cfg, cuda)
-    temperature: Any = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if cfg.temperature_fallback else 0.0
+    audio, gain_db = normalise_level(load_audio(wav))
     try:
-        pieces, info = model.transcribe(
-            str(wav),
-            language=cfg.language or None,
-            beam_size=cfg.beam_size,
-            vad_filter=True,
-            word_timestamps=True,
-            temperature=temperature,
-            condition_on_previous_text=False,
-        )
-        segments = [_segment(p) for p in pieces]
+        segments, language = _decode(model, audio, cfg, vad=cfg.vad)
+        if not segments and cfg.vad and audio.size:
+            # VAD heard nothing (music, a very quiet room): listen to all of it instead
+            log.info("vad_found_no_speech", gain_db=round(gain_db, 1))
+            segments, language = _decode(model, audio, cfg, vad=False)
     except Exception as exc:
         raise JobError(
             "Speech recognition failed on this audio.",
             phase="content",
             detail=f"{type(exc).__name__}: {exc}",
         ) from exc
-    segments = [s for s in segments if s.text]
-    return Transcript("whisper", str(info.language), segments)
+    return Transcript("whisper", language, segments)
+
+
+def _decode(
+    model: Any, audio: np.ndarray, cfg: TranscriptionConfig, vad: bool
+) -> tuple[list[Segment], str]:
+    options: dict[str, Any] = {
+        "language": cfg.language or None,
+        "beam_size": cfg.beam_size,
+        "word_timestamps": True,
+        "condition_on_previous_text": False,
+    }
+    if cfg.batch_size > 1:
+        from faster_whisper import BatchedInferencePipeline
+
+        options["batch_size"] = cfg.batch_size
+        options["temperature"] = 0.0
+        if vad:
+            options["vad_filter"] = True
+        else:
+            options["vad_filter"] = False
+            options["clip_timestamps"] = windows(len(audio))
+        pieces, info = BatchedInferencePipeline(model).transcribe(audio, **options)
+    else:
+        options["temperature"] = [0.0, 0.4, 0.8] if cfg.temperature_fallback else 0.0
+        options["vad_filter"] = vad
+        pieces, info = model.transcribe(audio, **options)
+    segments = [s for s in (_segment(p) for p in pieces) if s.text]
+    return segments, str(info.language)
 
 
 def _segment(piece: Any) -> Segment:
