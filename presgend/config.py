@@ -104,6 +104,9 @@ class SpeechConfig:
 @dataclass(frozen=True)
 class PresenterConfig:
     image: str = ""
+    # With no picture, the left half is a panel in the slides' colours with these on it.
+    name: str = ""
+    title: str = ""
     sadtalker_dir: str = ""
     sadtalker: str = "auto"
     sadtalker_timeout: float = 3600.0

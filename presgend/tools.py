@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import shlex
 import shutil
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -63,9 +64,12 @@ async def run(
     check: bool = True,
     what: str = "",
     on_stdout_line: LineHandler | None = None,
-    stdin: bytes | None = None,
+    stdin: bytes | Iterator[bytes] | None = None,
 ) -> Completed:
-    """Run `args`, return its output; kill its process group on timeout or cancellation."""
+    """Run `args`, return its output; kill its process group on timeout or cancellation.
+
+    `stdin` is bytes, or an iterator of chunks made in a worker thread as the process
+    reads them (raw video frames, say: never all in memory at once)."""
     argv = tuple(str(a) for a in args)
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -101,21 +105,37 @@ async def run(
 
 
 async def _communicate(
-    proc: asyncio.subprocess.Process, stdin: bytes | None, on_line: LineHandler | None
+    proc: asyncio.subprocess.Process,
+    stdin: bytes | Iterator[bytes] | None,
+    on_line: LineHandler | None,
 ) -> tuple[bytes, bytes]:
     assert proc.stdout is not None and proc.stderr is not None
-    if stdin is not None and proc.stdin is not None:
-        proc.stdin.write(stdin)
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            await proc.stdin.drain()
-        proc.stdin.close()
     tasks: list[Awaitable[bytes]] = [
         _read_lines(proc.stdout, on_line) if on_line else proc.stdout.read(),
         proc.stderr.read(),
     ]
-    out, err = await asyncio.gather(*tasks)
+    if stdin is not None and proc.stdin is not None:
+        tasks.append(_feed(proc.stdin, stdin))
+    out, err, *_ = await asyncio.gather(*tasks)
     await proc.wait()
     return out, err
+
+
+async def _feed(pipe: asyncio.StreamWriter, data: bytes | Iterator[bytes]) -> bytes:
+    chunks = iter([data]) if isinstance(data, bytes) else data
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        while True:
+            batch = await asyncio.to_thread(_take, chunks, 16)
+            if not batch:
+                break
+            pipe.write(b"".join(batch))
+            await pipe.drain()
+    pipe.close()
+    return b""
+
+
+def _take(chunks: Iterator[bytes], n: int) -> list[bytes]:
+    return list(itertools.islice(chunks, n))
 
 
 async def _read_lines(stream: asyncio.StreamReader, on_line: LineHandler) -> bytes:

@@ -270,7 +270,7 @@ async def _probe(job: _Job, path: Path, work: Path) -> tuple[Script, presenter.P
     script = await asyncio.to_thread(read, path, cfg.speech.max_script_bytes)
     picture = await asyncio.to_thread(presenter.load_picture, path, cfg.presenter, work)
     if picture.source == "default":
-        job.fallback("presenter", "no presenter image was given; a neutral silhouette is used")
+        job.fallback("presenter", "no presenter image was given; a branded panel is used")
     elif picture.face is None:
         job.record.warnings.append("No face was found in the presenter image; it is centred.")
     log.info(
@@ -321,9 +321,12 @@ async def _presenter(
     cfg = job.config
     panel = job.quality.panel
     usable, why = presenter.sadtalker_usable(cfg.presenter, job.services.profile)
+    if picture.path is None:
+        usable, why = False, "SadTalker needs a presenter picture"
     breaker = job.services.breakers["sadtalker"]
     if usable and breaker.allow():
         try:
+            assert picture.path is not None
             video = await presenter.run_sadtalker(
                 cfg.presenter, said.wav, picture.path, work, job.quality
             )
@@ -340,7 +343,10 @@ async def _presenter(
     elif cfg.presenter.sadtalker_dir:
         job.fallback("presenter", f"{why}; image presenter used")
     out = work / "presenter.mp4"
-    await presenter.ken_burns(picture, said.wav, said.duration, panel, out)
+    brand = presenter.Brand(
+        slides.look_from(cfg.slides), cfg.presenter.name or cfg.slides.footer, cfg.presenter.title
+    )
+    await presenter.animate(picture, brand, said.wav, said.duration, panel, out)
     info = dataclasses.replace(await probe.probe(out), duration=said.duration)
     box = face.Box(0, 0, panel[0], panel[1])
     framing = face.Framing(
@@ -351,7 +357,8 @@ async def _presenter(
         samples=1,
         hits=1 if picture.face is not None else 0,
     )
-    job.extra_report["presenter"] = {"kind": "image", "image": picture.source}
+    kind = "image" if picture.path is not None else "panel"
+    job.extra_report["presenter"] = {"kind": kind, "image": picture.source}
     return out, info, framing, False
 
 
@@ -386,7 +393,7 @@ async def plan(
     details.append(f"speech:   {engine}")
     where = {"sidecar": f"{picture.name if picture else ''} beside the script",
              "config": f"{cfg.presenter.image} (presenter.image)",
-             "default": "a generated silhouette"}[source]  # fmt: skip
+             "default": "a panel in the slides' colours"}[source]  # fmt: skip
     if usable:
         kind = f"SadTalker talking head from {where}"
     else:
@@ -405,7 +412,7 @@ async def plan(
         estimate = presenter.sadtalker_estimate(duration, profile)
         steps.append(("presenter", "SadTalker (slow: minutes per minute of speech)", estimate))
     else:
-        steps.append(("presenter", "picture with motion and waveform", 2.0 + duration * 0.1))
+        steps.append(("presenter", "picture or panel with a level meter", 2.0 + duration * 0.1))
     steps.append(
         ("compose", f"{quality.width}x{quality.height} H.264, AAC",
          estimate_compose(duration, quality, profile))

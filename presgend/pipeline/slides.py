@@ -237,7 +237,7 @@ def _font_file(name: str) -> str:
     return ""
 
 
-def _font(bold: bool, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def ui_font(bold: bool, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     if bold:
         return font(
             ("Inter-Bold.otf", "DejaVuSans-Bold.ttf", "NotoSansCJK-Bold.ttc", "Arial.ttf"), size
@@ -286,8 +286,8 @@ def _draw(
     draw = ImageDraw.Draw(image)
     left, top, bottom = int(w * 0.09), int(h * 0.085), int(h * 0.88)
     width_chars = max(8, int(w * 0.84 / (w * 0.046 * scale * 0.55)))
-    title_font = _font(True, int(w * 0.07 * scale))
-    body_font = _font(False, int(w * 0.046 * scale))
+    title_font = ui_font(True, int(w * 0.07 * scale))
+    body_font = ui_font(False, int(w * 0.046 * scale))
     y = top
     for line in textwrap.wrap(section.title, max(6, int(width_chars * 0.62))):
         draw.text((left, y), line, font=title_font, fill=theme.text)
@@ -305,7 +305,7 @@ def _draw(
                 draw.text((x, y + n * int(w * 0.046 * scale * 1.32)), line, font=body_font,
                           fill=theme.text)  # fmt: skip
         y += len(lines) * int(w * 0.046 * scale * 1.32) + int(h * 0.03 * scale)
-    footer = _font(False, int(w * 0.026))
+    footer = ui_font(False, int(w * 0.026))
     draw.text((left, int(h * 0.93)), look.footer, font=footer, fill=theme.muted)
     draw.text(
         (int(w * 0.82), int(h * 0.93)), f"{section.index + 1} / {total}", font=footer,
