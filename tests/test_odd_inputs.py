@@ -143,7 +143,9 @@ def test_doctor_reports_each_check(tmp_path: Path) -> None:
         "libx264",
         "chromium",
         "fonts",
-        "speech",
+        "voice piper",
+        "voice espeak-ng",
+        "voice gTTS",
         "whisper model",
         "folder inbox",
         "free disk",
@@ -151,6 +153,8 @@ def test_doctor_reports_each_check(tmp_path: Path) -> None:
         assert name in checks
     assert checks["ffmpeg"]["status"] == "ok"
     assert checks["chromium"]["status"] == "ok"
+    assert checks["voice piper"]["status"] == "ok"  # the voice extra is installed
+    assert "en_US-joe-medium" in checks["voice piper"]["message"]
     # No model is cached on a test machine: a warning with a fix, not a crash.
     assert checks["whisper model"]["status"] in ("ok", "warn")
     if checks["whisper model"]["status"] == "warn":

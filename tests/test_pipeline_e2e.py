@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import assert_changes_match, cli, ffprobe, gray_frames, write_config
+from speech_check import word_error_rate
 
 from presgend.pipeline import face, transcribe
 
@@ -100,17 +101,12 @@ def test_srt_matches_the_transcript(processed) -> None:  # type: ignore[no-untyp
 
 
 def test_whisper_path_with_a_local_model(short_talk, tiny_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """No sidecar: the tiny random model transcribes (gibberish) with timestamps."""
+    """No sidecar: the real tiny.en model, from a local directory, hears what was said."""
     video = tmp_path / "spoken.mp4"
     shutil.copy(short_talk.video, video)
     config = write_config(
         {
-            "transcription": {
-                "model": str(tiny_model),
-                "beam_size": 1,
-                "language": "en",
-                "temperature_fallback": False,
-            }
+            "transcription": {"model": str(tiny_model), "language": "en"}
         },
         tmp_path / "presgend.toml",
     )
@@ -134,6 +130,8 @@ def test_whisper_path_with_a_local_model(short_talk, tiny_model, tmp_path) -> No
         0 <= s["start"] <= s["end"] <= short_talk.duration + 0.5 for s in segments
     )
     assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
+    heard = " ".join(s["text"] for s in segments)
+    assert word_error_rate(" ".join(s.text for s in short_talk.segments), heard) <= 0.15, heard
     assert report["slides"] and report["output"]["width"] == 960
     assert abs(report["output"]["duration_s"] - short_talk.duration) <= 0.1
 

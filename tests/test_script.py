@@ -122,10 +122,13 @@ def test_markdown_script_uses_the_authors_headings_and_bullets(
     texts = [seg["text"] for seg in report["transcript"]["segments"]]
     assert texts[0] == "Solar panels turn sunlight into electricity."
     assert "Prices have fallen sharply." in texts  # list items are spoken too
-    assert report["speech"]["engine"] == "espeak"
-    assert any("gTTS unavailable" in f for f in report["fallbacks"])  # offline here
-    assert report["presenter"] == {"kind": "image", "image": "default"}
-    assert any("silhouette" in f for f in report["fallbacks"])
+    # offline here: gTTS fails fast and Piper's neural voice speaks
+    assert report["speech"]["engine"] == "piper"
+    assert report["speech"]["voice"] == "en_US-joe-medium"
+    assert any("gTTS unavailable" in f and "Piper" in f for f in report["fallbacks"])
+    assert report["speech"]["fallbacks"] == [f for f in report["fallbacks"] if "gTTS" in f]
+    assert report["presenter"] == {"kind": "panel", "image": "default"}
+    assert any("branded panel" in f for f in report["fallbacks"])
     check_timing(outbox, "solar talk", report)
 
 
@@ -241,8 +244,13 @@ def test_sadtalker_adapter_contract(
 
 
 def test_sadtalker_is_used_when_on_and_falls_back_when_it_fails(
-    tmp_path: Path, speech_cache: Path, fake_sadtalker: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    speech_cache: Path,
+    fake_sadtalker: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    astronaut_png: Path,
 ) -> None:
+    shutil.copy(astronaut_png, tmp_path / "st.png")  # SadTalker animates a picture
     settings = {"sadtalker_dir": str(fake_sadtalker), "sadtalker": "on"}
     result, outbox, _ = process(tmp_path, speech_cache, "st.md", "# Hi\n\nA short talk. It ends.",
                                 presenter=settings)  # fmt: skip
@@ -271,7 +279,7 @@ def test_plan_shows_sentences_sections_engine_and_estimates(
     out = result.stdout
     assert "slide 2: Storing the energy" in out
     assert "1. Solar panels turn sunlight into electricity." in out
-    assert "gTTS, or espeak-ng when offline" in out
+    assert "gTTS when online, else Piper (en_US-joe-medium)" in out
     assert "SadTalker" in out and re.search(r"presenter\s+~\s*\d+", out)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["plan me.md", "presgend.toml", "SadTalker"]
@@ -345,6 +353,9 @@ def test_cjk_script_speaks_and_its_glyphs_render(tmp_path: Path, speech_cache: P
     report = report_of(outbox, "solar-zh")
     assert report["slides"][0]["title"] == "太阳能发电"
     assert len(report["transcript"]["segments"]) == 3
+    # the English Piper voice cannot read Chinese: espeak-ng's Mandarin voice speaks it
+    assert (report["speech"]["engine"], report["speech"]["voice"]) == ("espeak", "cmn")
+    assert any("does not speak 'zh'" in f for f in report["speech"]["fallbacks"])
     # glyphs, not boxes: two different titles of the same length must render differently
     out = tmp_path / "glyphs"
     out.mkdir()

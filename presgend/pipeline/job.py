@@ -176,6 +176,8 @@ class _Job:
         self.progress = progress
         self.stem = stem
         self.started = time.monotonic()
+        self.recognising: asyncio.Task[transcribe.Transcript] | None = None
+        self.recognition_s: float | None = None
 
     # -- the phases, in order ------------------------------------------------------------
 
@@ -232,7 +234,7 @@ class _Job:
         needs_audio = sidecar is None
         framing, wav, level = await asyncio.gather(
             self.framing(info),
-            probe.extract_audio(info, work / "audio.wav") if needs_audio else _none(),
+            self.listen(info, work / "audio.wav") if needs_audio else _none(),
             loudness.plan(info.path, timeout=60 + info.duration),
         )
         if info.variable_frame_rate:
@@ -314,6 +316,14 @@ class _Job:
                     "to fit; shorter or fewer bullets would read better."
                 )
 
+    async def listen(self, info: probe.MediaInfo, wav: Path) -> Path:
+        """Extract the audio and start recognising it at once: the recogniser then runs
+        beside face detection and loudness measurement instead of after them."""
+        await probe.extract_audio(info, wav)
+        self.recognising = asyncio.create_task(self.recognise(wav))
+        self.recognising.add_done_callback(_consume)  # read in content_phase, or dropped
+        return wav
+
     async def transcript(self, info: probe.MediaInfo, wav: Path | None) -> transcribe.Transcript:
         cfg = self.config.transcription
         sidecar = transcribe.find_sidecar(self.record.input_path)
@@ -321,6 +331,13 @@ class _Job:
             log.info("transcript_from_sidecar", sidecar=sidecar.name)
             return transcribe.read_sidecar(sidecar, info.duration, cfg.language)
         assert wav is not None
+        if self.recognising is None:
+            self.recognising = asyncio.create_task(self.recognise(wav))
+        return await self.recognising
+
+    async def recognise(self, wav: Path) -> transcribe.Transcript:
+        cfg = self.config.transcription
+        started = time.monotonic()
         breaker = self.services.breakers["transcription"]
         if not breaker.allow():
             raise JobError(
@@ -334,9 +351,12 @@ class _Job:
             breaker.record_failure()
             raise
         breaker.record_success()
+        self.recognition_s = round(time.monotonic() - started, 3)
+        log.info("speech_recognised", seconds=self.recognition_s, segments=len(result.segments))
         if not result.segments:
             raise JobError("No speech was recognised in the audio.", phase="content")
-        return result
+        segments = summarize.by_sentence(result.segments, result.language)
+        return transcribe.Transcript(result.source, result.language, segments)
 
     async def render_slides(self, sections: list[summarize.Section], work: Path) -> slides.Deck:
         deck = await self._render(sections, work)
@@ -462,6 +482,19 @@ class _Job:
         self.record.fallbacks.append(message)
         log.warning("fallback_taken", stage=stage, reason=message)
 
+    def recogniser(self, transcript: transcribe.Transcript) -> dict[str, Any]:
+        """What recognised the speech and how long it took (whisper transcripts only)."""
+        if transcript.source != "whisper":
+            return {}
+        cfg = self.config.transcription
+        device, compute = transcribe.resolve_device(cfg, self.services.profile.cuda)
+        return {
+            "model": Path(cfg.model).name or cfg.model,
+            "device": device,
+            "compute_type": compute,
+            "seconds": self.recognition_s,
+        }
+
     def report(
         self,
         video: Path,
@@ -487,6 +520,7 @@ class _Job:
             "transcript": {
                 "source": transcript.source,
                 "language": transcript.language,
+                **self.recogniser(transcript),
                 "segments": [s.as_dict() for s in transcript.segments],
             },
             "slides": [
@@ -578,6 +612,12 @@ def tree_memory_mb(pid: int) -> float:
 
 async def _none() -> None:
     return None
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    """Retrieve a background task's exception so an abandoned one is not reported twice."""
+    if not task.cancelled():
+        task.exception()
 
 
 @contextlib.asynccontextmanager

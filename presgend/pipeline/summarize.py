@@ -78,6 +78,23 @@ def _tokens(text: str) -> list[str]:
 
 def sentences_from(segments: list[Segment], language: str = "en") -> list[Sentence]:
     """Sentences with the times of their first and last spoken word."""
+    return [
+        Sentence(join_words([w.text for w, _ in g]), g[0][0].start, g[-1][0].end, g[0][1])
+        for g in _sentence_groups(segments, language)
+    ]
+
+
+def by_sentence(segments: list[Segment], language: str = "en") -> list[Segment]:
+    """The recogniser's segments (up to 30 s each when decoded in batches) cut into one
+    segment per sentence, each with its own words and their times."""
+    return [
+        Segment(g[0][0].start, g[-1][0].end, join_words([w.text for w, _ in g]),
+                tuple(w for w, _ in g))
+        for g in _sentence_groups(segments, language)
+    ]  # fmt: skip
+
+
+def _sentence_groups(segments: list[Segment], language: str) -> list[list[tuple[Word, int]]]:
     timed = timed_words(segments)
     if not timed:
         return []
@@ -86,11 +103,7 @@ def sentences_from(segments: list[Segment], language: str = "en") -> list[Senten
         groups = _by_segment(timed)  # no punctuation: trust the recogniser's segments
     else:
         groups = _by_spans(timed, language)
-    return [
-        Sentence(join_words([w.text for w, _ in g]), g[0][0].start, g[-1][0].end, g[0][1])
-        for g in groups
-        if g
-    ]
+    return [g for g in groups if g]
 
 
 def _ends_sentence(token: str) -> bool:

@@ -128,7 +128,6 @@ def spread_text(text: str, start: float, end: float) -> list[Segment]:
 # --- whisper ------------------------------------------------------------------------------
 
 RATE = 16_000  # what whisper hears; probe.extract_audio writes this
-WINDOW_SECONDS = 30  # whisper's window; the unit of batching when VAD is off
 SPEECH_RMS_DB = -20.0  # speech is brought to this level before VAD
 MAX_GAIN_DB = 40.0
 
@@ -238,12 +237,6 @@ def normalise_level(audio: np.ndarray) -> tuple[np.ndarray, float]:
     return scaled.astype(np.float32), gain_db
 
 
-def windows(samples: int) -> list[dict[str, int]]:
-    """Fixed 30 s windows over the whole audio, for decoding without VAD."""
-    size = RATE * WINDOW_SECONDS
-    return [{"start": a, "end": min(samples, a + size)} for a in range(0, samples, size)]
-
-
 def whisper_transcribe(wav: Path, cfg: TranscriptionConfig, cuda: bool) -> Transcript:
     model = load_model(cfg, cuda)
     audio, gain_db = normalise_level(load_audio(wav))
@@ -259,7 +252,44 @@ def whisper_transcribe(wav: Path, cfg: TranscriptionConfig, cuda: bool) -> Trans
             phase="content",
             detail=f"{type(exc).__name__}: {exc}",
         ) from exc
-    return Transcript("whisper", language, segments)
+    return Transcript("whisper", language, onsets(segments, audio))
+
+
+ONSET_BELOW_DB = 12.0  # a word starts where the sound rises to within this of the speech level
+ONSET_SEARCH = 0.6  # seconds after whisper's start in which to look for it
+
+
+def onsets(segments: list[Segment], audio: np.ndarray) -> list[Segment]:
+    """Move each word's start forward to where its sound begins.
+
+    Whisper often puts a word's start in the silence before it (at a window's or VAD
+    chunk's start, or early by a few tenths after a pause). Slides and bullets appear
+    on these times, so a word that starts in quiet is moved to the first 10 ms in which
+    the level rises near speech level; a word already in sound keeps its time."""
+    frame = RATE // 100
+    n = len(audio) // frame
+    if n == 0:
+        return segments
+    rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1))
+    level = 20 * np.log10(rms + 1e-9)
+    speech = float(np.quantile(level, 0.9))
+    loud = level > speech - ONSET_BELOW_DB
+    result = []
+    for seg in segments:
+        moved = []
+        for word in seg.words:
+            first = int(word.start * 100)
+            last = min(n, int(min(word.end, word.start + ONSET_SEARCH) * 100))
+            start = word.start
+            if first < last and not loud[first]:
+                rises = np.flatnonzero(loud[first:last])
+                if rises.size:
+                    start = min((first + int(rises[0])) / 100, word.end)
+            moved.append(Word(start, word.end, word.text))
+        words = tuple(moved)
+        start = words[0].start if words else seg.start
+        result.append(Segment(start, seg.end, seg.text, words))
+    return result
 
 
 def _decode(
@@ -271,16 +301,14 @@ def _decode(
         "word_timestamps": True,
         "condition_on_previous_text": False,
     }
-    if cfg.batch_size > 1:
+    if cfg.batch_size > 1 and vad:
+        # VAD's speech chunks (each under 30 s) decoded side by side: several times
+        # faster than one window after another. Without VAD the windows would be cut
+        # blindly mid-word, so that case decodes sequentially, seeking by timestamps.
         from faster_whisper import BatchedInferencePipeline
 
         options["batch_size"] = cfg.batch_size
         options["temperature"] = 0.0
-        if vad:
-            options["vad_filter"] = True
-        else:
-            options["vad_filter"] = False
-            options["clip_timestamps"] = windows(len(audio))
         pieces, info = BatchedInferencePipeline(model).transcribe(audio, **options)
     else:
         options["temperature"] = [0.0, 0.4, 0.8] if cfg.temperature_fallback else 0.0

@@ -1,0 +1,278 @@
+"""Real speech in and out: Piper speaks a known script, faster-whisper's real `tiny.en`
+(installed from PyPI as a data wheel) hears it, and what comes out is checked against
+what was said: words, word times, and the slides that change on them."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import assert_changes_match, cli, gray_frames, write_config
+from speech_check import alignment, word_error_rate, words
+from talks import PITCH, flatten
+
+from presgend import sample
+from presgend.config import SlidesConfig, SpeechConfig, TranscriptionConfig
+from presgend.pipeline import presenter, slides, speech, transcribe, voices
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = flatten(PITCH)
+
+
+@pytest.fixture(scope="module")
+def spoken_pitch(
+    tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path
+) -> sample.SampleTalk:
+    """The pitch spoken by Piper, 8 dB quieter than Piper makes it, over a music bed, as
+    a talking-head clip with no transcript beside it."""
+    out = tmp_path_factory.mktemp("spoken")
+    return sample.make_talk(
+        out, SCRIPT, name="pitch", image=astronaut_png, preset="ultrafast", sidecar=False,
+        engine="piper", music_db=-34, speech_gain_db=-8,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def heard(
+    spoken_pitch: sample.SampleTalk, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Any], Path]:
+    tmp = tmp_path_factory.mktemp("heard")
+    config = write_config(
+        {"transcription": {"model": str(tiny_model), "language": "en"},
+         "output": {"quality": "standard"}},
+        tmp / "presgend.toml",
+    )  # fmt: skip
+    result = cli(
+        "process", str(spoken_pitch.video), "--outbox", str(tmp / "out"), "--config", str(config)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp / "out" / "pitch.report.json").read_text())
+    return report, tmp / "out" / "pitch.mp4"
+
+
+def test_whisper_hears_the_script_word_for_word(heard: tuple[dict[str, Any], Path]) -> None:
+    report, _ = heard
+    transcript = report["transcript"]
+    assert transcript["source"] == "whisper" and transcript["language"] == "en"
+    assert transcript["model"] == "model" and transcript["device"] == "cpu"
+    assert transcript["seconds"] > 0
+    heard_text = " ".join(s["text"] for s in transcript["segments"])
+    wer = word_error_rate(" ".join(SCRIPT), heard_text)
+    print(f"WER {wer:.3f}: {heard_text}")
+    assert wer <= 0.15, heard_text
+    # one segment per sentence, not one per 30 s window
+    assert len(transcript["segments"]) >= len(SCRIPT) - 3
+
+
+def test_word_times_match_where_each_sentence_was_spoken(
+    spoken_pitch: sample.SampleTalk, heard: tuple[dict[str, Any], Path]
+) -> None:
+    """The first word of each sentence is heard within 0.3 s of where Piper said it."""
+    report, _ = heard
+    known = spoken_pitch.segments
+    heard_segments = report["transcript"]["segments"]
+    firsts = [(words(s["text"])[0], s["start"]) for s in heard_segments if words(s["text"])]
+    hyp = [w for w, _ in firsts]
+    ref = [words(s.text)[0] for s in known]
+    _, matched = alignment(ref, hyp)
+    assert len(matched) >= len(known) - 2, (ref, hyp)
+    for i, j in matched.items():
+        assert abs(firsts[j][1] - known[i].start) <= 0.3, (known[i].text, firsts[j][1])
+
+
+def test_slides_change_on_the_spoken_words(
+    spoken_pitch: sample.SampleTalk, heard: tuple[dict[str, Any], Path]
+) -> None:
+    report, video = heard
+    assert 3 <= len(report["slides"]) <= 5
+    known_starts = [s.start for s in spoken_pitch.segments]
+    for slide in report["slides"][1:]:
+        assert min(abs(slide["start_s"] - t) for t in known_starts) <= 0.3, slide
+    assert_changes_match(report, video)
+    cues = transcribe.parse_cues((video.with_suffix(".srt")).read_text())
+    assert all(c.end - c.start < 12 for c in cues)  # subtitles are sentences, not windows
+    assert sum(1 for c in cues if c.text.endswith((".", "?"))) >= len(SCRIPT) - 3
+
+
+def test_quiet_speech_is_levelled_before_vad(spoken_pitch: sample.SampleTalk) -> None:
+    wav = spoken_pitch.video.with_name("levels.wav")
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(spoken_pitch.video), "-ac", "1", "-ar",
+         "16000", "-af", "volume=-20dB", str(wav)],
+        check=True,
+    )  # fmt: skip
+    audio = transcribe.load_audio(wav)
+    levelled, gain = transcribe.normalise_level(audio)
+    assert gain > 15  # brought up by what the recording lacks (20 dB here)
+    loud = np.sort(np.abs(levelled))[-len(levelled) // 10 :]
+    assert 0.05 < float(np.sqrt(np.mean(loud**2))) < 0.5
+
+
+def test_no_speech_found_by_vad_means_listening_to_everything(
+    short_talk: sample.SampleTalk, tiny_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """If VAD hears nothing, the whole audio is decoded (sequentially) instead of failing."""
+    import faster_whisper.transcribe as fw
+
+    calls: list[int] = []
+
+    def deaf(audio: np.ndarray, *args: Any, **kwargs: Any) -> list[dict[str, int]]:
+        calls.append(len(audio))
+        return []
+
+    monkeypatch.setattr(fw, "get_speech_timestamps", deaf)
+    wav = tmp_path / "a.wav"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(short_talk.video), "-ac", "1", "-ar", "16000",
+         str(wav)], check=True,
+    )  # fmt: skip
+    cfg = TranscriptionConfig(model=str(tiny_model), language="en")
+    result = transcribe.whisper_transcribe(wav, cfg, cuda=False)
+    assert calls, "VAD was not consulted"
+    assert word_error_rate(" ".join(s.text for s in short_talk.segments), result.text) <= 0.15
+
+
+# --- the voice ------------------------------------------------------------------------------
+
+
+def test_piper_speaks_each_sentence_where_the_timing_says(tmp_path: Path, tiny_model: Path) -> None:
+    """Sentence-by-sentence synthesis by Piper: recognisable words, exact sentence times,
+    cached so a re-run with one new sentence synthesises only that one."""
+    lines = [speech.Line(s, opens_section=i in (2, 5)) for i, s in enumerate(SCRIPT[:8])]
+    cfg = SpeechConfig(engine="piper", cache_dir=str(tmp_path / "cache"))
+    said = asyncio.run(speech.synthesize(lines, cfg, tmp_path))
+    assert said.engine == "piper" and said.voice == voices.BUNDLED_NAME and not said.fallbacks
+    model = TranscriptionConfig(model=str(tiny_model), language="en")
+    heard = transcribe.whisper_transcribe(said.wav, model, cuda=False)
+    assert word_error_rate(" ".join(line.text for line in lines), heard.text) <= 0.15
+    starts = [w.start for seg in heard.segments for w in seg.words]
+    for sentence in said.sentences:
+        assert min(abs(sentence.start - t) for t in starts) <= 0.3, sentence
+    cached = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*.wav")}
+    assert len(cached) == len(lines)
+    again = asyncio.run(speech.synthesize([*lines, speech.Line("A new last line.")], cfg, tmp_path))
+    assert again.sentences[:-1] == said.sentences
+    now = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*.wav")}
+    assert len(now) == len(cached) + 1 and all(now[p] == t for p, t in cached.items())
+
+
+def test_engine_choice_and_its_fallbacks(tmp_path: Path) -> None:
+    lines = [speech.Line("Hello there.")]
+
+    def choose(**kw: Any) -> tuple[speech.Engine, list[str]]:
+        cfg = SpeechConfig(cache_dir=str(tmp_path / "c"), gtts_timeout=3, **kw)
+        return asyncio.run(speech.choose_engine(cfg, lines, tmp_path))
+
+    engine, fallbacks = choose(engine="auto")  # offline: gTTS fails fast, Piper speaks
+    assert (engine.name, engine.voice) == ("piper", voices.BUNDLED_NAME)
+    assert len(fallbacks) == 1 and "gTTS unavailable" in fallbacks[0]
+    assert "Piper (en_US-joe-medium)" in fallbacks[0]
+    engine, fallbacks = choose(engine="espeak")
+    assert (engine.name, fallbacks) == ("espeak", [])
+    engine, fallbacks = choose(engine="piper", piper_voice="de_DE-thorsten-high")
+    assert engine.name == "espeak" and "presgend fetch-voice de_DE-thorsten-high" in fallbacks[0]
+    engine, fallbacks = choose(engine="piper", voice="de")  # an English voice for German text
+    assert engine.name == "espeak" and engine.voice == "de"
+    assert "does not speak 'de'" in fallbacks[0]
+    engine, _ = choose(engine="piper", piper_voice=str(voices.bundled_voice()))
+    assert engine.name == "piper"
+
+
+@pytest.fixture
+def voice_server(tmp_path: Path) -> Iterator[str]:
+    """The official voice list's layout, served from here with the bundled voice in it."""
+    root = tmp_path / "voices-site"
+    folder = root / "en" / "en_US" / "joe" / "medium"
+    folder.mkdir(parents=True)
+    model = voices.bundled_voice()
+    assert model is not None
+    shutil.copy(model, folder / model.name)
+    shutil.copy(model.with_name(model.name + ".json"), folder / (model.name + ".json"))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_fetch_voice_puts_a_voice_in_the_cache_and_doctor_lists_it(
+    tmp_path: Path, voice_server: str
+) -> None:
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PRESGEND_VOICES_URL": voice_server,
+    }
+    result = cli("fetch-voice", "en_US-joe-medium", env=env)
+    assert result.returncode == 0, result.stderr
+    cached = tmp_path / "cache" / "presgend" / "voices"
+    assert sorted(p.name for p in cached.iterdir()) == [
+        "en_US-joe-medium.onnx", "en_US-joe-medium.onnx.json"
+    ]  # fmt: skip
+    assert Path(result.stdout.strip()) == cached / "en_US-joe-medium.onnx"
+    doctor = cli("doctor", env=env)
+    assert "en_US-joe-medium (en) speaks offline scripts" in doctor.stdout
+    assert "voice espeak-ng" in doctor.stdout and "voice gTTS" in doctor.stdout
+    # unknown voice, and a bad name: one sentence each, nothing left behind
+    missing = cli("fetch-voice", "en_GB-nobody-low", env=env)
+    assert missing.returncode == 1 and "could not be downloaded" in missing.stderr
+    bad = cli("fetch-voice", "../../etc/passwd", env=env)
+    assert bad.returncode == 2 and "is not a Piper voice name" in bad.stderr
+    assert len(list(cached.iterdir())) == 2
+
+
+def test_fetch_voice_offline_fails_fast_with_one_sentence(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "PRESGEND_VOICES_URL": "http://127.0.0.1:9"}  # fmt: skip
+    result = cli("fetch-voice", "en_US-lessac-medium", env=env, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 1  # the URL line, then the sentence
+    assert "internet is reachable" in result.stderr
+    assert not list((tmp_path / "cache" / "presgend" / "voices").glob("*.onnx"))
+
+
+# --- the presenter half -------------------------------------------------------------------
+
+
+def test_presenter_motion_is_smooth_and_the_meter_is_calm(
+    tmp_path: Path, astronaut_png: Path
+) -> None:
+    """Every frame moves a little (sub-pixel zoom), none jumps; the meter follows the
+    voice in 100 ms steps, not sample by sample."""
+    wav = tmp_path / "speech.wav"
+    sample.speech_track(SCRIPT[2:4], wav, engine="piper")
+    picture = presenter.Picture(astronaut_png, "sidecar", 512, 512, None)
+    brand = presenter.Brand(slides.look_from(SlidesConfig()))
+    out = tmp_path / "presenter.mp4"
+    asyncio.run(presenter.animate(picture, brand, wav, 8.0, (320, 360), out))
+    frames = gray_frames(out, "320:280:0:0", (320, 280), 25).astype(np.float32)
+    assert len(frames) == 200
+    step = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2))
+    assert np.mean(step < 0.02) < 0.1, "the picture stands still, then jumps"
+    assert step.max() < 4 * np.median(step) + 0.5, "a jump between frames"
+    level = presenter.levels(wav)
+    assert level.max() > 0.5 and level.min() >= 0
+    assert np.abs(np.diff(level)).max() < 0.5  # no flicker from one frame to the next
+
+
+def test_branded_panel_has_the_name_and_the_accent() -> None:
+    look = slides.look_from(SlidesConfig(accent="#c0392b"))
+    panel = presenter.panel_image(presenter.Brand(look, "Ada Lovelace", "Analyst"), (640, 720))
+    reds = np.all(np.abs(panel.astype(int) - [0xC0, 0x39, 0x2B]) < 12, axis=2)
+    assert reds.mean() > 0.05  # the accent circle
+    plain = presenter.panel_image(presenter.Brand(look), (640, 720))
+    assert np.abs(panel.astype(int) - plain).sum(axis=2)[480:600].mean() > 1  # name drawn
