@@ -105,9 +105,7 @@ def test_whisper_path_with_a_local_model(short_talk, tiny_model, tmp_path) -> No
     video = tmp_path / "spoken.mp4"
     shutil.copy(short_talk.video, video)
     config = write_config(
-        {
-            "transcription": {"model": str(tiny_model), "language": "en"}
-        },
+        {"transcription": {"model": str(tiny_model), "language": "en"}},
         tmp_path / "presgend.toml",
     )
     result = cli(
