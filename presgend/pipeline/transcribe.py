@@ -8,6 +8,8 @@ cache or a model directory; it is never fetched during a job unless allowed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import os
 import re
 import threading
@@ -147,6 +149,16 @@ def threads(cfg: TranscriptionConfig) -> int:
     return cfg.cpu_threads or max(1, os.cpu_count() or 1)
 
 
+def batch_size(cfg: TranscriptionConfig, device: str) -> int:
+    """How many speech chunks to decode at once. On two cores 2 is as fast as 8 (10.6 s
+    against 11.6 s for 180 s with `base`) at 570 MB instead of 920 MB at the peak."""
+    if cfg.batch_size:
+        return cfg.batch_size
+    if device == "cuda":
+        return 16
+    return min(8, max(2, threads(cfg)))
+
+
 def model_missing_message(model: str) -> str:
     return (
         f"The speech recognition model '{model}' is not installed; run "
@@ -240,19 +252,29 @@ def normalise_level(audio: np.ndarray) -> tuple[np.ndarray, float]:
 def whisper_transcribe(wav: Path, cfg: TranscriptionConfig, cuda: bool) -> Transcript:
     model = load_model(cfg, cuda)
     audio, gain_db = normalise_level(load_audio(wav))
+    batch = batch_size(cfg, resolve_device(cfg, cuda)[0])
     try:
-        segments, language = _decode(model, audio, cfg, vad=cfg.vad)
+        segments, language = _decode(model, audio, cfg, batch, vad=cfg.vad)
         if not segments and cfg.vad and audio.size:
             # VAD heard nothing (music, a very quiet room): listen to all of it instead
             log.info("vad_found_no_speech", gain_db=round(gain_db, 1))
-            segments, language = _decode(model, audio, cfg, vad=False)
+            segments, language = _decode(model, audio, cfg, batch, vad=False)
     except Exception as exc:
         raise JobError(
             "Speech recognition failed on this audio.",
             phase="content",
             detail=f"{type(exc).__name__}: {exc}",
         ) from exc
+    finally:
+        _give_back_memory()
     return Transcript("whisper", language, onsets(segments, audio))
+
+
+def _give_back_memory() -> None:
+    """Return the decoder's freed scratch memory to the system (glibc keeps it otherwise,
+    and the slides and the encoder come next)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 ONSET_BELOW_DB = 12.0  # a word starts where the sound rises to within this of the speech level
@@ -293,7 +315,7 @@ def onsets(segments: list[Segment], audio: np.ndarray) -> list[Segment]:
 
 
 def _decode(
-    model: Any, audio: np.ndarray, cfg: TranscriptionConfig, vad: bool
+    model: Any, audio: np.ndarray, cfg: TranscriptionConfig, batch: int, vad: bool
 ) -> tuple[list[Segment], str]:
     options: dict[str, Any] = {
         "language": cfg.language or None,
@@ -301,13 +323,13 @@ def _decode(
         "word_timestamps": True,
         "condition_on_previous_text": False,
     }
-    if cfg.batch_size > 1 and vad:
+    if batch > 1 and vad:
         # VAD's speech chunks (each under 30 s) decoded side by side: several times
         # faster than one window after another. Without VAD the windows would be cut
         # blindly mid-word, so that case decodes sequentially, seeking by timestamps.
         from faster_whisper import BatchedInferencePipeline
 
-        options["batch_size"] = cfg.batch_size
+        options["batch_size"] = batch
         options["temperature"] = 0.0
         pieces, info = BatchedInferencePipeline(model).transcribe(audio, **options)
     else:
