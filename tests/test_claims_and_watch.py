@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import plistlib
+import re
 import shutil
 import subprocess
 import time
@@ -210,6 +211,31 @@ def test_the_rendered_unit_passes_systemd_analyze(tmp_path: Path) -> None:
                  "NoNewPrivileges=yes", "ProtectHome=yes", "RequiresMountsFor=",
                  f'ReadWritePaths="{tmp_path / "in box"}"'):  # fmt: skip
         assert line in text
+    # hardened: systemd's own exposure score (0 = locked down, 10 = exposed) at most 3.0
+    scored = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(unit)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", scored.stdout)
+    assert found, scored.stdout + scored.stderr
+    assert float(found.group(1)) <= 3.0, scored.stdout
+    for line in ("CapabilityBoundingSet=\n", "SystemCallFilter=@system-service",
+                 "SystemCallArchitectures=native", "ProtectProc=invisible", "UMask=0027",
+                 "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"):  # fmt: skip
+        assert line in text
+    keys = [line.split("=")[0] for line in text.splitlines() if not line.startswith("#")]
+    assert "ProcSubset" not in keys  # psutil reads /proc/meminfo and /proc/stat
+    assert "MemoryDenyWriteExecute" not in keys  # Chromium's JIT needs it
+
+
+def test_the_gpu_drop_in_reopens_only_the_nvidia_devices(tmp_path: Path) -> None:
+    text = (ROOT / "systemd" / "presgend.service.d" / "gpu.conf").read_text()
+    active = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert active == []  # shipped commented out: a host without a GPU needs nothing
+    enabled = "\n".join(line.removeprefix("#") for line in text.splitlines()
+                        if line.startswith(("#[", "#PrivateDevices", "#DeviceAllow")))  # fmt: skip
+    assert "[Service]" in enabled and "PrivateDevices=no" in enabled
+    assert "DeviceAllow=/dev/nvidiactl rw" in enabled
 
 
 def test_the_plist_parses_and_keeps_the_daemon_alive(tmp_path: Path) -> None:
