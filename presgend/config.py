@@ -46,6 +46,7 @@ class JobsConfig:
     lease_seconds: float = 60.0
     grace_seconds: float = 120.0
     timeout_seconds: float = 3600.0
+    min_free_mb: int = 500  # no job starts while the outbox's disk has less free than this
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ def _check_value(section: str, key: str, value: Any, problems: list[str]) -> Non
         problems.append(f"{name} must be a percentage between 0 and 100, not {value!r}")
     non_negative = {
         "max_concurrent", "grace_seconds", "unreadable_seconds", "cooldown_seconds",
-        "crossfade_seconds", "cpu_threads", "batch_size",
+        "crossfade_seconds", "cpu_threads", "batch_size", "min_free_mb",
     }  # fmt: skip
     if key in non_negative and value < 0:
         problems.append(f"{name} must not be negative, not {value!r}")

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import time
 from collections import deque
@@ -44,6 +45,7 @@ class RunningJob:
     phase: str = "start"
     progress: float = 0.0
     lost: bool = False
+    marker: Path | None = None  # index/<sha>.running while this job composes those bytes
 
     def update(self, phase: str, fraction: float) -> None:
         self.phase, self.progress = phase, fraction
@@ -82,6 +84,7 @@ class Daemon:
         self.observer: BaseObserver | None = None
         self.mode, self.mode_reason = watcher.watch_mode(cfg.watch.mode, self.inbox)
         self.paused = False
+        self.low_disk = False
         self.stopping = False
         self.last_job_end = float("-inf")
         self.started_at = now_iso()
@@ -357,10 +360,36 @@ class Daemon:
 
     # -- admission and jobs --------------------------------------------------------------
 
+    def _disk_ok(self) -> bool:
+        """Whether the outbox's disk has `jobs.min_free_mb` free; intake waits while not."""
+        outbox = self.config.paths.outbox
+        try:
+            free_mb = shutil.disk_usage(outbox).free / 2**20
+        except OSError:
+            return True  # an unmounted share is _check_inbox's business
+        low = free_mb < self.config.jobs.min_free_mb
+        if low != self.low_disk:
+            self.low_disk = low
+            if low:
+                log.error(
+                    "outbox_low_on_space",
+                    outbox=str(outbox),
+                    free_mb=round(free_mb),
+                    min_free_mb=self.config.jobs.min_free_mb,
+                    action="intake paused",
+                )
+                notify.send(f"STATUS=paused: {outbox} has {free_mb:.0f} MB free")
+            else:
+                log.info("outbox_space_ok", free_mb=round(free_mb), action="intake resumed")
+                notify.send(f"STATUS=watching {self.inbox} ({self.mode})")
+        return not low
+
     def _admit(self) -> None:
         while self.ready and len(self.jobs) < self.max_concurrent and not self.stopping:
             if self.monitor.sampled_at <= self.last_job_end:
                 return  # judge the load without the job that just ended
+            if not self._disk_ok():
+                return
             if not self.monitor.admit():
                 return
             name = next(iter(self.ready))
@@ -385,7 +414,7 @@ class Daemon:
         cfg = self.config
         try:
             sha = await asyncio.to_thread(sha256_of, claim.path)
-            original = self._indexed(sha)
+            original = await self._first_of(sha, job)
             if original is not None:
                 self._duplicate(job, sha, original)
                 return
@@ -424,6 +453,8 @@ class Daemon:
             else:
                 self._fail(job, outcome.document)
         finally:
+            if job.marker is not None:
+                job.marker.unlink(missing_ok=True)
             self.jobs.pop(job.job_id, None)
             self.last_job_end = time.monotonic()
             self.wake.set()
@@ -463,6 +494,45 @@ class Daemon:
         except (OSError, ValueError):
             return None
         return entry if Path(entry.get("video", "")).is_file() else None
+
+    async def _first_of(self, sha: str, job: RunningJob) -> dict[str, Any] | None:
+        """The earlier result for these bytes, waiting for it while another job (here or
+        on another daemon) is composing the same bytes; None when this job goes first.
+
+        The marker `index/<sha>.running` is created exclusively, so of two identical
+        drops at the same instant one composes and the other becomes its duplicate. Its
+        owner touches it with the claim's heartbeat; one older than a lease is a dead
+        daemon's, and is taken over."""
+        marker = self._index_dir() / f"{sha}.running"
+        lease = self.config.jobs.lease_seconds
+        waited = False
+        while True:
+            original = self._indexed(sha)
+            if original is not None:
+                return original
+            try:
+                fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                try:
+                    age = claims.share_now(self.inbox) - marker.stat().st_mtime
+                except FileNotFoundError:
+                    continue  # it finished just now: look at the index again
+                if age > lease:
+                    log.warning("same_input_marker_stale", sha256=sha, age_s=round(age))
+                    marker.unlink(missing_ok=True)
+                    continue
+                if not waited:
+                    log.info("same_input_in_progress", job_id=job.job_id, sha256=sha)
+                    waited = True
+                job.update("waiting", 0.0)
+                await asyncio.sleep(min(1.0, lease / 4))
+                continue
+            except OSError:
+                return None  # no index (a read-only share): run without the marker
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps({"job_id": job.job_id, "host": claims.HOST}))
+            job.marker = marker
+            return None
 
     def _index(self, sha: str, job: RunningJob, report: dict[str, Any]) -> None:
         entry = {
@@ -531,6 +601,9 @@ class Daemon:
 
     def _heartbeat(self) -> None:
         for job in list(self.jobs.values()):
+            if job.marker is not None:
+                with contextlib.suppress(OSError):
+                    os.utime(job.marker)
             try:
                 job.claim.heartbeat()
             except ClaimLost:
@@ -563,6 +636,7 @@ class Daemon:
             "stopped": stopped,
             "watch_mode": self.mode,
             "paused": self.paused,
+            "low_disk": self.low_disk,
             "queued": len(self.ready) + len(self.settler.candidates),
             "running": [job.as_dict() for job in self.jobs.values()],
             "recent": list(self.recent),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +47,32 @@ class JobRecord:
         return {"path": str(path), "sha256": self.sha256, "kind": self.kind}
 
 
+DISK_FULL = (
+    "The outbox ran out of disk space while the results were written; free some space "
+    "and drop the file again."
+)
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether an error comes down to a full disk (ENOSPC), however it was reported."""
+    seen: BaseException | None = error
+    for _ in range(10):  # a chain of causes, never a cycle
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        text = f"{seen} {getattr(seen, 'detail', '')}"
+        if "No space left on device" in text or "ENOSPC" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def error_document(record: JobRecord, error: BaseException) -> dict[str, Any]:
-    if isinstance(error, JobError):
+    if disk_full(error):
+        detail = getattr(error, "detail", "") or f"{type(error).__name__}: {error}"
+        message, phase = DISK_FULL, getattr(error, "phase", "") or record.phase
+    elif isinstance(error, JobError):
         message, phase, detail = str(error), error.phase or record.phase, error.detail
     elif isinstance(error, PresgendError):
         message, phase, detail = str(error), record.phase, ""

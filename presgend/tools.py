@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import itertools
 import os
 import shlex
 import shutil
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -77,6 +79,7 @@ async def run(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=die_with_parent(),
     )
     try:
         out, err = await asyncio.wait_for(_communicate(proc, stdin, on_stdout_line), timeout)
@@ -102,6 +105,31 @@ async def run(
             err.decode("utf-8", "replace")[-4000:],
         )
     return result
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that has the kernel kill the child when presgend dies, even by
+    `kill -9` (Linux's PR_SET_PDEATHSIG): a daemon that is gone leaves no ffmpeg or Piper
+    running, so a job another daemon reclaims is never composed twice at once. The
+    children run in their own session (so a terminal's Ctrl-C reaches only presgend,
+    which stops them itself), so the process group cannot do this. None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:  # runs in the child between fork and exec: no allocation
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+    return preexec
 
 
 async def _communicate(

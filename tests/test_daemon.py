@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -10,7 +12,9 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
 from daemon_harness import (
     CLIP_SENTENCES,
@@ -155,6 +159,19 @@ def test_two_daemons_share_an_inbox_and_take_each_file_once(
     assert claims_left(tmp_path / "inbox") == []
 
 
+def descendants(pid: int) -> list[psutil.Process]:
+    with contextlib.suppress(psutil.Error):
+        return list(psutil.Process(pid).children(recursive=True))
+    return []
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def test_kill_9_mid_job_then_restart_completes_the_job_once(
     tmp_path: Path, talk: sample.SampleTalk
 ) -> None:
@@ -169,9 +186,18 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(
             120,
             "the compose phase",
         )
-        time.sleep(0.5)
+        children = first.wait_for(
+            lambda: [p for p in descendants(first.proc.pid) if p.name() == "ffmpeg"],
+            30,
+            "the compose's ffmpeg",
+        )
     finally:
         first.kill()
+    # its ffmpeg dies with it (PR_SET_PDEATHSIG), so the job is never composed twice at once
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p.pid for p in children if alive(p)], "an orphaned ffmpeg is still running"
     assert claims_left(tmp_path / "inbox"), "the killed job's claim should still be there"
     assert [n for n in visible(tmp_path / "outbox") if n.endswith(".mp4")] == []
     second = DaemonProcess(tmp_path, "second", output={"quality": "standard"})
@@ -367,8 +393,6 @@ def test_notify_socket_status_and_reload(tmp_path: Path) -> None:
             [sys_python(), "-m", "presgend", "status", "--json", "--config", str(daemon.config)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
-        import json
-
         snapshot = json.loads(status.stdout)
         assert {"queued", "running", "recent", "breaker"} <= set(snapshot)
         assert snapshot["daemons"][0]["pid"] == daemon.proc.pid
@@ -449,3 +473,90 @@ def test_a_script_drop_brings_its_presenter_picture(tmp_path: Path, astronaut_pn
     report = read_json(tmp_path / "outbox" / "notes.report.json")
     assert report["presenter"] == {"kind": "image", "image": "sidecar"}
     assert visible(tmp_path / "archive") == ["notes.md", "notes.png"]
+
+
+def test_a_low_disk_pauses_intake_until_there_is_room(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    """With less free space than jobs.min_free_mb nothing is claimed; after a reload with
+    a limit the disk meets, the waiting file is processed."""
+    daemon = DaemonProcess(tmp_path, jobs={"min_free_mb": 2**40})  # a petabyte: never met
+    try:
+        shutil.copy(clip.srt, tmp_path / "inbox" / "clip.srt")
+        shutil.copy(clip.video, tmp_path / "inbox" / "clip.mp4")
+        low = daemon.wait_for(lambda: daemon.events("outbox_low_on_space"), 20, "the pause")
+        assert low[0]["action"] == "intake paused"
+        assert not daemon.events("input_claimed")
+        assert "clip.mp4" in os.listdir(tmp_path / "inbox")
+        snapshot = daemon.wait_for(lambda: _state_of(tmp_path).get("low_disk"), 15, "the state")
+        assert snapshot is True
+        daemon.config.write_text(daemon.config.read_text().replace(str(2**40), "1"))
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_for(lambda: daemon.events("job_succeeded"), 120, "the job after the reload")
+        assert daemon.events("outbox_space_ok")
+    finally:
+        assert daemon.stop() == 0
+    assert "clip.mp4" in visible(tmp_path / "outbox")
+
+
+def _state_of(root: Path) -> dict[str, Any]:
+    from presgend import state
+
+    for path in state.state_dir(root / "inbox").glob("*.json"):
+        with contextlib.suppress(OSError, ValueError):
+            return dict(json.loads(path.read_text()))
+    return {}
+
+
+def test_a_full_disk_fails_the_job_with_its_own_sentence(tmp_path: Path) -> None:
+    """ffmpeg writing to a full disk (/dev/full, a real ENOSPC) is reported as a full
+    outbox, not as a broken video."""
+    import asyncio
+
+    from presgend import tools
+    from presgend.errors import JobError, ToolError
+    from presgend.report import DISK_FULL, JobRecord, error_document
+
+    args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=d=1",
+            "-c:v", "libx264", "-f", "mp4", "/dev/full"]  # fmt: skip
+    with pytest.raises(ToolError) as caught:
+        asyncio.run(tools.run(args, timeout=30, what="ffmpeg composition"))
+    error = JobError("The video could not be composed by ffmpeg.", detail=caught.value.detail)
+    document = error_document(JobRecord("j", tmp_path / "talk.mp4", "video"), error)
+    assert document["error"] == DISK_FULL
+    assert document["error"].startswith("The outbox ran out of disk space")
+    assert "No space left on device" in document["detail"]
+    full = OSError(28, "No space left on device")
+    assert error_document(JobRecord("j", tmp_path / "t", "video"), full)["error"] == DISK_FULL
+
+
+def test_identical_drops_at_the_same_instant_are_composed_once(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    """Two copies of the same bytes start together (two job slots): one composes, the
+    other waits on its in-progress marker and becomes its duplicate."""
+    daemon = DaemonProcess(tmp_path, jobs={"max_concurrent": 2})
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    for name in ("one", "two"):
+        shutil.copy(clip.video, stage / f"{name}.mp4")
+        shutil.copy(clip.srt, stage / f"{name}.srt")
+    try:
+        for path in sorted(stage.iterdir(), key=lambda p: p.suffix != ".srt"):
+            os.rename(path, tmp_path / "inbox" / path.name)  # sidecars first, then videos
+        daemon.wait_for(
+            lambda: daemon.events("job_succeeded") and daemon.events("job_duplicate"),
+            180,
+            "one job and one duplicate",
+        )
+        assert len(daemon.events("input_claimed")) == 2
+        assert daemon.events("same_input_in_progress"), "both jobs should have run at once"
+        assert len(daemon.events("job_started")) == 1  # composed once
+    finally:
+        assert daemon.stop() == 0
+    outbox = visible(tmp_path / "outbox")
+    videos = [n for n in outbox if n.endswith(".mp4")]
+    duplicates = [n for n in outbox if n.endswith(".duplicate.json")]
+    assert len(videos) == 1 and len(duplicates) == 1, outbox
+    assert valid_video(tmp_path / "outbox" / videos[0]) == ""
+    assert not list((tmp_path / "inbox" / ".presgend" / "index").glob("*.running"))
