@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from presgend import cli, sample
+from presgend.pipeline import voices
 
 DEMO_DIR = Path("demo")
 
@@ -14,11 +15,13 @@ def main() -> int:
     talk_dir = DEMO_DIR / "input"
     video = talk_dir / "demo-talk.mp4"
     if not video.is_file():
+        engine = "piper" if voices.piper_command() and voices.find_voice("") else "espeak"
+        voice = {"piper": "Piper", "espeak": "espeak-ng"}[engine]
         print(
-            "generating a sample talking-head recording (espeak-ng speech, moving camera)…",
+            f"generating a sample talking-head recording ({voice} speech, moving camera)…",
             file=sys.stderr,
         )
-        sample.make_talk(talk_dir, name="demo-talk")
+        sample.make_talk(talk_dir, name="demo-talk", engine=engine)
     outbox = DEMO_DIR / "outbox"
     for old in outbox.glob("demo-talk*"):  # a re-run shows fresh results, not demo-talk-2
         old.unlink()
