@@ -13,24 +13,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import shutil
-import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from watchdog.observers.api import BaseObserver
 
-from presgend import claims, hardware, logs, notify, publish, state, watcher, worker
+from presgend import (
+    claims,
+    hardware,
+    inputs,
+    logs,
+    notify,
+    outcomes,
+    publish,
+    signals,
+    state,
+    watcher,
+    worker,
+)  # fmt: skip
 from presgend import config as config_mod
 from presgend.config import Config
 from presgend.errors import ClaimLost, ConfigError, JobError
-from presgend.pipeline.job import SCRIPT_SUFFIXES, Services, input_kind, new_job_id
+from presgend.pipeline.job import Services, new_job_id
 from presgend.report import now_iso, sha256_of
 
 log = logs.get("presgend.daemon")
@@ -80,6 +90,7 @@ class Daemon:
         self.ready: dict[str, tuple[int, int, int, int]] = {}
         self.jobs: dict[str, RunningJob] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=20)
+        self.outcomes = outcomes.Outcomes(cfg, self._remember)
         self.pokes: set[str] = set()
         self.observer: BaseObserver | None = None
         self.mode, self.mode_reason = watcher.watch_mode(cfg.watch.mode, self.inbox)
@@ -88,6 +99,11 @@ class Daemon:
         self.stopping = False
         self.last_job_end = float("-inf")
         self.started_at = now_iso()
+        self.wake = asyncio.Event()
+        self.stop_event = asyncio.Event()
+        self.force_event = asyncio.Event()
+        self.reload_requested = False
+        self.once = False
 
     @property
     def max_concurrent(self) -> int:
@@ -96,13 +112,9 @@ class Daemon:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def run(self, *, once: bool = False) -> int:
+        """Run until stopped; 0 after a clean stop, 1 when a service crashed."""
         self.loop = asyncio.get_running_loop()
-        self.wake = asyncio.Event()
-        self.stop_event = asyncio.Event()
-        self.force_event = asyncio.Event()
-        self.reload_requested = False
         self.once = once
-        self._install_signals()
         self._prepare_folders()
         log.info(
             "daemon_started",
@@ -118,21 +130,48 @@ class Daemon:
         self._start_observer()
         self._rescan()
         notify.send(f"READY=1\nSTATUS=watching {self.inbox} ({self.mode})\nMAINPID={os.getpid()}")
-        intake = asyncio.create_task(self._intake_loop(), name="intake")
-        housekeeping = asyncio.create_task(self._housekeeping_loop(), name="housekeeping")
+        with signals.handled(self.loop, self._on_signal, self._on_reload):
+            crashed = await self._supervise(
+                {"intake": self._intake_loop(), "housekeeping": self._housekeeping_loop()}
+            )
+        self._write_state(stopped=True)
+        log.info("daemon_stopped", crashed=crashed or None)
+        return 1 if crashed else 0
+
+    async def _supervise(self, services: dict[str, Coroutine[Any, Any, None]]) -> str:
+        """Run the services until a stop is asked for or one of them crashes; then shut
+        down (jobs get their grace period). The crashed service's name, or ""."""
+        tasks: dict[asyncio.Task[Any], str] = {
+            asyncio.create_task(coro, name=name): name for name, coro in services.items()
+        }
+        stop = asyncio.create_task(self.stop_event.wait())
+        crashed = ""
         try:
-            await self.stop_event.wait()
+            done, _ = await asyncio.wait({stop, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stop}:
+                if task.cancelled() or task.exception() is None:
+                    continue  # intake ends by itself in --once mode
+                crashed = tasks[task]
+                error = task.exception()
+                log.error(
+                    "service_crashed",
+                    service=crashed,
+                    error=f"{type(error).__name__}: {error}",
+                    action="daemon stops",
+                )
+                notify.send(f"STATUS=stopping: the {crashed} service crashed ({error})")
+                self.request_stop(f"{crashed} crashed")
+            if not crashed and not stop.done():
+                await self.stop_event.wait()
         finally:
             await self._shutdown()
-            for task in (intake, housekeeping):
+            for task in (stop, *tasks):
                 task.cancel()
-            await asyncio.gather(intake, housekeeping, return_exceptions=True)
-            self._write_state(stopped=True)
-            log.info("daemon_stopped")
-        return 0
+            await asyncio.gather(stop, *tasks, return_exceptions=True)
+        return crashed
 
     def request_stop(self, reason: str = "requested", *, force: bool = False) -> None:
-        """Stop intake and shut down; `force` skips the grace period."""
+        """Stop intake and shut down; `force` skips the grace period. Safe before `run`."""
         if force:
             log.warning("shutdown_forced", reason=reason)
             self.force_event.set()
@@ -142,17 +181,12 @@ class Daemon:
         self.stop_event.set()
         self.wake.set()
 
-    def _install_signals(self) -> None:
-        def stop(signame: str) -> None:
-            self.request_stop(signame, force=self.stopping and signame == "SIGINT")
+    def _on_signal(self, signame: str) -> None:
+        self.request_stop(signame, force=self.stopping and signame == "SIGINT")
 
-        def reload() -> None:
-            self.reload_requested = True
-            self.wake.set()
-
-        self.loop.add_signal_handler(signal.SIGTERM, stop, "SIGTERM")
-        self.loop.add_signal_handler(signal.SIGINT, stop, "SIGINT")
-        self.loop.add_signal_handler(signal.SIGHUP, reload)
+    def _on_reload(self) -> None:
+        self.reload_requested = True
+        self.wake.set()
 
     def _prepare_folders(self) -> None:
         paths = self.config.paths
@@ -164,7 +198,7 @@ class Daemon:
         if self.inbox.is_dir():
             claims.claims_dir(self.inbox).mkdir(parents=True, exist_ok=True)
             state.state_dir(self.inbox).mkdir(parents=True, exist_ok=True)
-            self._index_dir().mkdir(parents=True, exist_ok=True)
+            self.outcomes.index_dir().mkdir(parents=True, exist_ok=True)
         publish.cleanup_staging(paths.outbox)
 
     async def _shutdown(self) -> None:
@@ -291,7 +325,7 @@ class Daemon:
     def _look_at(self, name: str) -> None:
         if not name:
             return  # the inbox itself changed; _check_inbox has looked
-        kind = watcher.classify(name)
+        kind = inputs.classify(name)
         if kind in ("ignored", "sidecar"):
             return
         if name in self.ready:
@@ -303,15 +337,15 @@ class Daemon:
     async def _settled(self, candidate: watcher.Candidate) -> None:
         name = candidate.name
         path = self.inbox / name
-        reason = watcher.hostile_reason(path)
-        if reason is None and watcher.classify(name) == "unsupported":
+        reason = inputs.hostile_reason(path)
+        if reason is None and inputs.classify(name) == "unsupported":
             try:
-                input_kind(path)
+                inputs.kind(path)
             except JobError as exc:
                 reason = str(exc)
         if reason is not None:
             self.settler.forget(name)
-            self._reject(name, reason)
+            self.outcomes.rejected(new_job_id(), name, reason)
             return
         if candidate.rejected == candidate.signature:
             # unchanged since ffprobe refused it, for unreadable_seconds: give up waiting
@@ -334,29 +368,6 @@ class Daemon:
         self.settler.forget(candidate.name)
         self.ready[candidate.name] = candidate.signature
         log.info("input_settled", input=candidate.name, size=candidate.signature[1])
-
-    def _reject(self, name: str, reason: str) -> None:
-        """Move a name that must not be processed to failed/ with its error file."""
-        failed = self.config.paths.failed
-        stem = claims.free_stem(failed, [name], (".error.json",))
-        target = failed / claims.rename_stem(name, name, stem)
-        try:
-            claims.move_no_clobber(self.inbox / name, target)
-        except FileNotFoundError:
-            return  # another daemon took it
-        job_id = new_job_id()
-        document = {
-            "status": "failed",
-            "job_id": job_id,
-            "input": {"path": str(self.inbox / name), "sha256": None, "kind": _kind(name)},
-            "error": reason,
-            "phase": "intake",
-            "detail": f"moved to {target}",
-            "finished_at": now_iso(),
-        }
-        publish.write_json(failed / f"{stem}.error.json", document)
-        self._remember(job_id, self.inbox / name, "failed")
-        log.warning("input_rejected", input=name, job_id=job_id, error=reason, moved_to=str(target))
 
     # -- admission and jobs --------------------------------------------------------------
 
@@ -395,7 +406,7 @@ class Daemon:
             name = next(iter(self.ready))
             del self.ready[name]
             job_id = new_job_id()
-            sidecars = watcher.sidecars_of(self.inbox, name)
+            sidecars = inputs.sidecars_of(self.inbox, name)
             try:
                 claim = claims.claim(self.inbox, name, sidecars, job_id)
             except OSError as exc:
@@ -414,9 +425,11 @@ class Daemon:
         cfg = self.config
         try:
             sha = await asyncio.to_thread(sha256_of, claim.path)
-            original = await self._first_of(sha, job)
+            original, job.marker = await self.outcomes.first_of(
+                sha, job.job_id, lambda: job.update("waiting", 0.0)
+            )
             if original is not None:
-                self._duplicate(job, sha, original)
+                self.outcomes.duplicate(job.job_id, job.label, claim, sha, original)
                 return
             outcome = await worker.execute(
                 claim.path,
@@ -435,11 +448,11 @@ class Daemon:
             if job.lost:
                 log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
             elif (claim.folder / claims.FENCE).exists():
-                self._archive(job)  # its video is already out: never run it twice
+                # its video is already out: never run it twice
+                self.outcomes.archived(job.job_id, job.label, claim)
                 log.warning("job_cancelled_while_publishing", job_id=job.job_id)
             else:
-                back = claims.return_files(claim.folder, claim.files, self.inbox)
-                claim.release()
+                back = self.outcomes.returned(claim)
                 log.warning("job_returned", job_id=job.job_id, files=back)
             raise
         except ClaimLost:
@@ -447,121 +460,16 @@ class Daemon:
             log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
         else:
             if outcome.ok:
-                self._index(sha, job, outcome.document)
-                self._archive(job)
-                self._remember(job.job_id, job.label, "ok")
+                self.outcomes.index(sha, job.job_id, job.label, outcome.document)
+                self.outcomes.archived(job.job_id, job.label, claim)
             else:
-                self._fail(job, outcome.document)
+                self.outcomes.failed(job.job_id, job.label, claim, outcome.document)
         finally:
             if job.marker is not None:
                 job.marker.unlink(missing_ok=True)
             self.jobs.pop(job.job_id, None)
             self.last_job_end = time.monotonic()
             self.wake.set()
-
-    def _archive(self, job: RunningJob) -> None:
-        archive = self.config.paths.archive
-        claim = job.claim
-        if archive is None:
-            for name in claim.files:
-                (claim.folder / name).unlink(missing_ok=True)
-        else:
-            claims.return_files(claim.folder, claim.files, archive)
-        claim.release()
-
-    def _fail(self, job: RunningJob, document: dict[str, Any]) -> None:
-        failed = self.config.paths.failed
-        claim = job.claim
-        stem = claims.free_stem(failed, claim.files, (".error.json",))
-        for name in claim.files:
-            claims.move_no_clobber(
-                claim.folder / name, failed / claims.rename_stem(name, claim.main, stem)
-            )
-        document["detail"] = document.get("detail", "")
-        document["moved_to"] = str(failed / claims.rename_stem(claim.main, claim.main, stem))
-        publish.write_json(failed / f"{stem}.error.json", document)
-        claim.release()
-        self._remember(job.job_id, job.label, "failed")
-
-    # -- duplicates by content -------------------------------------------------------------
-
-    def _index_dir(self) -> Path:
-        return claims.control_dir(self.inbox) / "index"
-
-    def _indexed(self, sha: str) -> dict[str, Any] | None:
-        try:
-            entry = json.loads((self._index_dir() / f"{sha}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return entry if Path(entry.get("video", "")).is_file() else None
-
-    async def _first_of(self, sha: str, job: RunningJob) -> dict[str, Any] | None:
-        """The earlier result for these bytes, waiting for it while another job (here or
-        on another daemon) is composing the same bytes; None when this job goes first.
-
-        The marker `index/<sha>.running` is created exclusively, so of two identical
-        drops at the same instant one composes and the other becomes its duplicate. Its
-        owner touches it with the claim's heartbeat; one older than a lease is a dead
-        daemon's, and is taken over."""
-        marker = self._index_dir() / f"{sha}.running"
-        lease = self.config.jobs.lease_seconds
-        waited = False
-        while True:
-            original = self._indexed(sha)
-            if original is not None:
-                return original
-            try:
-                fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                try:
-                    age = claims.share_now(self.inbox) - marker.stat().st_mtime
-                except FileNotFoundError:
-                    continue  # it finished just now: look at the index again
-                if age > lease:
-                    log.warning("same_input_marker_stale", sha256=sha, age_s=round(age))
-                    marker.unlink(missing_ok=True)
-                    continue
-                if not waited:
-                    log.info("same_input_in_progress", job_id=job.job_id, sha256=sha)
-                    waited = True
-                job.update("waiting", 0.0)
-                await asyncio.sleep(min(1.0, lease / 4))
-                continue
-            except OSError:
-                return None  # no index (a read-only share): run without the marker
-            with os.fdopen(fd, "w") as f:
-                f.write(json.dumps({"job_id": job.job_id, "host": claims.HOST}))
-            job.marker = marker
-            return None
-
-    def _index(self, sha: str, job: RunningJob, report: dict[str, Any]) -> None:
-        entry = {
-            "job_id": job.job_id,
-            "input": str(job.label),
-            "video": report["output"]["video"],
-            "finished_at": report["finished_at"],
-        }
-        with contextlib.suppress(OSError):
-            publish.write_json(self._index_dir() / f"{sha}.json", entry)
-
-    def _duplicate(self, job: RunningJob, sha: str, original: dict[str, Any]) -> None:
-        outbox = self.config.paths.outbox
-        stem = claims.free_stem(outbox, [job.claim.main], (".duplicate.json",))
-        document = {
-            "status": "duplicate",
-            "job_id": job.job_id,
-            "input": {"path": str(job.label), "sha256": sha, "kind": _kind(job.claim.main)},
-            "message": (
-                f"The same file was already processed as {original['input']}; its video is "
-                f"{original['video']}."
-            ),
-            "original": original,
-            "finished_at": now_iso(),
-        }
-        publish.write_json(outbox / f"{stem}.duplicate.json", document)
-        self._archive(job)
-        self._remember(job.job_id, job.label, "duplicate")
-        log.info("job_duplicate", job_id=job.job_id, original_job_id=original["job_id"])
 
     def _remember(self, job_id: str, label: Path, status: str) -> None:
         self.recent.appendleft(
@@ -601,9 +509,7 @@ class Daemon:
 
     def _heartbeat(self) -> None:
         for job in list(self.jobs.values()):
-            if job.marker is not None:
-                with contextlib.suppress(OSError):
-                    os.utime(job.marker)
+            outcomes.touch(job.marker)
             try:
                 job.claim.heartbeat()
             except ClaimLost:
@@ -666,16 +572,12 @@ class Daemon:
             log.warning("config_paths_unchanged", reason="changing folders needs a restart")
             new = dataclasses.replace(new, paths=self.config.paths)
         self.config = new
+        self.outcomes.config = new
         self.settler.settle_seconds = new.watch.settle_seconds
         self.monitor.cpu_limit = new.breaker.cpu_percent
         self.monitor.memory_limit = new.breaker.memory_percent
         self.monitor.breaker.reset_seconds = new.breaker.cooldown_seconds
         log.info("config_reloaded", source=new.source, running_jobs=len(self.jobs))
-
-
-def _kind(name: str) -> str:
-    """The kind for an error document, also for names input_kind refuses."""
-    return "script" if name.lower().endswith(SCRIPT_SUFFIXES) else "video"
 
 
 def main(config: Config, *, once: bool = False, config_path: str | None = None) -> int:

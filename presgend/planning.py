@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from presgend import hardware
+from presgend import hardware, inputs
 from presgend.config import Config
 from presgend.errors import JobError
 from presgend.hardware import HardwareProfile, Quality
@@ -41,7 +41,7 @@ async def plan(path: Path, cfg: Config, quality_name: str | None) -> dict[str, A
         "ok": True,
     }
     try:
-        kind = job.input_kind(path)
+        kind = inputs.kind(path)
         job.check_input(path)
         if kind == "script":
             from presgend.pipeline import script

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from presgend import claims, publish, watcher
+from presgend import claims, inputs, publish
 from presgend.config import Config
 
 STALE_AFTER = 60.0  # seconds without an update before a daemon counts as gone
@@ -34,7 +34,7 @@ def write(inbox: Path, snapshot: dict[str, Any]) -> None:
 
 def queued_in(inbox: Path) -> int:
     try:
-        return sum(1 for p in inbox.iterdir() if watcher.classify(p.name) == "main")
+        return sum(1 for p in inbox.iterdir() if inputs.classify(p.name) == "main")
     except OSError:
         return 0
 

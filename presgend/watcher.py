@@ -8,9 +8,7 @@ at most a rescan interval, never a file taken mid-copy.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import os
-import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,26 +22,9 @@ from watchdog.observers.polling import PollingObserver
 
 from presgend import tools
 from presgend.errors import JobError
-from presgend.pipeline import probe, script
-from presgend.pipeline.job import SCRIPT_SUFFIXES, VIDEO_SUFFIXES
-from presgend.pipeline.presenter import IMAGE_SUFFIXES
+from presgend.inputs import SCRIPT_SUFFIXES, decode_script
+from presgend.pipeline import probe
 
-# Names that are never inputs: hidden and temp files of copy tools, OS litter.
-IGNORED_PATTERNS = (
-    ".*",  # dot files, rsync's .name.XXXXXX, our own .presgend/
-    "*.part",
-    "*.partial",
-    "*.tmp",
-    "*.temp",
-    "*.crdownload",
-    "*.download",
-    "*.!sync",
-    "~$*",
-    "._*",
-    "Thumbs.db",
-    "desktop.ini",
-)
-SIDECAR_SUFFIXES = (".srt", ".vtt", ".transcript.txt")
 NETWORK_FILESYSTEMS = frozenset(
     {
         "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "afpfs", "webdav", "davfs",
@@ -51,38 +32,6 @@ NETWORK_FILESYSTEMS = frozenset(
         "glusterfs", "ceph", "fuse.ceph", "lustre", "afs", "9p", "virtiofs", "vboxsf",
     }
 )  # fmt: skip
-
-
-def is_ignored(name: str) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in IGNORED_PATTERNS) or (
-        name.lower() in {"thumbs.db", "desktop.ini", ".ds_store"}
-    )
-
-
-def classify(name: str) -> str:
-    """'ignored', 'sidecar' (travels with a main file), 'main', or 'unsupported'."""
-    if is_ignored(name):
-        return "ignored"
-    lower = name.lower()
-    if lower.endswith(SIDECAR_SUFFIXES) or lower.endswith(IMAGE_SUFFIXES):
-        return "sidecar"
-    if lower.endswith(VIDEO_SUFFIXES) or lower.endswith(SCRIPT_SUFFIXES):
-        return "main"
-    return "unsupported"
-
-
-def sidecars_of(inbox: Path, name: str) -> list[str]:
-    """The names in `inbox` that travel with main file `name`: transcripts for a video,
-    a presenter image for a script."""
-    stem, suffix = os.path.splitext(name)
-    wanted = IMAGE_SUFFIXES if suffix.lower() in SCRIPT_SUFFIXES else SIDECAR_SUFFIXES
-    found = []
-    for extra in wanted:
-        candidate = stem + extra
-        for variant in (candidate, stem + extra.upper()):
-            if os.path.lexists(inbox / variant) and variant not in found:
-                found.append(variant)
-    return found
 
 
 # --- what kind of filesystem the inbox is on ------------------------------------------------
@@ -217,23 +166,6 @@ class Settler:
 # --- is a settled file complete? ------------------------------------------------------------
 
 
-def hostile_reason(path: Path) -> str | None:
-    """Why a name must not be opened at all (links, devices, folders), or None."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if stat.S_ISLNK(st.st_mode):
-        return "The file is a symbolic link; presgend does not follow links, so copy the file itself into the inbox."  # noqa: E501
-    if stat.S_ISDIR(st.st_mode):
-        return "This is a folder, not a file; drop the video or script itself into the inbox."
-    if not stat.S_ISREG(st.st_mode):
-        return "This is not a regular file (a pipe, socket or device); presgend does not read it."
-    if st.st_nlink > 1:
-        return "The file has other hard links; presgend does not take linked files, so copy the file into the inbox instead."  # noqa: E501
-    return None
-
-
 async def readable(path: Path, max_script_bytes: int) -> tuple[bool, str]:
     """Whether a settled main file looks complete: ffprobe reads a video (and an MP4's
     boxes are whole), a script decodes as text. (ok, why not)."""
@@ -267,7 +199,7 @@ def _script_readable(path: Path, max_bytes: int) -> tuple[bool, str]:
     if not data.strip() or len(data) > max_bytes:
         return True, ""  # complete as far as we can tell; the job says what is wrong
     try:
-        script.decode(data)  # the job's own decoding rules
+        decode_script(data)  # the job's own decoding rules
     except JobError as exc:
         return False, str(exc)
     return True, ""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from presgend import claims, hardware, services, watcher
+from presgend import claims, hardware, inputs, services, watcher
 from presgend import config as config_mod
 from presgend.errors import ClaimLost
 
@@ -117,7 +117,7 @@ def test_moving_specials_does_not_follow_or_open_them(tmp_path: Path) -> None:
     ],
 )  # fmt: skip
 def test_names_are_classified(name: str, kind: str) -> None:
-    assert watcher.classify(name) == kind
+    assert inputs.classify(name) == kind
 
 
 def test_settler_waits_for_size_and_mtime_to_hold(tmp_path: Path) -> None:
@@ -159,10 +159,10 @@ def test_hostile_reasons(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo.mp4")
     (tmp_path / "dir.mp4").mkdir()
     (tmp_path / "single.mp4").write_bytes(b"2")
-    assert watcher.hostile_reason(tmp_path / "single.mp4") is None
+    assert inputs.hostile_reason(tmp_path / "single.mp4") is None
     for name, word in (("link.mp4", "symbolic link"), ("hard.mp4", "hard links"),
                        ("fifo.mp4", "not a regular file"), ("dir.mp4", "folder")):  # fmt: skip
-        reason = watcher.hostile_reason(tmp_path / name)
+        reason = inputs.hostile_reason(tmp_path / name)
         assert reason is not None and word in reason
 
 

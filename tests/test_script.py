@@ -15,7 +15,7 @@ from conftest import assert_changes_match, cli, ffprobe, gray_frames, write_conf
 from test_slides import listener  # noqa: F401 - the request-recording fixture
 
 from presgend import config as config_mod
-from presgend import hardware
+from presgend import hardware, inputs
 from presgend.errors import JobError, ToolError
 from presgend.pipeline import face, presenter, script, slides, transcribe
 from presgend.pipeline.summarize import Section
@@ -315,10 +315,10 @@ def test_bad_scripts_fail_clearly(
 
 def test_decoding_rules() -> None:
     text = "Grüße aus Köln."
-    assert script.decode(b"\xef\xbb\xbf" + text.encode()) == text
-    assert script.decode(text.encode("utf-16")) == text  # with its BOM
+    assert inputs.decode_script(b"\xef\xbb\xbf" + text.encode()) == text
+    assert inputs.decode_script(text.encode("utf-16")) == text  # with its BOM
     with pytest.raises(JobError, match="without a byte-order mark"):
-        script.decode(text.encode("utf-16-le"))
+        inputs.decode_script(text.encode("utf-16-le"))
     parsed = script.parse("Intro line.\n\n# One\n\n1. First point\n2) Second point\n# Two\nBody.")
     assert parsed.structured
     assert [p.title for p in parsed.parts] == ["One", "Two"]

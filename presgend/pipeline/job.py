@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import psutil
 import structlog
 
-from presgend import hardware, logs, publish, subtitles
+from presgend import hardware, inputs, logs, publish, subtitles
 from presgend.breaker import StageBreakers
 from presgend.config import Config
 from presgend.errors import ClaimLost, JobError, PresgendError
@@ -39,8 +39,6 @@ from presgend.pipeline import (
 )
 from presgend.report import JobRecord, error_document, now_iso, sha256_of
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
-SCRIPT_SUFFIXES = (".txt", ".md")
 MAX_UPSCALE = 1.5  # enlarging the presenter more than this is worth a warning
 ProgressFn = Callable[[str, float], None]
 T = TypeVar("T")
@@ -63,19 +61,6 @@ class Services:
 
     profile: HardwareProfile = field(default_factory=hardware.detect)
     breakers: StageBreakers = field(default_factory=StageBreakers)
-
-
-def input_kind(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith(SCRIPT_SUFFIXES):
-        return "script"
-    if name.endswith(VIDEO_SUFFIXES):
-        return "video"
-    raise JobError(
-        f"'{path.suffix or path.name}' files are not supported; drop a video "
-        f"({' '.join(VIDEO_SUFFIXES)}) or a script ({' '.join(SCRIPT_SUFFIXES)}).",
-        phase="input",
-    )
 
 
 def new_job_id() -> str:
@@ -183,7 +168,7 @@ class _Job:
 
     async def run(self) -> dict[str, Any]:
         path = self.record.input_path
-        self.record.kind = input_kind(path)
+        self.record.kind = inputs.kind(path)
         check_input(path)
         if not self.record.sha256:
             self.record.sha256 = await asyncio.to_thread(sha256_of, path)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageOps
 
-from presgend import logs, tools
+from presgend import inputs, logs, tools
 from presgend.config import PresenterConfig
 from presgend.errors import JobError, ToolError
 from presgend.hardware import HardwareProfile, Quality
@@ -31,7 +31,6 @@ from presgend.pipeline import face, probe, slides
 
 log = logs.get("presgend.presenter")
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 PRESENTER_FPS = 25
 
 
@@ -54,10 +53,9 @@ class Brand:
 
 
 def find_picture(script: Path, cfg: PresenterConfig) -> tuple[Path | None, str]:
-    for suffix in IMAGE_SUFFIXES:
-        for candidate in (script.with_suffix(suffix), script.with_suffix(suffix.upper())):
-            if candidate.is_file():
-                return candidate, "sidecar"
+    beside = inputs.find_beside(script, inputs.IMAGE_SUFFIXES)
+    if beside is not None:
+        return beside, "sidecar"
     if cfg.image:
         path = Path(cfg.image)
         if not path.is_file():

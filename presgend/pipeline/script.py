@@ -11,14 +11,13 @@ them; plain prose is split into sentences and sections like a transcript.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from presgend import logs
+from presgend import inputs, logs
 from presgend.config import Config
 from presgend.errors import JobError
 from presgend.hardware import HardwareProfile, Quality
@@ -77,37 +76,6 @@ class Script:
 # --- reading ----------------------------------------------------------------------------
 
 
-def decode(data: bytes) -> str:
-    """UTF-8 (BOM or not) or UTF-16 with a BOM; anything else is a clear error."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise JobError(
-                "The script starts like UTF-16 text but is not valid UTF-16.",
-                phase="probe",
-                detail=str(exc),
-            ) from exc
-    if b"\x00" in data:
-        half = max(1, len(data) // 2)
-        if max(data[0::2].count(0), data[1::2].count(0)) > 0.4 * half:
-            raise JobError(
-                "The script looks like UTF-16 text without a byte-order mark; save it as "
-                "UTF-8 and drop it again.",
-                phase="probe",
-            )
-        raise JobError("The script is not text (it contains binary data).", phase="probe")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise JobError(
-            f"The script is not UTF-8 text (byte 0x{data[exc.start]:02X} at position "
-            f"{exc.start}); save it as UTF-8 and drop it again.",
-            phase="probe",
-            detail=str(exc),
-        ) from exc
-
-
 def read(path: Path, max_bytes: int) -> Script:
     size = path.stat().st_size
     if size > max_bytes:
@@ -116,7 +84,7 @@ def read(path: Path, max_bytes: int) -> Script:
             "(speech.max_script_bytes).",
             phase="probe",
         )
-    text = decode(path.read_bytes())
+    text = inputs.decode_script(path.read_bytes())
     if not text.strip():
         raise JobError("The script is empty.", phase="probe")
     script = parse(text)

@@ -20,14 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from presgend import logs
+from presgend import inputs, logs
 from presgend.config import TranscriptionConfig
 from presgend.errors import JobError
 from presgend.pipeline.sentences import split_sentences
 
 log = logs.get("presgend.transcribe")
-
-SIDECAR_SUFFIXES = (".srt", ".vtt", ".transcript.txt")
 
 
 @dataclass(frozen=True)
@@ -60,11 +58,7 @@ class Transcript:
 
 
 def find_sidecar(media: Path) -> Path | None:
-    for suffix in SIDECAR_SUFFIXES:
-        candidate = media.with_name(media.stem + suffix)
-        if candidate.is_file():
-            return candidate
-    return None
+    return inputs.find_beside(media, inputs.TRANSCRIPT_SUFFIXES)
 
 
 # --- sidecars -----------------------------------------------------------------------------

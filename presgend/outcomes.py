@@ -1,0 +1,179 @@
+"""Where an input ends: archived, failed, a duplicate, or back in the inbox.
+
+The one place that moves a claimed input to its last folder and writes the document
+that says why. Every error document is made by `report.error_document`. The content
+index (`inbox/.presgend/index/<sha256>.json`) lives here too: it is how a second drop
+of the same bytes becomes a duplicate instead of a second video, and its in-progress
+markers (`<sha256>.running`) make two identical drops at the same instant compose once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from presgend import claims, inputs, logs, publish
+from presgend.config import Config
+from presgend.errors import JobError
+from presgend.report import JobRecord, error_document, now_iso
+
+log = logs.get("presgend.outcomes")
+
+Remember = Callable[[str, Path, str], None]  # job id, input as dropped, status
+
+
+class Outcomes:
+    def __init__(self, config: Config, remember: Remember) -> None:
+        self.config = config
+        self.inbox = config.paths.inbox
+        self.remember = remember
+
+    # -- the last folder -------------------------------------------------------------------
+
+    def archived(self, job_id: str, label: Path, claim: claims.Claim) -> None:
+        """A finished (or duplicate) input: to the archive, or deleted without one."""
+        self._archive(claim)
+        self.remember(job_id, label, "ok")
+
+    def _archive(self, claim: claims.Claim) -> None:
+        archive = self.config.paths.archive
+        if archive is None:
+            for name in claim.files:
+                (claim.folder / name).unlink(missing_ok=True)
+        else:
+            claims.return_files(claim.folder, claim.files, archive)
+        claim.release()
+
+    def failed(
+        self, job_id: str, label: Path, claim: claims.Claim, document: dict[str, Any]
+    ) -> None:
+        """A failed job: its files to failed/ under a free stem, with the error document."""
+        failed = self.config.paths.failed
+        stem = claims.free_stem(failed, claim.files, (".error.json",))
+        for name in claim.files:
+            claims.move_no_clobber(
+                claim.folder / name, failed / claims.rename_stem(name, claim.main, stem)
+            )
+        document["moved_to"] = str(failed / claims.rename_stem(claim.main, claim.main, stem))
+        publish.write_json(failed / f"{stem}.error.json", document)
+        claim.release()
+        self.remember(job_id, label, "failed")
+
+    def rejected(self, job_id: str, name: str, reason: str) -> None:
+        """A name that must not be processed at all (a link, a folder, an unknown type):
+        straight from the inbox to failed/, with its error document."""
+        failed = self.config.paths.failed
+        stem = claims.free_stem(failed, [name], (".error.json",))
+        target = failed / claims.rename_stem(name, name, stem)
+        try:
+            claims.move_no_clobber(self.inbox / name, target)
+        except FileNotFoundError:
+            return  # another daemon took it
+        record = JobRecord(job_id, self.inbox / name, inputs.reported_kind(name))
+        error = JobError(reason, phase="intake", detail=f"moved to {target}")
+        document = error_document(record, error)
+        document["moved_to"] = str(target)
+        publish.write_json(failed / f"{stem}.error.json", document)
+        self.remember(job_id, self.inbox / name, "failed")
+        log.warning("input_rejected", input=name, job_id=job_id, error=reason, moved_to=str(target))
+
+    def returned(self, claim: claims.Claim) -> list[str]:
+        """An interrupted job: its files back into the inbox, to be run again."""
+        back = claims.return_files(claim.folder, claim.files, self.inbox)
+        claim.release()
+        return back
+
+    def duplicate(
+        self, job_id: str, label: Path, claim: claims.Claim, sha: str, original: dict[str, Any]
+    ) -> None:
+        outbox = self.config.paths.outbox
+        stem = claims.free_stem(outbox, [claim.main], (".duplicate.json",))
+        document = {
+            "status": "duplicate",
+            "job_id": job_id,
+            "input": {"path": str(label), "sha256": sha, "kind": inputs.reported_kind(claim.main)},
+            "message": (
+                f"The same file was already processed as {original['input']}; its video is "
+                f"{original['video']}."
+            ),
+            "original": original,
+            "finished_at": now_iso(),
+        }
+        publish.write_json(outbox / f"{stem}.duplicate.json", document)
+        self._archive(claim)
+        self.remember(job_id, label, "duplicate")
+        log.info("job_duplicate", job_id=job_id, original_job_id=original["job_id"])
+
+    # -- the content index -------------------------------------------------------------------
+
+    def index_dir(self) -> Path:
+        return claims.control_dir(self.inbox) / "index"
+
+    def indexed(self, sha: str) -> dict[str, Any] | None:
+        try:
+            entry = json.loads((self.index_dir() / f"{sha}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return entry if Path(entry.get("video", "")).is_file() else None
+
+    def index(self, sha: str, job_id: str, label: Path, report: dict[str, Any]) -> None:
+        entry = {
+            "job_id": job_id,
+            "input": str(label),
+            "video": report["output"]["video"],
+            "finished_at": report["finished_at"],
+        }
+        with contextlib.suppress(OSError):
+            publish.write_json(self.index_dir() / f"{sha}.json", entry)
+
+    async def first_of(
+        self, sha: str, job_id: str, waiting: Callable[[], None]
+    ) -> tuple[dict[str, Any] | None, Path | None]:
+        """The earlier result for these bytes, waiting for it while another job (here or
+        on another daemon) is composing the same bytes; else (None, the marker this job
+        now holds, or None where the index cannot be written).
+
+        The marker `index/<sha>.running` is created exclusively, so of two identical
+        drops at the same instant one composes and the other becomes its duplicate. Its
+        owner touches it with the claim's heartbeat (`touch`); one older than a lease is
+        a dead daemon's, and is taken over."""
+        marker = self.index_dir() / f"{sha}.running"
+        lease = self.config.jobs.lease_seconds
+        waited = False
+        while True:
+            original = self.indexed(sha)
+            if original is not None:
+                return original, None
+            try:
+                fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                try:
+                    age = claims.share_now(self.inbox) - marker.stat().st_mtime
+                except FileNotFoundError:
+                    continue  # it finished just now: look at the index again
+                if age > lease:
+                    log.warning("same_input_marker_stale", sha256=sha, age_s=round(age))
+                    marker.unlink(missing_ok=True)
+                    continue
+                if not waited:
+                    log.info("same_input_in_progress", job_id=job_id, sha256=sha)
+                    waited = True
+                waiting()
+                await asyncio.sleep(min(1.0, lease / 4))
+                continue
+            except OSError:
+                return None, None  # no index (a read-only share): run without the marker
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps({"job_id": job_id, "host": claims.HOST}))
+            return None, marker
+
+
+def touch(marker: Path | None) -> None:
+    if marker is not None:
+        with contextlib.suppress(OSError):
+            os.utime(marker)

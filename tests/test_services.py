@@ -1,0 +1,107 @@
+"""The daemon as a supervisor, in-process and fast: a crashed service stops it with a
+clear event, signal handlers are put back, and nothing is installed off the main thread."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemon_harness import daemon_config
+
+from presgend import config as config_mod
+from presgend import inputs, logs, outcomes, signals
+from presgend.daemon import Daemon
+from presgend.report import JobRecord, error_document
+
+
+def events(root: Path, name: str) -> list[dict[str, Any]]:
+    lines = (root / "logs-d" / "presgend.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e.get("event") == name]
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Any:
+    cfg = config_mod.load(daemon_config(tmp_path, watch={"poll_interval": 0.1}))
+    logs.configure(cfg.paths.logs)
+    yield Daemon(cfg, sampler=lambda: (10.0, 10.0))
+    logs.configure(None)
+
+
+def test_a_crashed_intake_stops_the_daemon_and_says_so(
+    tmp_path: Path, daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ESTALE from the share kills intake: the daemon must not live on deaf (still
+    pinging the watchdog); it stops, exits 1, and logs which service crashed."""
+
+    def stale(name: str) -> None:
+        raise OSError(errno.ESTALE, "Stale file handle", name)
+
+    monkeypatch.setattr(daemon, "_look_at", stale)
+    (tmp_path / "inbox" / "talk.mp4").write_bytes(b"x")
+    code = asyncio.run(asyncio.wait_for(daemon.run(), 20))
+    assert code == 1
+    crashed = events(tmp_path, "service_crashed")
+    assert [c["service"] for c in crashed] == ["intake"]
+    assert "Stale file handle" in crashed[0]["error"]
+    assert events(tmp_path, "daemon_stopped")[0]["crashed"] == "intake"
+    assert (tmp_path / "inbox" / "talk.mp4").exists()  # nothing lost
+
+
+def test_request_stop_before_run_is_a_clean_stop(daemon: Daemon) -> None:
+    daemon.request_stop("before it started")
+    assert asyncio.run(asyncio.wait_for(daemon.run(), 20)) == 0
+
+
+def test_signal_handlers_are_put_back(daemon: Daemon) -> None:
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+
+    async def scenario() -> int:
+        runner = asyncio.create_task(daemon.run())
+        await asyncio.sleep(0.2)
+        assert signal.getsignal(signal.SIGTERM) != before[signal.SIGTERM]  # ours, while running
+        signal.raise_signal(signal.SIGTERM)  # handled by the loop: a clean stop
+        return await runner
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 20)) == 0
+    assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
+def test_no_signal_handlers_off_the_main_thread() -> None:
+    installed: list[bool] = []
+
+    def in_thread() -> None:
+        loop = asyncio.new_event_loop()
+        with signals.handled(loop, lambda _name: None, lambda: None) as done:
+            installed.append(done)
+        loop.close()
+
+    worker = threading.Thread(target=in_thread)
+    worker.start()
+    worker.join()
+    assert installed == [False]
+
+
+def test_every_error_document_is_made_one_way(tmp_path: Path) -> None:
+    """A rejected name's document has the same shape as a failed job's."""
+    cfg = config_mod.load(daemon_config(tmp_path))
+    (tmp_path / "failed").mkdir()
+    link = tmp_path / "inbox" / "link.mp4"
+    link.symlink_to(tmp_path / "nowhere.mp4")
+    reason = inputs.hostile_reason(link)
+    assert reason is not None
+    seen: list[tuple[str, str]] = []
+    outcomes.Outcomes(cfg, lambda job_id, _label, status: seen.append((job_id, status))).rejected(
+        "job-1", "link.mp4", reason
+    )
+    document = json.loads((tmp_path / "failed" / "link.error.json").read_text())
+    job_shape = error_document(JobRecord("j", tmp_path / "x.mp4", "video"), ValueError("x"))
+    assert set(job_shape) <= set(document)
+    assert document["error"] == reason and document["phase"] == "intake"
+    assert document["input"]["kind"] == "video" and seen == [("job-1", "failed")]
+    assert (tmp_path / "failed" / "link.mp4").is_symlink()  # moved, never followed
