@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from watchdog.observers.api import BaseObserver
-
 from presgend import (
     claims,
     hardware,
@@ -34,12 +32,12 @@ from presgend import (
     publish,
     signals,
     state,
-    watcher,
     worker,
 )  # fmt: skip
 from presgend import config as config_mod
 from presgend.config import Config
-from presgend.errors import ClaimLost, ConfigError, JobError
+from presgend.errors import ClaimLost, ConfigError
+from presgend.intake import Intake
 from presgend.pipeline.job import Services, new_job_id
 from presgend.report import now_iso, sha256_of
 
@@ -86,15 +84,9 @@ class Daemon:
             self.sampler,
         )
         self.monitor.breaker.listeners.append(self._breaker_changed)
-        self.settler = watcher.Settler(self.inbox, cfg.watch.settle_seconds)
-        self.ready: dict[str, tuple[int, int, int, int]] = {}
         self.jobs: dict[str, RunningJob] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=20)
         self.outcomes = outcomes.Outcomes(cfg, self._remember)
-        self.pokes: set[str] = set()
-        self.observer: BaseObserver | None = None
-        self.mode, self.mode_reason = watcher.watch_mode(cfg.watch.mode, self.inbox)
-        self.paused = False
         self.low_disk = False
         self.stopping = False
         self.last_job_end = float("-inf")
@@ -104,6 +96,7 @@ class Daemon:
         self.force_event = asyncio.Event()
         self.reload_requested = False
         self.once = False
+        self.intake = Intake(cfg, wake=self.wake.set, reject=self._reject)
 
     @property
     def max_concurrent(self) -> int:
@@ -120,16 +113,17 @@ class Daemon:
             "daemon_started",
             inbox=str(self.inbox),
             outbox=str(self.config.paths.outbox),
-            watch_mode=self.mode,
-            why=self.mode_reason,
+            watch_mode=self.intake.mode,
+            why=self.intake.mode_reason,
             max_concurrent=self.max_concurrent,
             settle_seconds=self.config.watch.settle_seconds,
             pid=os.getpid(),
         )
         claims.reclaim_stale(self.inbox, self.config.jobs.lease_seconds, mine=set())
-        self._start_observer()
-        self._rescan()
-        notify.send(f"READY=1\nSTATUS=watching {self.inbox} ({self.mode})\nMAINPID={os.getpid()}")
+        self.intake.start(self.loop)
+        notify.send(
+            f"READY=1\nSTATUS=watching {self.inbox} ({self.intake.mode})\nMAINPID={os.getpid()}"
+        )
         with signals.handled(self.loop, self._on_signal, self._on_reload):
             crashed = await self._supervise(
                 {"intake": self._intake_loop(), "housekeeping": self._housekeeping_loop()}
@@ -203,7 +197,7 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         self.stopping = True
-        self._stop_observer()
+        self.intake.stop()
         tasks = [j.task for j in self.jobs.values() if j.task is not None]
         if tasks:
             grace = self.config.jobs.grace_seconds
@@ -224,66 +218,6 @@ class Daemon:
 
     # -- watching and settling -----------------------------------------------------------
 
-    def _poke(self, name: str) -> None:
-        """Called from the observer thread."""
-        self.loop.call_soon_threadsafe(self._poked, name)
-
-    def _poked(self, name: str) -> None:
-        self.pokes.add(name)
-        self.wake.set()
-
-    def _start_observer(self) -> None:
-        if self.observer is not None or not self._inbox_available():
-            return
-        try:
-            self.observer = watcher.start_observer(
-                self.inbox, self.mode, self.config.watch.poll_interval, self._poke
-            )
-        except OSError as exc:
-            log.error("watch_failed", error=str(exc), fallback="rescans only")
-
-    def _stop_observer(self) -> None:
-        if self.observer is not None:
-            with contextlib.suppress(Exception):
-                self.observer.stop()
-                self.observer.join(timeout=5)
-            self.observer = None
-
-    def _inbox_available(self) -> bool:
-        return self.inbox.is_dir() and claims.control_dir(self.inbox).is_dir()
-
-    def _check_inbox(self) -> bool:
-        available = self._inbox_available()
-        if not available and not self.paused:
-            self.paused = True
-            self._stop_observer()
-            self.settler.candidates.clear()
-            self.ready.clear()
-            log.error("inbox_unavailable", inbox=str(self.inbox), action="intake paused")
-            notify.send(f"STATUS=paused: {self.inbox} is not available")
-        elif available and self.paused:
-            self.paused = False
-            log.info("inbox_available", inbox=str(self.inbox), action="intake resumed")
-            notify.send(f"STATUS=watching {self.inbox} ({self.mode})")
-            self._start_observer()
-            self._rescan()
-        elif available and (self.observer is None or not self.observer.is_alive()):
-            self.observer = None
-            self._start_observer()
-        return available
-
-    def _rescan(self) -> None:
-        self.next_rescan = time.monotonic() + self.config.watch.rescan_interval
-        try:
-            names = set(os.listdir(self.inbox))
-        except OSError:
-            return
-        for gone in set(self.settler.candidates) - names:
-            self.settler.forget(gone)
-        for gone in set(self.ready) - names:
-            self.ready.pop(gone)
-        self.pokes |= names
-
     async def _intake_loop(self) -> None:
         while not self.stopping:
             await self._sleep_until_needed()
@@ -291,17 +225,10 @@ class Daemon:
                 break
             if self.reload_requested:
                 self._reload()
-            if not self._check_inbox():
+            if not await self.intake.step():
                 continue
-            if time.monotonic() >= self.next_rescan:
-                self._rescan()
-            pokes, self.pokes = self.pokes, set()
-            for name in pokes:
-                self._look_at(name)
-            for candidate in self.settler.due():
-                await self._settled(candidate)
             self._admit()
-            if self.once and not (self.settler.candidates or self.ready or self.jobs):
+            if self.once and not (self.intake.waiting or self.jobs):
                 log.info("inbox_drained")
                 self.stop_event.set()
                 return
@@ -310,66 +237,14 @@ class Daemon:
         now = time.monotonic()
         # the inbox is looked at every poll_interval even when idle: a share that is
         # unmounted sends no event
-        deadlines = [self.next_rescan, now + self.config.watch.poll_interval]
-        settle = self.settler.next_deadline()
-        if settle is not None:
-            deadlines.append(settle)
-        if self.ready and len(self.jobs) < self.max_concurrent:
+        deadlines = [self.intake.next_deadline()]
+        if self.intake.ready and len(self.jobs) < self.max_concurrent:
             deadlines.append(now + max(self.monitor.retry_in(), 0.2))
         timeout = max(0.0, min(deadlines) - now)
         if not self.wake.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
         self.wake.clear()
-
-    def _look_at(self, name: str) -> None:
-        if not name:
-            return  # the inbox itself changed; _check_inbox has looked
-        kind = inputs.classify(name)
-        if kind in ("ignored", "sidecar"):
-            return
-        if name in self.ready:
-            if self.settler.signature(name) == self.ready[name]:
-                return
-            del self.ready[name]
-        self.settler.observe(name)
-
-    async def _settled(self, candidate: watcher.Candidate) -> None:
-        name = candidate.name
-        path = self.inbox / name
-        reason = inputs.hostile_reason(path)
-        if reason is None and inputs.classify(name) == "unsupported":
-            try:
-                inputs.kind(path)
-            except JobError as exc:
-                reason = str(exc)
-        if reason is not None:
-            self.settler.forget(name)
-            self.outcomes.rejected(new_job_id(), name, reason)
-            return
-        if candidate.rejected == candidate.signature:
-            # unchanged since ffprobe refused it, for unreadable_seconds: give up waiting
-            # and let the job say what is wrong with it
-            log.info("input_still_unreadable", input=name, reason=candidate.reason)
-            self._queue(candidate)
-            return
-        ok, why = await watcher.readable(path, self.config.speech.max_script_bytes)
-        if ok:
-            self._queue(candidate)
-        else:
-            candidate.rejected = candidate.signature
-            candidate.reason = why
-            # due again once it has stayed unchanged for unreadable_seconds more
-            hold = self.config.watch.unreadable_seconds - self.settler.settle_seconds
-            candidate.changed_at = time.monotonic() + hold
-            log.info("input_not_readable_yet", input=name, reason=why)
-
-    def _queue(self, candidate: watcher.Candidate) -> None:
-        self.settler.forget(candidate.name)
-        self.ready[candidate.name] = candidate.signature
-        log.info("input_settled", input=candidate.name, size=candidate.signature[1])
-
-    # -- admission and jobs --------------------------------------------------------------
 
     def _disk_ok(self) -> bool:
         """Whether the outbox's disk has `jobs.min_free_mb` free; intake waits while not."""
@@ -392,19 +267,19 @@ class Daemon:
                 notify.send(f"STATUS=paused: {outbox} has {free_mb:.0f} MB free")
             else:
                 log.info("outbox_space_ok", free_mb=round(free_mb), action="intake resumed")
-                notify.send(f"STATUS=watching {self.inbox} ({self.mode})")
+                notify.send(f"STATUS=watching {self.inbox} ({self.intake.mode})")
         return not low
 
     def _admit(self) -> None:
-        while self.ready and len(self.jobs) < self.max_concurrent and not self.stopping:
+        while self.intake.ready and len(self.jobs) < self.max_concurrent and not self.stopping:
             if self.monitor.sampled_at <= self.last_job_end:
                 return  # judge the load without the job that just ended
             if not self._disk_ok():
                 return
             if not self.monitor.admit():
                 return
-            name = next(iter(self.ready))
-            del self.ready[name]
+            name = self.intake.take()
+            assert name is not None
             job_id = new_job_id()
             sidecars = inputs.sidecars_of(self.inbox, name)
             try:
@@ -471,6 +346,9 @@ class Daemon:
             self.last_job_end = time.monotonic()
             self.wake.set()
 
+    def _reject(self, name: str, reason: str) -> None:
+        self.outcomes.rejected(new_job_id(), name, reason)
+
     def _remember(self, job_id: str, label: Path, status: str) -> None:
         self.recent.appendleft(
             {"job_id": job_id, "input": str(label), "status": status, "finished_at": now_iso()}
@@ -491,16 +369,16 @@ class Daemon:
             if now >= next_beat:
                 self._heartbeat()
                 next_beat = now + beat_every
-            if now >= next_reclaim and not self.paused:
+            if now >= next_reclaim and not self.intake.paused:
                 self._reclaim()
                 next_reclaim = now + cfg.jobs.lease_seconds / 3
             if now >= next_state:
                 self._write_state()
-                next_state = now + (1.0 if self.jobs or self.ready else 10.0)
+                next_state = now + (1.0 if self.jobs or self.intake.ready else 10.0)
             if watchdog_every is not None and now >= next_ping:
                 notify.send("WATCHDOG=1")
                 next_ping = now + watchdog_every
-            if self.ready:
+            if self.intake.ready:
                 self.wake.set()  # a fresh sample may admit a queued file
             pending = [next_sample, next_beat, next_reclaim, next_state]
             if watchdog_every is not None:
@@ -526,7 +404,7 @@ class Daemon:
             log.error("reclaim_failed", error=str(exc))
             return
         if restored:
-            self.pokes |= set(restored)
+            self.intake.pokes |= set(restored)
             self.wake.set()
         lease = self.config.jobs.lease_seconds
         stale = publish.remove_stale_staging(self.config.paths.outbox, lease)
@@ -540,10 +418,10 @@ class Daemon:
             "started_at": self.started_at,
             "updated": time.time(),
             "stopped": stopped,
-            "watch_mode": self.mode,
-            "paused": self.paused,
+            "watch_mode": self.intake.mode,
+            "paused": self.intake.paused,
             "low_disk": self.low_disk,
-            "queued": len(self.ready) + len(self.settler.candidates),
+            "queued": self.intake.waiting,
             "running": [job.as_dict() for job in self.jobs.values()],
             "recent": list(self.recent),
             "breaker": self.monitor.as_dict(),
@@ -573,7 +451,7 @@ class Daemon:
             new = dataclasses.replace(new, paths=self.config.paths)
         self.config = new
         self.outcomes.config = new
-        self.settler.settle_seconds = new.watch.settle_seconds
+        self.intake.reload(new)
         self.monitor.cpu_limit = new.breaker.cpu_percent
         self.monitor.memory_limit = new.breaker.memory_percent
         self.monitor.breaker.reset_seconds = new.breaker.cooldown_seconds

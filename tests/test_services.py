@@ -42,7 +42,7 @@ def test_a_crashed_intake_stops_the_daemon_and_says_so(
     def stale(name: str) -> None:
         raise OSError(errno.ESTALE, "Stale file handle", name)
 
-    monkeypatch.setattr(daemon, "_look_at", stale)
+    monkeypatch.setattr(daemon.intake, "look_at", stale)
     (tmp_path / "inbox" / "talk.mp4").write_bytes(b"x")
     code = asyncio.run(asyncio.wait_for(daemon.run(), 20))
     assert code == 1
@@ -105,3 +105,70 @@ def test_every_error_document_is_made_one_way(tmp_path: Path) -> None:
     assert document["error"] == reason and document["phase"] == "intake"
     assert document["input"]["kind"] == "video" and seen == [("job-1", "failed")]
     assert (tmp_path / "failed" / "link.mp4").is_symlink()  # moved, never followed
+
+
+class FakeObserver:
+    """The event source, faked: it records what it was asked to watch and never runs."""
+
+    def __init__(self) -> None:
+        self.alive = True
+
+    def stop(self) -> None:
+        self.alive = False
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+
+def test_intake_settles_on_its_clock_and_rejects_what_must_not_run(tmp_path: Path) -> None:
+    from presgend.intake import Intake
+
+    cfg = config_mod.load(daemon_config(tmp_path, watch={"settle_seconds": 5.0}))
+    (tmp_path / "inbox" / ".presgend").mkdir()
+    now = [100.0]
+    rejected: list[tuple[str, str]] = []
+    observers: list[FakeObserver] = []
+
+    def start_observer(*_args: Any) -> FakeObserver:
+        observers.append(FakeObserver())
+        return observers[-1]
+
+    intake = Intake(
+        cfg, wake=lambda: None, reject=lambda n, r: rejected.append((n, r)),
+        start_observer=start_observer, clock=lambda: now[0],  # type: ignore[arg-type]
+    )  # fmt: skip
+
+    async def scenario() -> None:
+        intake.start(asyncio.get_running_loop())
+        (tmp_path / "inbox" / "notes.md").write_text("# Hi\n\nA talk.")
+        (tmp_path / "inbox" / "song.mp3").write_bytes(b"ID3")
+        (tmp_path / "inbox" / ".part.tmp").write_bytes(b"")
+        intake.poke("notes.md")
+        intake.poke("song.mp3")
+        intake.poke(".part.tmp")
+        await asyncio.sleep(0)  # the pokes arrive through the loop, as from a thread
+        assert await intake.step()
+        assert intake.ready == {} and intake.waiting == 2  # settling, not ready
+        now[0] += 4.9
+        await intake.step()
+        assert intake.ready == {}
+        now[0] += 0.2
+        await intake.step()
+        assert list(intake.ready) == ["notes.md"] and intake.take() == "notes.md"
+        assert [n for n, _ in rejected] == ["song.mp3"] and "not supported" in rejected[0][1]
+        (tmp_path / "inbox" / "late.txt").write_text("Dropped while nobody was looking.")
+        now[0] += cfg.watch.rescan_interval  # no event at all: the rescan finds it
+        await intake.step()
+        now[0] += 5.1
+        await intake.step()
+        assert intake.take() == "late.txt"
+        (tmp_path / "inbox" / ".presgend").rmdir()  # the share went away
+        assert not await intake.step() and intake.paused and not observers[0].alive
+        (tmp_path / "inbox" / ".presgend").mkdir()
+        assert await intake.step() and not intake.paused and len(observers) == 2
+        intake.stop()
+
+    asyncio.run(scenario())

@@ -1,0 +1,215 @@
+"""Intake: from names in the inbox to inputs that are ready to run.
+
+The observer (watchdog's thread) only pokes names; rescans at start-up, after a pause
+and every `watch.rescan_interval` catch whatever it missed; each main file is settled
+(unchanged for `watch.settle_seconds`) and checked readable before it is ready. Names
+that must never be opened are rejected straight to failed/. The inbox going away (an
+unmounted share) pauses intake until it is back.
+
+The event source (`start_observer`) and the clock are passed in, so the logic is tested
+with fakes; the daemon drives `step()` from its loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.observers.api import BaseObserver
+
+from presgend import claims, inputs, logs, notify, watcher
+from presgend.config import Config
+from presgend.errors import JobError
+
+log = logs.get("presgend.intake")
+
+Reject = Callable[[str, str], None]  # name, one-sentence reason
+ObserverFactory = Callable[[Path, str, float, Callable[[str], None]], BaseObserver]
+
+
+class Intake:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        wake: Callable[[], None],
+        reject: Reject,
+        start_observer: ObserverFactory = watcher.start_observer,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.inbox = config.paths.inbox
+        self.wake = wake
+        self.reject = reject
+        self.start_observer = start_observer
+        self.clock = clock
+        self.settler = watcher.Settler(self.inbox, config.watch.settle_seconds, clock=clock)
+        self.ready: dict[str, tuple[int, int, int, int]] = {}
+        self.pokes: set[str] = set()
+        self.observer: BaseObserver | None = None
+        self.mode, self.mode_reason = watcher.watch_mode(config.watch.mode, self.inbox)
+        self.paused = False
+        self.next_rescan = 0.0
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # -- what the daemon asks ------------------------------------------------------------
+
+    @property
+    def waiting(self) -> int:
+        """Inputs seen but not yet run: settling, or ready."""
+        return len(self.ready) + len(self.settler.candidates)
+
+    def next_deadline(self) -> float:
+        """When intake next needs the loop, even with no event: a rescan or a settle."""
+        deadlines = [self.next_rescan, self.clock() + self.config.watch.poll_interval]
+        settle = self.settler.next_deadline()
+        if settle is not None:
+            deadlines.append(settle)
+        return min(deadlines)
+
+    def take(self) -> str | None:
+        """The oldest ready input's name, no longer ready (the caller claims it)."""
+        if not self.ready:
+            return None
+        name = next(iter(self.ready))
+        del self.ready[name]
+        return name
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._start_observer()
+        self.rescan()
+
+    def stop(self) -> None:
+        if self.observer is not None:
+            with contextlib.suppress(Exception):
+                self.observer.stop()
+                self.observer.join(timeout=5)
+            self.observer = None
+
+    async def step(self) -> bool:
+        """Look at everything poked or due; False while the inbox is unavailable."""
+        if not self.check_inbox():
+            return False
+        if self.clock() >= self.next_rescan:
+            self.rescan()
+        pokes, self.pokes = self.pokes, set()
+        for name in pokes:
+            self.look_at(name)
+        for candidate in self.settler.due():
+            await self._settled(candidate)
+        return True
+
+    # -- events and rescans --------------------------------------------------------------
+
+    def poke(self, name: str) -> None:
+        """Called from the observer's thread."""
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self._poked, name)
+
+    def _poked(self, name: str) -> None:
+        self.pokes.add(name)
+        self.wake()
+
+    def _start_observer(self) -> None:
+        if self.observer is not None or not self.available():
+            return
+        try:
+            self.observer = self.start_observer(
+                self.inbox, self.mode, self.config.watch.poll_interval, self.poke
+            )
+        except OSError as exc:
+            log.error("watch_failed", error=str(exc), fallback="rescans only")
+
+    def available(self) -> bool:
+        return self.inbox.is_dir() and claims.control_dir(self.inbox).is_dir()
+
+    def check_inbox(self) -> bool:
+        """Pause while the inbox is gone (an unmounted share), resume with a rescan."""
+        available = self.available()
+        if not available and not self.paused:
+            self.paused = True
+            self.stop()
+            self.settler.candidates.clear()
+            self.ready.clear()
+            log.error("inbox_unavailable", inbox=str(self.inbox), action="intake paused")
+            notify.send(f"STATUS=paused: {self.inbox} is not available")
+        elif available and self.paused:
+            self.paused = False
+            log.info("inbox_available", inbox=str(self.inbox), action="intake resumed")
+            notify.send(f"STATUS=watching {self.inbox} ({self.mode})")
+            self._start_observer()
+            self.rescan()
+        elif available and (self.observer is None or not self.observer.is_alive()):
+            self.observer = None
+            self._start_observer()
+        return available
+
+    def rescan(self) -> None:
+        self.next_rescan = self.clock() + self.config.watch.rescan_interval
+        try:
+            names = set(os.listdir(self.inbox))
+        except OSError:
+            return
+        for gone in set(self.settler.candidates) - names:
+            self.settler.forget(gone)
+        for gone in set(self.ready) - names:
+            self.ready.pop(gone)
+        self.pokes |= names
+
+    def look_at(self, name: str) -> None:
+        if not name:
+            return  # the inbox itself changed; check_inbox has looked
+        kind = inputs.classify(name)
+        if kind in ("ignored", "sidecar"):
+            return
+        if name in self.ready:
+            if self.settler.signature(name) == self.ready[name]:
+                return
+            del self.ready[name]
+        self.settler.observe(name)
+
+    # -- settling ------------------------------------------------------------------------
+
+    async def _settled(self, candidate: watcher.Candidate) -> None:
+        name = candidate.name
+        path = self.inbox / name
+        reason = inputs.hostile_reason(path)
+        if reason is None and inputs.classify(name) == "unsupported":
+            try:
+                inputs.kind(path)
+            except JobError as exc:
+                reason = str(exc)
+        if reason is not None:
+            self.settler.forget(name)
+            self.reject(name, reason)
+            return
+        if candidate.rejected == candidate.signature:
+            # unchanged since ffprobe refused it, for unreadable_seconds: give up waiting
+            # and let the job say what is wrong with it
+            log.info("input_still_unreadable", input=name, reason=candidate.reason)
+            self._queue(candidate)
+            return
+        ok, why = await watcher.readable(path, self.config.speech.max_script_bytes)
+        if ok:
+            self._queue(candidate)
+        else:
+            candidate.rejected = candidate.signature
+            candidate.reason = why
+            # due again once it has stayed unchanged for unreadable_seconds more
+            hold = self.config.watch.unreadable_seconds - self.settler.settle_seconds
+            candidate.changed_at = self.clock() + hold
+            log.info("input_not_readable_yet", input=name, reason=why)
+
+    def _queue(self, candidate: watcher.Candidate) -> None:
+        self.settler.forget(candidate.name)
+        self.ready[candidate.name] = candidate.signature
+        log.info("input_settled", input=candidate.name, size=candidate.signature[1])
+
+    def reload(self, config: Config) -> None:
+        self.config = config
+        self.settler.settle_seconds = config.watch.settle_seconds
