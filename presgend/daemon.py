@@ -38,7 +38,8 @@ from presgend import config as config_mod
 from presgend.config import Config
 from presgend.errors import ClaimLost, ConfigError
 from presgend.intake import Intake
-from presgend.pipeline.job import Services, new_job_id
+from presgend.pipeline.context import Services
+from presgend.pipeline.job import new_job_id
 from presgend.report import now_iso, sha256_of
 
 log = logs.get("presgend.daemon")

@@ -203,3 +203,20 @@ class ResourceMonitor:
             "cpu_limit": self.cpu_limit,
             "memory_limit": self.memory_limit,
         }
+
+
+# Seconds of work per second of media on one core, measured on a 2-core x86-64 machine
+# (see benchmarks/README.md); divided by the cores that the work can use.
+ENCODE_CORE_SECONDS = {"fast": 0.18, "standard": 0.40, "high": 1.60}
+# whisper: batched at temperature 0 (2026-11-29: base 12 s for 181 s on 2 cores)
+WHISPER_CORE_SECONDS = {"tiny": 0.07, "base": 0.12, "small": 0.4, "medium": 1.2}
+
+
+def estimate_compose(duration: float, quality: Quality, profile: HardwareProfile) -> float:
+    return 3.0 + duration * ENCODE_CORE_SECONDS[quality.name] / min(profile.cpu_cores, 8)
+
+
+def estimate_whisper(duration: float, model: str, profile: HardwareProfile) -> float:
+    per_core = WHISPER_CORE_SECONDS.get(model.split("/")[-1].split(".")[0], 1.0)
+    speed = 10.0 if profile.cuda else 1.0
+    return 2.0 + duration * per_core / min(profile.cpu_cores, 8) / speed

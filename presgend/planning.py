@@ -12,22 +12,7 @@ from presgend import hardware, inputs
 from presgend.config import Config
 from presgend.errors import JobError
 from presgend.hardware import HardwareProfile, Quality
-from presgend.pipeline import job, probe, transcribe
-
-# Seconds of work per second of media on one core, measured on a 2-core x86-64 machine
-# (see benchmarks/README.md); divided by the cores that the work can use.
-ENCODE_CORE_SECONDS = {"fast": 0.18, "standard": 0.40, "high": 1.60}
-WHISPER_CORE_SECONDS = {"tiny": 0.08, "base": 0.16, "small": 0.5, "medium": 1.5}
-
-
-def estimate_compose(duration: float, quality: Quality, profile: HardwareProfile) -> float:
-    return 3.0 + duration * ENCODE_CORE_SECONDS[quality.name] / min(profile.cpu_cores, 8)
-
-
-def estimate_whisper(duration: float, model: str, profile: HardwareProfile) -> float:
-    per_core = WHISPER_CORE_SECONDS.get(model.split("/")[-1].split(".")[0], 1.0)
-    speed = 10.0 if profile.cuda else 1.0
-    return 2.0 + duration * per_core / min(profile.cpu_cores, 8) / speed
+from presgend.pipeline import job, probe, script, transcribe
 
 
 async def plan(path: Path, cfg: Config, quality_name: str | None) -> dict[str, Any]:
@@ -44,8 +29,6 @@ async def plan(path: Path, cfg: Config, quality_name: str | None) -> dict[str, A
         kind = inputs.kind(path)
         job.check_input(path)
         if kind == "script":
-            from presgend.pipeline import script
-
             await script.plan(path, cfg, quality, profile, result)
         else:
             await _plan_video(path, cfg, quality, profile, result)
@@ -79,7 +62,7 @@ async def _plan_video(
             (
                 "transcript",
                 f"faster-whisper '{cfg.transcription.model}' on {device} ({compute}), {state}",
-                estimate_whisper(info.duration, cfg.transcription.model, profile),
+                hardware.estimate_whisper(info.duration, cfg.transcription.model, profile),
             )
         )
     steps.append(
@@ -95,7 +78,7 @@ async def _plan_video(
             "compose",
             f"{quality.width}x{quality.height} H.264 "
             f"({quality.x264_preset}, crf {quality.crf}), AAC",
-            estimate_compose(info.duration, quality, profile),
+            hardware.estimate_compose(info.duration, quality, profile),
         )
     )
     result["duration_s"] = info.duration

@@ -13,7 +13,8 @@ from typing import Any
 
 from presgend import logs, publish
 from presgend.config import Config
-from presgend.pipeline.job import JobFailed, ProgressFn, Services, new_job_id, run_job
+from presgend.pipeline.context import Services
+from presgend.pipeline.job import JobFailed, ProgressFn, new_job_id, run_job
 
 log = logs.get("presgend.worker")
 

@@ -158,6 +158,7 @@ def test_intake_settles_on_its_clock_and_rejects_what_must_not_run(tmp_path: Pat
         now[0] += 0.2
         await intake.step()
         assert list(intake.ready) == ["notes.md"] and intake.take() == "notes.md"
+        (tmp_path / "inbox" / "notes.md").unlink()  # claimed, as the daemon would
         assert [n for n, _ in rejected] == ["song.mp3"] and "not supported" in rejected[0][1]
         (tmp_path / "inbox" / "late.txt").write_text("Dropped while nobody was looking.")
         now[0] += cfg.watch.rescan_interval  # no event at all: the rescan finds it

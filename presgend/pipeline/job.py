@@ -15,7 +15,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,20 +22,21 @@ import psutil
 import structlog
 
 from presgend import hardware, inputs, logs, publish, subtitles
-from presgend.breaker import StageBreakers
 from presgend.config import Config
 from presgend.errors import ClaimLost, JobError, PresgendError
-from presgend.hardware import HardwareProfile, Quality
+from presgend.hardware import Quality
 from presgend.pipeline import (
     compose,
     face,
     loudness,
     preview,
     probe,
+    script,
     slides,
     summarize,
     transcribe,
 )
+from presgend.pipeline.context import Services
 from presgend.report import JobRecord, error_document, now_iso, sha256_of
 
 MAX_UPSCALE = 1.5  # enlarging the presenter more than this is worth a warning
@@ -53,14 +53,6 @@ class JobFailed(PresgendError):
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
         super().__init__(str(document["error"]))
-
-
-@dataclass
-class Services:
-    """What jobs of one process share: the hardware profile and the stage breakers."""
-
-    profile: HardwareProfile = field(default_factory=hardware.detect)
-    breakers: StageBreakers = field(default_factory=StageBreakers)
 
 
 def new_job_id() -> str:
@@ -86,7 +78,7 @@ async def run_job(
     services = services or Services()
     record = JobRecord(job_id or new_job_id(), input_path, kind="video", label=input_label)
     record.sha256 = sha256 or ""  # the daemon has read the file once already
-    job = _Job(
+    job = Job(
         record,
         config,
         outbox or config.paths.outbox,
@@ -139,7 +131,10 @@ def _failed(record: JobRecord, exc: BaseException) -> JobFailed:
     return JobFailed(document)
 
 
-class _Job:
+class Job:
+    """The job context (pipeline/context.py) for one input: its record, settings and the
+    steps both pipelines share."""
+
     def __init__(
         self,
         record: JobRecord,
@@ -174,8 +169,6 @@ class _Job:
             self.record.sha256 = await asyncio.to_thread(sha256_of, path)
         async with _peak_rss(self.record), _workdir() as work:
             if self.record.kind == "script":
-                from presgend.pipeline import script
-
                 return await script.run(self, work)
             info, framing, wav, level = await self.phase("probe", self.probe_phase(work))
             transcript, sections, deck = await self.phase(

@@ -15,9 +15,9 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from presgend import inputs, logs
+from presgend import hardware, inputs, logs
 from presgend.config import Config
 from presgend.errors import JobError
 from presgend.hardware import HardwareProfile, Quality
@@ -32,10 +32,8 @@ from presgend.pipeline import (
     summarize,
     transcribe,
 )
+from presgend.pipeline.context import JobContext
 from presgend.pipeline.sentences import split_sentences
-
-if TYPE_CHECKING:
-    from presgend.pipeline.job import _Job
 
 log = logs.get("presgend.script")
 
@@ -213,7 +211,7 @@ def sections_for(
 # --- the job ----------------------------------------------------------------------------
 
 
-async def run(job: _Job, work: Path) -> dict[str, Any]:
+async def run(job: JobContext, work: Path) -> dict[str, Any]:
     cfg = job.config
     path = job.record.input_path
     script, picture = await job.phase("probe", _probe(job, path, work))
@@ -233,7 +231,7 @@ async def run(job: _Job, work: Path) -> dict[str, Any]:
     )
 
 
-async def _probe(job: _Job, path: Path, work: Path) -> tuple[Script, presenter.Picture]:
+async def _probe(job: JobContext, path: Path, work: Path) -> tuple[Script, presenter.Picture]:
     cfg = job.config
     script = await asyncio.to_thread(read, path, cfg.speech.max_script_bytes)
     picture = await asyncio.to_thread(presenter.load_picture, path, cfg.presenter, work)
@@ -252,7 +250,7 @@ async def _probe(job: _Job, path: Path, work: Path) -> tuple[Script, presenter.P
 
 
 async def _content(
-    job: _Job, script: Script, picture: presenter.Picture, work: Path
+    job: JobContext, script: Script, picture: presenter.Picture, work: Path
 ) -> tuple[speech.Speech, list[summarize.Section], slides.Deck, Presenter]:
     cfg = job.config
     lines, parts = spoken_lines(script, cfg.slides.max_slides)
@@ -284,7 +282,7 @@ Presenter = tuple[Path, probe.MediaInfo, face.Framing, bool]  # video, info, fra
 
 
 async def _presenter(
-    job: _Job, picture: presenter.Picture, said: speech.Speech, work: Path
+    job: JobContext, picture: presenter.Picture, said: speech.Speech, work: Path
 ) -> Presenter:
     cfg = job.config
     panel = job.quality.panel
@@ -369,8 +367,6 @@ async def plan(
     details.append(f"presenter: {kind}")
     result["details"] = details
     result["duration_s"] = round(duration, 1)
-    from presgend.planning import estimate_compose
-
     steps = result["steps"]
     steps.append(("read", "parse the script, find the presenter and its face", 0.5))
     per_sentence = 0.6 if cfg.speech.engine == "gtts" else 0.1
@@ -383,5 +379,5 @@ async def plan(
         steps.append(("presenter", "picture or panel with a level meter", 2.0 + duration * 0.1))
     steps.append(
         ("compose", f"{quality.width}x{quality.height} H.264, AAC",
-         estimate_compose(duration, quality, profile))
+         hardware.estimate_compose(duration, quality, profile))
     )  # fmt: skip

@@ -1,0 +1,65 @@
+"""The job context: what a pipeline (video or script) may use of the job running it.
+
+`job.Job` is the one implementation. The script pipeline is written against this
+protocol, not against the job module, so the two pipelines are siblings and nothing
+imports back up: job -> script -> context, never script -> job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from presgend import hardware
+from presgend.breaker import StageBreakers
+from presgend.config import Config
+from presgend.hardware import HardwareProfile, Quality
+from presgend.pipeline import compose, face, loudness, probe, slides, summarize, transcribe
+from presgend.report import JobRecord
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    """What jobs of one process share: the hardware profile and the stage breakers."""
+
+    profile: HardwareProfile = field(default_factory=hardware.detect)
+    breakers: StageBreakers = field(default_factory=StageBreakers)
+
+
+class JobContext(Protocol):
+    record: JobRecord
+    config: Config
+    services: Services
+    quality: Quality
+    extra_report: dict[str, Any]  # kind-specific report keys (speech, presenter)
+
+    async def phase(self, name: str, work: Awaitable[T]) -> T: ...
+
+    def report_progress(self, phase: str, fraction: float) -> None: ...
+
+    def fallback(self, stage: str, message: str) -> None: ...
+
+    def note_sections(
+        self,
+        sections: list[summarize.Section],
+        sentences: list[summarize.Sentence],
+        duration: float,
+    ) -> None: ...
+
+    async def render_slides(self, sections: list[summarize.Section], work: Path) -> slides.Deck: ...
+
+    async def compose_phase(
+        self,
+        info: probe.MediaInfo,
+        source: compose.PresenterSource,
+        framing: face.Framing,
+        transcript: transcribe.Transcript,
+        sections: list[summarize.Section],
+        deck: slides.Deck,
+        work: Path,
+        level: loudness.Leveling | None,
+    ) -> dict[str, Any]: ...
