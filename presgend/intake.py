@@ -194,7 +194,13 @@ class Intake:
             log.info("input_still_unreadable", input=name, reason=candidate.reason)
             self._queue(candidate)
             return
-        ok, why = await watcher.readable(path, self.config.speech.max_script_bytes)
+        try:
+            ok, why = await watcher.readable(path, self.config.speech.max_script_bytes)
+        except FileNotFoundError:
+            self.settler.forget(name)  # another daemon took it while it was checked
+            return
+        except OSError as exc:  # unreadable for now (permissions, a share hiccup)
+            ok, why = False, f"{type(exc).__name__}: {exc}"
         if ok:
             self._queue(candidate)
         else:

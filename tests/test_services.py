@@ -173,3 +173,35 @@ def test_intake_settles_on_its_clock_and_rejects_what_must_not_run(tmp_path: Pat
         intake.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_file_taken_by_another_daemon_while_it_is_checked_is_no_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another daemon may claim a file between its settling and its readability check;
+    intake forgets it and carries on (before the supervisor, this killed intake unseen)."""
+    from presgend import watcher
+    from presgend.intake import Intake
+
+    cfg = config_mod.load(daemon_config(tmp_path, watch={"settle_seconds": 1.0}))
+    (tmp_path / "inbox" / ".presgend").mkdir()
+    now = [0.0]
+    clip = tmp_path / "inbox" / "talk.mp4"
+    clip.write_bytes(b"\x00" * 64)
+
+    async def taken(path: Path, _limit: int) -> tuple[bool, str]:
+        path.unlink()
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+
+    monkeypatch.setattr(watcher, "readable", taken)
+    intake = Intake(cfg, wake=lambda: None, reject=lambda n, r: None, clock=lambda: now[0],
+                    start_observer=lambda *_a: FakeObserver())  # type: ignore[arg-type,return-value]  # fmt: skip
+
+    async def scenario() -> None:
+        intake.start(asyncio.get_running_loop())
+        assert await intake.step()
+        now[0] += 2.0
+        assert await intake.step()  # settled, checked, gone: no exception
+        assert intake.ready == {} and intake.waiting == 0
+
+    asyncio.run(scenario())
