@@ -38,8 +38,7 @@ from presgend import config as config_mod
 from presgend.config import Config
 from presgend.errors import ClaimLost, ConfigError
 from presgend.intake import Intake
-from presgend.pipeline.context import Services
-from presgend.pipeline.job import new_job_id
+from presgend.pipeline.context import JobRequest, Services, new_job_id
 from presgend.report import now_iso, sha256_of
 
 log = logs.get("presgend.daemon")
@@ -307,19 +306,18 @@ class Daemon:
             if original is not None:
                 self.outcomes.duplicate(job.job_id, job.label, claim, sha, original)
                 return
-            outcome = await worker.execute(
+            request = JobRequest(
                 claim.path,
                 cfg,
-                outbox=cfg.paths.outbox,
-                error_dir=None,
-                progress=job.update,
-                services=self.services,
+                cfg.paths.outbox,
                 job_id=job.job_id,
                 stem=claims.stem_of(claim.main),
-                before_publish=claim.fence,
-                input_label=job.label,
+                label=job.label,
                 sha256=sha,
+                progress=job.update,
+                before_publish=claim.fence,
             )
+            outcome = await worker.execute(request, self.services)
         except asyncio.CancelledError:
             if job.lost:
                 log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")

@@ -6,6 +6,7 @@ document is the error file. `process_files` is this worker told not to wait for 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,8 @@ from typing import Any
 
 from presgend import logs, publish
 from presgend.config import Config
-from presgend.pipeline.context import Services
-from presgend.pipeline.job import JobFailed, ProgressFn, new_job_id, run_job
+from presgend.pipeline.context import JobRequest, Services
+from presgend.pipeline.job import JobFailed, run_job
 
 log = logs.get("presgend.worker")
 
@@ -28,38 +29,14 @@ class Outcome:
 
 
 async def execute(
-    path: Path,
-    config: Config,
-    *,
-    outbox: Path,
-    error_dir: Path | None,
-    quality: str | None = None,
-    progress: ProgressFn | None = None,
-    services: Services | None = None,
-    job_id: str | None = None,
-    stem: str | None = None,
-    before_publish: Callable[[], None] | None = None,
-    input_label: Path | None = None,
-    sha256: str | None = None,
+    request: JobRequest, services: Services | None = None, *, error_dir: Path | None = None
 ) -> Outcome:
     """Run one job; on failure write `<stem>.error.json` into `error_dir` (if given)."""
-    job_id = job_id or new_job_id()
+    path = request.input_path
     try:
-        report = await run_job(
-            path,
-            config,
-            outbox=outbox,
-            quality=quality,
-            progress=progress,
-            services=services,
-            job_id=job_id,
-            output_stem=stem,
-            before_publish=before_publish,
-            input_label=input_label,
-            sha256=sha256,
-        )
+        report = await run_job(request, services)
     except JobFailed as failure:
-        error_path = (error_dir or path.parent) / f"{stem or path.stem}.error.json"
+        error_path = (error_dir or path.parent) / f"{request.output_stem}.error.json"
         if error_dir is not None:
             publish.write_json(error_path, failure.document)
         return Outcome(path, False, failure.document, error_path)
@@ -81,17 +58,10 @@ async def process_files(
     for path in paths:
         bar = progress_factory(path) if progress_factory else None
         try:
-            outcomes.append(
-                await execute(
-                    path,
-                    config,
-                    outbox=outbox,
-                    error_dir=outbox,
-                    quality=quality,
-                    progress=bar,
-                    services=services,
-                )
-            )
+            request = JobRequest(path, config, outbox, quality=quality or "")
+            if bar is not None:
+                request = dataclasses.replace(request, progress=bar)
+            outcomes.append(await execute(request, services, error_dir=outbox))
         finally:
             if bar is not None and hasattr(bar, "done"):
                 bar.done()

@@ -7,7 +7,9 @@ imports back up: job -> script -> context, never script -> job.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import time
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -20,6 +22,41 @@ from presgend.pipeline import compose, face, loudness, probe, slides, summarize,
 from presgend.report import JobRecord
 
 T = TypeVar("T")
+ProgressFn = Callable[[str, float], None]  # phase, overall fraction 0..1
+
+
+def new_job_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:8]
+
+
+def _no_progress(_phase: str, _fraction: float) -> None:
+    return None
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """One job, as asked for: what to process, where results go, and how to report."""
+
+    input_path: Path
+    config: Config
+    outbox: Path
+    job_id: str = field(default_factory=new_job_id)
+    quality: str = ""  # "" = output.quality
+    stem: str = ""  # the outputs' name; "" = the input's stem
+    label: Path | None = None  # where the user dropped it, when the job runs on a claimed copy
+    sha256: str = ""  # when the caller has read the file already
+    progress: ProgressFn = _no_progress
+    # called just before the first output becomes visible; a daemon fences off work
+    # whose claim was taken back here
+    before_publish: Callable[[], None] = _nothing
+
+    @property
+    def output_stem(self) -> str:
+        return self.stem or self.input_path.stem
 
 
 @dataclass

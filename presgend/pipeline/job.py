@@ -13,8 +13,7 @@ import os
 import stat
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +21,6 @@ import psutil
 import structlog
 
 from presgend import hardware, inputs, logs, publish, subtitles
-from presgend.config import Config
 from presgend.errors import ClaimLost, JobError, PresgendError
 from presgend.hardware import Quality
 from presgend.pipeline import (
@@ -36,11 +34,10 @@ from presgend.pipeline import (
     summarize,
     transcribe,
 )
-from presgend.pipeline.context import Services
+from presgend.pipeline.context import JobRequest, Services
 from presgend.report import JobRecord, error_document, now_iso, sha256_of
 
 MAX_UPSCALE = 1.5  # enlarging the presenter more than this is worth a warning
-ProgressFn = Callable[[str, float], None]
 T = TypeVar("T")
 PHASE_SPAN = {"probe": (0.0, 0.08), "content": (0.08, 0.25), "compose": (0.25, 1.0)}
 
@@ -55,41 +52,14 @@ class JobFailed(PresgendError):
         super().__init__(str(document["error"]))
 
 
-def new_job_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:8]
-
-
-async def run_job(
-    input_path: Path,
-    config: Config,
-    *,
-    outbox: Path | None = None,
-    quality: str | None = None,
-    progress: ProgressFn | None = None,
-    services: Services | None = None,
-    job_id: str | None = None,
-    output_stem: str | None = None,
-    before_publish: Callable[[], None] | None = None,
-    input_label: Path | None = None,
-    sha256: str | None = None,
-) -> dict[str, Any]:
-    """Run one job. `before_publish` is called just before the first output becomes
-    visible; a daemon uses it to fence off work whose claim was taken back."""
-    services = services or Services()
-    record = JobRecord(job_id or new_job_id(), input_path, kind="video", label=input_label)
-    record.sha256 = sha256 or ""  # the daemon has read the file once already
-    job = Job(
-        record,
-        config,
-        outbox or config.paths.outbox,
-        services,
-        quality or config.output.quality,
-        progress or (lambda _p, _f: None),
-        output_stem or input_path.stem,
-        before_publish or (lambda: None),
-    )
+async def run_job(request: JobRequest, services: Services | None = None) -> dict[str, Any]:
+    """Run one job: its report, or JobFailed carrying its error document."""
+    config = request.config
+    record = JobRecord(request.job_id, request.input_path, kind="video", label=request.label)
+    record.sha256 = request.sha256
+    job = Job(record, request, services or Services())
     with structlog.contextvars.bound_contextvars(
-        job_id=record.job_id, input=str(input_label or input_path)
+        job_id=record.job_id, input=str(request.label or request.input_path)
     ):
         log.info("job_started")
         try:
@@ -135,26 +105,18 @@ class Job:
     """The job context (pipeline/context.py) for one input: its record, settings and the
     steps both pipelines share."""
 
-    def __init__(
-        self,
-        record: JobRecord,
-        config: Config,
-        outbox: Path,
-        services: Services,
-        quality: str,
-        progress: ProgressFn,
-        stem: str,
-        before_publish: Callable[[], None],
-    ) -> None:
+    def __init__(self, record: JobRecord, request: JobRequest, services: Services) -> None:
         self.record = record
-        self.before_publish = before_publish
+        self.request = request
+        self.before_publish = request.before_publish
         self.extra_report: dict[str, Any] = {}  # kind-specific report keys (speech, presenter)
-        self.config = config
-        self.outbox = outbox
+        self.config = request.config
+        self.outbox = request.outbox
         self.services = services
+        quality = request.quality or request.config.output.quality
         self.quality: Quality = hardware.choose_quality(services.profile, quality)
-        self.progress = progress
-        self.stem = stem
+        self.progress = request.progress
+        self.stem = request.output_stem
         self.started = time.monotonic()
         self.recognising: asyncio.Task[transcribe.Transcript] | None = None
         self.recognition_s: float | None = None
