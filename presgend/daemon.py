@@ -37,34 +37,12 @@ from presgend import (
 from presgend import config as config_mod
 from presgend.config import Config
 from presgend.errors import ClaimLost, ConfigError
+from presgend.housekeeping import Housekeeping
 from presgend.intake import Intake
 from presgend.pipeline.context import JobRequest, Services, new_job_id
 from presgend.report import now_iso, sha256_of
 
 log = logs.get("presgend.daemon")
-
-
-@dataclass
-class RunningJob:
-    job_id: str
-    claim: claims.Claim
-    label: Path
-    task: asyncio.Task[None] | None = None
-    phase: str = "start"
-    progress: float = 0.0
-    lost: bool = False
-    marker: Path | None = None  # index/<sha>.running while this job composes those bytes
-
-    def update(self, phase: str, fraction: float) -> None:
-        self.phase, self.progress = phase, fraction
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job_id,
-            "input": str(self.label),
-            "phase": self.phase,
-            "progress": round(self.progress, 3),
-        }
 
 
 @dataclass
@@ -84,7 +62,7 @@ class Daemon:
             self.sampler,
         )
         self.monitor.breaker.listeners.append(self._breaker_changed)
-        self.jobs: dict[str, RunningJob] = {}
+        self.jobs: dict[str, worker.RunningJob] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=20)
         self.outcomes = outcomes.Outcomes(cfg, self._remember)
         self.low_disk = False
@@ -97,6 +75,15 @@ class Daemon:
         self.reload_requested = False
         self.once = False
         self.intake = Intake(cfg, wake=self.wake.set, reject=self._reject)
+        self.housekeeping = Housekeeping(
+            cfg,
+            jobs=self.jobs,
+            intake=self.intake,
+            monitor=self.monitor,
+            snapshot=self._snapshot,
+            wake=self.wake.set,
+            clock=time.monotonic,
+        )
 
     @property
     def max_concurrent(self) -> int:
@@ -126,7 +113,7 @@ class Daemon:
         )
         with signals.handled(self.loop, self._on_signal, self._on_reload):
             crashed = await self._supervise(
-                {"intake": self._intake_loop(), "housekeeping": self._housekeeping_loop()}
+                {"intake": self._intake_loop(), "housekeeping": self.housekeeping.run()}
             )
         self._write_state(stopped=True)
         log.info("daemon_stopped", crashed=crashed or None)
@@ -290,12 +277,12 @@ class Daemon:
             if claim is None:
                 log.info("claimed_elsewhere", input=name)
                 continue
-            job = RunningJob(job_id, claim, self.inbox / name)
+            job = worker.RunningJob(job_id, claim, self.inbox / name)
             self.jobs[job_id] = job
             log.info("input_claimed", input=name, job_id=job_id, claim=claim.folder.name)
             job.task = asyncio.create_task(self._run_job(job), name=f"job-{job_id}")
 
-    async def _run_job(self, job: RunningJob) -> None:
+    async def _run_job(self, job: worker.RunningJob) -> None:
         claim = job.claim
         cfg = self.config
         try:
@@ -355,63 +342,12 @@ class Daemon:
 
     # -- housekeeping ----------------------------------------------------------------------
 
-    async def _housekeeping_loop(self) -> None:
-        cfg = self.config
-        beat_every = cfg.jobs.lease_seconds / 4
-        watchdog_every = notify.watchdog_interval()
-        next_beat = next_reclaim = next_state = next_sample = next_ping = 0.0
-        while True:
-            now = time.monotonic()
-            if now >= next_sample:
-                self.monitor.sample()
-                next_sample = now + self.config.breaker.sample_seconds
-            if now >= next_beat:
-                self._heartbeat()
-                next_beat = now + beat_every
-            if now >= next_reclaim and not self.intake.paused:
-                self._reclaim()
-                next_reclaim = now + cfg.jobs.lease_seconds / 3
-            if now >= next_state:
-                self._write_state()
-                next_state = now + (1.0 if self.jobs or self.intake.ready else 10.0)
-            if watchdog_every is not None and now >= next_ping:
-                notify.send("WATCHDOG=1")
-                next_ping = now + watchdog_every
-            if self.intake.ready:
-                self.wake.set()  # a fresh sample may admit a queued file
-            pending = [next_sample, next_beat, next_reclaim, next_state]
-            if watchdog_every is not None:
-                pending.append(next_ping)
-            await asyncio.sleep(max(0.05, min(pending) - time.monotonic()))
-
-    def _heartbeat(self) -> None:
-        for job in list(self.jobs.values()):
-            outcomes.touch(job.marker)
-            try:
-                job.claim.heartbeat()
-            except ClaimLost:
-                if claims.claims_dir(self.inbox).is_dir():  # not merely an unmounted share
-                    job.lost = True
-                    if job.task is not None:
-                        job.task.cancel()
-
-    def _reclaim(self) -> None:
-        mine = {job.claim.folder.name for job in self.jobs.values()}
-        try:
-            restored = claims.reclaim_stale(self.inbox, self.config.jobs.lease_seconds, mine=mine)
-        except OSError as exc:
-            log.error("reclaim_failed", error=str(exc))
-            return
-        if restored:
-            self.intake.pokes |= set(restored)
-            self.wake.set()
-        lease = self.config.jobs.lease_seconds
-        stale = publish.remove_stale_staging(self.config.paths.outbox, lease)
-        if stale:
-            log.info("staging_cleaned", files=stale)
-
     def _write_state(self, *, stopped: bool = False) -> None:
-        snapshot = {
+        with contextlib.suppress(OSError):
+            state.write(self.inbox, self._snapshot(stopped=stopped))
+
+    def _snapshot(self, *, stopped: bool = False) -> dict[str, Any]:
+        return {
             "host": claims.HOST,
             "pid": os.getpid(),
             "started_at": self.started_at,
@@ -425,8 +361,6 @@ class Daemon:
             "recent": list(self.recent),
             "breaker": self.monitor.as_dict(),
         }
-        with contextlib.suppress(OSError):
-            state.write(self.inbox, snapshot)
 
     def _breaker_changed(self, before: str, after: str) -> None:
         cpu, memory = self.monitor.last
@@ -451,6 +385,7 @@ class Daemon:
         self.config = new
         self.outcomes.config = new
         self.intake.reload(new)
+        self.housekeeping.config = new
         self.monitor.cpu_limit = new.breaker.cpu_percent
         self.monitor.memory_limit = new.breaker.memory_percent
         self.monitor.breaker.reset_seconds = new.breaker.cooldown_seconds

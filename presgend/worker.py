@@ -6,18 +6,42 @@ document is the error file. `process_files` is this worker told not to wait for 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presgend import logs, publish
+from presgend import claims, logs, publish
 from presgend.config import Config
 from presgend.pipeline.context import JobRequest, Services
 from presgend.pipeline.job import JobFailed, run_job
 
 log = logs.get("presgend.worker")
+
+
+@dataclass
+class RunningJob:
+    job_id: str
+    claim: claims.Claim
+    label: Path
+    task: asyncio.Task[None] | None = None
+    phase: str = "start"
+    progress: float = 0.0
+    lost: bool = False
+    marker: Path | None = None  # index/<sha>.running while this job composes those bytes
+
+    def update(self, phase: str, fraction: float) -> None:
+        self.phase, self.progress = phase, fraction
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "input": str(self.label),
+            "phase": self.phase,
+            "progress": round(self.progress, 3),
+        }
 
 
 @dataclass(frozen=True)

@@ -205,3 +205,37 @@ def test_a_file_taken_by_another_daemon_while_it_is_checked_is_no_crash(
         assert intake.ready == {} and intake.waiting == 0
 
     asyncio.run(scenario())
+
+
+def test_housekeeping_keeps_its_schedule_on_a_fake_clock(tmp_path: Path) -> None:
+    """Sampling every breaker.sample_seconds, state every 10 s when idle, reclaims every
+    lease/3, all driven by the clock it is given: no real waiting."""
+    from presgend import hardware
+    from presgend.housekeeping import Housekeeping
+    from presgend.intake import Intake
+
+    cfg = config_mod.load(daemon_config(tmp_path, breaker={"sample_seconds": 1.0}))
+    (tmp_path / "inbox" / ".presgend" / "claims").mkdir(parents=True)
+    now = [0.0]
+    samples: list[float] = []
+    states: list[float] = []
+    monitor = hardware.ResourceMonitor(90, 90, 1, lambda: (samples.append(now[0]) or 5.0, 5.0))
+
+    class Stop(Exception):
+        pass
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+        if now[0] > 30:
+            raise Stop
+
+    keeper = Housekeeping(
+        cfg, jobs={}, monitor=monitor, wake=lambda: None, clock=lambda: now[0], sleep=sleep,
+        intake=Intake(cfg, wake=lambda: None, reject=lambda n, r: None),
+        snapshot=lambda: states.append(now[0]) or {"pid": 1},  # type: ignore[func-returns-value]
+    )  # fmt: skip
+    with pytest.raises(Stop):
+        asyncio.run(keeper.run())
+    assert [round(t, 6) for t in samples] == [float(t) for t in range(len(samples))]
+    assert len(samples) >= 30  # once a second
+    assert [round(t, 6) for t in states][:3] == [0.0, 10.0, 20.0]  # idle: every 10 s

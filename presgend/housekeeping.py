@@ -1,0 +1,107 @@
+"""Housekeeping: the daemon's timers, as one supervised service.
+
+It samples the load for the resource breaker, beats the leases of this daemon's claims
+(and its in-progress markers), returns other daemons' stale claims to the inbox, cleans
+stale staging files, writes the state file `presgend status` reads, and pings systemd's
+watchdog. If it dies, the supervisor stops the daemon, so the watchdog ping stops too.
+The clock and the sleep are passed in, so the timing is tested without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from presgend import claims, hardware, logs, notify, outcomes, publish, state
+from presgend.config import Config
+from presgend.errors import ClaimLost
+from presgend.intake import Intake
+from presgend.worker import RunningJob
+
+log = logs.get("presgend.housekeeping")
+
+
+class Housekeeping:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        jobs: dict[str, RunningJob],
+        intake: Intake,
+        monitor: hardware.ResourceMonitor,
+        snapshot: Callable[[], dict[str, Any]],
+        wake: Callable[[], None],
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.config = config
+        self.inbox = config.paths.inbox
+        self.jobs = jobs
+        self.intake = intake
+        self.monitor = monitor
+        self.snapshot = snapshot
+        self.wake = wake
+        self.clock = clock
+        self.sleep = sleep
+
+    async def run(self) -> None:
+        watchdog_every = notify.watchdog_interval()
+        next_beat = next_reclaim = next_state = next_sample = next_ping = 0.0
+        while True:
+            cfg = self.config  # a reload replaces it
+            now = self.clock()
+            if now >= next_sample:
+                self.monitor.sample()
+                next_sample = now + cfg.breaker.sample_seconds
+            if now >= next_beat:
+                self.heartbeat()
+                next_beat = now + cfg.jobs.lease_seconds / 4
+            if now >= next_reclaim and not self.intake.paused:
+                self.reclaim()
+                next_reclaim = now + cfg.jobs.lease_seconds / 3
+            if now >= next_state:
+                self.write_state()
+                next_state = now + (1.0 if self.jobs or self.intake.ready else 10.0)
+            if watchdog_every is not None and now >= next_ping:
+                notify.send("WATCHDOG=1")
+                next_ping = now + watchdog_every
+            if self.intake.ready:
+                self.wake()  # a fresh sample may admit a queued file
+            pending = [next_sample, next_beat, next_reclaim, next_state]
+            if watchdog_every is not None:
+                pending.append(next_ping)
+            await self.sleep(max(0.05, min(pending) - self.clock()))
+
+    def heartbeat(self) -> None:
+        """Touch this daemon's leases; a claim another daemon took back is cancelled."""
+        for job in list(self.jobs.values()):
+            outcomes.touch(job.marker)
+            try:
+                job.claim.heartbeat()
+            except ClaimLost:
+                if claims.claims_dir(self.inbox).is_dir():  # not merely an unmounted share
+                    job.lost = True
+                    if job.task is not None:
+                        job.task.cancel()
+
+    def reclaim(self) -> None:
+        """Return other daemons' stale claims to the inbox; clean stale staging files."""
+        mine = {job.claim.folder.name for job in self.jobs.values()}
+        lease = self.config.jobs.lease_seconds
+        try:
+            restored = claims.reclaim_stale(self.inbox, lease, mine=mine)
+        except OSError as exc:
+            log.error("reclaim_failed", error=str(exc))
+            return
+        if restored:
+            self.intake.pokes |= set(restored)
+            self.wake()
+        stale = publish.remove_stale_staging(self.config.paths.outbox, lease)
+        if stale:
+            log.info("staging_cleaned", files=stale)
+
+    def write_state(self) -> None:
+        with contextlib.suppress(OSError):
+            state.write(self.inbox, self.snapshot())
