@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -25,7 +24,6 @@ from typing import Any
 from presgend import (
     claims,
     hardware,
-    inputs,
     logs,
     notify,
     outcomes,
@@ -36,11 +34,11 @@ from presgend import (
 )  # fmt: skip
 from presgend import config as config_mod
 from presgend.config import Config
-from presgend.errors import ClaimLost, ConfigError
+from presgend.errors import ConfigError
 from presgend.housekeeping import Housekeeping
 from presgend.intake import Intake
-from presgend.pipeline.context import JobRequest, Services, new_job_id
-from presgend.report import now_iso, sha256_of
+from presgend.pipeline.context import Services, new_job_id
+from presgend.report import now_iso
 
 log = logs.get("presgend.daemon")
 
@@ -62,12 +60,9 @@ class Daemon:
             self.sampler,
         )
         self.monitor.breaker.listeners.append(self._breaker_changed)
-        self.jobs: dict[str, worker.RunningJob] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=20)
         self.outcomes = outcomes.Outcomes(cfg, self._remember)
-        self.low_disk = False
         self.stopping = False
-        self.last_job_end = float("-inf")
         self.started_at = now_iso()
         self.wake = asyncio.Event()
         self.stop_event = asyncio.Event()
@@ -75,9 +70,18 @@ class Daemon:
         self.reload_requested = False
         self.once = False
         self.intake = Intake(cfg, wake=self.wake.set, reject=self._reject)
+        self.worker = worker.Worker(
+            cfg,
+            services=self.services,
+            monitor=self.monitor,
+            outcomes=self.outcomes,
+            intake=self.intake,
+            wake=self.wake.set,
+            max_concurrent=lambda: self.max_concurrent,
+        )
         self.housekeeping = Housekeeping(
             cfg,
-            jobs=self.jobs,
+            jobs=self.worker.jobs,
             intake=self.intake,
             monitor=self.monitor,
             snapshot=self._snapshot,
@@ -185,23 +189,7 @@ class Daemon:
     async def _shutdown(self) -> None:
         self.stopping = True
         self.intake.stop()
-        tasks = [j.task for j in self.jobs.values() if j.task is not None]
-        if tasks:
-            grace = self.config.jobs.grace_seconds
-            log.info("shutdown_waiting", jobs=len(tasks), grace_seconds=grace)
-            notify.send(f"STOPPING=1\nSTATUS=finishing {len(tasks)} job(s), up to {grace:.0f}s")
-            finished = asyncio.create_task(asyncio.wait(tasks))
-            forced = asyncio.create_task(self.force_event.wait())
-            await asyncio.wait(
-                {finished, forced}, timeout=grace, return_when=asyncio.FIRST_COMPLETED
-            )
-            finished.cancel()  # stops the waiting only; the jobs are cancelled below
-            forced.cancel()
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        notify.send("STOPPING=1")
+        await self.worker.drain(self.config.jobs.grace_seconds, self.force_event)
 
     # -- watching and settling -----------------------------------------------------------
 
@@ -214,8 +202,8 @@ class Daemon:
                 self._reload()
             if not await self.intake.step():
                 continue
-            self._admit()
-            if self.once and not (self.intake.waiting or self.jobs):
+            self.worker.admit()
+            if self.once and not (self.intake.waiting or self.worker.jobs):
                 log.info("inbox_drained")
                 self.stop_event.set()
                 return
@@ -225,112 +213,13 @@ class Daemon:
         # the inbox is looked at every poll_interval even when idle: a share that is
         # unmounted sends no event
         deadlines = [self.intake.next_deadline()]
-        if self.intake.ready and len(self.jobs) < self.max_concurrent:
+        if self.worker.wants_admission:
             deadlines.append(now + max(self.monitor.retry_in(), 0.2))
         timeout = max(0.0, min(deadlines) - now)
         if not self.wake.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
         self.wake.clear()
-
-    def _disk_ok(self) -> bool:
-        """Whether the outbox's disk has `jobs.min_free_mb` free; intake waits while not."""
-        outbox = self.config.paths.outbox
-        try:
-            free_mb = shutil.disk_usage(outbox).free / 2**20
-        except OSError:
-            return True  # an unmounted share is _check_inbox's business
-        low = free_mb < self.config.jobs.min_free_mb
-        if low != self.low_disk:
-            self.low_disk = low
-            if low:
-                log.error(
-                    "outbox_low_on_space",
-                    outbox=str(outbox),
-                    free_mb=round(free_mb),
-                    min_free_mb=self.config.jobs.min_free_mb,
-                    action="intake paused",
-                )
-                notify.send(f"STATUS=paused: {outbox} has {free_mb:.0f} MB free")
-            else:
-                log.info("outbox_space_ok", free_mb=round(free_mb), action="intake resumed")
-                notify.send(f"STATUS=watching {self.inbox} ({self.intake.mode})")
-        return not low
-
-    def _admit(self) -> None:
-        while self.intake.ready and len(self.jobs) < self.max_concurrent and not self.stopping:
-            if self.monitor.sampled_at <= self.last_job_end:
-                return  # judge the load without the job that just ended
-            if not self._disk_ok():
-                return
-            if not self.monitor.admit():
-                return
-            name = self.intake.take()
-            assert name is not None
-            job_id = new_job_id()
-            sidecars = inputs.sidecars_of(self.inbox, name)
-            try:
-                claim = claims.claim(self.inbox, name, sidecars, job_id)
-            except OSError as exc:
-                log.error("claim_failed", input=name, error=str(exc))
-                continue
-            if claim is None:
-                log.info("claimed_elsewhere", input=name)
-                continue
-            job = worker.RunningJob(job_id, claim, self.inbox / name)
-            self.jobs[job_id] = job
-            log.info("input_claimed", input=name, job_id=job_id, claim=claim.folder.name)
-            job.task = asyncio.create_task(self._run_job(job), name=f"job-{job_id}")
-
-    async def _run_job(self, job: worker.RunningJob) -> None:
-        claim = job.claim
-        cfg = self.config
-        try:
-            sha = await asyncio.to_thread(sha256_of, claim.path)
-            original, job.marker = await self.outcomes.first_of(
-                sha, job.job_id, lambda: job.update("waiting", 0.0)
-            )
-            if original is not None:
-                self.outcomes.duplicate(job.job_id, job.label, claim, sha, original)
-                return
-            request = JobRequest(
-                claim.path,
-                cfg,
-                cfg.paths.outbox,
-                job_id=job.job_id,
-                stem=claims.stem_of(claim.main),
-                label=job.label,
-                sha256=sha,
-                progress=job.update,
-                before_publish=claim.fence,
-            )
-            outcome = await worker.execute(request, self.services)
-        except asyncio.CancelledError:
-            if job.lost:
-                log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
-            elif (claim.folder / claims.FENCE).exists():
-                # its video is already out: never run it twice
-                self.outcomes.archived(job.job_id, job.label, claim)
-                log.warning("job_cancelled_while_publishing", job_id=job.job_id)
-            else:
-                back = self.outcomes.returned(claim)
-                log.warning("job_returned", job_id=job.job_id, files=back)
-            raise
-        except ClaimLost:
-            job.lost = True
-            log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
-        else:
-            if outcome.ok:
-                self.outcomes.index(sha, job.job_id, job.label, outcome.document)
-                self.outcomes.archived(job.job_id, job.label, claim)
-            else:
-                self.outcomes.failed(job.job_id, job.label, claim, outcome.document)
-        finally:
-            if job.marker is not None:
-                job.marker.unlink(missing_ok=True)
-            self.jobs.pop(job.job_id, None)
-            self.last_job_end = time.monotonic()
-            self.wake.set()
 
     def _reject(self, name: str, reason: str) -> None:
         self.outcomes.rejected(new_job_id(), name, reason)
@@ -355,9 +244,9 @@ class Daemon:
             "stopped": stopped,
             "watch_mode": self.intake.mode,
             "paused": self.intake.paused,
-            "low_disk": self.low_disk,
+            "low_disk": self.worker.low_disk,
             "queued": self.intake.waiting,
-            "running": [job.as_dict() for job in self.jobs.values()],
+            "running": [job.as_dict() for job in self.worker.jobs.values()],
             "recent": list(self.recent),
             "breaker": self.monitor.as_dict(),
         }
@@ -386,10 +275,11 @@ class Daemon:
         self.outcomes.config = new
         self.intake.reload(new)
         self.housekeeping.config = new
+        self.worker.config = new
         self.monitor.cpu_limit = new.breaker.cpu_percent
         self.monitor.memory_limit = new.breaker.memory_percent
         self.monitor.breaker.reset_seconds = new.breaker.cooldown_seconds
-        log.info("config_reloaded", source=new.source, running_jobs=len(self.jobs))
+        log.info("config_reloaded", source=new.source, running_jobs=len(self.worker.jobs))
 
 
 def main(config: Config, *, once: bool = False, config_path: str | None = None) -> int:

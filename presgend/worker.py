@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presgend import claims, logs, publish
+from presgend import claims, hardware, inputs, logs, notify, publish
 from presgend.config import Config
-from presgend.pipeline.context import JobRequest, Services
+from presgend.errors import ClaimLost
+from presgend.intake import Intake
+from presgend.outcomes import Outcomes
+from presgend.pipeline.context import JobRequest, Services, new_job_id
 from presgend.pipeline.job import JobFailed, run_job
+from presgend.report import sha256_of
 
 log = logs.get("presgend.worker")
 
@@ -90,3 +96,161 @@ async def process_files(
             if bar is not None and hasattr(bar, "done"):
                 bar.done()
     return outcomes
+
+
+class Worker:
+    """The daemon's job runner: admission (free slots, the resource breaker, free disk),
+    claiming, running each job to its outcome, and the drain when the daemon stops."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        services: Services,
+        monitor: hardware.ResourceMonitor,
+        outcomes: Outcomes,
+        intake: Intake,
+        wake: Callable[[], None],
+        max_concurrent: Callable[[], int],
+    ) -> None:
+        self.config = config
+        self.inbox = config.paths.inbox
+        self.services = services
+        self.monitor = monitor
+        self.outcomes = outcomes
+        self.intake = intake
+        self.wake = wake
+        self.max_concurrent = max_concurrent
+        self.jobs: dict[str, RunningJob] = {}
+        self.low_disk = False
+        self.stopping = False
+        self.last_job_end = float("-inf")
+
+    @property
+    def wants_admission(self) -> bool:
+        return bool(self.intake.ready) and len(self.jobs) < self.max_concurrent()
+
+    def disk_ok(self) -> bool:
+        """Whether the outbox's disk has `jobs.min_free_mb` free; intake waits while not."""
+        outbox = self.config.paths.outbox
+        try:
+            free_mb = shutil.disk_usage(outbox).free / 2**20
+        except OSError:
+            return True  # an unmounted share is _check_inbox's business
+        low = free_mb < self.config.jobs.min_free_mb
+        if low != self.low_disk:
+            self.low_disk = low
+            if low:
+                log.error(
+                    "outbox_low_on_space",
+                    outbox=str(outbox),
+                    free_mb=round(free_mb),
+                    min_free_mb=self.config.jobs.min_free_mb,
+                    action="intake paused",
+                )
+                notify.send(f"STATUS=paused: {outbox} has {free_mb:.0f} MB free")
+            else:
+                log.info("outbox_space_ok", free_mb=round(free_mb), action="intake resumed")
+                notify.send(f"STATUS=watching {self.inbox} ({self.intake.mode})")
+        return not low
+
+    def admit(self) -> None:
+        """Start queued inputs while there is a free slot, the load allows it and the disk
+        has room; each is claimed first (another daemon may have taken it)."""
+        while self.intake.ready and len(self.jobs) < self.max_concurrent() and not self.stopping:
+            if self.monitor.sampled_at <= self.last_job_end:
+                return  # judge the load without the job that just ended
+            if not self.disk_ok():
+                return
+            if not self.monitor.admit():
+                return
+            name = self.intake.take()
+            assert name is not None
+            job_id = new_job_id()
+            sidecars = inputs.sidecars_of(self.inbox, name)
+            try:
+                claim = claims.claim(self.inbox, name, sidecars, job_id)
+            except OSError as exc:
+                log.error("claim_failed", input=name, error=str(exc))
+                continue
+            if claim is None:
+                log.info("claimed_elsewhere", input=name)
+                continue
+            job = RunningJob(job_id, claim, self.inbox / name)
+            self.jobs[job_id] = job
+            log.info("input_claimed", input=name, job_id=job_id, claim=claim.folder.name)
+            job.task = asyncio.create_task(self._run(job), name=f"job-{job_id}")
+
+    async def _run(self, job: RunningJob) -> None:
+        claim = job.claim
+        cfg = self.config
+        try:
+            sha = await asyncio.to_thread(sha256_of, claim.path)
+            original, job.marker = await self.outcomes.first_of(
+                sha, job.job_id, lambda: job.update("waiting", 0.0)
+            )
+            if original is not None:
+                self.outcomes.duplicate(job.job_id, job.label, claim, sha, original)
+                return
+            request = JobRequest(
+                claim.path,
+                cfg,
+                cfg.paths.outbox,
+                job_id=job.job_id,
+                stem=claims.stem_of(claim.main),
+                label=job.label,
+                sha256=sha,
+                progress=job.update,
+                before_publish=claim.fence,
+            )
+            outcome = await execute(request, self.services)
+        except asyncio.CancelledError:
+            if job.lost:
+                log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
+            elif (claim.folder / claims.FENCE).exists():
+                # its video is already out: never run it twice
+                self.outcomes.archived(job.job_id, job.label, claim)
+                log.warning("job_cancelled_while_publishing", job_id=job.job_id)
+            else:
+                back = self.outcomes.returned(claim)
+                log.warning("job_returned", job_id=job.job_id, files=back)
+            raise
+        except ClaimLost:
+            job.lost = True
+            log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
+        else:
+            if outcome.ok:
+                self.outcomes.index(sha, job.job_id, job.label, outcome.document)
+                self.outcomes.archived(job.job_id, job.label, claim)
+            else:
+                self.outcomes.failed(job.job_id, job.label, claim, outcome.document)
+        finally:
+            if job.marker is not None:
+                job.marker.unlink(missing_ok=True)
+            self.jobs.pop(job.job_id, None)
+            self.last_job_end = time.monotonic()
+            self.wake()
+
+    async def drain(self, grace: float, forced: asyncio.Event) -> None:
+        """Stop taking jobs; give running ones `grace` seconds (less if `forced` is set),
+        cancel the rest (their inputs go back to the inbox), and log the counts."""
+        self.stopping = True
+        tasks = [j.task for j in self.jobs.values() if j.task is not None]
+        if tasks:
+            log.info("shutdown_waiting", jobs=len(tasks), grace_seconds=grace)
+            notify.send(f"STOPPING=1\nSTATUS=finishing {len(tasks)} job(s), up to {grace:.0f}s")
+            finished = asyncio.create_task(asyncio.wait(tasks))
+            force = asyncio.create_task(forced.wait())
+            await asyncio.wait(
+                {finished, force}, timeout=grace, return_when=asyncio.FIRST_COMPLETED
+            )
+            finished.cancel()  # stops the waiting only; the jobs are cancelled below
+            force.cancel()
+        unfinished = [task for task in tasks if not task.done()]
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            log.info("shutdown_drained", finished=len(tasks) - len(unfinished),
+                     cancelled=len(unfinished))  # fmt: skip
+        notify.send("STOPPING=1")

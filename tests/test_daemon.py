@@ -223,6 +223,8 @@ def test_sigterm_lets_a_job_finish_within_grace(tmp_path: Path, clip: sample.Sam
     daemon.wait_for(lambda: daemon.events("job_started"), 30, "the job")
     assert daemon.stop() == 0
     assert daemon.events("job_succeeded")
+    drained = daemon.events("shutdown_drained")
+    assert [(d["finished"], d["cancelled"]) for d in drained] == [(1, 0)]
     assert visible(tmp_path / "outbox") == [
         "clip.mp4",
         "clip.preview.jpg",
@@ -338,7 +340,7 @@ def test_breaker_holds_admission_while_overloaded(tmp_path: Path, clip: sample.S
         shutil.copy(clip.srt, tmp_path / "inbox" / "clip.srt")
         shutil.copy(clip.video, tmp_path / "inbox" / "clip.mp4")
         await asyncio.sleep(5.0)
-        assert not daemon.jobs, "a job started while the breaker was open"
+        assert not daemon.worker.jobs, "a job started while the breaker was open"
         assert (tmp_path / "inbox" / "clip.mp4").exists()
         assert daemon.monitor.breaker.state in ("open", "half_open")
         daemon._write_state()
