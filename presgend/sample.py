@@ -101,7 +101,8 @@ def speech_track(
                         out.setparams(w.getparams())
                         rate, width = w.getframerate(), w.getsampwidth()
                         out.writeframes(b"\0" * int(LEAD_SECONDS * rate) * width)
-                    cache[sentence] = w.readframes(w.getnframes())
+                    # from the first sound: each sentence's start is where it is heard
+                    cache[sentence] = _from_first_sound(w.readframes(w.getnframes()), rate)
             frames = cache[sentence]
             duration = len(frames) / width / rate
             out.writeframes(frames + b"\0" * int(GAP_SECONDS * rate) * width)
@@ -109,6 +110,18 @@ def speech_track(
             t += duration + GAP_SECONDS
             i += 1
     return segments
+
+
+def _from_first_sound(pcm: bytes, rate: int) -> bytes:
+    """16-bit mono PCM without its leading silence (10 ms frames under -50 dBFS)."""
+    samples = np.frombuffer(pcm, "<i2").astype(np.float64) / 32768
+    frame = rate // 100
+    n = len(samples) // frame
+    if n == 0:
+        return pcm
+    level = 20 * np.log10(np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, 1)) + 1e-9)
+    sound = np.flatnonzero(level > -50)
+    return pcm[int(sound[0]) * frame * 2 :] if sound.size else pcm
 
 
 def music_bed(seconds: float, rate: int, level_db: float) -> np.ndarray:

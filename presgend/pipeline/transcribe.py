@@ -271,41 +271,72 @@ def _give_back_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-ONSET_BELOW_DB = 12.0  # a word starts where the sound rises to within this of the speech level
+ONSET_RISE_DB = 6.0  # a word's sound stands this far above the local background
 ONSET_SEARCH = 0.6  # seconds after whisper's start in which to look for it
+ONSET_BACK = 0.3  # seconds before it, after a pause, in which the sound may already start
+PAUSE_FRAMES = 10  # 100 ms of background makes a pause
 
 
 def onsets(segments: list[Segment], audio: np.ndarray) -> list[Segment]:
-    """Move each word's start forward to where its sound begins.
+    """Move each word's start to where its sound begins.
 
-    Whisper often puts a word's start in the silence before it (at a window's or VAD
-    chunk's start, or early by a few tenths after a pause). Slides and bullets appear
-    on these times, so a word that starts in quiet is moved to the first 10 ms in which
-    the level rises near speech level; a word already in sound keeps its time."""
-    frame = RATE // 100
-    n = len(audio) // frame
+    Whisper's word starts are off by up to a few tenths: often in the silence before the
+    word (at a window's or VAD chunk's start), sometimes a little late after a pause.
+    Slides and bullets appear on these times, so a word that starts in background sound
+    moves forward to where the level rises above it, and one that starts in sound moves
+    back to the end of a pause just before it. Background is judged locally (the quieter
+    part of the surrounding three seconds), so a music bed under the voice is not taken
+    for speech."""
+    loud = _sounding(audio)
+    n = len(loud)
     if n == 0:
         return segments
+    result = []
+    for seg in segments:
+        moved = tuple(_moved(w, _onset(w, loud, n)) for w in seg.words)
+        start = moved[0].start if moved else seg.start
+        result.append(Segment(start, seg.end, seg.text, moved))
+    return result
+
+
+def _moved(word: Word, start: float) -> Word:
+    return Word(start, max(word.end, start), word.text)
+
+
+def _sounding(audio: np.ndarray) -> np.ndarray:
+    """Per 10 ms: whether the level stands above the local background."""
+    frame = RATE // 100
+    n = len(audio) // frame
+    if n < 3:
+        return np.zeros(0, dtype=bool)
     rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1))
     level = 20 * np.log10(rms + 1e-9)
     speech = float(np.quantile(level, 0.9))
-    loud = level > speech - ONSET_BELOW_DB
-    result = []
-    for seg in segments:
-        moved = []
-        for word in seg.words:
-            first = int(word.start * 100)
-            last = min(n, int(min(word.end, word.start + ONSET_SEARCH) * 100))
-            start = word.start
-            if first < last and not loud[first]:
-                rises = np.flatnonzero(loud[first:last])
-                if rises.size:
-                    start = min((first + int(rises[0])) / 100, word.end)
-            moved.append(Word(start, word.end, word.text))
-        words = tuple(moved)
-        start = words[0].start if words else seg.start
-        result.append(Segment(start, seg.end, seg.text, words))
-    return result
+    half = 150  # frames: 1.5 s each side
+    padded = np.pad(level, half, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)[::10]
+    background = np.repeat(np.quantile(windows, 0.2, axis=1), 10)[:n]
+    loud = level > np.maximum(background + ONSET_RISE_DB, speech - 30)
+    # sound, not a click or the beating of a chord: loud for 30 ms in a row
+    sustained = loud.copy()
+    sustained[:-2] &= loud[1:-1] & loud[2:]
+    sustained[-2:] = False
+    return sustained  # type: ignore[no-any-return]
+
+
+def _onset(word: Word, loud: np.ndarray, n: int) -> float:
+    first = min(n - 1, max(0, round(word.start * 100)))
+    if not loud[first]:  # in background: forward to the first sound
+        last = min(n, round((word.start + ONSET_SEARCH) * 100))
+        rises = np.flatnonzero(loud[first:last])
+        return (first + int(rises[0])) / 100 if rises.size else word.start
+    back = max(0, first - int(ONSET_BACK * 100))  # in sound: back to a pause just before
+    quiet = np.flatnonzero(~loud[back:first])
+    if quiet.size == 0:
+        return word.start
+    onset = back + int(quiet[-1]) + 1
+    pause = loud[max(0, onset - PAUSE_FRAMES) : onset]
+    return onset / 100 if pause.size == PAUSE_FRAMES and not pause.any() else word.start
 
 
 def _decode(
