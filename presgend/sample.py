@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from presgend import subtitles, tools
-from presgend.pipeline import voices
+from presgend.pipeline import loudness, voices
 from presgend.pipeline.transcribe import Segment
 
 ASSET = Path(__file__).parent / "assets" / "presenter.jpg"
@@ -116,10 +116,7 @@ def _from_first_sound(pcm: bytes, rate: int) -> bytes:
     """16-bit mono PCM without its leading silence (10 ms frames under -50 dBFS)."""
     samples = np.frombuffer(pcm, "<i2").astype(np.float64) / 32768
     frame = rate // 100
-    n = len(samples) // frame
-    if n == 0:
-        return pcm
-    level = 20 * np.log10(np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, 1)) + 1e-9)
+    level = loudness.frame_db(samples, frame)
     sound = np.flatnonzero(level > -50)
     return pcm[int(sound[0]) * frame * 2 :] if sound.size else pcm
 

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from presgend import tools
 
 TARGET_LUFS = -16.0
@@ -101,3 +103,10 @@ async def _analyse(path: Path, chain: str, timeout: float) -> str:
     ]
     result = await tools.run(args, timeout=timeout, check=False, what="loudness measurement")
     return result.stderr.decode("utf-8", "replace")
+
+
+def frame_db(samples: np.ndarray, frame: int) -> np.ndarray:
+    """The level of each whole `frame` of samples (floats in -1..1), in dBFS RMS."""
+    n = len(samples) // frame
+    rms = np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1))
+    return 20 * np.log10(rms + 1e-9)  # type: ignore[no-any-return]

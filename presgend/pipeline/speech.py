@@ -26,7 +26,7 @@ import numpy as np
 from presgend import logs, tools
 from presgend.config import SpeechConfig
 from presgend.errors import JobError
-from presgend.pipeline import voices
+from presgend.pipeline import loudness, voices
 
 log = logs.get("presgend.speech")
 
@@ -325,11 +325,9 @@ def _frames(path: Path) -> int:
 def trim(samples: np.ndarray, threshold_db: float = -45.0) -> np.ndarray:
     """Cut leading and trailing silence (10 ms windows under the threshold)."""
     window = RATE // 100
-    n = len(samples) // window
-    if n == 0:
+    level = loudness.frame_db(samples, window)
+    if level.size == 0:
         return samples
-    frames = samples[: n * window].reshape(n, window)
-    level = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-9)
     loud = np.flatnonzero(level > threshold_db)
     if loud.size == 0:
         return samples[:0]
