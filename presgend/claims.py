@@ -37,6 +37,7 @@ log = logs.get("presgend.claims")
 
 CONTROL = ".presgend"
 LEASE, FENCE = "lease", "publishing"
+CONTROL_FILES = (LEASE, FENCE)  # a claim folder's own files, beside the job's
 HOST = socket.gethostname().split(".")[0] or "host"
 
 
@@ -88,10 +89,13 @@ def new_claim_name() -> str:
     return f"{HOST}.{os.getpid()}.{uuid.uuid4().hex[:12]}"
 
 
-def claim(inbox: Path, main: str, sidecars: list[str], job_id: str) -> Claim | None:
-    """Move `main` (and whatever sidecars are still there) into a new claim folder.
-    None if another daemon renamed `main` first."""
-    folder = claims_dir(inbox) / new_claim_name()
+def claim(
+    inbox: Path, main: str, sidecars: list[str], job_id: str, *, into: Path | None = None
+) -> Claim | None:
+    """Move `main` (and whatever sidecars are still there) into a new claim folder
+    (under `into`, the claims folder by default). None if another daemon renamed `main`
+    first."""
+    folder = (into or claims_dir(inbox)) / new_claim_name()
     folder.mkdir(parents=True)
     owner = {
         "host": HOST,

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ class RunningJob:
     phase: str = "start"
     progress: float = 0.0
     lost: bool = False
+    fenced: bool = False  # its first output may be visible: it must never run again
     marker: Path | None = None  # index/<sha>.running while this job composes those bytes
 
     def update(self, phase: str, fraction: float) -> None:
@@ -179,19 +180,60 @@ class Worker:
             job = RunningJob(job_id, claim, self.inbox / name)
             self.jobs[job_id] = job
             log.info("input_claimed", input=name, job_id=job_id, claim=claim.folder.name)
-            job.task = asyncio.create_task(self._run(job), name=f"job-{job_id}")
+            job.task = asyncio.create_task(self._run_claimed(job), name=f"job-{job_id}")
 
-    async def _run(self, job: RunningJob) -> None:
+    async def _run_claimed(self, job: RunningJob) -> None:
+        claim = job.claim
+
+        async def fence() -> None:
+            claim.fence()
+
+        async def give_back() -> None:
+            log.warning("job_returned", job_id=job.job_id, files=self.outcomes.returned(claim))
+
+        await self.run(job, fence=fence, give_back=give_back)
+
+    async def wait_for_admission(self, job: RunningJob) -> None:
+        """For a job handed over by a queue: wait until the load and the disk allow heavy
+        work (the same rules as `admit`, which gates folder claims before they are taken)."""
+        job.update("waiting", 0.0)
+        while not (
+            self.monitor.sampled_at > self.last_job_end and self.disk_ok() and self.monitor.admit()
+        ):
+            await asyncio.sleep(max(self.monitor.retry_in(), 0.2))
+
+    async def run(
+        self,
+        job: RunningJob,
+        *,
+        fence: Callable[[], Awaitable[None]],
+        give_back: Callable[[], Awaitable[None]],
+        wait_for_admission: bool = False,
+    ) -> str:
+        """Run a claimed job to its outcome: "ok", "failed", "duplicate" or "discarded".
+
+        `fence` is awaited before the first output is published (ClaimLost there discards
+        the work); `give_back` hands the input on when the job is cancelled before that
+        point (after it, the input is archived). A job handed over by a queue first waits
+        for admission (`wait_for_admission`)."""
         claim = job.claim
         cfg = self.config
+        self.jobs[job.job_id] = job
+
+        async def fenced() -> None:
+            await fence()
+            job.fenced = True
+
         try:
+            if wait_for_admission:
+                await self.wait_for_admission(job)
             sha = await asyncio.to_thread(sha256_of, claim.path)
             original, job.marker = await self.outcomes.first_of(
                 sha, job.job_id, lambda: job.update("waiting", 0.0)
             )
             if original is not None:
                 self.outcomes.duplicate(job.job_id, job.label, claim, sha, original)
-                return
+                return "duplicate"
             request = JobRequest(
                 claim.path,
                 cfg,
@@ -201,29 +243,30 @@ class Worker:
                 label=job.label,
                 sha256=sha,
                 progress=job.update,
-                before_publish=claim.fence,
+                before_publish=fenced,
             )
             outcome = await execute(request, self.services)
         except asyncio.CancelledError:
             if job.lost:
                 log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
-            elif (claim.folder / claims.FENCE).exists():
+            elif job.fenced:
                 # its video is already out: never run it twice
                 self.outcomes.archived(job.job_id, job.label, claim)
                 log.warning("job_cancelled_while_publishing", job_id=job.job_id)
             else:
-                back = self.outcomes.returned(claim)
-                log.warning("job_returned", job_id=job.job_id, files=back)
+                await give_back()
             raise
         except ClaimLost:
             job.lost = True
             log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
+            return "discarded"
         else:
             if outcome.ok:
                 self.outcomes.index(sha, job.job_id, job.label, outcome.document)
                 self.outcomes.archived(job.job_id, job.label, claim)
-            else:
-                self.outcomes.failed(job.job_id, job.label, claim, outcome.document)
+                return "ok"
+            self.outcomes.failed(job.job_id, job.label, claim, outcome.document)
+            return "failed"
         finally:
             if job.marker is not None:
                 job.marker.unlink(missing_ok=True)

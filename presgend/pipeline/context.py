@@ -33,7 +33,7 @@ def _no_progress(_phase: str, _fraction: float) -> None:
     return None
 
 
-def _nothing() -> None:
+async def _nothing() -> None:
     return None
 
 
@@ -50,9 +50,9 @@ class JobRequest:
     label: Path | None = None  # where the user dropped it, when the job runs on a claimed copy
     sha256: str = ""  # when the caller has read the file already
     progress: ProgressFn = _no_progress
-    # called just before the first output becomes visible; a daemon fences off work
-    # whose claim was taken back here
-    before_publish: Callable[[], None] = _nothing
+    # awaited just before the first output becomes visible; a daemon fences off work
+    # whose claim (or queue job) was taken back here by raising ClaimLost
+    before_publish: Callable[[], Awaitable[None]] = _nothing
 
     @property
     def output_stem(self) -> str:

@@ -368,7 +368,7 @@ class Job:
         try:
             await compose.compose(plan, lambda f: self.report_progress("compose", f * 0.97))
             verified = await compose.verify(temp, info.duration, self.quality)
-            self.before_publish()
+            await self.before_publish()
             video = publish.publish_video(temp, self.outbox, self.stem)
         finally:
             temp.unlink(missing_ok=True)
