@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.presgend-installed
 APT_PACKAGES := ffmpeg espeak-ng chromium fonts-inter fonts-dejavu-core fonts-noto-cjk fontconfig \
-                python3-venv systemd rsync
+                python3-venv systemd rsync postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -24,6 +24,8 @@ system-deps:
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; done; \
 	[ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd-analyze"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  missing="$$missing postgresql"; \
 	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if command -v fc-list >/dev/null 2>&1; then \
 	  fc-list | grep -q DejaVuSans || missing="$$missing fonts-dejavu"; \
@@ -39,7 +41,7 @@ system-deps:
 $(STAMP): pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -U pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[voice,test,dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[voice,queue,test,dev]'
 	@touch $@
 
 demo: setup

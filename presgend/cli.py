@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = command("status", "show queues, running jobs and recent results of the daemons")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = command("queue", "set up the PostgreSQL queue's tables (queue.backend = postgres)")
+    p.add_argument("action", choices=["init"], help="init: create the tables (safe to repeat)")
     p = command("fetch-model", "download a speech recognition model into the local cache")
     p.add_argument("model", nargs="?", help="model name (default: transcription.model)")
     p = command("fetch-voice", "download a Piper voice from the official list into the cache")
@@ -69,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plan": _plan,
         "doctor": _doctor,
         "status": _status,
+        "queue": _queue,
         "fetch-model": _fetch_model,
         "fetch-voice": _fetch_voice,
         "install-service": _install_service,
@@ -185,13 +188,25 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _status(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend import state
+    from presgend import queue, state
 
-    snapshot = state.collect(cfg)
-    if args.json:
-        print(json.dumps(snapshot, indent=2))
+    if cfg.queue.backend == "postgres":
+        snapshot = asyncio.run(queue.collect(cfg))
+        text = queue.render(snapshot)
     else:
-        print(state.render(snapshot))
+        snapshot = state.collect(cfg)
+        text = state.render(snapshot)
+    print(json.dumps(snapshot, indent=2) if args.json else text)
+    return 0
+
+
+def _queue(args: argparse.Namespace, cfg: Config) -> int:
+    from presgend import queue
+
+    dsn = queue.dsn_of(cfg)
+    created = asyncio.run(queue.init_schema(dsn))
+    where = queue.where(dsn)
+    print(f"created the queue's tables in {where}" if created else f"{where} is ready already")
     return 0
 
 

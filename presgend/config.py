@@ -116,6 +116,17 @@ class PresenterConfig:
 
 
 @dataclass(frozen=True)
+class QueueConfig:
+    # "folder": daemons share the inbox through claim folders (no server needed);
+    # "postgres": jobs go through a PostgreSQL queue (procrastinate), for teams
+    backend: str = "folder"
+    dsn: str = ""  # a libpq connection string or URL; PRESGEND_QUEUE_DSN wins over it
+    max_attempts: int = 3  # runs of one job (a worker that died or stalled ends a run)
+    heartbeat_seconds: float = 10.0  # how often each worker says it is alive
+    stalled_seconds: float = 60.0  # silence after which a worker's jobs run elsewhere
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
@@ -126,6 +137,7 @@ class Config:
     slides: SlidesConfig = field(default_factory=SlidesConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     presenter: PresenterConfig = field(default_factory=PresenterConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
     source: str = "defaults"
 
 
@@ -146,6 +158,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("slides", "theme"): ("professional_minimal", "light", "dark"),
     ("speech", "engine"): ("auto", "gtts", "piper", "espeak"),
+    ("queue", "backend"): ("folder", "postgres"),
 }
 POSITIVE = {
     "settle_seconds",
@@ -159,6 +172,9 @@ POSITIVE = {
     "max_script_bytes",
     "gtts_timeout",
     "sadtalker_timeout",
+    "max_attempts",
+    "heartbeat_seconds",
+    "stalled_seconds",
 }
 PERCENT = {"cpu_percent", "memory_percent"}
 
@@ -195,9 +211,21 @@ def from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
             problems.append(f"[{name}] must be a table")
         else:
             sections[name] = _build_section(name, hints[name], value, problems)
+    if not problems:
+        _check_together(sections, problems)
     if problems:
         raise ConfigError(source, problems)
     return Config(**sections, source=source)
+
+
+def _check_together(sections: dict[str, Any], problems: list[str]) -> None:
+    """Rules that involve more than one key."""
+    queue = sections.get("queue", QueueConfig())
+    if queue.stalled_seconds < 2 * queue.heartbeat_seconds:
+        problems.append(
+            "queue.stalled_seconds must be at least twice queue.heartbeat_seconds, or a "
+            "worker that is only slow to say it is alive would have its jobs run twice"
+        )
 
 
 def _build_section(section: str, cls: type, values: dict[str, Any], problems: list[str]) -> Any:

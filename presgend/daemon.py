@@ -33,6 +33,7 @@ from presgend import (
     worker,
 )  # fmt: skip
 from presgend import config as config_mod
+from presgend import queue as queue_mod
 from presgend.config import Config
 from presgend.errors import ConfigError
 from presgend.housekeeping import Housekeeping
@@ -79,6 +80,10 @@ class Daemon:
             wake=self.wake.set,
             max_concurrent=lambda: self.max_concurrent,
         )
+        self.queue: queue_mod.Queue | None = None
+        if cfg.queue.backend == "postgres":
+            self.queue = queue_mod.Queue(cfg, worker=self.worker, outcomes=self.outcomes)
+        self.intake_done = asyncio.Event()  # --once: everything dropped is handed over
         self.housekeeping = Housekeeping(
             cfg,
             jobs=self.worker.jobs,
@@ -100,8 +105,11 @@ class Daemon:
         self.loop = asyncio.get_running_loop()
         self.once = once
         self._prepare_folders()
+        if self.queue is not None:
+            await self.queue.open(self.max_concurrent)  # QueueUnavailable: one sentence
         log.info(
             "daemon_started",
+            queue=self.config.queue.backend,
             inbox=str(self.inbox),
             outbox=str(self.config.paths.outbox),
             watch_mode=self.intake.mode,
@@ -115,10 +123,15 @@ class Daemon:
         notify.send(
             f"READY=1\nSTATUS=watching {self.inbox} ({self.intake.mode})\nMAINPID={os.getpid()}"
         )
+        services = {"intake": self._intake_loop(), "housekeeping": self.housekeeping.run()}
+        if self.queue is not None:
+            services["worker"] = self._queue_worker(self.queue)
+            services["keeper"] = self.queue.keep(self._snapshot)
         with signals.handled(self.loop, self._on_signal, self._on_reload):
-            crashed = await self._supervise(
-                {"intake": self._intake_loop(), "housekeeping": self.housekeeping.run()}
-            )
+            crashed = await self._supervise(services)
+        if self.queue is not None:
+            with contextlib.suppress(Exception):
+                await self.queue.close()
         self._write_state(stopped=True)
         log.info("daemon_stopped", crashed=crashed or None)
         return 1 if crashed else 0
@@ -189,6 +202,8 @@ class Daemon:
     async def _shutdown(self) -> None:
         self.stopping = True
         self.intake.stop()
+        if self.queue is not None:
+            self.queue.stop()
         await self.worker.drain(self.config.jobs.grace_seconds, self.force_event)
 
     # -- watching and settling -----------------------------------------------------------
@@ -202,11 +217,42 @@ class Daemon:
                 self._reload()
             if not await self.intake.step():
                 continue
+            await self._admit()
+            if self.once and not self.intake.waiting:
+                if self.queue is not None:  # the queue's workers run what was handed over
+                    self.intake_done.set()
+                    return
+                if not self.worker.jobs:
+                    log.info("inbox_drained")
+                    self.stop_event.set()
+                    return
+
+    async def _admit(self) -> None:
+        """Folder claims: the worker takes what the load allows. Postgres: every ready
+        input goes to the queue while the outbox has room; workers take it from there."""
+        if self.queue is None:
             self.worker.admit()
-            if self.once and not (self.intake.waiting or self.worker.jobs):
-                log.info("inbox_drained")
-                self.stop_event.set()
+            return
+        while self.intake.ready and not self.stopping and self.worker.disk_ok():
+            name = self.intake.take()
+            assert name is not None
+            try:
+                await self.queue.enqueue(name, new_job_id())
+            except Exception as exc:  # the database went away: the file is back in the inbox
+                log.error("queue_unavailable", input=name, error=str(exc),
+                          action="retried at the next rescan")  # fmt: skip
                 return
+
+    async def _queue_worker(self, queue: queue_mod.Queue) -> None:
+        if self.once:
+            await self.intake_done.wait()
+            await queue.work(concurrency=self.max_concurrent, wait=False)
+            log.info("inbox_drained")
+            self.stop_event.set()
+            return
+        await queue.work(concurrency=self.max_concurrent, wait=True)
+        if not self.stopping:
+            raise RuntimeError("the queue worker stopped (its database connection failed)")
 
     async def _sleep_until_needed(self) -> None:
         now = time.monotonic()
