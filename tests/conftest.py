@@ -188,3 +188,19 @@ def assert_changes_match(report: dict[str, Any], video: Path, tolerance: float =
         assert seen and min(abs(t - s) for s in seen) <= tolerance, (t, seen)
     for s in seen:
         assert min(abs(t - s) for t in expected) <= tolerance, (s, expected)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Any:
+    """A real PostgreSQL server for the session (Debian's binaries, a temporary folder)."""
+    from pg_server import Server
+
+    server = Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def queue_dsn(pg_server: Any) -> str:
+    """A fresh database on the session's server."""
+    return str(pg_server.new_database())

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 from conftest import write_config
 
 CLIP_SENTENCES = [
@@ -93,6 +94,12 @@ class DaemonProcess:
                 raise AssertionError(f"daemon exited ({self.proc.returncode}) waiting for {what}")
             time.sleep(0.1)
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+    def proc_children(self) -> list[psutil.Process]:
+        try:
+            return list(psutil.Process(self.proc.pid).children(recursive=True))
+        except psutil.Error:
+            return []
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)

@@ -1,0 +1,282 @@
+"""The PostgreSQL queue with real daemons, a real server (started by the tests) and real
+signals: each drop runs once across workers, a dead or stalled worker's job runs
+elsewhere, a stalled worker that wakes publishes nothing, retries are bounded."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+import pytest
+from daemon_harness import (
+    CLIP_SENTENCES,
+    DaemonProcess,
+    OutboxWatcher,
+    daemon_config,
+    remux,
+    valid_video,
+    visible,
+)
+
+from presgend import sample
+
+pytestmark = pytest.mark.slow
+
+STAGING = Path(".presgend") / "queue"
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
+    out = tmp_path_factory.mktemp("clip")
+    return sample.make_talk(
+        out, CLIP_SENTENCES, name="clip", image=astronaut_png, preset="ultrafast", size=(640, 360)
+    )
+
+
+def queue_section(dsn: str, **extra: Any) -> dict[str, Any]:
+    values = {"backend": "postgres", "dsn": dsn, "heartbeat_seconds": 1.0, "stalled_seconds": 4.0}
+    return {**values, **extra}
+
+
+def presgend(config: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    return subprocess.run(
+        [sys.executable, "-m", "presgend", *args, "--config", str(config)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def init_queue(root: Path, dsn: str) -> None:
+    config = daemon_config(root, "init", queue=queue_section(dsn))
+    result = presgend(config, "queue", "init")
+    assert result.returncode == 0, result.stderr
+
+
+def staged(inbox: Path) -> list[str]:
+    folder = inbox / STAGING
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def jobs_in(dsn: str) -> list[tuple[str, int]]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT status::text, attempts FROM procrastinate_jobs ORDER BY id"
+        ).fetchall()
+    return [(str(status), int(attempts)) for status, attempts in rows]
+
+
+def test_queue_init_is_idempotent_and_run_says_what_is_missing(
+    tmp_path: Path, queue_dsn: str, pg_server: Any
+) -> None:
+    config = daemon_config(tmp_path, "d", queue=queue_section(queue_dsn))
+    # before init: the daemon refuses to start, with one sentence saying what to do
+    result = presgend(config, "run")
+    assert result.returncode == 1
+    assert "has no presgend tables yet; run `presgend queue init` once." in result.stderr
+    first = presgend(config, "queue", "init")
+    second = presgend(config, "queue", "init")
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout.startswith("created the queue's tables in 127.0.0.1:")
+    assert "is ready already" in second.stdout
+    # a database that cannot be reached is named, without its password
+    unreachable = f"postgresql://me:secret@127.0.0.1:{pg_server.port + 1}/nowhere"
+    refused = presgend(config, "status", env={"PRESGEND_QUEUE_DSN": unreachable})
+    assert refused.returncode == 1
+    assert "The queue database at 127.0.0.1:" in refused.stderr
+    assert "secret" not in refused.stderr
+    # no dsn at all
+    bare = daemon_config(tmp_path, "bare", queue={"backend": "postgres"})
+    missing = presgend(bare, "queue", "init", env={"PRESGEND_QUEUE_DSN": ""})
+    assert missing.returncode == 1
+    assert "set queue.dsn in the config or PRESGEND_QUEUE_DSN" in missing.stderr
+
+
+def test_three_workers_share_one_inbox_and_run_each_drop_once(
+    tmp_path: Path, clip: sample.SampleTalk, queue_dsn: str
+) -> None:
+    init_queue(tmp_path, queue_dsn)
+    drops_dir = tmp_path / "drops"
+    drops_dir.mkdir()
+    drops = [remux(clip.video, drops_dir / f"talk{i:02d}.mp4", str(i)) for i in range(12)]
+    watcher = OutboxWatcher(tmp_path / "outbox")
+    watcher.start()
+    section = queue_section(queue_dsn, stalled_seconds=8.0)
+    daemons = [DaemonProcess(tmp_path, name, queue=section) for name in ("a", "b", "c")]
+    try:
+        for path in drops:  # all at once: the transcript first, then a rename each
+            shutil.copy(clip.srt, tmp_path / "inbox" / f"{path.stem}.srt")
+            os.rename(path, tmp_path / "inbox" / path.name)
+
+        def running_status() -> Any:
+            result = presgend(daemons[0].config, "status", "--json")
+            assert result.returncode == 0, result.stderr
+            data = json.loads(result.stdout)
+            return data if data["running"] and len(data["daemons"]) == 3 else None
+
+        status = daemons[0].wait_for(running_status, 120, "status with a running job")
+        assert {d["pid"] for d in status["daemons"]} == {d.proc.pid for d in daemons}
+        job = status["running"][0]
+        assert job["input"].startswith("talk") and job["worker"]
+
+        def finished() -> bool:
+            return sum(len(d.events("job_succeeded")) for d in daemons) >= 12
+
+        daemons[0].wait_for(finished, 300, "twelve jobs")
+        text = presgend(daemons[0].config, "status")
+        assert "worker   " in text.stdout and "ok " in text.stdout, text.stdout
+    finally:
+        for daemon in daemons:
+            assert daemon.stop() == 0
+        watcher.stop()
+    assert watcher.problems == []
+    queued = [e["input"] for d in daemons for e in d.events("input_queued")]
+    assert sorted(queued) == sorted(p.name for p in drops)  # staged once each
+    ran = {d.name: [e["input"] for e in d.events("job_succeeded")] for d in daemons}
+    assert sum(len(v) for v in ran.values()) == 12
+    assert sum(1 for v in ran.values() if v) >= 2  # the work was shared
+    outbox = tmp_path / "outbox"
+    for path in drops:
+        assert valid_video(outbox / path.name) == ""
+        assert (outbox / f"{path.stem}.report.json").is_file()
+    assert not [n for n in visible(outbox) if "-2." in n]  # nothing composed twice
+    assert len(visible(tmp_path / "archive")) == 24
+    assert staged(tmp_path / "inbox") == []
+    assert jobs_in(queue_dsn) == [("succeeded", 1)] * 12
+
+
+def _running_job(daemons: list[DaemonProcess]) -> DaemonProcess:
+    """The daemon whose job reached compose (with its ffmpeg running)."""
+
+    def composing() -> DaemonProcess | None:
+        for d in daemons:
+            if [e for e in d.events("phase_started") if e.get("phase") == "compose"]:
+                ffmpeg = [p for p in d.proc_children() if p.name() == "ffmpeg"]
+                if ffmpeg:
+                    return d
+        return None
+
+    found: DaemonProcess = daemons[0].wait_for(composing, 120, "a job in compose")
+    return found
+
+
+def test_a_killed_worker_s_job_completes_once_elsewhere(
+    tmp_path: Path, talk: sample.SampleTalk, queue_dsn: str
+) -> None:
+    init_queue(tmp_path, queue_dsn)
+    watcher = OutboxWatcher(tmp_path / "outbox")
+    watcher.start()
+    section = queue_section(queue_dsn)
+    a = DaemonProcess(tmp_path, "a", queue=section, output={"quality": "standard"})
+    shutil.copy(talk.srt, tmp_path / "inbox" / "talk.srt")
+    shutil.copy(talk.video, tmp_path / "inbox" / "talk.mp4")
+    a.wait_for(lambda: a.events("input_claimed"), 60, "a to take the job")
+    b = DaemonProcess(tmp_path, "b", queue=section, output={"quality": "standard"})
+    try:
+        assert _running_job([a]) is a
+        children = a.proc_children()
+        a.kill()
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p.pid for p in children if _alive(p)], "an orphaned child is still running"
+        assert [n for n in visible(tmp_path / "outbox") if n.endswith(".mp4")] == []
+        b.wait_for(lambda: b.events("job_succeeded"), 240, "the job to run again on b")
+    finally:
+        assert b.stop() == 0
+        watcher.stop()
+    assert watcher.problems == []
+    stalled = [e for e in b.events("queue_job_stalled")]
+    assert len(stalled) == 1
+    assert [e["attempt"] for e in b.events("input_claimed")] == [2]
+    assert visible(tmp_path / "outbox") == [
+        "talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt"
+    ]  # fmt: skip
+    assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
+    assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
+    assert staged(tmp_path / "inbox") == []
+    assert jobs_in(queue_dsn) == [("succeeded", 2)]  # attempts: runs that ended
+
+
+def test_a_stalled_worker_that_wakes_publishes_nothing(
+    tmp_path: Path, talk: sample.SampleTalk, queue_dsn: str
+) -> None:
+    init_queue(tmp_path, queue_dsn)
+    watcher = OutboxWatcher(tmp_path / "outbox")
+    watcher.start()
+    section = queue_section(queue_dsn)
+    a = DaemonProcess(tmp_path, "a", queue=section, output={"quality": "standard"})
+    shutil.copy(talk.srt, tmp_path / "inbox" / "talk.srt")
+    shutil.copy(talk.video, tmp_path / "inbox" / "talk.mp4")
+    a.wait_for(lambda: a.events("input_claimed"), 60, "a to take the job")
+    b = DaemonProcess(tmp_path, "b", queue=section, output={"quality": "standard"})
+    stopped = [a.proc, *a.proc_children()]
+    try:
+        assert _running_job([a]) is a
+        stopped = [a.proc, *a.proc_children()]
+        signal_all(stopped, signal.SIGSTOP)  # the whole tree, as in a frozen VM
+        b.wait_for(lambda: b.events("job_succeeded"), 240, "b to run the stalled job")
+        published = visible(tmp_path / "outbox")
+        signal_all(stopped, signal.SIGCONT)
+        a.wait_for(lambda: a.events("job_discarded"), 60, "a to discard its work")
+    finally:
+        signal_all(stopped, signal.SIGCONT)
+        assert a.stop() == 0
+        assert b.stop() == 0
+        watcher.stop()
+    assert watcher.problems == []
+    assert published == ["talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt"]
+    assert visible(tmp_path / "outbox") == published
+    assert a.events("job_succeeded") == []
+    assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
+    assert jobs_in(queue_dsn) == [("succeeded", 2)]
+
+
+def test_a_job_out_of_attempts_ends_in_failed_with_its_sentence(
+    tmp_path: Path, talk: sample.SampleTalk, queue_dsn: str
+) -> None:
+    init_queue(tmp_path, queue_dsn)
+    section = queue_section(queue_dsn, max_attempts=1)
+    a = DaemonProcess(tmp_path, "a", queue=section, output={"quality": "standard"})
+    shutil.copy(talk.srt, tmp_path / "inbox" / "talk.srt")
+    shutil.copy(talk.video, tmp_path / "inbox" / "talk.mp4")
+    try:
+        a.wait_for(lambda: a.events("input_claimed"), 60, "a to take the job")
+    finally:
+        a.kill()
+    b = DaemonProcess(tmp_path, "b", queue=section)
+    try:
+        b.wait_for(
+            lambda: (tmp_path / "failed" / "talk.error.json").is_file(), 60, "the error file",
+            failures_ok=True,
+        )  # fmt: skip
+    finally:
+        assert b.stop() == 0
+    document = json.loads((tmp_path / "failed" / "talk.error.json").read_text())
+    assert document["error"].startswith("The job was interrupted 1 time (its worker died or")
+    assert document["phase"] == "queue"
+    assert visible(tmp_path / "failed") == ["talk.error.json", "talk.mp4", "talk.srt"]
+    assert visible(tmp_path / "outbox") == []
+    assert staged(tmp_path / "inbox") == []
+    assert jobs_in(queue_dsn) == [("failed", 2)]
+
+
+def signal_all(processes: list[psutil.Process], sig: int) -> None:
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(sig)
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
