@@ -94,7 +94,10 @@ def test_each_writer_gives_one_job_after_its_last_byte(
             150,
             "all five jobs",
         )  # fmt: skip
-        time.sleep(1.5)  # anything wrongly taken late would show now
+        # a barrier instead of a pause: once a name dropped now has been settled and
+        # handled, every earlier name has been looked at too
+        (inbox / "zz-barrier.xyz").write_bytes(b"barrier")
+        daemon.wait_for(lambda: daemon.events("input_rejected"), 30, "the barrier")
         claimed = [e["input"] for e in daemon.events("input_claimed")]
         assert sorted(claimed) == sorted(names)  # exactly one job each, no junk
         for event in daemon.events("input_claimed"):
@@ -136,7 +139,6 @@ def test_two_daemons_share_an_inbox_and_take_each_file_once(
             return len(done) >= 12
 
         a.wait_for(finished, 240, "twelve jobs")
-        time.sleep(1.0)
         claimed_a = [e["input"] for e in a.events("input_claimed")]
         claimed_b = [e["input"] for e in b.events("input_claimed")]
         assert sorted(claimed_a + claimed_b) == sorted(expected)  # once each, across both
@@ -241,8 +243,7 @@ def test_sigterm_past_grace_returns_the_input(tmp_path: Path, talk: sample.Sampl
     daemon = DaemonProcess(tmp_path, jobs={"grace_seconds": 1.0}, output={"quality": "standard"})
     shutil.copy(talk.srt, tmp_path / "inbox" / "talk.srt")
     shutil.copy(talk.video, tmp_path / "inbox" / "talk.mp4")
-    daemon.wait_for(lambda: daemon.events("job_started"), 30, "the job")
-    time.sleep(1.0)
+    daemon.wait_for(lambda: daemon.events("phase_started"), 30, "the job to be under way")
     assert daemon.stop() == 0
     watcher.stop()
     assert daemon.events("job_returned")
@@ -336,10 +337,12 @@ def test_breaker_holds_admission_while_overloaded(tmp_path: Path, clip: sample.S
 
     async def scenario() -> None:
         runner = asyncio.create_task(daemon.run())
-        await asyncio.sleep(0.5)
+        await until(lambda: daemon.intake.observer is not None or daemon.intake.mode == "polling")
         shutil.copy(clip.srt, tmp_path / "inbox" / "clip.srt")
         shutil.copy(clip.video, tmp_path / "inbox" / "clip.mp4")
-        await asyncio.sleep(5.0)
+        await until(lambda: "clip.mp4" in daemon.intake.ready)  # settled: only the load holds it
+        sampled = daemon.monitor.sampled_at
+        await until(lambda: daemon.monitor.sampled_at > sampled + 2.5)  # three more samples
         assert not daemon.worker.jobs, "a job started while the breaker was open"
         assert (tmp_path / "inbox" / "clip.mp4").exists()
         assert daemon.monitor.breaker.state in ("open", "half_open")
@@ -418,7 +421,6 @@ def test_inbox_that_disappears_pauses_intake_and_loses_nothing(
         daemon.wait_for(lambda: daemon.events("inbox_unavailable"), 10, "the pause")
         shutil.copy(clip.srt, away / "clip.srt")
         shutil.copy(clip.video, away / "clip.mp4")
-        time.sleep(1.5)
         inbox.rmdir()
         os.rename(away, inbox)
         daemon.wait_for(lambda: daemon.events("inbox_available"), 10, "the resume")
@@ -430,6 +432,16 @@ def test_inbox_that_disappears_pauses_intake_and_loses_nothing(
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+async def until(check: Any, timeout: float = 30.0) -> None:
+    """Poll `check` on the loop until it is true; fail after `timeout` seconds."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
 
 
 def stat_kind(path: Path) -> str:

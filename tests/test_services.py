@@ -8,6 +8,7 @@ import errno
 import json
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,10 @@ def test_signal_handlers_are_put_back(daemon: Daemon) -> None:
 
     async def scenario() -> int:
         runner = asyncio.create_task(daemon.run())
-        await asyncio.sleep(0.2)
-        assert signal.getsignal(signal.SIGTERM) != before[signal.SIGTERM]  # ours, while running
+        deadline = time.monotonic() + 10
+        while signal.getsignal(signal.SIGTERM) == before[signal.SIGTERM]:  # ours, while running
+            assert time.monotonic() < deadline, "the daemon never took over SIGTERM"
+            await asyncio.sleep(0.01)
         signal.raise_signal(signal.SIGTERM)  # handled by the loop: a clean stop
         return await runner
 
