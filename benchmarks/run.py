@@ -470,6 +470,99 @@ def daemon_section(opts: argparse.Namespace) -> dict[str, Any]:
 SECTIONS.append(daemon_section)
 
 
+def _clips(folder: Path, count: int) -> list[tuple[Path, Path]]:
+    base = sample.make_talk(folder, sample.DEMO_TALK[:3], name="base", size=(640, 360),
+                            preset="ultrafast")  # fmt: skip
+    pairs = []
+    for i in range(count):
+        video = folder / f"clip{i:02d}.mp4"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(base.video), "-c", "copy",
+                        "-metadata", f"comment={i}", str(video)], check=True)  # fmt: skip
+        shutil.copy(base.srt, video.with_suffix(".srt"))
+        pairs.append((video, video.with_suffix(".srt")))
+    return pairs
+
+
+def _cluster_run(root: Path, pairs: list[tuple[Path, Path]], queue: str) -> float:
+    """Three daemons on one inbox; seconds from the drop of every clip to the last done."""
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "inbox").mkdir(parents=True)
+    logs = []
+    daemons = []
+    try:
+        for name in ("a", "b", "c"):
+            config = root / f"{name}.toml"
+            config.write_text(
+                "[paths]\n" + "".join(f'{k} = "{root / k}"\n' for k in
+                                       ("inbox", "outbox", "failed", "archive"))
+                + f'logs = "{root / ("logs-" + name)}"\n'
+                + '[jobs]\nmax_concurrent = 1\n[output]\nquality = "fast"\n' + queue
+            )  # fmt: skip
+            logs.append(root / f"logs-{name}" / "presgend.jsonl")
+            daemons.append(subprocess.Popen(
+                [str(ROOT / ".venv/bin/presgend"), "run", "--config", str(config)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+        for log in logs:
+            _wait(lambda log=log: bool(_events(log, "daemon_started")), 60)
+        time.sleep(2)
+        started = time.monotonic()
+        for video, srt in pairs:
+            shutil.copy(srt, root / "inbox" / srt.name)
+            shutil.copy(video, root / "inbox" / f".{video.name}")
+            os.rename(root / "inbox" / f".{video.name}", root / "inbox" / video.name)
+
+        def done() -> bool:
+            return sum(len(_events(log, "job_succeeded")) for log in logs) >= len(pairs)
+
+        _wait(done, 120 * len(pairs))
+        return time.monotonic() - started
+    finally:
+        for daemon in daemons:
+            daemon.terminate()
+        for daemon in daemons:
+            daemon.wait(120)
+
+
+def cluster_section(opts: argparse.Namespace) -> dict[str, Any]:
+    """Jobs per hour of three daemons on one inbox: folder claims against the PostgreSQL
+    queue (a real server started here, as the tests do)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pg_server import Server
+
+    root = WORK / "cluster"
+    shutil.rmtree(root, ignore_errors=True)
+    n = max(3, opts.queue + 3)
+    pairs = _clips(root / "clips", n)
+    print(f"\ncluster: three daemons (one job each at a time), {n} short clips dropped at once")
+    server = Server().start()
+    try:
+        folder_s = _cluster_run(root / "folder", pairs, "")
+        dsn = server.new_database()
+        section = f'[queue]\nbackend = "postgres"\ndsn = "{dsn}"\n'
+        init = root / "init.toml"
+        init.write_text(section)
+        subprocess.run([str(ROOT / ".venv/bin/presgend"), "queue", "init", "--config", str(init)],
+                       check=True, capture_output=True)  # fmt: skip
+        postgres_s = _cluster_run(root / "postgres", pairs, section)
+    finally:
+        server.stop()
+    folder_rate, postgres_rate = 3600 * n / folder_s, 3600 * n / postgres_s
+    print(f"  folder claims        {folder_s:7.1f} s = {folder_rate:5.0f} jobs/hour")
+    print(f"  postgres queue       {postgres_s:7.1f} s = {postgres_rate:5.0f} jobs/hour  "
+          f"({postgres_rate / folder_rate:.2f}x the folder)")  # fmt: skip
+    return {
+        "jobs": n,
+        "folder_s": round(folder_s, 2),
+        "postgres_s": round(postgres_s, 2),
+        "folder_jobs_per_hour": round(folder_rate),
+        "postgres_jobs_per_hour": round(postgres_rate),
+    }
+
+
+SECTIONS.append(cluster_section)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=180.0, help="length of the fixture")
@@ -479,7 +572,7 @@ def main() -> int:
     parser.add_argument(
         "--whisper-model", choices=["base", "tiny.en"], default="base", help="for `whisper`"
     )
-    parser.add_argument("--only", help="run one section: video, whisper, script or daemon")
+    parser.add_argument("--only", help="run one section: video, whisper, script, daemon or cluster")
     opts = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     chosen = [s for s in SECTIONS if not opts.only or s.__name__.startswith(opts.only)]
