@@ -217,7 +217,7 @@ def return_files(folder: Path, names: list[str], dest: Path) -> list[str]:
 
 def stem_of(name: str) -> str:
     lower = name.lower()
-    for double in (".transcript.txt", ".report.json", ".error.json"):
+    for double in (".transcript.txt", ".report.json", ".error.json", ".job.json"):
         if lower.endswith(double):
             return name[: -len(double)]
     return os.path.splitext(name)[0]

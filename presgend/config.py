@@ -116,6 +116,26 @@ class PresenterConfig:
 
 
 @dataclass(frozen=True)
+class OutboxConfig:
+    retention_hours: float = 0.0  # delete outputs this long after their job; 0 keeps them
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    enabled: bool = False  # `presgend serve` turns it on for one run
+    bind: str = "127.0.0.1"  # beyond loopback, tokens are required
+    port: int = 8737
+    tokens: tuple[str, ...] = ()  # bearer tokens; any one of them is accepted
+    max_upload_mb: int = 2048
+    link_ttl_hours: float = 24.0  # download links, and uploads' outputs, expire after this
+
+
+@dataclass(frozen=True)
+class McpConfig:
+    allowed_roots: tuple[str, ...] = ()  # folders submit_file and plan may read from
+
+
+@dataclass(frozen=True)
 class QueueConfig:
     # "folder": daemons share the inbox through claim folders (no server needed);
     # "postgres": jobs go through a PostgreSQL queue (procrastinate), for teams
@@ -138,6 +158,9 @@ class Config:
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     presenter: PresenterConfig = field(default_factory=PresenterConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    mcp: McpConfig = field(default_factory=McpConfig)
     source: str = "defaults"
 
 
@@ -175,6 +198,9 @@ POSITIVE = {
     "max_attempts",
     "heartbeat_seconds",
     "stalled_seconds",
+    "port",
+    "max_upload_mb",
+    "link_ttl_hours",
 }
 PERCENT = {"cpu_percent", "memory_percent"}
 
@@ -246,6 +272,11 @@ _INVALID = object()
 
 
 def _convert(name: str, hint: Any, value: Any, problems: list[str]) -> Any:
+    if get_origin(hint) is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(f"{name} must be a list of strings, not {value!r}")
+            return _INVALID
+        return tuple(value)
     if _is_optional_path(hint):
         if not isinstance(value, str):
             problems.append(f"{name} must be a string path")
@@ -294,12 +325,14 @@ def _check_value(section: str, key: str, value: Any, problems: list[str]) -> Non
         problems.append(f"{name} must be a percentage between 0 and 100, not {value!r}")
     non_negative = {
         "max_concurrent", "grace_seconds", "unreadable_seconds", "cooldown_seconds",
-        "crossfade_seconds", "cpu_threads", "batch_size", "min_free_mb",
+        "crossfade_seconds", "cpu_threads", "batch_size", "min_free_mb", "retention_hours",
     }  # fmt: skip
     if key in non_negative and value < 0:
         problems.append(f"{name} must not be negative, not {value!r}")
     if key == "accent" and value and not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
         problems.append(f'{name} must be a colour such as "#2f6fde", not {value!r}')
+    if key == "port" and value > 65535:
+        problems.append(f"{name} must be a port number up to 65535, not {value!r}")
     if key == "max_slides" and value > 8:
         problems.append(f"{name} must be at most 8, not {value!r}")
 

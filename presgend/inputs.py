@@ -20,6 +20,7 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 SCRIPT_SUFFIXES = (".txt", ".md")
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".transcript.txt")  # travel with a video
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # a script's presenter picture
+JOB_SUFFIX = ".job.json"  # the job id an upload was given (desk.py), with any main file
 
 # Names that are never inputs: hidden and temp files of copy tools, OS litter.
 IGNORED_PATTERNS = (
@@ -49,7 +50,7 @@ def classify(name: str) -> str:
     if is_ignored(name):
         return "ignored"
     lower = name.lower()
-    if lower.endswith(TRANSCRIPT_SUFFIXES) or lower.endswith(IMAGE_SUFFIXES):
+    if lower.endswith((*TRANSCRIPT_SUFFIXES, *IMAGE_SUFFIXES, JOB_SUFFIX)):
         return "sidecar"
     if lower.endswith(VIDEO_SUFFIXES) or lower.endswith(SCRIPT_SUFFIXES):
         return "main"
@@ -77,9 +78,10 @@ def reported_kind(name: str) -> str:
 
 def sidecars_of(inbox: Path, name: str) -> list[str]:
     """The names in `inbox` that travel with main file `name`: transcripts for a video,
-    a presenter picture for a script."""
+    a presenter picture for a script, and an upload's job file for either."""
     stem, suffix = os.path.splitext(name)
-    wanted = IMAGE_SUFFIXES if suffix.lower() in SCRIPT_SUFFIXES else TRANSCRIPT_SUFFIXES
+    kinds = IMAGE_SUFFIXES if suffix.lower() in SCRIPT_SUFFIXES else TRANSCRIPT_SUFFIXES
+    wanted = (*kinds, JOB_SUFFIX)
     found = []
     for extra in wanted:
         candidate = stem + extra
@@ -87,6 +89,11 @@ def sidecars_of(inbox: Path, name: str) -> list[str]:
             if os.path.lexists(inbox / variant) and variant not in found:
                 found.append(variant)
     return found
+
+
+def handed_in(inbox: Path, name: str) -> bool:
+    """Whether `name` was handed in complete (an upload): its job file is beside it."""
+    return (inbox / (os.path.splitext(name)[0] + JOB_SUFFIX)).is_file()
 
 
 def find_beside(main: Path, suffixes: tuple[str, ...]) -> Path | None:

@@ -112,6 +112,10 @@ class Intake:
         self.loop.call_soon_threadsafe(self._poked, name)
 
     def _poked(self, name: str) -> None:
+        self.notice(name)
+
+    def notice(self, name: str) -> None:
+        """Look at `name` soon (from the loop: the front desk handed it in)."""
         self.pokes.add(name)
         self.wake()
 
@@ -172,6 +176,13 @@ class Intake:
                 return
             del self.ready[name]
         self.settler.observe(name)
+        candidate = self.settler.candidates.get(name)
+        if candidate is not None and inputs.handed_in(self.inbox, name):
+            # renamed in complete by the front desk: no need to wait for it to settle
+            candidate.changed_at = min(
+                candidate.changed_at, self.clock() - self.settler.settle_seconds
+            )
+            self.wake()
 
     # -- settling ------------------------------------------------------------------------
 
@@ -201,7 +212,8 @@ class Intake:
             return
         except OSError as exc:  # unreadable for now (permissions, a share hiccup)
             ok, why = False, f"{type(exc).__name__}: {exc}"
-        if ok:
+        if ok or inputs.handed_in(self.inbox, name):
+            # an upload is complete: if it cannot be read, the job says why, now
             self._queue(candidate)
         else:
             candidate.rejected = candidate.signature
