@@ -23,7 +23,9 @@ from typing import Any
 
 from presgend import (
     claims,
+    desk,
     hardware,
+    inputs,
     logs,
     notify,
     outcomes,
@@ -84,6 +86,8 @@ class Daemon:
         if cfg.queue.backend == "postgres":
             self.queue = queue_mod.Queue(cfg, worker=self.worker, outcomes=self.outcomes)
         self.intake_done = asyncio.Event()  # --once: everything dropped is handed over
+        self.extra_services: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
+        self._cluster: tuple[float, dict[str, dict[str, Any]]] = (float("-inf"), {})
         self.housekeeping = Housekeeping(
             cfg,
             jobs=self.worker.jobs,
@@ -105,6 +109,10 @@ class Daemon:
         self.loop = asyncio.get_running_loop()
         self.once = once
         self._prepare_folders()
+        if self.config.http.enabled:
+            from presgend import http_api
+
+            http_api.check_settings(self.config)  # HttpRefused: one sentence
         if self.queue is not None:
             await self.queue.open(self.max_concurrent)  # QueueUnavailable: one sentence
         log.info(
@@ -127,6 +135,10 @@ class Daemon:
         if self.queue is not None:
             services["worker"] = self._queue_worker(self.queue)
             services["keeper"] = self.queue.keep(self._snapshot)
+        if self.config.http.enabled:
+            services["http"] = self._http()
+        for name, make in self.extra_services.items():
+            services[name] = make()
         with signals.handled(self.loop, self._on_signal, self._on_reload):
             crashed = await self._supervise(services)
         if self.queue is not None:
@@ -163,6 +175,10 @@ class Daemon:
                 await self.stop_event.wait()
         finally:
             await self._shutdown()
+            # the HTTP service saw the stop too: let it answer what is in flight and close
+            http = [task for task, name in tasks.items() if name == "http"]
+            if http:
+                await asyncio.wait(http, timeout=10)
             for task in (stop, *tasks):
                 task.cancel()
             await asyncio.gather(stop, *tasks, return_exceptions=True)
@@ -236,8 +252,9 @@ class Daemon:
         while self.intake.ready and not self.stopping and self.worker.disk_ok():
             name = self.intake.take()
             assert name is not None
+            job_id = desk.job_id_of(self.inbox, inputs.sidecars_of(self.inbox, name))
             try:
-                await self.queue.enqueue(name, new_job_id())
+                await self.queue.enqueue(name, job_id or new_job_id())
             except Exception as exc:  # the database went away: the file is back in the inbox
                 log.error("queue_unavailable", input=name, error=str(exc),
                           action="retried at the next rescan")  # fmt: skip
@@ -266,6 +283,83 @@ class Daemon:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
         self.wake.clear()
+
+    # -- the front desk: HTTP, the web page, MCP ---------------------------------------------
+
+    def hooks(self) -> Any:
+        from presgend import doctor, http_api
+
+        return http_api.Hooks(
+            config=self.config,
+            poke=self.intake.notice,
+            running=self._running_everywhere,
+            cancel=self.cancel,
+            queue_length=lambda: self.intake.waiting,
+            breaker=self.monitor.as_dict,
+            ready_checks=lambda: doctor.run_checks(self.config),
+        )
+
+    def _running_everywhere(self) -> dict[str, dict[str, Any]]:
+        """Running jobs' phase and progress: this daemon's now, the others' from their
+        state (files, or the queue's database), read at most once a second."""
+        mine = {job.job_id: job.as_dict() for job in self.worker.jobs.values()}
+        at, others = self._cluster
+        if time.monotonic() - at > 1.0:
+            from presgend import state as state_mod
+
+            with contextlib.suppress(OSError, ValueError):
+                if self.queue is None:
+                    snapshot = state_mod.collect(self.config)
+                    others = {j["job_id"]: j for j in snapshot["running"]}
+            self._cluster = (time.monotonic(), others)
+        return {**others, **mine}
+
+    async def cancel(self, job_id: str) -> str:
+        """Cancel a job handed in at the front desk: "cancelled" when it was here (queued
+        in the inbox, or running on this daemon), "requested" when another daemon has it,
+        "finished" when it is too late."""
+        item = desk.entry(self.inbox, job_id) or {}
+        if item.get("status") in desk.FINISHED:
+            return "finished"
+        running = self.worker.jobs.get(job_id)
+        if running is not None and running.task is not None:
+            running.cancelled = True
+            running.task.cancel()
+            return "cancelled"
+        name = item.get("input")
+        if name and inputs.classify(name) == "main" and (self.inbox / name).exists():
+            self.intake.ready.pop(name, None)
+            self.intake.settler.forget(name)
+            sidecars = inputs.sidecars_of(self.inbox, name)
+            if desk.job_id_of(self.inbox, sidecars) == job_id:
+                claim = claims.claim(self.inbox, name, sidecars, job_id)
+                if claim is not None:
+                    self.outcomes.cancelled(job_id, self.inbox / name, claim, "queued")
+                    return "cancelled"
+        desk.request_cancel(self.inbox, job_id)
+        return "requested"
+
+    async def _http(self) -> None:
+        from presgend import http_api
+
+        hooks = self.hooks()
+        mcp_app, mcp_lifespan = None, None
+        with contextlib.suppress(ImportError):
+            from presgend import mcp_tools
+
+            mcp = mcp_tools.build(hooks, self.http_url())
+            mcp_app = mcp.streamable_http_app(
+                streamable_http_path="/", stateless_http=True, json_response=True,
+                host=self.config.http.bind,
+            )  # fmt: skip
+            mcp_lifespan = mcp.session_manager.run
+        app = http_api.create_app(hooks, mcp_app, mcp_lifespan)
+        await http_api.serve(app, self.config, self.stop_event)
+
+    def http_url(self) -> str:
+        http = self.config.http
+        host = "127.0.0.1" if http.bind in ("0.0.0.0", "::", "") else http.bind
+        return f"http://{host}:{http.port}"
 
     def _reject(self, name: str, reason: str) -> None:
         self.outcomes.rejected(new_job_id(), name, reason)

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from presgend import claims, hardware, logs, notify, outcomes, publish, state
+from presgend import claims, desk, hardware, logs, notify, outcomes, publish, state
 from presgend.config import Config
 from presgend.errors import ClaimLost
 from presgend.intake import Intake
@@ -78,6 +78,10 @@ class Housekeeping:
         """Touch this daemon's leases; a claim another daemon took back is cancelled."""
         for job in list(self.jobs.values()):
             outcomes.touch(job.marker)
+            if not job.cancelled and desk.cancel_requested(self.inbox, job.job_id):
+                job.cancelled = True  # asked on another daemon's HTTP service
+                if job.task is not None:
+                    job.task.cancel()
             try:
                 job.claim.heartbeat()
             except ClaimLost:
@@ -101,6 +105,10 @@ class Housekeeping:
         stale = publish.remove_stale_staging(self.config.paths.outbox, lease)
         if stale:
             log.info("staging_cleaned", files=stale)
+        try:
+            desk.expire(self.config)  # outputs past outbox.retention_hours or their link time
+        except OSError as exc:
+            log.error("retention_failed", error=str(exc))
 
     def write_state(self) -> None:
         with contextlib.suppress(OSError):

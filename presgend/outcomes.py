@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from presgend import claims, inputs, logs, publish
+from presgend import claims, desk, inputs, logs, publish
 from presgend.config import Config
 from presgend.errors import JobError
 from presgend.report import JobRecord, error_document, now_iso
@@ -25,6 +25,7 @@ from presgend.report import JobRecord, error_document, now_iso
 log = logs.get("presgend.outcomes")
 
 Remember = Callable[[str, Path, str], None]  # job id, input as dropped, status
+CANCELLED = "The job was cancelled."
 
 
 class Outcomes:
@@ -35,10 +36,25 @@ class Outcomes:
 
     # -- the last folder -------------------------------------------------------------------
 
-    def archived(self, job_id: str, label: Path, claim: claims.Claim) -> None:
-        """A finished (or duplicate) input: to the archive, or deleted without one."""
+    def archived(
+        self, job_id: str, label: Path, claim: claims.Claim, report: dict[str, Any] | None = None
+    ) -> None:
+        """A finished input: to the archive, or deleted without one; its `report` (when
+        it was run, not cancelled after publishing) goes in the ledger."""
         self._archive(claim)
         self.remember(job_id, label, "ok")
+        if report is not None:
+            output = report["output"]
+            video = Path(output["video"])
+            desk.record(
+                self.inbox, job_id, status="ok", input=label.name, phase="done", progress=1.0,
+                finished_at=report.get("finished_at") or now_iso(),
+                document=str(video.with_name(video.stem + ".report.json")),
+                outputs={"video": output["video"], "srt": output.get("srt"),
+                         "report": str(video.with_name(video.stem + ".report.json")),
+                         "preview": output.get("preview")},
+                phases=report.get("phases", {}),
+            )  # fmt: skip
 
     def _archive(self, claim: claims.Claim) -> None:
         archive = self.config.paths.archive
@@ -63,6 +79,25 @@ class Outcomes:
         publish.write_json(failed / f"{stem}.error.json", document)
         claim.release()
         self.remember(job_id, label, "failed")
+        self._failed_in_ledger(job_id, label.name, document, failed / f"{stem}.error.json")
+
+    def _failed_in_ledger(
+        self, job_id: str, name: str, document: dict[str, Any], path: Path
+    ) -> None:
+        desk.record(
+            self.inbox, job_id, status="failed", input=name, phase="done", progress=1.0,
+            finished_at=document.get("finished_at") or now_iso(), error=document["error"],
+            document=str(path), phases={},
+        )  # fmt: skip
+
+    def cancelled(self, job_id: str, label: Path, claim: claims.Claim, phase: str) -> None:
+        """A job cancelled by its submitter: its files to failed/, reason "cancelled"."""
+        record = JobRecord(job_id, label, inputs.reported_kind(claim.main), phase=phase)
+        error = JobError(CANCELLED, phase=phase, detail="cancelled through the HTTP API or MCP")
+        document = error_document(record, error)
+        document["reason"] = "cancelled"
+        self.failed(job_id, label, claim, document)
+        log.warning("cancel_filed", job_id=job_id, input=label.name, phase=phase, moved_to="failed")
 
     def rejected(self, job_id: str, name: str, reason: str) -> None:
         """A name that must not be processed at all (a link, a folder, an unknown type):
@@ -80,6 +115,7 @@ class Outcomes:
         document["moved_to"] = str(target)
         publish.write_json(failed / f"{stem}.error.json", document)
         self.remember(job_id, self.inbox / name, "failed")
+        self._failed_in_ledger(job_id, name, document, failed / f"{stem}.error.json")
         log.warning("input_rejected", input=name, job_id=job_id, error=reason, moved_to=str(target))
 
     def returned(self, claim: claims.Claim) -> list[str]:
@@ -107,6 +143,13 @@ class Outcomes:
         publish.write_json(outbox / f"{stem}.duplicate.json", document)
         self._archive(claim)
         self.remember(job_id, label, "duplicate")
+        earlier = desk.entry(self.inbox, original.get("job_id", "")) or {}
+        desk.record(
+            self.inbox, job_id, status="duplicate", input=label.name, phase="done",
+            progress=1.0, finished_at=document["finished_at"], message=document["message"],
+            document=str(outbox / f"{stem}.duplicate.json"),
+            outputs=earlier.get("outputs") or {"video": original.get("video")},
+        )  # fmt: skip
         log.info("job_duplicate", job_id=job_id, original_job_id=original["job_id"])
 
     # -- the content index -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presgend import claims, hardware, inputs, logs, notify, publish
+from presgend import claims, desk, hardware, inputs, logs, notify, publish
 from presgend.config import Config
 from presgend.errors import ClaimLost
 from presgend.intake import Intake
@@ -37,6 +37,7 @@ class RunningJob:
     progress: float = 0.0
     lost: bool = False
     fenced: bool = False  # its first output may be visible: it must never run again
+    cancelled: bool = False  # by its submitter (HTTP, MCP): it ends in failed/
     marker: Path | None = None  # index/<sha>.running while this job composes those bytes
 
     def update(self, phase: str, fraction: float) -> None:
@@ -167,8 +168,8 @@ class Worker:
                 return
             name = self.intake.take()
             assert name is not None
-            job_id = new_job_id()
             sidecars = inputs.sidecars_of(self.inbox, name)
+            job_id = desk.job_id_of(self.inbox, sidecars) or new_job_id()
             try:
                 claim = claims.claim(self.inbox, name, sidecars, job_id)
             except OSError as exc:
@@ -227,6 +228,9 @@ class Worker:
         try:
             if wait_for_admission:
                 await self.wait_for_admission(job)
+            if desk.cancel_requested(self.inbox, job.job_id):
+                self.outcomes.cancelled(job.job_id, job.label, claim, job.phase)
+                return "failed"
             sha = await asyncio.to_thread(sha256_of, claim.path)
             original, job.marker = await self.outcomes.first_of(
                 sha, job.job_id, lambda: job.update("waiting", 0.0)
@@ -253,6 +257,8 @@ class Worker:
                 # its video is already out: never run it twice
                 self.outcomes.archived(job.job_id, job.label, claim)
                 log.warning("job_cancelled_while_publishing", job_id=job.job_id)
+            elif job.cancelled:
+                self.outcomes.cancelled(job.job_id, job.label, claim, job.phase)
             else:
                 await give_back()
             raise
@@ -263,7 +269,7 @@ class Worker:
         else:
             if outcome.ok:
                 self.outcomes.index(sha, job.job_id, job.label, outcome.document)
-                self.outcomes.archived(job.job_id, job.label, claim)
+                self.outcomes.archived(job.job_id, job.label, claim, outcome.document)
                 return "ok"
             self.outcomes.failed(job.job_id, job.label, claim, outcome.document)
             return "failed"
