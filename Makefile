@@ -41,7 +41,7 @@ system-deps:
 $(STAMP): pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -U pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[voice,queue,test,dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[voice,queue,http,test,dev]'
 	@touch $@
 
 demo: setup

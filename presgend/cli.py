@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("run", "run the daemon: watch the inbox and process what is dropped")
     p.add_argument("--once", action="store_true", help="process what is in the inbox, then exit")
+    p = command("serve", "run the daemon with the HTTP API, the web page and /mcp")
+    p.add_argument("--bind", metavar="ADDR", help="listen address (default: http.bind)")
+    p.add_argument("--port", type=int, metavar="N", help="port (default: http.port)")
+    command("mcp", "run the daemon and serve its MCP tools over stdio, for an assistant")
     p = command("process", "process files now and write the results to the outbox")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--outbox", type=Path, metavar="D", help="where results go")
@@ -67,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handlers = {
         "run": _run,
+        "serve": _serve,
+        "mcp": _mcp,
         "process": _process,
         "plan": _plan,
         "doctor": _doctor,
@@ -185,6 +191,36 @@ def _run(args: argparse.Namespace, cfg: Config) -> int:
 
     logs.configure(cfg.paths.logs)
     return daemon.main(cfg, once=args.once, config_path=args.config)
+
+
+def _serve(args: argparse.Namespace, cfg: Config) -> int:
+    from presgend import daemon
+
+    changes: dict[str, object] = {"enabled": True}
+    if args.bind:
+        changes["bind"] = args.bind
+    if args.port:
+        changes["port"] = args.port
+    cfg = config_mod.replace(cfg, "http", **changes)
+    logs.configure(cfg.paths.logs)
+    return daemon.main(cfg, config_path=args.config)
+
+
+def _mcp(args: argparse.Namespace, cfg: Config) -> int:
+    """The daemon (so what is submitted gets made) with the MCP tools on stdin/stdout;
+    it stops when the assistant closes the connection. Logs go to stderr and the file."""
+    from presgend import daemon, mcp_tools
+
+    logs.configure(cfg.paths.logs, console_level="warning")
+    runner = daemon.Daemon(cfg, args.config)
+
+    async def tools() -> None:
+        server = mcp_tools.build(runner.hooks(), runner.http_url() if cfg.http.enabled else "")
+        await server.run_stdio_async()
+        runner.request_stop("the MCP client closed the connection")
+
+    runner.extra_services["mcp"] = tools
+    return asyncio.run(runner.run())
 
 
 def _status(args: argparse.Namespace, cfg: Config) -> int:

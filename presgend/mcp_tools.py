@@ -1,0 +1,130 @@
+"""MCP tools: what an assistant may ask of presgend, over stdio (`presgend mcp`) or at
+/mcp on the HTTP service. The same front desk as HTTP: a submitted file goes into the
+inbox like a drop, and a finished video comes back as its download link, never bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from presgend import desk, inputs
+from presgend.http_api import Hooks, view
+from presgend.pipeline.context import new_job_id
+
+INSTRUCTIONS = (
+    "presgend turns a talking-head video or a plain-text script into a split-screen "
+    "presentation video with slides and subtitles. Submit a file by its path on the "
+    "presgend machine, then poll job_status until it is ok or failed; the video comes "
+    "back as a download link."
+)
+
+
+def allowed(path: Path, roots: tuple[str, ...]) -> bool:
+    real = Path(os.path.realpath(path))
+    for root in roots:
+        base = Path(os.path.realpath(os.path.expanduser(root)))
+        if real == base or base in real.parents:
+            return True
+    return False
+
+
+def build(hooks: Hooks, base_url: str = "") -> Any:
+    """The MCP server with presgend's tools, bound to a daemon's hooks."""
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    server = MCPServer("presgend", instructions=INSTRUCTIONS, log_level="WARNING")
+    cfg = hooks.config
+
+    def known(job_id: str) -> dict[str, Any]:
+        shown = view(hooks, job_id, base_url)
+        if shown is None:
+            raise ToolError(f"There is no job with the id {job_id}.")
+        return shown
+
+    @server.tool()
+    async def submit_file(path: str) -> dict[str, Any]:
+        """Queue a video (.mp4 .mov .mkv .webm .m4v .avi) or a script (.txt .md) on the
+        presgend machine, with its transcript or picture beside it if there is one.
+        Returns the job id; poll job_status with it."""
+        roots = cfg.mcp.allowed_roots
+        source = Path(os.path.expanduser(path))
+        if not roots:
+            raise ToolError("Submitting files is off: set mcp.allowed_roots in the config.")
+        if not allowed(source, roots):
+            raise ToolError(f"{path} is outside the folders presgend may read (mcp.allowed_roots).")
+        if not source.is_file():
+            raise ToolError(f"{path} is not a file presgend can read.")
+        name = desk.safe_name(source.name)
+        if inputs.classify(name) != "main":
+            raise ToolError(f"{source.name} is neither a video nor a script presgend can use.")
+        sidecars: dict[str, Path] = {}
+        wanted = (
+            inputs.IMAGE_SUFFIXES
+            if name.lower().endswith(inputs.SCRIPT_SUFFIXES)
+            else inputs.TRANSCRIPT_SUFFIXES
+        )
+        for suffix in wanted:
+            beside = source.with_name(source.stem + suffix)
+            if beside.is_file():
+                sidecars[suffix] = beside
+                break
+        job_id = new_job_id()
+        final = await asyncio.to_thread(
+            desk.hand_in, cfg, source, name, job_id, sidecars=sidecars, source="mcp", move=False
+        )
+        hooks.poke(final)
+        return {"job_id": job_id, "input": final, "status": "queued"}
+
+    @server.tool()
+    async def job_status(job_id: str) -> dict[str, Any]:
+        """Status (queued, running, ok, failed, duplicate, expired), phase and progress
+        of one job; when it is done, its download links (or its error)."""
+        shown = known(job_id)
+        shown.pop("report", None)
+        shown.pop("error_document", None)
+        return shown
+
+    @server.tool()
+    async def list_jobs(limit: int = 10) -> list[dict[str, Any]]:
+        """The most recent jobs, newest first."""
+        found = []
+        for item in desk.entries(cfg.paths.inbox, max(1, min(limit, 100))):
+            shown = view(hooks, item["job_id"], base_url)
+            if shown is not None:
+                shown.pop("report", None)
+                shown.pop("error_document", None)
+                found.append(shown)
+        return found
+
+    @server.tool()
+    async def get_report(job_id: str) -> dict[str, Any]:
+        """The full report of a finished job (or its error document)."""
+        shown = known(job_id)
+        document = shown.get("report") or shown.get("error_document")
+        if document is None:
+            raise ToolError(f"The job {job_id} has no report yet; it is {shown['status']}.")
+        return dict(document)
+
+    @server.tool()
+    async def plan(path: str) -> dict[str, Any]:
+        """What processing a file would do (slides, timings, voice), writing nothing."""
+        from presgend import planning
+
+        source = Path(os.path.expanduser(path))
+        if not cfg.mcp.allowed_roots or not allowed(source, cfg.mcp.allowed_roots):
+            raise ToolError(f"{path} is outside the folders presgend may read (mcp.allowed_roots).")
+        if not source.is_file():
+            raise ToolError(f"{path} is not a file presgend can read.")
+        result: dict[str, Any] = await planning.plan(source, cfg, None)
+        return result
+
+    @server.tool()
+    async def doctor() -> list[dict[str, Any]]:
+        """Whether everything presgend needs is ready (tools, models, voices, folders)."""
+        return [check.as_dict() for check in await asyncio.to_thread(hooks.ready_checks)]
+
+    return server

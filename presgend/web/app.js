@@ -1,0 +1,129 @@
+"use strict";
+// presgend's page: upload with progress, then poll the job until it ends. No build step,
+// nothing fetched from elsewhere; the token (when the server asks for one) stays in this tab.
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const form = $("upload"), file = $("file"), send = $("send"), drop = $("drop");
+  const message = $("message"), jobs = $("jobs");
+  let token = sessionStorage.getItem("presgend-token") || "";
+  let pending = null; // the upload waiting for a token
+
+  const headers = () => (token ? { Authorization: "Bearer " + token } : {});
+  const say = (text) => { message.textContent = text || ""; };
+
+  function askToken(retry) {
+    pending = retry;
+    $("token").hidden = false;
+    $("token-value").focus();
+    say("This server needs an access token.");
+  }
+  $("token-save").addEventListener("click", () => {
+    token = $("token-value").value.trim();
+    sessionStorage.setItem("presgend-token", token);
+    $("token").hidden = true;
+    say("");
+    if (pending) { const retry = pending; pending = null; retry(); }
+  });
+
+  file.addEventListener("change", () => { send.disabled = !file.files.length; });
+  ["dragenter", "dragover"].forEach((type) => drop.addEventListener(type, (e) => {
+    e.preventDefault(); drop.classList.add("over");
+  }));
+  ["dragleave", "drop"].forEach((type) => drop.addEventListener(type, (e) => {
+    e.preventDefault(); drop.classList.remove("over");
+  }));
+  drop.addEventListener("drop", (e) => {
+    if (e.dataTransfer.files.length) { file.files = e.dataTransfer.files; send.disabled = false; }
+  });
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (!file.files.length) return;
+    const data = new FormData();
+    data.append("file", file.files[0]);
+    if ($("transcript").files.length) data.append("transcript", $("transcript").files[0]);
+    if ($("picture").files.length) data.append("picture", $("picture").files[0]);
+    const name = file.files[0].name;
+    send.disabled = true;
+    form.reset();
+    upload(data, name);
+  });
+
+  function upload(data, name) {
+    const card = newCard(name);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/jobs");
+    Object.entries(headers()).forEach(([k, v]) => xhr.setRequestHeader(k, v));
+    xhr.upload.addEventListener("progress", (ev) => {
+      if (ev.lengthComputable) show(card, { phase: "uploading", progress: ev.loaded / ev.total * 0.1 });
+    });
+    xhr.addEventListener("load", () => {
+      let body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
+      if (xhr.status === 401) { card.remove(); askToken(() => upload(data, name)); return; }
+      if (xhr.status !== 202) { fail(card, body.error || "The upload failed (" + xhr.status + ")."); return; }
+      card.dataset.job = body.job_id;
+      poll(card, body.status_url);
+    });
+    xhr.addEventListener("error", () => fail(card, "The upload could not reach the server."));
+    xhr.send(data);
+  }
+
+  function newCard(name) {
+    const card = $("job-template").content.firstElementChild.cloneNode(true);
+    card.querySelector(".name").textContent = name;
+    jobs.prepend(card);
+    show(card, { phase: "uploading", progress: 0 });
+    return card;
+  }
+
+  function show(card, job) {
+    card.querySelector("progress").value = job.progress || 0;
+    const pct = Math.round((job.progress || 0) * 100);
+    const words = { queued: "Waiting for a free worker", running: "Working", ok: "Finished", duplicate: "Already made" };
+    const status = words[job.status] || "Uploading";
+    card.querySelector(".phase").textContent = job.status === "ok" || job.status === "duplicate"
+      ? status : status + " · " + job.phase + " · " + pct + "%";
+  }
+
+  function fail(card, text) {
+    const error = card.querySelector(".error");
+    error.textContent = text;
+    error.hidden = false;
+    card.classList.add("failed");
+  }
+
+  async function poll(card, url) {
+    for (;;) {
+      let job;
+      try {
+        const response = await fetch(url, { headers: headers() });
+        if (response.status === 401) { askToken(() => poll(card, url)); return; }
+        job = await response.json();
+      } catch (err) {
+        await new Promise((r) => setTimeout(r, 2000));
+        continue;
+      }
+      show(card, job);
+      if (job.status === "failed") { fail(card, job.error || "The job failed."); return; }
+      if (job.status === "expired") { fail(card, job.message); return; }
+      if (job.status === "ok" || job.status === "duplicate") { done(card, job); return; }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  function done(card, job) {
+    const links = job.links || {};
+    const result = card.querySelector(".result");
+    if (links.preview) card.querySelector(".preview").src = links.preview;
+    else card.querySelector(".preview").remove();
+    if (links.video) card.querySelector(".player").src = links.video;
+    ["video", "srt", "report"].forEach((kind) => {
+      const a = card.querySelector("a." + kind);
+      if (links[kind]) a.href = links[kind]; else a.remove();
+    });
+    if (job.message) card.querySelector(".phase").textContent = job.message;
+    result.hidden = false;
+    card.classList.add("done");
+  }
+})();
