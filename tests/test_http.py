@@ -1,0 +1,336 @@
+"""The HTTP service as a user reaches it: a real `presgend serve` on a temporary inbox,
+httpx for the API, Debian's Chromium for the web page, the MCP SDK's own client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from daemon_harness import CLIP_SENTENCES, daemon_config, valid_video, visible
+from pg_server import free_port
+
+from presgend import desk, sample
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "test-token-0123456789"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
+    out = tmp_path_factory.mktemp("clip")
+    return sample.make_talk(
+        out, CLIP_SENTENCES, name="clip", image=astronaut_png, preset="ultrafast", size=(640, 360)
+    )
+
+
+class Server:
+    """`presgend serve` in a subprocess, with its folders under `root`."""
+
+    def __init__(self, root: Path, **http: Any) -> None:
+        self.root = root
+        self.port = free_port()
+        settings = {"tokens": [TOKEN], "max_upload_mb": 20, **http, "port": self.port}
+        self.config = daemon_config(root, "srv", http=settings, mcp={"allowed_roots": [str(root)]})
+        self.stderr = (root / "srv.stderr").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "presgend", "serve", "--config", str(self.config)],
+            cwd=root, stdout=subprocess.DEVNULL, stderr=self.stderr,
+        )  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = httpx.Client(base_url=self.url, headers=self.auth, timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            assert self.proc.poll() is None, (root / "srv.stderr").read_text()
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server did not answer"
+            time.sleep(0.1)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {TOKEN}"}
+
+    def upload(self, path: Path, name: str | None = None, **extra: Path) -> httpx.Response:
+        files: dict[str, Any] = {"file": (name or path.name, path.read_bytes())}
+        for field, side in extra.items():
+            files[field] = (side.name, side.read_bytes())
+        return self.client.post("/api/jobs", files=files)
+
+    def wait(self, job_id: str, timeout: float = 180, until: tuple[str, ...] = ()) -> Any:
+        until = until or ("ok", "failed", "duplicate")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.client.get(f"/api/jobs/{job_id}").json()
+            if status["status"] in until:
+                return status
+            assert self.proc.poll() is None, "the server exited"
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} did not reach {until}")
+
+    def stop(self) -> int:
+        self.client.close()
+        self.proc.terminate()
+        rc = self.proc.wait(60)
+        self.stderr.close()
+        return rc
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("http"))
+    yield srv
+    assert srv.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def finished(server: Server, clip: sample.SampleTalk) -> dict[str, Any]:
+    """One upload of a clip and its transcript, followed to the end by its events."""
+    response = server.upload(clip.video, "my talk.mp4", transcript=clip.srt)
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["status_url"].endswith(f"/api/jobs/{body['job_id']}")
+    events = []
+    with server.client.stream("GET", f"/api/jobs/{body['job_id']}/events", timeout=180) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        kind = ""
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line.removeprefix("data: "))))
+                if kind == "done":
+                    break
+    return {"job_id": body["job_id"], "events": events}
+
+
+def test_upload_follow_and_download(
+    server: Server, finished: dict[str, Any], tmp_path: Path
+) -> None:
+    events = finished["events"]
+    kinds = [k for k, _ in events]
+    assert kinds[-1] == "done" and kinds.count("done") == 1
+    progress = [e["progress"] for _, e in events]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert {e["status"] for _, e in events} >= {"running", "ok"}
+    status = server.client.get(f"/api/jobs/{finished['job_id']}").json()
+    assert status["status"] == "ok" and status["input"] == "my talk.mp4"
+    assert status["report"]["output"]["video"].endswith("my talk.mp4")
+    links = status["links"]
+    assert set(links) == {"video", "srt", "report", "preview"}
+    # the link works without the token, is a valid MP4, and seeks (range requests)
+    video = httpx.get(links["video"], timeout=30)
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    assert "my%20talk.mp4" in video.headers["content-disposition"]
+    (tmp_path / "got.mp4").write_bytes(video.content)
+    assert valid_video(tmp_path / "got.mp4") == ""
+    part = httpx.get(links["video"], headers={"Range": "bytes=100-1099"}, timeout=30)
+    assert part.status_code == 206
+    assert part.content == video.content[100:1100]
+    assert part.headers["content-range"] == f"bytes 100-1099/{len(video.content)}"
+    srt = httpx.get(links["srt"], timeout=30)
+    assert "-->" in srt.text
+    assert httpx.get(links["report"], timeout=30).json()["job_id"] == finished["job_id"]
+    listed = server.client.get("/api/jobs").json()["jobs"]
+    assert listed[0]["job_id"] == finished["job_id"]
+
+
+def test_tokens_links_and_errors_speak_plainly(server: Server, finished: dict[str, Any]) -> None:
+    bare = httpx.Client(base_url=server.url, timeout=10)
+    no_token = bare.get(f"/api/jobs/{finished['job_id']}")
+    assert no_token.status_code == 401
+    assert no_token.json()["error"].startswith("A valid bearer token is needed")
+    wrong = bare.get("/api/jobs", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert bare.post("/api/jobs", files={"file": ("a.mp4", b"x")}).status_code == 401
+    assert bare.get("/healthz").json() == {"status": "ok"}
+    missing = server.client.get("/api/jobs/nope")
+    assert missing.status_code == 404 and missing.json()["error"] == "There is no job with this id."
+    # a link past its expiry: 410, in words
+    key = desk.link_key(server.root / "inbox")
+    expired = desk.sign(key, "my talk.mp4", time.time() - 1)
+    gone = bare.get(f"/d/{expired}")
+    assert gone.status_code == 410 and "expired" in gone.json()["error"]
+    forged = desk.sign(b"0" * 64, "my talk.mp4", time.time() + 60)
+    assert bare.get(f"/d/{forged}").status_code == 404
+    metrics = server.client.get("/metrics").text
+    assert 'presgend_jobs{status="ok"}' in metrics and "presgend_breaker_open 0" in metrics
+    assert "presgend_phase_seconds_count" in metrics
+    ready = bare.get("/readyz")
+    assert ready.status_code in (200, 503) and ready.json()
+    bare.close()
+
+
+def test_hostile_names_land_in_the_inbox_and_garbage_fails_plainly(
+    server: Server, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(os.urandom(50_000))
+    ids = {}
+    for name in ("../../etc/x.mp4", "-y .mp4"):
+        response = server.upload(garbage, name)
+        assert response.status_code == 202, response.text
+        ids[name] = response.json()["job_id"]
+    for job_id in ids.values():
+        status = server.wait(job_id, 60)
+        assert status["status"] == "failed"
+        assert status["error"].endswith(".")  # one plain sentence
+        assert status["input"] in ("x.mp4", "y.mp4")
+    assert not (server.root.parent / "etc").exists() and not Path("/etc/x.mp4").exists()
+    failed = visible(server.root / "failed")
+    assert {"x.mp4", "y.mp4", "x.error.json", "y.error.json"} <= set(failed)
+
+
+def test_an_upload_over_the_limit_is_refused_and_leaves_nothing(server: Server) -> None:
+    before = sorted(os.listdir(server.root / "inbox"))
+    big = os.urandom(21 * 2**20)
+    response = server.client.post("/api/jobs", files={"file": ("big.mp4", big)})
+    assert response.status_code == 413
+    assert response.json()["error"] == "The upload is larger than the 20 MB this server accepts."
+
+    # streamed without a length: refused as it arrives
+    def chunks() -> Iterator[bytes]:
+        boundary = b"xyz"
+        yield b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
+        yield b"\r\n"
+        for i in range(0, len(big), 1 << 20):
+            yield big[i : i + (1 << 20)]
+        yield b"\r\n--" + boundary + b"--\r\n"
+
+    streamed = server.client.post(
+        "/api/jobs", content=chunks(),
+        headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+    )  # fmt: skip
+    assert streamed.status_code == 413
+    assert sorted(os.listdir(server.root / "inbox")) == before
+    uploads = server.root / "inbox" / ".presgend" / "uploads"
+    assert not uploads.exists() or list(uploads.iterdir()) == []
+
+
+def test_cancel_a_running_job(server: Server, talk: sample.SampleTalk) -> None:
+    response = server.upload(talk.video, "long talk.mp4", transcript=talk.srt)
+    job_id = response.json()["job_id"]
+    server.wait(job_id, 60, until=("running",))
+    cancel = server.client.delete(f"/api/jobs/{job_id}")
+    assert cancel.status_code == 202 and cancel.json()["cancel"] == "cancelled"
+    status = server.wait(job_id, 30)
+    assert status["status"] == "failed" and status["error"] == "The job was cancelled."
+    assert status["error_document"]["reason"] == "cancelled"
+    assert "long talk.mp4" in visible(server.root / "failed")
+    assert "long talk.mp4" not in visible(server.root / "outbox")
+    again = server.client.delete(f"/api/jobs/{job_id}")
+    assert again.status_code == 409
+
+
+def test_a_public_bind_without_tokens_refuses_to_start(tmp_path: Path) -> None:
+    config = daemon_config(tmp_path, "pub", http={"tokens": [], "port": free_port()})
+    result = subprocess.run(
+        [sys.executable, "-m", "presgend", "serve", "--bind", "0.0.0.0", "--config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "with no tokens: set http.tokens, or bind to 127.0.0.1." in result.stderr
+
+
+def test_the_web_page_in_a_real_browser(server: Server, clip: sample.SampleTalk) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1000, "height": 1400})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.goto(server.url + "/")
+        assert "strict" not in page.content()  # the page came from the app
+        page.set_input_files("#file", str(clip.video))
+        page.set_input_files("#transcript", str(clip.srt))
+        page.click("#send")
+        page.wait_for_selector("#token:not([hidden])")  # the server asks for its token once
+        page.fill("#token-value", TOKEN)
+        page.click("#token-save")
+        page.wait_for_function(
+            "() => (document.querySelector('progress') || {}).value > 0.1", timeout=90_000
+        )
+        link = page.wait_for_selector("a.video[download][href]", timeout=180_000)
+        href = link.get_attribute("href")
+        page.wait_for_function(
+            "() => { const img = document.querySelector('.preview'); return !img || img.complete; }"
+        )
+        page.screenshot(path=str(ARTIFACTS / "web-finished.png"), full_page=True)
+        browser.close()
+    assert href and href.startswith(server.url + "/d/")
+    assert httpx.get(href, timeout=30).headers["content-type"] == "video/mp4"
+    assert [p for p in problems if "401" not in p] == []
+
+
+def test_mcp_over_stdio_and_over_http(
+    server: Server, finished: dict[str, Any], clip: sample.SampleTalk, tmp_path: Path
+) -> None:
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    root = tmp_path / "mcp"
+    root.mkdir()
+    config = daemon_config(root, "mcp", mcp={"allowed_roots": [str(clip.video.parent)]})
+
+    async def over_stdio() -> tuple[list[str], dict[str, Any], dict[str, Any], str]:
+        params = StdioServerParameters(
+            command=sys.executable, args=["-m", "presgend", "mcp", "--config", str(config)],
+            cwd=str(root),
+        )  # fmt: skip
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            names = sorted(t.name for t in (await session.list_tools()).tools)
+            outside = await session.call_tool("submit_file", {"path": "/etc/hostname"})
+            submitted = await session.call_tool("submit_file", {"path": str(clip.video)})
+            job = json.loads(submitted.content[0].text)  # type: ignore[union-attr]
+            deadline = time.monotonic() + 180
+            while True:
+                result = await session.call_tool("job_status", {"job_id": job["job_id"]})
+                status = json.loads(result.content[0].text)  # type: ignore[union-attr]
+                if status["status"] in ("ok", "failed") or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            report = await session.call_tool("get_report", {"job_id": job["job_id"]})
+            return names, status, json.loads(report.content[0].text), outside.content[0].text  # type: ignore[union-attr]
+
+    names, status, report, refused = asyncio.run(over_stdio())
+    assert names == ["doctor", "get_report", "job_status", "list_jobs", "plan", "submit_file"]
+    assert "outside the folders presgend may read" in refused
+    assert status["status"] == "ok", status
+    assert report["output"]["video"].endswith("clip.mp4")
+    assert valid_video(Path(report["output"]["video"])) == ""
+    assert clip.video.exists()  # submitted by path: copied, never moved
+
+    async def over_http() -> tuple[list[str], dict[str, Any]]:
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+
+        async with (
+            httpx2.AsyncClient(headers=server.auth, timeout=30) as client,
+            streamable_http_client(f"{server.url}/mcp/", http_client=client) as streams,
+            ClientSession(streams[0], streams[1]) as session,
+        ):
+            await session.initialize()
+            names = sorted(t.name for t in (await session.list_tools()).tools)
+            result = await session.call_tool("job_status", {"job_id": finished["job_id"]})
+            return names, json.loads(result.content[0].text)  # type: ignore[union-attr]
+
+    names, status = asyncio.run(over_http())
+    assert "submit_file" in names
+    assert status["status"] == "ok" and status["links"]["video"].startswith(server.url + "/d/")
+    assert httpx.post(f"{server.url}/mcp/", json={}).status_code == 401
