@@ -563,6 +563,90 @@ def cluster_section(opts: argparse.Namespace) -> dict[str, Any]:
 SECTIONS.append(cluster_section)
 
 
+def http_section(opts: argparse.Namespace) -> dict[str, Any]:
+    """What one upload costs the server process in memory: the 180 s talk, then a body
+    sixteen times its size, as large as a 1080p recording of that length (the server's
+    breaker starts no job, so only the upload is measured)."""
+    import httpx
+    import psutil
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pg_server import free_port
+
+    talk = fixture(opts.seconds)
+    root = WORK / "http"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "inbox").mkdir(parents=True)
+    port = free_port()
+    config = root / "presgend.toml"
+    config.write_text(
+        "[paths]\n" + "".join(f'{k} = "{root / k}"\n' for k in
+                               ("inbox", "outbox", "failed", "archive", "logs"))
+        + f"[http]\nport = {port}\nmax_upload_mb = 4096\n"
+        + "[breaker]\ncpu_percent = 0.1\ncooldown_seconds = 3600\n"
+    )  # fmt: skip
+    big = root / "big.mp4"
+    with big.open("wb") as f:
+        for _ in range(16):
+            f.write(talk.video.read_bytes())
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/presgend"), "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    results: dict[str, Any] = {}
+    try:
+        _wait(lambda: _answers(url), 60)
+        proc = psutil.Process(server.pid)
+        print("\nhttp: one upload into `presgend serve` (server process RSS, sampled every 10 ms)")
+        for label, path in (("180 s talk", talk.video), ("16x that", big)):
+            before = proc.memory_info().rss / 2**20
+            peak = before
+            done = threading.Event()
+
+            def sample(done: threading.Event = done) -> None:
+                nonlocal peak
+                while not done.is_set():
+                    peak = max(peak, proc.memory_info().rss / 2**20)
+                    done.wait(0.01)
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            size = path.stat().st_size / 2**20
+            started = time.monotonic()
+            with path.open("rb") as body:
+                response = httpx.post(f"{url}/api/jobs", files={"file": ("talk.mp4", body)},
+                                      timeout=600)  # fmt: skip
+            seconds = time.monotonic() - started
+            done.set()
+            sampler.join()
+            assert response.status_code == 202, response.text
+            print(f"  {label:<11} {size:7.1f} MB in {seconds:5.2f} s: RSS {before:6.1f} MB "
+                  f"before, {peak:6.1f} MB at the peak (+{peak - before:.1f} MB)")  # fmt: skip
+            results[label] = {
+                "mb": round(size, 1),
+                "seconds": round(seconds, 2),
+                "rss_before_mb": round(before, 1),
+                "rss_peak_mb": round(peak, 1),
+            }
+    finally:
+        server.terminate()
+        server.wait(60)
+    return results
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+SECTIONS.append(http_section)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=180.0, help="length of the fixture")
@@ -572,7 +656,9 @@ def main() -> int:
     parser.add_argument(
         "--whisper-model", choices=["base", "tiny.en"], default="base", help="for `whisper`"
     )
-    parser.add_argument("--only", help="run one section: video, whisper, script, daemon or cluster")
+    parser.add_argument(
+        "--only", help="run one section: video, whisper, script, daemon, cluster or http"
+    )
     opts = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     chosen = [s for s in SECTIONS if not opts.only or s.__name__.startswith(opts.only)]

@@ -311,6 +311,8 @@ class Daemon:
                 if self.queue is None:
                     snapshot = state_mod.collect(self.config)
                     others = {j["job_id"]: j for j in snapshot["running"]}
+                else:
+                    others = dict(self.queue.cluster_running)
             self._cluster = (time.monotonic(), others)
         return {**others, **mine}
 

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 from presgend import cli, sample
+from presgend import config as config_mod
+from presgend.errors import ConfigError
 from presgend.pipeline import voices
 
 DEMO_DIR = Path("demo")
@@ -38,6 +40,14 @@ def main() -> int:
                 f"    report:    {(outbox / f'{stem}.report.json').absolute()}\n"
                 f"    subtitles: {(outbox / f'{stem}.srt').absolute()}"
             )
+        try:
+            port = config_mod.load(None).http.port
+        except ConfigError:
+            port = 8737
+        print(
+            "\nthe web page: .venv/bin/presgend serve, then open "
+            f"http://127.0.0.1:{port}/ (drop a file there; Ctrl-C stops it)"
+        )
     return code
 
 

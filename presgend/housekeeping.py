@@ -49,6 +49,7 @@ class Housekeeping:
     async def run(self) -> None:
         watchdog_every = notify.watchdog_interval()
         next_beat = next_reclaim = next_state = next_sample = next_ping = 0.0
+        written_with: set[str] = set()  # the running jobs the state file last showed
         while True:
             cfg = self.config  # a reload replaces it
             now = self.clock()
@@ -61,7 +62,8 @@ class Housekeeping:
             if now >= next_reclaim and not self.intake.paused:
                 self.reclaim()
                 next_reclaim = now + cfg.jobs.lease_seconds / 3
-            if now >= next_state:
+            if now >= next_state or set(self.jobs) != written_with:
+                written_with = set(self.jobs)  # a job started or ended: say so now
                 self.write_state()
                 next_state = now + (1.0 if self.jobs or self.intake.ready else 10.0)
             if watchdog_every is not None and now >= next_ping:

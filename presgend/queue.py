@@ -235,6 +235,7 @@ class Queue:
         self.started_at = time.time()
         self.owned: dict[str, tuple[int | None, int | None]] = {}  # job id: queue job, worker
         self.failed: set[int] = set()  # queue jobs to finish as failed
+        self.cluster_running: dict[str, dict[str, Any]] = {}  # every worker's, each beat
 
     @property
     def staging(self) -> Path:
@@ -378,6 +379,7 @@ class Queue:
         assert self.app is not None
         while True:
             await self.beat(snapshot())
+            self.cluster_running = await self.running_everywhere()
             await self.retry_stalled()
             await self.check_ownership()
             await self.requeue_orphans()
@@ -395,6 +397,16 @@ class Queue:
             name=self.name, host=claims.HOST, pid=os.getpid(), worker_id=worker_id,
             state=state,
         )  # fmt: skip
+
+    async def running_everywhere(self) -> dict[str, dict[str, Any]]:
+        """Every live worker's running jobs (phase, progress), from their last beat."""
+        assert self.app is not None
+        rows = await self.app.connector.execute_query_all_async(
+            query="""SELECT state->'running' AS running FROM presgend_daemons
+                      WHERE seen_at > now() - make_interval(secs => %(stale)s)""",
+            stale=self.config.queue.stalled_seconds,
+        )
+        return {job["job_id"]: job for row in rows for job in (row["running"] or [])}
 
     async def retry_stalled(self) -> None:
         assert self.app is not None

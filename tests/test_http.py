@@ -37,11 +37,14 @@ def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sampl
 class Server:
     """`presgend serve` in a subprocess, with its folders under `root`."""
 
-    def __init__(self, root: Path, **http: Any) -> None:
+    def __init__(self, root: Path, breaker: dict[str, Any] | None = None, **http: Any) -> None:
         self.root = root
         self.port = free_port()
         settings = {"tokens": [TOKEN], "max_upload_mb": 20, **http, "port": self.port}
-        self.config = daemon_config(root, "srv", http=settings, mcp={"allowed_roots": [str(root)]})
+        extra = {"breaker": breaker} if breaker else {}
+        self.config = daemon_config(
+            root, "srv", http=settings, mcp={"allowed_roots": [str(root)]}, **extra
+        )
         self.stderr = (root / "srv.stderr").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "presgend", "serve", "--config", str(self.config)],
@@ -334,3 +337,34 @@ def test_mcp_over_stdio_and_over_http(
     assert "submit_file" in names
     assert status["status"] == "ok" and status["links"]["video"].startswith(server.url + "/d/")
     assert httpx.post(f"{server.url}/mcp/", json={}).status_code == 401
+
+
+def test_another_daemon_on_the_inbox_runs_an_upload_and_the_status_follows(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    from daemon_harness import DaemonProcess
+
+    # the front's breaker never admits a job, so the other daemon on the inbox takes it
+    front = Server(tmp_path, tokens=[], breaker={"cpu_percent": 0.1, "cooldown_seconds": 600})
+    worker = DaemonProcess(tmp_path, "worker")
+    try:
+        files = {"file": ("shared.mp4", clip.video.read_bytes()),
+                 "transcript": ("shared.srt", clip.srt.read_bytes())}  # fmt: skip
+        response = httpx.post(f"{front.url}/api/jobs", files=files)  # loopback: no token
+        assert response.status_code == 202
+        job_id = response.json()["job_id"]
+        seen = set()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            status = httpx.get(f"{front.url}/api/jobs/{job_id}").json()
+            seen.add(status["status"])
+            if status["status"] in ("ok", "failed"):
+                break
+            time.sleep(0.2)
+        assert status["status"] == "ok" and "running" in seen
+        assert [e["input"] for e in worker.events("input_claimed")] == ["shared.mp4"]
+        assert [e["job_id"] for e in worker.events("input_claimed")] == [job_id]
+        assert httpx.get(status["links"]["video"]).headers["content-type"] == "video/mp4"
+    finally:
+        assert worker.stop() == 0
+        assert front.stop() == 0
