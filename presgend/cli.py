@@ -215,7 +215,8 @@ def _mcp(args: argparse.Namespace, cfg: Config) -> int:
     runner = daemon.Daemon(cfg, args.config)
 
     async def tools() -> None:
-        server = mcp_tools.build(runner.hooks(), runner.http_url() if cfg.http.enabled else "")
+        front = runner.front
+        server = mcp_tools.build(front.hooks(), front.url() if cfg.http.enabled else "")
         await server.run_stdio_async()
         runner.request_stop("the MCP client closed the connection")
 

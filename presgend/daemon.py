@@ -23,9 +23,7 @@ from typing import Any
 
 from presgend import (
     claims,
-    desk,
     hardware,
-    inputs,
     logs,
     notify,
     outcomes,
@@ -38,6 +36,7 @@ from presgend import config as config_mod
 from presgend import queue as queue_mod
 from presgend.config import Config
 from presgend.errors import ConfigError
+from presgend.front import FrontDesk
 from presgend.housekeeping import Housekeeping
 from presgend.intake import Intake
 from presgend.pipeline.context import Services, new_job_id
@@ -87,7 +86,10 @@ class Daemon:
             self.queue = queue_mod.Queue(cfg, worker=self.worker, outcomes=self.outcomes)
         self.intake_done = asyncio.Event()  # --once: everything dropped is handed over
         self.extra_services: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
-        self._cluster: tuple[float, dict[str, dict[str, Any]]] = (float("-inf"), {})
+        self.front = FrontDesk(
+            cfg, intake=self.intake, worker=self.worker, outcomes=self.outcomes,
+            monitor=self.monitor, queue=self.queue,
+        )  # fmt: skip
         self.housekeeping = Housekeeping(
             cfg,
             jobs=self.worker.jobs,
@@ -136,7 +138,7 @@ class Daemon:
             services["worker"] = self._queue_worker(self.queue)
             services["keeper"] = self.queue.keep(self._snapshot)
         if self.config.http.enabled:
-            services["http"] = self._http()
+            services["http"] = self.front.serve(self.stop_event)
         for name, make in self.extra_services.items():
             services[name] = make()
         with signals.handled(self.loop, self._on_signal, self._on_reload):
@@ -248,17 +250,8 @@ class Daemon:
         input goes to the queue while the outbox has room; workers take it from there."""
         if self.queue is None:
             self.worker.admit()
-            return
-        while self.intake.ready and not self.stopping and self.worker.disk_ok():
-            name = self.intake.take()
-            assert name is not None
-            job_id = desk.job_id_of(self.inbox, inputs.sidecars_of(self.inbox, name))
-            try:
-                await self.queue.enqueue(name, job_id or new_job_id())
-            except Exception as exc:  # the database went away: the file is back in the inbox
-                log.error("queue_unavailable", input=name, error=str(exc),
-                          action="retried at the next rescan")  # fmt: skip
-                return
+        else:
+            await self.queue.hand_over(self.intake, lambda: not self.stopping)
 
     async def _queue_worker(self, queue: queue_mod.Queue) -> None:
         if self.once:
@@ -283,85 +276,6 @@ class Daemon:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
         self.wake.clear()
-
-    # -- the front desk: HTTP, the web page, MCP ---------------------------------------------
-
-    def hooks(self) -> Any:
-        from presgend import doctor, http_api
-
-        return http_api.Hooks(
-            config=self.config,
-            poke=self.intake.notice,
-            running=self._running_everywhere,
-            cancel=self.cancel,
-            queue_length=lambda: self.intake.waiting,
-            breaker=self.monitor.as_dict,
-            ready_checks=lambda: doctor.run_checks(self.config),
-        )
-
-    def _running_everywhere(self) -> dict[str, dict[str, Any]]:
-        """Running jobs' phase and progress: this daemon's now, the others' from their
-        state (files, or the queue's database), read at most once a second."""
-        mine = {job.job_id: job.as_dict() for job in self.worker.jobs.values()}
-        at, others = self._cluster
-        if time.monotonic() - at > 1.0:
-            from presgend import state as state_mod
-
-            with contextlib.suppress(OSError, ValueError):
-                if self.queue is None:
-                    snapshot = state_mod.collect(self.config)
-                    others = {j["job_id"]: j for j in snapshot["running"]}
-                else:
-                    others = dict(self.queue.cluster_running)
-            self._cluster = (time.monotonic(), others)
-        return {**others, **mine}
-
-    async def cancel(self, job_id: str) -> str:
-        """Cancel a job handed in at the front desk: "cancelled" when it was here (queued
-        in the inbox, or running on this daemon), "requested" when another daemon has it,
-        "finished" when it is too late."""
-        item = desk.entry(self.inbox, job_id) or {}
-        if item.get("status") in desk.FINISHED:
-            return "finished"
-        running = self.worker.jobs.get(job_id)
-        if running is not None and running.task is not None:
-            running.cancelled = True
-            running.task.cancel()
-            return "cancelled"
-        name = item.get("input")
-        if name and inputs.classify(name) == "main" and (self.inbox / name).exists():
-            self.intake.ready.pop(name, None)
-            self.intake.settler.forget(name)
-            sidecars = inputs.sidecars_of(self.inbox, name)
-            if desk.job_id_of(self.inbox, sidecars) == job_id:
-                claim = claims.claim(self.inbox, name, sidecars, job_id)
-                if claim is not None:
-                    self.outcomes.cancelled(job_id, self.inbox / name, claim, "queued")
-                    return "cancelled"
-        desk.request_cancel(self.inbox, job_id)
-        return "requested"
-
-    async def _http(self) -> None:
-        from presgend import http_api
-
-        hooks = self.hooks()
-        mcp_app, mcp_lifespan = None, None
-        with contextlib.suppress(ImportError):
-            from presgend import mcp_tools
-
-            mcp = mcp_tools.build(hooks, self.http_url())
-            mcp_app = mcp.streamable_http_app(
-                streamable_http_path="/", stateless_http=True, json_response=True,
-                host=self.config.http.bind,
-            )  # fmt: skip
-            mcp_lifespan = mcp.session_manager.run
-        app = http_api.create_app(hooks, mcp_app, mcp_lifespan)
-        await http_api.serve(app, self.config, self.stop_event)
-
-    def http_url(self) -> str:
-        http = self.config.http
-        host = "127.0.0.1" if http.bind in ("0.0.0.0", "::", "") else http.bind
-        return f"http://{host}:{http.port}"
 
     def _reject(self, name: str, reason: str) -> None:
         self.outcomes.rejected(new_job_id(), name, reason)
@@ -417,6 +331,7 @@ class Daemon:
         self.outcomes.config = new
         self.intake.reload(new)
         self.housekeeping.config = new
+        self.front.config = new
         self.worker.config = new
         self.monitor.cpu_limit = new.breaker.cpu_percent
         self.monitor.memory_limit = new.breaker.memory_percent

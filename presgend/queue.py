@@ -31,9 +31,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from presgend import claims, inputs, logs
+from presgend import claims, desk, inputs, logs
 from presgend.config import Config
 from presgend.errors import ClaimLost, JobError, PresgendError
+from presgend.pipeline.context import new_job_id
 from presgend.report import JobRecord, error_document
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from procrastinate.job_context import JobContext
     from procrastinate.jobs import Job
 
+    from presgend.intake import Intake
     from presgend.outcomes import Outcomes
     from presgend.worker import Worker
 
@@ -282,6 +284,20 @@ class Queue:
         log.info("input_queued", input=name, job_id=job_id, queue_job=queue_job,
                  staged=staged.folder.name)  # fmt: skip
         return True
+
+    async def hand_over(self, intake: Intake, going_on: Callable[[], bool]) -> None:
+        """Every ready input to the queue, while the outbox has room; on a database
+        error the file is back in the inbox and intake sees it again at its rescan."""
+        while intake.ready and going_on() and self.worker.disk_ok():
+            name = intake.take()
+            assert name is not None
+            job_id = desk.job_id_of(self.inbox, inputs.sidecars_of(self.inbox, name))
+            try:
+                await self.enqueue(name, job_id or new_job_id())
+            except Exception as exc:
+                log.error("queue_unavailable", input=name, error=str(exc),
+                          action="retried at the next rescan")  # fmt: skip
+                return
 
     async def _defer(self, staged: claims.Claim, job_id: str, label: str) -> int:
         assert self.app is not None

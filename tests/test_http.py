@@ -368,3 +368,27 @@ def test_another_daemon_on_the_inbox_runs_an_upload_and_the_status_follows(
     finally:
         assert worker.stop() == 0
         assert front.stop() == 0
+
+
+def test_an_upload_s_outputs_expire_with_its_links(tmp_path: Path, clip: sample.SampleTalk) -> None:
+    front = Server(tmp_path, tokens=[], link_ttl_hours=3 / 3600)  # three seconds
+    try:
+        response = httpx.post(
+            f"{front.url}/api/jobs",
+            files={"file": ("brief.mp4", clip.video.read_bytes()),
+                   "transcript": ("brief.srt", clip.srt.read_bytes())},
+        )  # fmt: skip
+        job_id = response.json()["job_id"]
+        status = front.wait(job_id, 120)
+        assert status["status"] == "ok"
+        link = status["links"]["video"]
+        assert "brief.mp4" in visible(tmp_path / "outbox")
+        expired = front.wait(job_id, 60, until=("expired",))  # housekeeping deleted them
+        assert expired["message"] == "The job's outputs have expired and were deleted."
+        assert not [n for n in visible(tmp_path / "outbox") if n.startswith("brief")]
+        assert httpx.get(link).status_code == 410
+        events = [json.loads(line) for line in (tmp_path / "logs-srv" / "presgend.jsonl")
+                  .read_text().splitlines() if "output_expired" in line]  # fmt: skip
+        assert events and events[0]["job_id"] == job_id
+    finally:
+        assert front.stop() == 0

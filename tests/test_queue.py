@@ -168,18 +168,26 @@ def _running_job(daemons: list[DaemonProcess]) -> DaemonProcess:
     return found
 
 
+def two_workers_one_talk(
+    root: Path, talk: sample.SampleTalk, dsn: str
+) -> tuple[OutboxWatcher, DaemonProcess, DaemonProcess]:
+    """A watched outbox; worker `a` takes the talk, then worker `b` starts beside it."""
+    init_queue(root, dsn)
+    watcher = OutboxWatcher(root / "outbox")
+    watcher.start()
+    section = queue_section(dsn)
+    a = DaemonProcess(root, "a", queue=section, output={"quality": "standard"})
+    shutil.copy(talk.srt, root / "inbox" / "talk.srt")
+    shutil.copy(talk.video, root / "inbox" / "talk.mp4")
+    a.wait_for(lambda: a.events("input_claimed"), 60, "a to take the job")
+    b = DaemonProcess(root, "b", queue=section, output={"quality": "standard"})
+    return watcher, a, b
+
+
 def test_a_killed_worker_s_job_completes_once_elsewhere(
     tmp_path: Path, talk: sample.SampleTalk, queue_dsn: str
 ) -> None:
-    init_queue(tmp_path, queue_dsn)
-    watcher = OutboxWatcher(tmp_path / "outbox")
-    watcher.start()
-    section = queue_section(queue_dsn)
-    a = DaemonProcess(tmp_path, "a", queue=section, output={"quality": "standard"})
-    shutil.copy(talk.srt, tmp_path / "inbox" / "talk.srt")
-    shutil.copy(talk.video, tmp_path / "inbox" / "talk.mp4")
-    a.wait_for(lambda: a.events("input_claimed"), 60, "a to take the job")
-    b = DaemonProcess(tmp_path, "b", queue=section, output={"quality": "standard"})
+    watcher, a, b = two_workers_one_talk(tmp_path, talk, queue_dsn)
     try:
         assert _running_job([a]) is a
         children = a.proc_children()
@@ -209,15 +217,7 @@ def test_a_killed_worker_s_job_completes_once_elsewhere(
 def test_a_stalled_worker_that_wakes_publishes_nothing(
     tmp_path: Path, talk: sample.SampleTalk, queue_dsn: str
 ) -> None:
-    init_queue(tmp_path, queue_dsn)
-    watcher = OutboxWatcher(tmp_path / "outbox")
-    watcher.start()
-    section = queue_section(queue_dsn)
-    a = DaemonProcess(tmp_path, "a", queue=section, output={"quality": "standard"})
-    shutil.copy(talk.srt, tmp_path / "inbox" / "talk.srt")
-    shutil.copy(talk.video, tmp_path / "inbox" / "talk.mp4")
-    a.wait_for(lambda: a.events("input_claimed"), 60, "a to take the job")
-    b = DaemonProcess(tmp_path, "b", queue=section, output={"quality": "standard"})
+    watcher, a, b = two_workers_one_talk(tmp_path, talk, queue_dsn)
     stopped = [a.proc, *a.proc_children()]
     try:
         assert _running_job([a]) is a

@@ -1,0 +1,122 @@
+"""The front desk as one of the daemon's services: the HTTP app (with MCP at /mcp)
+bound to this daemon's intake, worker and outcomes, and the cancelling of jobs.
+
+`desk.py` holds what needs no daemon (hand-in, ledger, links, retention); this class
+is the part that does: who is running what, and how a job is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any
+
+from presgend import claims, desk, hardware, inputs
+from presgend.config import Config
+from presgend.intake import Intake
+from presgend.outcomes import Outcomes
+from presgend.worker import Worker
+
+if TYPE_CHECKING:
+    from presgend.http_api import Hooks
+    from presgend.queue import Queue
+
+
+class FrontDesk:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        intake: Intake,
+        worker: Worker,
+        outcomes: Outcomes,
+        monitor: hardware.ResourceMonitor,
+        queue: Queue | None,
+    ) -> None:
+        self.config = config
+        self.inbox = config.paths.inbox
+        self.intake = intake
+        self.worker = worker
+        self.outcomes = outcomes
+        self.monitor = monitor
+        self.queue = queue
+        self._cluster: tuple[float, dict[str, dict[str, Any]]] = (float("-inf"), {})
+
+    def hooks(self) -> Hooks:
+        from presgend import doctor
+        from presgend.http_api import Hooks
+
+        return Hooks(
+            config=self.config,
+            poke=self.intake.notice,
+            running=self.running_everywhere,
+            cancel=self.cancel,
+            queue_length=lambda: self.intake.waiting,
+            breaker=self.monitor.as_dict,
+            ready_checks=lambda: doctor.run_checks(self.config),
+        )
+
+    def url(self) -> str:
+        http = self.config.http
+        host = "127.0.0.1" if http.bind in ("0.0.0.0", "::", "") else http.bind
+        return f"http://{host}:{http.port}"
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """The HTTP service until `stop`; MCP is mounted at /mcp when its SDK is there."""
+        from presgend import http_api
+
+        hooks = self.hooks()
+        mcp_app, mcp_lifespan = None, None
+        with contextlib.suppress(ImportError):
+            from presgend import mcp_tools
+
+            mcp = mcp_tools.build(hooks, self.url())
+            mcp_app = mcp.streamable_http_app(
+                streamable_http_path="/", stateless_http=True, json_response=True,
+                host=self.config.http.bind,
+            )  # fmt: skip
+            mcp_lifespan = mcp.session_manager.run
+        app = http_api.create_app(hooks, mcp_app, mcp_lifespan)
+        await http_api.serve(app, self.config, stop)
+
+    def running_everywhere(self) -> dict[str, dict[str, Any]]:
+        """Running jobs' phase and progress: this daemon's now, the others' from their
+        state (files, or the queue's database), read at most once a second."""
+        mine = {job.job_id: job.as_dict() for job in self.worker.jobs.values()}
+        at, others = self._cluster
+        if time.monotonic() - at > 1.0:
+            from presgend import state
+
+            with contextlib.suppress(OSError, ValueError):
+                if self.queue is None:
+                    others = {j["job_id"]: j for j in state.collect(self.config)["running"]}
+                else:
+                    others = dict(self.queue.cluster_running)
+            self._cluster = (time.monotonic(), others)
+        return {**others, **mine}
+
+    async def cancel(self, job_id: str) -> str:
+        """Cancel a handed-in job: "cancelled" when it was here (still in the inbox, or
+        running on this daemon), "requested" when another daemon has it (a marker its
+        housekeeping acts on), "finished" when it is too late."""
+        item = desk.entry(self.inbox, job_id) or {}
+        if item.get("status") in desk.FINISHED:
+            return "finished"
+        running = self.worker.jobs.get(job_id)
+        if running is not None and running.task is not None:
+            running.cancelled = True
+            running.task.cancel()
+            return "cancelled"
+        name = item.get("input")
+        if name and inputs.classify(name) == "main" and (self.inbox / name).exists():
+            self.intake.ready.pop(name, None)
+            self.intake.settler.forget(name)
+            sidecars = inputs.sidecars_of(self.inbox, name)
+            if desk.job_id_of(self.inbox, sidecars) == job_id:
+                claim = claims.claim(self.inbox, name, sidecars, job_id)
+                if claim is not None:
+                    self.outcomes.cancelled(job_id, self.inbox / name, claim, "queued")
+                    return "cancelled"
+        desk.request_cancel(self.inbox, job_id)
+        return "requested"

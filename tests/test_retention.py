@@ -1,0 +1,91 @@
+"""Retention: outputs past their time are deleted, never while they are downloaded, and
+the job then says `expired`. The ledger and files are real; the clock is passed in."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from presgend import config as config_mod
+from presgend import desk
+from presgend.config import Config
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Config:
+    for name in ("inbox", "outbox"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "inbox" / ".presgend").mkdir()
+    return config_mod.from_dict(
+        {"paths": {"inbox": str(tmp_path / "inbox"), "outbox": str(tmp_path / "outbox")}}
+    )
+
+
+def finished_job(cfg: Config, job_id: str, stem: str, hours_ago: float, ttl: float) -> list[Path]:
+    outbox = cfg.paths.outbox
+    files = [outbox / f"{stem}{s}" for s in (".mp4", ".srt", ".report.json", ".preview.jpg")]
+    for path in files:
+        path.write_bytes(b"x")
+    finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - hours_ago * 3600))
+    outputs = dict(zip(("video", "srt", "report", "preview"), map(str, files), strict=True))
+    desk.record(cfg.paths.inbox, job_id, status="ok", input=f"{stem}.mp4", ttl_hours=ttl,
+                finished_at=finished, outputs=outputs)  # fmt: skip
+    return files
+
+
+def test_uploads_expire_after_their_link_time_and_folder_jobs_are_kept(setup: Config) -> None:
+    old_upload = finished_job(setup, "a", "old-upload", hours_ago=25, ttl=24)
+    new_upload = finished_job(setup, "b", "new-upload", hours_ago=1, ttl=24)
+    folder_job = finished_job(setup, "c", "folder", hours_ago=1000, ttl=0)
+    assert desk.expire(setup) == ["a"]
+    assert not any(p.exists() for p in old_upload)
+    assert all(p.exists() for p in new_upload + folder_job)
+    entry = desk.entry(setup.paths.inbox, "a")
+    assert entry is not None and entry["status"] == "expired"
+    # retention_hours applies to every job, folder drops too
+    keep_a_day = config_mod.replace(setup, "outbox", retention_hours=24.0)
+    assert desk.expire(keep_a_day) == ["c"]
+    assert not any(p.exists() for p in folder_job)
+
+
+def test_nothing_is_deleted_while_it_is_downloaded(setup: Config) -> None:
+    files = finished_job(setup, "a", "talk", hours_ago=48, ttl=24)
+    marker = desk.downloading(setup.paths.inbox, "talk.mp4")
+    assert desk.expire(setup) == []
+    assert all(p.exists() for p in files)
+    marker.unlink()
+    assert desk.expire(setup) == ["a"]
+    assert not any(p.exists() for p in files)
+
+
+def test_links_name_one_file_and_expire(setup: Config) -> None:
+    key = desk.link_key(setup.paths.inbox)
+    assert desk.link_key(setup.paths.inbox) == key  # made once, shared
+    assert (setup.paths.inbox / ".presgend" / "http.key").stat().st_mode & 0o777 == 0o600
+    token = desk.sign(key, "talk.mp4", time.time() + 60)
+    assert desk.verify(key, token) == "talk.mp4"
+    with pytest.raises(desk.ExpiredLink):
+        desk.verify(key, token, now=time.time() + 120)
+    payload, mac = token.split(".")
+    with pytest.raises(desk.BadLink):
+        desk.verify(key, payload[:-2] + "xx." + mac)
+    with pytest.raises(desk.BadLink):
+        desk.verify(key, desk.sign(key, "../etc/passwd", time.time() + 60))
+
+
+@pytest.mark.parametrize(
+    ("given", "safe"),
+    [
+        ("../../etc/x.mp4", "x.mp4"),
+        ("-y .mp4", "y.mp4"),
+        ("..\\\\windows\\\\talk.MOV", "talk.MOV"),
+        (".hidden.txt", "hidden.txt"),
+        ("tab\there\x00.md", "tabhere.md"),
+        ("", "upload"),
+        ("---", "upload"),
+    ],
+)
+def test_client_file_names_become_safe_base_names(given: str, safe: str) -> None:
+    assert desk.safe_name(given) == safe
