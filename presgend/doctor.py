@@ -11,7 +11,7 @@ from pathlib import Path
 
 from presgend import tools
 from presgend.config import Config
-from presgend.errors import JobError
+from presgend.errors import JobError, PresgendError
 from presgend.pipeline import transcribe, voices
 
 MIN_FREE_GB = 2.0
@@ -40,7 +40,44 @@ def run_checks(cfg: Config) -> list[Check]:
     checks += _speech(cfg)
     checks += _folders(cfg)
     checks.append(_disk(cfg))
+    if cfg.queue.backend == "postgres":
+        checks.append(_queue(cfg))
+    if cfg.http.enabled:
+        checks.append(_http(cfg))
     return checks
+
+
+def _queue(cfg: Config) -> Check:
+    """The queue's database answers and has its tables."""
+    import asyncio
+
+    from presgend import queue
+
+    async def probe() -> str:
+        app = await queue.connect(queue.dsn_of(cfg), max_size=1)
+        try:
+            if not await queue.has_schema(app):
+                raise queue.no_schema(queue.dsn_of(cfg))
+        finally:
+            await app.close_async()
+        return queue.where(queue.dsn_of(cfg))
+
+    try:
+        where = asyncio.run(probe())
+    except PresgendError as exc:
+        return Check("queue postgres", "fail", str(exc), "presgend queue init, or fix queue.dsn")
+    return Check("queue postgres", "ok", f"{where}, tables in place")
+
+
+def _http(cfg: Config) -> Check:
+    from presgend import http_api
+
+    try:
+        http_api.check_settings(cfg)
+    except PresgendError as exc:
+        return Check("http", "fail", str(exc), "set http.tokens or bind to 127.0.0.1")
+    guarded = "bearer tokens" if cfg.http.tokens else "loopback only, no token"
+    return Check("http", "ok", f"{cfg.http.bind}:{cfg.http.port} ({guarded})")
 
 
 def _tool(name: str) -> Check:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
     JSONResponse,
@@ -30,6 +31,7 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from presgend import desk, inputs, logs
 from presgend.config import Config
@@ -276,6 +278,17 @@ def create_app(hooks: Hooks, mcp_app: Any = None, mcp_lifespan: Any = None) -> F
     def error(status: int, message: str, **extra: Any) -> Any:
         return JSONResponse({"error": message, **extra}, status_code=status)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> Any:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path"))
+        return error(422, f"The request is not valid: {where or 'it'}: {first.get('msg', '?')}.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Any:
+        words = {404: "There is no such page.", 405: "This method is not allowed here."}
+        return error(exc.status_code, words.get(exc.status_code, f"{exc.detail}."))
+
     def authorised(request: Request) -> bool:
         tokens = hooks.config.http.tokens
         if not tokens:
@@ -292,7 +305,7 @@ def create_app(hooks: Hooks, mcp_app: Any = None, mcp_lifespan: Any = None) -> F
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Any:
         path = request.url.path
-        open_paths = ("/", "/healthz", "/readyz", "/static/", "/d/")
+        open_paths = ("/", "/healthz", "/readyz", "/static/", "/d/", "/docs", "/openapi.json")
         public = path == "/" or any(path.startswith(p) for p in open_paths[1:])
         if not public and not authorised(request):
             return error(401, UNAUTHORIZED)
@@ -462,17 +475,22 @@ def too_large(config: Config) -> str:
 
 
 def _sidecars(parts: dict[str, Any], name: str) -> dict[str, Path] | str:
-    wanted = {"transcript": inputs.TRANSCRIPT_SUFFIXES, "picture": inputs.IMAGE_SUFFIXES}
+    """The optional parts as sidecar files keyed by suffix, or the sentence saying why
+    one cannot go with this main file."""
+    script = inputs.reported_kind(name) == "script"
+    wanted = {"transcript": (".srt", ".vtt", ".txt"), "picture": inputs.IMAGE_SUFFIXES}
     out: dict[str, Path] = {}
     for field_name, suffixes in wanted.items():
         part = parts.get(field_name)
         if part is None or part.path is None or part.size == 0:
             continue
+        if script != (field_name == "picture"):
+            return "A picture goes with a script, a transcript with a video."
         given = desk.safe_name(part.filename or "", field_name).lower()
-        suffix = next((s for s in sorted(suffixes, key=len, reverse=True) if given.endswith(s)), "")
+        suffix = next((s for s in suffixes if given.endswith(s)), "")
         if not suffix:
             return f"The {field_name} must end in one of: {' '.join(suffixes)}."
-        out[suffix] = part.path
+        out[".transcript.txt" if suffix == ".txt" else suffix] = part.path
     return out
 
 

@@ -160,6 +160,13 @@ def test_tokens_links_and_errors_speak_plainly(server: Server, finished: dict[st
     assert wrong.status_code == 401
     assert bare.post("/api/jobs", files={"file": ("a.mp4", b"x")}).status_code == 401
     assert bare.get("/healthz").json() == {"status": "ok"}
+    assert (
+        server.client.get("/api/jobs?limit=many")
+        .json()["error"]
+        .startswith("The request is not valid: limit:")
+    )
+    assert server.client.get("/nowhere").json() == {"error": "There is no such page."}
+    assert bare.get("/openapi.json").json()["info"]["title"] == "presgend"
     missing = server.client.get("/api/jobs/nope")
     assert missing.status_code == 404 and missing.json()["error"] == "There is no job with this id."
     # a link past its expiry: 410, in words
@@ -390,5 +397,33 @@ def test_an_upload_s_outputs_expire_with_its_links(tmp_path: Path, clip: sample.
         events = [json.loads(line) for line in (tmp_path / "logs-srv" / "presgend.jsonl")
                   .read_text().splitlines() if "output_expired" in line]  # fmt: skip
         assert events and events[0]["job_id"] == job_id
+    finally:
+        assert front.stop() == 0
+
+
+def test_a_queued_upload_can_be_cancelled_and_parts_must_fit(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    # the breaker never admits a job here, so the upload stays queued in the inbox
+    front = Server(tmp_path, tokens=[], breaker={"cpu_percent": 0.1, "cooldown_seconds": 600})
+    try:
+        wrong = httpx.post(
+            f"{front.url}/api/jobs",
+            files={"file": ("talk.mp4", clip.video.read_bytes()), "picture": ("me.png", b"x")},
+        )
+        assert wrong.status_code == 415
+        assert wrong.json()["error"] == "A picture goes with a script, a transcript with a video."
+        notes = b"Solar panels turn sunlight into electricity."
+        files = {"file": ("waiting.mp4", clip.video.read_bytes()),
+                 "transcript": ("notes.txt", notes)}  # fmt: skip
+        job_id = httpx.post(f"{front.url}/api/jobs", files=files).json()["job_id"]
+        assert front.wait(job_id, 30, until=("queued",))["status"] == "queued"
+        cancel = httpx.delete(f"{front.url}/api/jobs/{job_id}")
+        assert cancel.json()["cancel"] == "cancelled"
+        status = httpx.get(f"{front.url}/api/jobs/{job_id}").json()
+        assert status["status"] == "failed" and status["error"] == "The job was cancelled."
+        failed = visible(tmp_path / "failed")
+        assert {"waiting.mp4", "waiting.transcript.txt", "waiting.error.json"} <= set(failed)
+        assert not [n for n in visible(tmp_path / "inbox") if n.startswith("waiting")]
     finally:
         assert front.stop() == 0

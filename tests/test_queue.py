@@ -280,3 +280,14 @@ def _alive(process: psutil.Process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def test_doctor_checks_the_queue_database(tmp_path: Path, queue_dsn: str) -> None:
+    config = daemon_config(tmp_path, "d", queue=queue_section(queue_dsn))
+    before = json.loads(presgend(config, "doctor", "--json").stdout)
+    check = next(c for c in before if c["name"] == "queue postgres")
+    assert check["status"] == "fail" and "presgend queue init" in check["message"]
+    init_queue(tmp_path, queue_dsn)
+    after = json.loads(presgend(config, "doctor", "--json").stdout)
+    check = next(c for c in after if c["name"] == "queue postgres")
+    assert check["status"] == "ok" and "tables in place" in check["message"]
