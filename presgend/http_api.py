@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import ipaddress
 import json
@@ -346,6 +347,15 @@ def create_app(hooks: Hooks, mcp_app: Any = None, mcp_lifespan: Any = None) -> F
             return error(413, too_large(hooks.config))
         except BadUpload as exc:
             return error(400, str(exc))
+        except OSError as exc:
+            full = exc.errno == errno.ENOSPC
+            log.error("upload_not_stored", job_id=job_id, error=str(exc))
+            return error(
+                507 if full else 500,
+                "The server's disk is full, so the upload was not kept; try again later."
+                if full
+                else f"The upload could not be stored ({exc.strerror or exc}).",
+            )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         hooks.poke(final)

@@ -393,12 +393,20 @@ class Queue:
         stalled workers' jobs back to the queue, stop work that is no longer ours, and
         queue staged inputs whose job was never deferred."""
         assert self.app is not None
+        failing_since: float | None = None
         while True:
-            await self.beat(snapshot())
-            self.cluster_running = await self.running_everywhere()
-            await self.retry_stalled()
-            await self.check_ownership()
-            await self.requeue_orphans()
+            try:
+                await self.beat(snapshot())
+                self.cluster_running = await self.running_everywhere()
+                await self.retry_stalled()
+                await self.check_ownership()
+                await self.requeue_orphans()
+                failing_since = None
+            except Exception as exc:  # a database blip: try again at the next beat
+                failing_since = failing_since or time.monotonic()
+                log.error("queue_keeper_failed", error=str(exc) or type(exc).__name__)
+                if time.monotonic() - failing_since > self.config.queue.stalled_seconds:
+                    raise  # gone for good: the daemon stops, and systemd starts it again
             await asyncio.sleep(self.config.queue.heartbeat_seconds)
 
     async def beat(self, state: dict[str, Any]) -> None:
