@@ -611,5 +611,6 @@ def render(snapshot: dict[str, Any]) -> str:
         )
     for job in snapshot["recent"][:10]:
         status = job["outcome"] or job["status"]
-        lines.append(f"{status:<9}{job['at'] or '':<34}{job['input']}  ({job['job_id']})")
+        at = (job["at"] or "")[:19].replace("T", " ")
+        lines.append(f"{status:<10}{at:<21}{job['input']}  ({job['job_id']})")
     return "\n".join(lines)

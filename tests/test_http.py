@@ -15,14 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from daemon_harness import CLIP_SENTENCES, daemon_config, valid_video, visible
+from daemon_harness import CLIP_SENTENCES, TOKEN, HttpServer, daemon_config, valid_video, visible
 from pg_server import free_port
 
 from presgend import desk, sample
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "test-token-0123456789"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
@@ -34,73 +33,15 @@ def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sampl
     )
 
 
-class Server:
-    """`presgend serve` in a subprocess, with its folders under `root`."""
-
-    def __init__(self, root: Path, breaker: dict[str, Any] | None = None, **http: Any) -> None:
-        self.root = root
-        self.port = free_port()
-        settings = {"tokens": [TOKEN], "max_upload_mb": 20, **http, "port": self.port}
-        extra = {"breaker": breaker} if breaker else {}
-        self.config = daemon_config(
-            root, "srv", http=settings, mcp={"allowed_roots": [str(root)]}, **extra
-        )
-        self.stderr = (root / "srv.stderr").open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "presgend", "serve", "--config", str(self.config)],
-            cwd=root, stdout=subprocess.DEVNULL, stderr=self.stderr,
-        )  # fmt: skip
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.client = httpx.Client(base_url=self.url, headers=self.auth, timeout=30)
-        deadline = time.monotonic() + 30
-        while True:
-            assert self.proc.poll() is None, (root / "srv.stderr").read_text()
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server did not answer"
-            time.sleep(0.1)
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {TOKEN}"}
-
-    def upload(self, path: Path, name: str | None = None, **extra: Path) -> httpx.Response:
-        files: dict[str, Any] = {"file": (name or path.name, path.read_bytes())}
-        for field, side in extra.items():
-            files[field] = (side.name, side.read_bytes())
-        return self.client.post("/api/jobs", files=files)
-
-    def wait(self, job_id: str, timeout: float = 180, until: tuple[str, ...] = ()) -> Any:
-        until = until or ("ok", "failed", "duplicate")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.client.get(f"/api/jobs/{job_id}").json()
-            if status["status"] in until:
-                return status
-            assert self.proc.poll() is None, "the server exited"
-            time.sleep(0.2)
-        raise AssertionError(f"job {job_id} did not reach {until}")
-
-    def stop(self) -> int:
-        self.client.close()
-        self.proc.terminate()
-        rc = self.proc.wait(60)
-        self.stderr.close()
-        return rc
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("http"))
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+    srv = HttpServer(tmp_path_factory.mktemp("http"))
     yield srv
     assert srv.stop() == 0
 
 
 @pytest.fixture(scope="module")
-def finished(server: Server, clip: sample.SampleTalk) -> dict[str, Any]:
+def finished(server: HttpServer, clip: sample.SampleTalk) -> dict[str, Any]:
     """One upload of a clip and its transcript, followed to the end by its events."""
     response = server.upload(clip.video, "my talk.mp4", transcript=clip.srt)
     assert response.status_code == 202, response.text
@@ -121,7 +62,7 @@ def finished(server: Server, clip: sample.SampleTalk) -> dict[str, Any]:
 
 
 def test_upload_follow_and_download(
-    server: Server, finished: dict[str, Any], tmp_path: Path
+    server: HttpServer, finished: dict[str, Any], tmp_path: Path
 ) -> None:
     events = finished["events"]
     kinds = [k for k, _ in events]
@@ -151,7 +92,9 @@ def test_upload_follow_and_download(
     assert listed[0]["job_id"] == finished["job_id"]
 
 
-def test_tokens_links_and_errors_speak_plainly(server: Server, finished: dict[str, Any]) -> None:
+def test_tokens_links_and_errors_speak_plainly(
+    server: HttpServer, finished: dict[str, Any]
+) -> None:
     bare = httpx.Client(base_url=server.url, timeout=10)
     no_token = bare.get(f"/api/jobs/{finished['job_id']}")
     assert no_token.status_code == 401
@@ -185,7 +128,7 @@ def test_tokens_links_and_errors_speak_plainly(server: Server, finished: dict[st
 
 
 def test_hostile_names_land_in_the_inbox_and_garbage_fails_plainly(
-    server: Server, tmp_path: Path
+    server: HttpServer, tmp_path: Path
 ) -> None:
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(os.urandom(50_000))
@@ -204,7 +147,7 @@ def test_hostile_names_land_in_the_inbox_and_garbage_fails_plainly(
     assert {"x.mp4", "y.mp4", "x.error.json", "y.error.json"} <= set(failed)
 
 
-def test_an_upload_over_the_limit_is_refused_and_leaves_nothing(server: Server) -> None:
+def test_an_upload_over_the_limit_is_refused_and_leaves_nothing(server: HttpServer) -> None:
     before = sorted(os.listdir(server.root / "inbox"))
     big = os.urandom(21 * 2**20)
     response = server.client.post("/api/jobs", files={"file": ("big.mp4", big)})
@@ -230,7 +173,7 @@ def test_an_upload_over_the_limit_is_refused_and_leaves_nothing(server: Server) 
     assert not uploads.exists() or list(uploads.iterdir()) == []
 
 
-def test_cancel_a_running_job(server: Server, talk: sample.SampleTalk) -> None:
+def test_cancel_a_running_job(server: HttpServer, talk: sample.SampleTalk) -> None:
     response = server.upload(talk.video, "long talk.mp4", transcript=talk.srt)
     job_id = response.json()["job_id"]
     server.wait(job_id, 60, until=("running",))
@@ -255,7 +198,7 @@ def test_a_public_bind_without_tokens_refuses_to_start(tmp_path: Path) -> None:
     assert "with no tokens: set http.tokens, or bind to 127.0.0.1." in result.stderr
 
 
-def test_the_web_page_in_a_real_browser(server: Server, clip: sample.SampleTalk) -> None:
+def test_the_web_page_in_a_real_browser(server: HttpServer, clip: sample.SampleTalk) -> None:
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -288,7 +231,7 @@ def test_the_web_page_in_a_real_browser(server: Server, clip: sample.SampleTalk)
 
 
 def test_mcp_over_stdio_and_over_http(
-    server: Server, finished: dict[str, Any], clip: sample.SampleTalk, tmp_path: Path
+    server: HttpServer, finished: dict[str, Any], clip: sample.SampleTalk, tmp_path: Path
 ) -> None:
     from mcp.client.session import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -352,7 +295,7 @@ def test_another_daemon_on_the_inbox_runs_an_upload_and_the_status_follows(
     from daemon_harness import DaemonProcess
 
     # the front's breaker never admits a job, so the other daemon on the inbox takes it
-    front = Server(tmp_path, tokens=[], breaker={"cpu_percent": 0.1, "cooldown_seconds": 600})
+    front = HttpServer(tmp_path, tokens=[], breaker={"cpu_percent": 0.1, "cooldown_seconds": 600})
     worker = DaemonProcess(tmp_path, "worker")
     try:
         files = {"file": ("shared.mp4", clip.video.read_bytes()),
@@ -378,7 +321,7 @@ def test_another_daemon_on_the_inbox_runs_an_upload_and_the_status_follows(
 
 
 def test_an_upload_s_outputs_expire_with_its_links(tmp_path: Path, clip: sample.SampleTalk) -> None:
-    front = Server(tmp_path, tokens=[], link_ttl_hours=3 / 3600)  # three seconds
+    front = HttpServer(tmp_path, tokens=[], link_ttl_hours=3 / 3600)  # three seconds
     try:
         response = httpx.post(
             f"{front.url}/api/jobs",
@@ -405,7 +348,7 @@ def test_a_queued_upload_can_be_cancelled_and_parts_must_fit(
     tmp_path: Path, clip: sample.SampleTalk
 ) -> None:
     # the breaker never admits a job here, so the upload stays queued in the inbox
-    front = Server(tmp_path, tokens=[], breaker={"cpu_percent": 0.1, "cooldown_seconds": 600})
+    front = HttpServer(tmp_path, tokens=[], breaker={"cpu_percent": 0.1, "cooldown_seconds": 600})
     try:
         wrong = httpx.post(
             f"{front.url}/api/jobs",

@@ -291,3 +291,27 @@ def test_doctor_checks_the_queue_database(tmp_path: Path, queue_dsn: str) -> Non
     after = json.loads(presgend(config, "doctor", "--json").stdout)
     check = next(c for c in after if c["name"] == "queue postgres")
     assert check["status"] == "ok" and "tables in place" in check["message"]
+
+
+def test_an_upload_runs_through_the_queue_under_its_job_id(
+    tmp_path: Path, clip: sample.SampleTalk, queue_dsn: str
+) -> None:
+    import httpx
+    from daemon_harness import HttpServer
+
+    init_queue(tmp_path, queue_dsn)
+    front = HttpServer(tmp_path, tokens=[], queue=queue_section(queue_dsn))
+    try:
+        files = {"file": ("queued.mp4", clip.video.read_bytes()),
+                 "transcript": ("queued.srt", clip.srt.read_bytes())}  # fmt: skip
+        job_id = httpx.post(f"{front.url}/api/jobs", files=files).json()["job_id"]
+        status = front.wait(job_id, 120)
+        assert status["status"] == "ok", status
+        assert status["report"]["job_id"] == job_id
+        assert httpx.get(status["links"]["video"]).headers["content-type"] == "video/mp4"
+        with psycopg.connect(queue_dsn) as conn:
+            (args,) = conn.execute("SELECT args FROM procrastinate_jobs").fetchone() or (None,)
+        assert args["job_id"] == job_id and args["label"] == "queued.mp4"
+    finally:
+        assert front.stop() == 0
+    assert staged(tmp_path / "inbox") == []
