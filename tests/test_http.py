@@ -370,3 +370,27 @@ def test_a_queued_upload_can_be_cancelled_and_parts_must_fit(
         assert not [n for n in visible(tmp_path / "inbox") if n.startswith("waiting")]
     finally:
         assert front.stop() == 0
+
+
+def test_a_job_running_on_another_daemon_is_cancelled_through_any_front(
+    tmp_path: Path, talk: sample.SampleTalk
+) -> None:
+    from daemon_harness import DaemonProcess
+
+    front = HttpServer(tmp_path, tokens=[], breaker={"cpu_percent": 0.1, "cooldown_seconds": 600})
+    worker = DaemonProcess(tmp_path, "worker", output={"quality": "standard"})
+    try:
+        files = {"file": ("far.mp4", talk.video.read_bytes()),
+                 "transcript": ("far.srt", talk.srt.read_bytes())}  # fmt: skip
+        job_id = httpx.post(f"{front.url}/api/jobs", files=files).json()["job_id"]
+        front.wait(job_id, 60, until=("running",))  # on the worker, seen through its state
+        cancel = httpx.delete(f"{front.url}/api/jobs/{job_id}")
+        assert cancel.status_code == 202 and cancel.json()["cancel"] == "requested"
+        status = front.wait(job_id, 60)
+        assert status["status"] == "failed" and status["error"] == "The job was cancelled."
+        assert worker.events("cancel_filed")
+        assert "far.mp4" in visible(tmp_path / "failed")
+        assert not [n for n in visible(tmp_path / "outbox") if n.startswith("far")]
+    finally:
+        assert worker.stop() == 0
+        assert front.stop() == 0
