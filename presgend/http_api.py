@@ -16,7 +16,6 @@ import ipaddress
 import json
 import shutil
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -577,7 +576,3 @@ async def serve(app: Any, config: Config, stop: asyncio.Event) -> None:
             )
     finally:
         watcher.cancel()
-
-
-def upload_id() -> str:
-    return uuid.uuid4().hex[:12]

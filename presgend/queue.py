@@ -234,7 +234,6 @@ class Queue:
         self.name = f"{claims.HOST}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
         self.app: procrastinate.App | None = None
         self.runner: Any = None  # procrastinate's Worker
-        self.started_at = time.time()
         self.owned: dict[str, tuple[int | None, int | None]] = {}  # job id: queue job, worker
         self.failed: set[int] = set()  # queue jobs to finish as failed
         self.cluster_running: dict[str, dict[str, Any]] = {}  # every worker's, each beat
