@@ -107,10 +107,14 @@ class Housekeeping:
         stale = publish.remove_stale_staging(self.config.paths.outbox, lease)
         if stale:
             log.info("staging_cleaned", files=stale)
-        try:
-            desk.expire(self.config)  # outputs past outbox.retention_hours or their link time
-        except OSError as exc:
-            log.error("retention_failed", error=str(exc))
+        if self.config.outbox.retention_hours > 0 or self.config.http.enabled:
+            # outputs past outbox.retention_hours, or uploads past their link time (the
+            # daemons serving HTTP see to those): nothing else expires, so plain folder
+            # daemons do not read the ledger at all
+            try:
+                desk.expire(self.config)
+            except OSError as exc:
+                log.error("retention_failed", error=str(exc))
 
     def write_state(self) -> None:
         with contextlib.suppress(OSError):
