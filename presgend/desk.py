@@ -34,6 +34,7 @@ from presgend.report import now_iso
 log = logs.get("presgend.desk")
 
 JOB_SIDECAR = inputs.JOB_SUFFIX
+JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,80}")  # what a job id may be, as a file name
 FINISHED = ("ok", "failed", "duplicate", "expired")
 
 
@@ -65,7 +66,7 @@ def ledger_dir(inbox: Path) -> Path:
 
 
 def entry(inbox: Path, job_id: str) -> dict[str, Any] | None:
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", job_id):
+    if not JOB_ID.fullmatch(job_id):
         return None
     try:
         data = json.loads((ledger_dir(inbox) / f"{job_id}.json").read_text(encoding="utf-8"))
@@ -116,7 +117,7 @@ def job_id_of(folder: Path, files: list[str]) -> str | None:
         if name.lower().endswith(JOB_SIDECAR):
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 value = json.loads((folder / name).read_text(encoding="utf-8")).get("job_id")
-                if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", value):
+                if isinstance(value, str) and JOB_ID.fullmatch(value):
                     return value
     return None
 
@@ -284,7 +285,7 @@ def expire(config: Config, now: float | None = None) -> list[str]:
             continue  # a duplicate's links point at the original's files
         hours = [float(item.get("ttl_hours") or 0), config.outbox.retention_hours]
         hours = [h for h in hours if h > 0]
-        finished = _epoch(item.get("finished_at"))
+        finished = epoch(item.get("finished_at"))
         if not hours or finished is None or now < finished + min(hours) * 3600:
             continue
         outputs = [Path(p) for p in item["outputs"].values() if p]
@@ -300,7 +301,8 @@ def expire(config: Config, now: float | None = None) -> list[str]:
     return expired
 
 
-def _epoch(iso: Any) -> float | None:
+def epoch(iso: Any) -> float | None:
+    """Seconds since 1970 of an ISO time as the ledger writes it; None if it is not one."""
     from datetime import datetime
 
     if not isinstance(iso, str):

@@ -96,12 +96,23 @@ class Hooks:
 
 
 def view(hooks: Hooks, job_id: str, base_url: str = "") -> dict[str, Any] | None:
-    """The public status of one job: status, phase, progress, and once finished its
-    report (or error document) and expiring links."""
+    """The public status of one job (None if there is no such job)."""
+    item = desk.entry(hooks.config.paths.inbox, job_id)
+    return None if item is None else view_of(hooks, item, base_url)
+
+
+def recent(hooks: Hooks, limit: int, base_url: str = "") -> list[dict[str, Any]]:
+    """The public status of the newest jobs, newest first."""
+    return [
+        view_of(hooks, item, base_url) for item in desk.entries(hooks.config.paths.inbox, limit)
+    ]
+
+
+def view_of(hooks: Hooks, item: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """A ledger entry as the API shows it: status, phase, progress, and once finished
+    its report (or error document) and expiring links."""
     cfg = hooks.config
-    item = desk.entry(cfg.paths.inbox, job_id)
-    if item is None:
-        return None
+    job_id = item["job_id"]
     status = item.get("status", "queued")
     phase, progress = item.get("phase", "queued"), float(item.get("progress", 0.0))
     if status in ("queued", "running"):
@@ -135,7 +146,7 @@ def view(hooks: Hooks, job_id: str, base_url: str = "") -> dict[str, Any] | None
 def links(cfg: Config, item: dict[str, Any], base_url: str) -> dict[str, str]:
     key = desk.link_key(cfg.paths.inbox)
     expires = time.time() + cfg.http.link_ttl_hours * 3600
-    finished = desk._epoch(item.get("finished_at"))
+    finished = desk.epoch(item.get("finished_at"))
     ttl = float(item.get("ttl_hours") or 0)
     if finished is not None and ttl > 0:
         expires = min(expires, finished + ttl * 3600)
@@ -363,12 +374,7 @@ def create_app(hooks: Hooks, mcp_app: Any = None, mcp_lifespan: Any = None) -> F
 
     @app.get("/api/jobs", summary="Recent jobs, newest first")
     async def list_jobs(request: Request, limit: int = 20) -> Any:
-        found = []
-        for item in desk.entries(inbox, max(1, min(limit, 200))):
-            shown = view(hooks, item["job_id"], base_url(request))
-            if shown is not None:
-                found.append(shown)
-        return {"jobs": found}
+        return {"jobs": recent(hooks, max(1, min(limit, 200)), base_url(request))}
 
     @app.get("/api/jobs/{job_id}", summary="One job's status, report and download links")
     async def job_status(request: Request, job_id: str) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from presgend import desk, inputs
-from presgend.http_api import Hooks, view
+from presgend.http_api import Hooks, recent, view
 from presgend.pipeline.context import new_job_id
 
 INSTRUCTIONS = (
@@ -45,19 +45,28 @@ def build(hooks: Hooks, base_url: str = "") -> Any:
             raise ToolError(f"There is no job with the id {job_id}.")
         return shown
 
+    def brief(shown: dict[str, Any]) -> dict[str, Any]:
+        """A status without the documents: get_report is there for those."""
+        return {k: v for k, v in shown.items() if k not in ("report", "error_document")}
+
+    def readable(path: str) -> Path:
+        """The file at `path`, if it is inside mcp.allowed_roots; ToolError otherwise."""
+        roots = cfg.mcp.allowed_roots
+        source = Path(os.path.expanduser(path))
+        if not roots:
+            raise ToolError("Reading files is off: set mcp.allowed_roots in the config.")
+        if not allowed(source, roots):
+            raise ToolError(f"{path} is outside the folders presgend may read (mcp.allowed_roots).")
+        if not source.is_file():
+            raise ToolError(f"{path} is not a file presgend can read.")
+        return source
+
     @server.tool()
     async def submit_file(path: str) -> dict[str, Any]:
         """Queue a video (.mp4 .mov .mkv .webm .m4v .avi) or a script (.txt .md) on the
         presgend machine, with its transcript or picture beside it if there is one.
         Returns the job id; poll job_status with it."""
-        roots = cfg.mcp.allowed_roots
-        source = Path(os.path.expanduser(path))
-        if not roots:
-            raise ToolError("Submitting files is off: set mcp.allowed_roots in the config.")
-        if not allowed(source, roots):
-            raise ToolError(f"{path} is outside the folders presgend may read (mcp.allowed_roots).")
-        if not source.is_file():
-            raise ToolError(f"{path} is not a file presgend can read.")
+        source = readable(path)
         name = desk.safe_name(source.name)
         if inputs.classify(name) != "main":
             raise ToolError(f"{source.name} is neither a video nor a script presgend can use.")
@@ -83,22 +92,12 @@ def build(hooks: Hooks, base_url: str = "") -> Any:
     async def job_status(job_id: str) -> dict[str, Any]:
         """Status (queued, running, ok, failed, duplicate, expired), phase and progress
         of one job; when it is done, its download links (or its error)."""
-        shown = known(job_id)
-        shown.pop("report", None)
-        shown.pop("error_document", None)
-        return shown
+        return brief(known(job_id))
 
     @server.tool()
     async def list_jobs(limit: int = 10) -> list[dict[str, Any]]:
         """The most recent jobs, newest first."""
-        found = []
-        for item in desk.entries(cfg.paths.inbox, max(1, min(limit, 100))):
-            shown = view(hooks, item["job_id"], base_url)
-            if shown is not None:
-                shown.pop("report", None)
-                shown.pop("error_document", None)
-                found.append(shown)
-        return found
+        return [brief(shown) for shown in recent(hooks, max(1, min(limit, 100)), base_url)]
 
     @server.tool()
     async def get_report(job_id: str) -> dict[str, Any]:
@@ -114,12 +113,7 @@ def build(hooks: Hooks, base_url: str = "") -> Any:
         """What processing a file would do (slides, timings, voice), writing nothing."""
         from presgend import planning
 
-        source = Path(os.path.expanduser(path))
-        if not cfg.mcp.allowed_roots or not allowed(source, cfg.mcp.allowed_roots):
-            raise ToolError(f"{path} is outside the folders presgend may read (mcp.allowed_roots).")
-        if not source.is_file():
-            raise ToolError(f"{path} is not a file presgend can read.")
-        result: dict[str, Any] = await planning.plan(source, cfg, None)
+        result: dict[str, Any] = await planning.plan(readable(path), cfg, None)
         return result
 
     @server.tool()

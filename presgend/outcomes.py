@@ -45,14 +45,12 @@ class Outcomes:
         self.remember(job_id, label, "ok")
         if report is not None:
             output = report["output"]
-            video = Path(output["video"])
+            document = str(publish.report_path(Path(output["video"])))
             desk.record(
                 self.inbox, job_id, status="ok", input=label.name, phase="done", progress=1.0,
-                finished_at=report.get("finished_at") or now_iso(),
-                document=str(video.with_name(video.stem + ".report.json")),
+                finished_at=report.get("finished_at") or now_iso(), document=document,
                 outputs={"video": output["video"], "srt": output.get("srt"),
-                         "report": str(video.with_name(video.stem + ".report.json")),
-                         "preview": output.get("preview")},
+                         "report": document, "preview": output.get("preview")},
                 phases=report.get("phases", {}),
             )  # fmt: skip
 

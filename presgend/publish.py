@@ -55,10 +55,14 @@ def publish_video(temp: Path, outbox: Path, stem: str) -> Path:
     raise FileExistsError(f"no free output name for {stem} in {outbox}")
 
 
+def report_path(video: Path) -> Path:
+    """Where the report of the published `video` goes: `<stem>.report.json` beside it."""
+    return video.with_name(video.stem + ".report.json")
+
+
 def _taken(video: Path) -> bool:
     return (
-        any(video.with_suffix(s).exists() for s in (".mp4", ".srt"))
-        or video.with_name(video.stem + ".report.json").exists()
+        any(video.with_suffix(s).exists() for s in (".mp4", ".srt")) or report_path(video).exists()
     )
 
 

@@ -538,12 +538,8 @@ async def collect(config: Config) -> dict[str, Any]:
     finally:
         await app.close_async()
     by_worker = {d["worker_id"]: d for d in daemons if d["worker_id"] is not None}
-    progress = {
-        job["job_id"]: job for d in daemons for job in (d["state"] or {}).get("running", [])
-    }
-    outcomes = {
-        r["job_id"]: r["status"] for d in daemons for r in (d["state"] or {}).get("recent", [])
-    }
+    progress = {job["job_id"]: job for d in daemons for job in d["state"].get("running", [])}
+    outcomes = {r["job_id"]: r["status"] for d in daemons for r in d["state"].get("recent", [])}
 
     def job_view(row: dict[str, Any]) -> dict[str, Any]:
         args = row["args"] or {}
@@ -575,10 +571,10 @@ async def collect(config: Config) -> dict[str, Any]:
                 "pid": d["pid"],
                 "worker_id": d["worker_id"],
                 "seen_seconds_ago": round(float(d["seen_ago"]), 1),
-                "running": len((d["state"] or {}).get("running", [])),
-                "breaker": (d["state"] or {}).get("breaker", {}),
-                "paused": (d["state"] or {}).get("paused", False),
-                "low_disk": (d["state"] or {}).get("low_disk", False),
+                "running": len(d["state"].get("running", [])),
+                "breaker": d["state"].get("breaker", {}),
+                "paused": d["state"].get("paused", False),
+                "low_disk": d["state"].get("low_disk", False),
             }
             for d in daemons
         ],

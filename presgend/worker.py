@@ -72,8 +72,7 @@ async def execute(
         if error_dir is not None:
             publish.write_json(error_path, failure.document)
         return Outcome(path, False, failure.document, error_path)
-    report_path = Path(report["output"]["video"]).with_suffix("")
-    return Outcome(path, True, report, report_path.with_name(report_path.name + ".report.json"))
+    return Outcome(path, True, report, publish.report_path(Path(report["output"]["video"])))
 
 
 async def process_files(
@@ -160,11 +159,7 @@ class Worker:
         """Start queued inputs while there is a free slot, the load allows it and the disk
         has room; each is claimed first (another daemon may have taken it)."""
         while self.intake.ready and len(self.jobs) < self.max_concurrent() and not self.stopping:
-            if self.monitor.sampled_at <= self.last_job_end:
-                return  # judge the load without the job that just ended
-            if not self.disk_ok():
-                return
-            if not self.monitor.admit():
+            if not self.load_allows():
                 return
             name = self.intake.take()
             assert name is not None
@@ -198,10 +193,16 @@ class Worker:
         """For a job handed over by a queue: wait until the load and the disk allow heavy
         work (the same rules as `admit`, which gates folder claims before they are taken)."""
         job.update("waiting", 0.0)
-        while not (
-            self.monitor.sampled_at > self.last_job_end and self.disk_ok() and self.monitor.admit()
-        ):
+        while not self.load_allows():
             await asyncio.sleep(max(self.monitor.retry_in(), 0.2))
+
+    def load_allows(self) -> bool:
+        """Whether a job may start heavy work now: the load has been sampled since the
+        last job ended (so it is judged without it), the disk has room, the breaker is
+        closed."""
+        return (
+            self.monitor.sampled_at > self.last_job_end and self.disk_ok() and self.monitor.admit()
+        )
 
     async def run(
         self,

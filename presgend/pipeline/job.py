@@ -390,7 +390,7 @@ class Job:
             "true_peak_dbtp": round(audio.true_peak, 1) if audio else None,
             "sample_rate": verified.sample_rate,
         }
-        publish.write_json(self.outbox / f"{stem}.report.json", report)
+        publish.write_json(publish.report_path(video), report)
         self.report_progress("compose", 1.0)
         return report
 
