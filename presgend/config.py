@@ -46,6 +46,9 @@ class JobsConfig:
     lease_seconds: float = 60.0
     grace_seconds: float = 120.0
     timeout_seconds: float = 3600.0
+    # no progress this long: the job is stopped with its children, logged job_stalled
+    # and run once more; a second stall fails it
+    stall_seconds: float = 300.0
     min_free_mb: int = 500  # no job starts while the outbox's disk has less free than this
 
 
@@ -189,6 +192,7 @@ POSITIVE = {
     "rescan_interval",
     "lease_seconds",
     "timeout_seconds",
+    "stall_seconds",
     "sample_seconds",
     "max_slides",
     "beam_size",

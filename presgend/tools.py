@@ -67,11 +67,14 @@ async def run(
     what: str = "",
     on_stdout_line: LineHandler | None = None,
     stdin: bytes | Iterator[bytes] | None = None,
+    busy: Callable[[], None] | None = None,
 ) -> Completed:
     """Run `args`, return its output; kill its process group on timeout or cancellation.
 
     `stdin` is bytes, or an iterator of chunks made in a worker thread as the process
-    reads them (raw video frames, say: never all in memory at once)."""
+    reads them (raw video frames, say: never all in memory at once). `busy` is called
+    every few seconds in which the child used CPU: the stall watchdog's sign of life
+    for programs that say nothing while they work (Piper, SadTalker)."""
     argv = tuple(str(a) for a in args)
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -81,6 +84,7 @@ async def run(
         start_new_session=True,
         preexec_fn=die_with_parent(),
     )
+    watching = asyncio.create_task(_watch_cpu(proc.pid, busy)) if busy else None
     try:
         out, err = await asyncio.wait_for(_communicate(proc, stdin, on_stdout_line), timeout)
     except asyncio.TimeoutError:
@@ -95,6 +99,9 @@ async def run(
     except BaseException:
         await _kill(proc)
         raise
+    finally:
+        if watching is not None:
+            watching.cancel()
     result = Completed(argv, proc.returncode or 0, out, err)
     if check and result.returncode != 0:
         name = what or os.path.basename(argv[0])
@@ -105,6 +112,28 @@ async def run(
             err.decode("utf-8", "replace")[-4000:],
         )
     return result
+
+
+CPU_CHECK_SECONDS = 2.0
+
+
+async def _watch_cpu(pid: int, busy: Callable[[], None]) -> None:
+    """Call `busy` after each check in which the process tree's CPU time grew."""
+    import psutil
+
+    last = 0.0
+    while True:
+        await asyncio.sleep(CPU_CHECK_SECONDS)
+        used = 0.0
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(pid)
+            for proc in (root, *root.children(recursive=True)):
+                with contextlib.suppress(psutil.Error):
+                    times = proc.cpu_times()
+                    used += times.user + times.system
+        if used > last:
+            busy()
+        last = max(last, used)
 
 
 PR_SET_PDEATHSIG = 1

@@ -33,6 +33,10 @@ def _no_progress(_phase: str, _fraction: float) -> None:
     return None
 
 
+def _no_beat() -> None:
+    return None
+
+
 async def _nothing() -> None:
     return None
 
@@ -50,6 +54,8 @@ class JobRequest:
     label: Path | None = None  # where the user dropped it, when the job runs on a claimed copy
     sha256: str = ""  # when the caller has read the file already
     progress: ProgressFn = _no_progress
+    # work moved that the progress fraction does not show (the stall watchdog hears it)
+    beat: Callable[[], None] = _no_beat
     # awaited just before the first output becomes visible; a daemon fences off work
     # whose claim (or queue job) was taken back here by raising ClaimLost
     before_publish: Callable[[], Awaitable[None]] = _nothing
@@ -66,6 +72,9 @@ class Services:
     profile: HardwareProfile = field(default_factory=hardware.detect)
     breakers: StageBreakers = field(default_factory=StageBreakers)
 
+    def __post_init__(self) -> None:
+        hardware.limit_blas()
+
 
 class JobContext(Protocol):
     record: JobRecord
@@ -77,6 +86,8 @@ class JobContext(Protocol):
     async def phase(self, name: str, work: Awaitable[T]) -> T: ...
 
     def report_progress(self, phase: str, fraction: float) -> None: ...
+
+    def beat(self) -> None: ...
 
     def fallback(self, stage: str, message: str) -> None: ...
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import stat
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +32,7 @@ from presgend.pipeline import (
     probe,
     script,
     slides,
+    stall,
     summarize,
     transcribe,
 )
@@ -55,30 +57,29 @@ class JobFailed(PresgendError):
 async def run_job(request: JobRequest, services: Services | None = None) -> dict[str, Any]:
     """Run one job: its report, or JobFailed carrying its error document."""
     config = request.config
-    record = JobRecord(request.job_id, request.input_path, kind="video", label=request.label)
-    record.sha256 = request.sha256
-    job = Job(record, request, services or Services())
+    services = services or Services()
+    attempts = Attempts(request, services)
     with structlog.contextvars.bound_contextvars(
-        job_id=record.job_id, input=str(request.label or request.input_path)
+        job_id=request.job_id, input=str(request.label or request.input_path)
     ):
         log.info("job_started")
         try:
-            report = await asyncio.wait_for(job.run(), config.jobs.timeout_seconds)
+            report = await asyncio.wait_for(attempts.run(), config.jobs.timeout_seconds)
         except asyncio.TimeoutError:
             error = JobError(
                 f"The job took longer than {config.jobs.timeout_seconds:.0f} "
                 "seconds and was stopped.",
-                phase=record.phase,
+                phase=attempts.record.phase,
             )
-            raise _failed(record, error) from None
+            raise _failed(attempts.record, error) from None
         except asyncio.CancelledError:
-            log.warning("job_cancelled", phase=record.phase)
+            log.warning("job_cancelled", phase=attempts.record.phase)
             raise
         except ClaimLost:
-            log.warning("job_discarded", phase=record.phase, reason="claim taken back")
+            log.warning("job_discarded", phase=attempts.record.phase, reason="claim taken back")
             raise
         except Exception as exc:
-            raise _failed(record, exc) from exc
+            raise _failed(attempts.record, exc) from exc
         log.info(
             "job_succeeded",
             output=report["output"]["video"],
@@ -87,6 +88,56 @@ async def run_job(request: JobRequest, services: Services | None = None) -> dict
             fallbacks=report["fallbacks"],
         )
         return report
+
+
+STALL_TRIES = 2  # a job that stalls is run once more; a second stall fails it
+
+
+class Attempts:
+    """A job's runs under the stall watchdog: one, and one more after a stall."""
+
+    def __init__(self, request: JobRequest, services: Services) -> None:
+        self.request = request
+        self.services = services
+        self.record = self._record()
+
+    def _record(self) -> JobRecord:
+        request = self.request
+        record = JobRecord(request.job_id, request.input_path, kind="video", label=request.label)
+        record.sha256 = request.sha256
+        return record
+
+    async def run(self) -> dict[str, Any]:
+        request = self.request
+        for attempt in range(1, STALL_TRIES + 1):
+            guard = stall.Guard(request.config.jobs.stall_seconds)
+            watched = dataclasses.replace(
+                request, progress=guard.relay(request.progress), beat=guard.beat
+            )
+            if attempt > 1:
+                self.record = self._record()
+            job = Job(self.record, watched, self.services)
+            try:
+                return await guard.watch(job.run())
+            except stall.Stalled as stalled:
+                log.warning("job_stalled", phase=stalled.phase,
+                            seconds=round(stalled.seconds, 1), attempt=attempt)  # fmt: skip
+                self.record.phase = stalled.phase
+                if job.published:  # its video is out: never run it twice
+                    raise JobError(
+                        f"The job stopped making progress during {stalled.phase} after its "
+                        "video was published, and was stopped.",
+                        phase=stalled.phase,
+                    ) from None
+                if attempt == STALL_TRIES:
+                    raise JobError(
+                        f"The job stopped making progress during {stalled.phase} and was "
+                        "stopped twice.",
+                        phase=stalled.phase,
+                        detail=f"no progress for {request.config.jobs.stall_seconds:.0f} s, "
+                        f"{STALL_TRIES} times",
+                    ) from None
+        raise AssertionError("unreachable")
 
 
 def _failed(record: JobRecord, exc: BaseException) -> JobFailed:
@@ -120,6 +171,7 @@ class Job:
         self.started = time.monotonic()
         self.recognising: asyncio.Task[transcribe.Transcript] | None = None
         self.recognition_s: float | None = None
+        self.published = False  # its video is in the outbox
 
     # -- the phases, in order ------------------------------------------------------------
 
@@ -130,17 +182,31 @@ class Job:
         if not self.record.sha256:
             self.record.sha256 = await asyncio.to_thread(sha256_of, path)
         async with _peak_rss(self.record), _workdir() as work:
-            if self.record.kind == "script":
-                return await script.run(self, work)
-            info, framing, wav, level = await self.phase("probe", self.probe_phase(work))
-            transcript, sections, deck = await self.phase(
-                "content", self.content_phase(info, wav, work)
-            )
-            source = compose.PresenterSource(info.path, info.path, loop=False)
-            return await self.phase(
-                "compose",
-                self.compose_phase(info, source, framing, transcript, sections, deck, work, level),
-            )
+            try:
+                if self.record.kind == "script":
+                    return await script.run(self, work)
+                return await self.run_video(work)
+            finally:
+                await self.stop_recognising()
+
+    async def run_video(self, work: Path) -> dict[str, Any]:
+        info, framing, wav, level = await self.phase("probe", self.probe_phase(work))
+        transcript, sections, deck = await self.phase(
+            "content", self.content_phase(info, wav, work)
+        )
+        source = compose.PresenterSource(info.path, info.path, loop=False)
+        return await self.phase(
+            "compose",
+            self.compose_phase(info, source, framing, transcript, sections, deck, work, level),
+        )
+
+    async def stop_recognising(self) -> None:
+        """A recognition started beside the probe is not awaited until the content phase:
+        when the job ends before that, its child process is stopped here."""
+        task = self.recognising
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def phase(self, name: str, work: Awaitable[T]) -> T:
         self.record.phase = name
@@ -155,6 +221,9 @@ class Job:
     def report_progress(self, phase: str, fraction: float) -> None:
         low, high = PHASE_SPAN.get(phase, (0.0, 1.0))
         self.progress(phase, low + (high - low) * fraction)
+
+    def beat(self) -> None:
+        self.request.beat()
 
     async def probe_phase(
         self, work: Path
@@ -172,10 +241,12 @@ class Job:
                 "The video has no audio track to put under the presentation.", phase="probe"
             )
         needs_audio = sidecar is None
+        self.report_progress("probe", 0.1)
+        steps = _Steps(lambda f: self.report_progress("probe", 0.1 + 0.9 * f), 3)
         framing, wav, level = await asyncio.gather(
-            self.framing(info),
-            self.listen(info, work / "audio.wav") if needs_audio else _none(),
-            loudness.plan(info.path, timeout=60 + info.duration),
+            steps.counted(self.framing(info)),
+            steps.counted(self.listen(info, work / "audio.wav") if needs_audio else _none()),
+            steps.counted(loudness.plan(info.path, timeout=60 + info.duration)),
         )
         if info.variable_frame_rate:
             self.record.warnings.append(
@@ -225,6 +296,7 @@ class Job:
         if not sections:
             raise JobError("No speech was found to make slides from.", phase="content")
         self.note_sections(sections, sentences, info.duration)
+        self.report_progress("content", 0.7)
         deck = await self.render_slides(sections, work)
         return transcript, sections, deck
 
@@ -260,7 +332,7 @@ class Job:
         """Extract the audio and start recognising it at once: the recogniser then runs
         beside face detection and loudness measurement instead of after them."""
         await probe.extract_audio(info, wav)
-        self.recognising = asyncio.create_task(self.recognise(wav))
+        self.recognising = asyncio.create_task(self.recognise(wav, info.duration))
         self.recognising.add_done_callback(_consume)  # read in content_phase, or dropped
         return wav
 
@@ -272,10 +344,17 @@ class Job:
             return transcribe.read_sidecar(sidecar, info.duration, cfg.language)
         assert wav is not None
         if self.recognising is None:
-            self.recognising = asyncio.create_task(self.recognise(wav))
+            self.recognising = asyncio.create_task(self.recognise(wav, info.duration))
         return await self.recognising
 
-    async def recognise(self, wav: Path) -> transcribe.Transcript:
+    def heard(self, seconds: float, duration: float) -> None:
+        """The recogniser has decoded up to `seconds`: progress while the content phase
+        waits for it, a beat while the probe phase still runs beside it."""
+        self.beat()
+        if self.record.phase == "content":
+            self.report_progress("content", 0.6 * min(1.0, seconds / max(duration, 1.0)))
+
+    async def recognise(self, wav: Path, duration: float) -> transcribe.Transcript:
         cfg = self.config.transcription
         started = time.monotonic()
         breaker = self.services.breakers["transcription"]
@@ -286,7 +365,9 @@ class Job:
                 phase="content",
             )
         try:
-            result = await transcribe.transcribe(wav, cfg, self.services.profile.cuda)
+            result = await transcribe.transcribe(
+                wav, cfg, self.services.profile.cuda, heard=lambda t: self.heard(t, duration)
+            )
         except JobError:
             breaker.record_failure()
             raise
@@ -368,8 +449,10 @@ class Job:
         try:
             await compose.compose(plan, lambda f: self.report_progress("compose", f * 0.97))
             verified = await compose.verify(temp, info.duration, self.quality)
+            self.report_progress("compose", 0.98)
             await self.before_publish()
             video = publish.publish_video(temp, self.outbox, self.stem)
+            self.published = True
         finally:
             temp.unlink(missing_ok=True)
             publish.release_staging(self.outbox, self.record.job_id)
@@ -380,6 +463,7 @@ class Job:
         sheet, audio = await asyncio.gather(
             self.preview(video, sections, deck, work), loudness.measure(video)
         )
+        self.report_progress("compose", 0.99)
         self.record.phases["compose"] = round(
             time.monotonic() - self.started - sum(self.record.phases.values()), 3
         )
@@ -552,6 +636,21 @@ def tree_memory_mb(pid: int) -> float:
 
 async def _none() -> None:
     return None
+
+
+class _Steps:
+    """Progress as the steps of a gather finish, in whatever order they do."""
+
+    def __init__(self, report: Callable[[float], None], total: int) -> None:
+        self.report = report
+        self.total = total
+        self.done = 0
+
+    async def counted(self, work: Awaitable[T]) -> T:
+        result = await work
+        self.done += 1
+        self.report(self.done / self.total)
+        return result
 
 
 def _consume(task: asyncio.Task[Any]) -> None:

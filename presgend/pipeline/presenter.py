@@ -16,7 +16,7 @@ import math
 import sys
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,6 +274,7 @@ async def animate(
     duration: float,
     panel: tuple[int, int],
     out: Path,
+    busy: Callable[[], None] | None = None,
 ) -> Path:
     """A panel-sized video: the picture breathing gently around the face (or the branded
     panel, still), with a level meter of the speech."""
@@ -292,6 +293,7 @@ async def animate(
         timeout=max(120.0, duration * 4),
         what="ffmpeg (presenter)",
         stdin=frames(picture, brand, level, panel),
+        busy=busy,
     )  # fmt: skip
     return out
 
@@ -350,7 +352,12 @@ def sadtalker_command(
 
 
 async def run_sadtalker(
-    cfg: PresenterConfig, audio: Path, image: Path, work: Path, quality: Quality
+    cfg: PresenterConfig,
+    audio: Path,
+    image: Path,
+    work: Path,
+    quality: Quality,
+    busy: Callable[[], None] | None = None,
 ) -> Path:
     """Run SadTalker's inference.py in its checkout; the MP4 it wrote."""
     folder = Path(cfg.sadtalker_dir).resolve()
@@ -359,7 +366,7 @@ async def run_sadtalker(
     command = sadtalker_command(folder, audio.resolve(), image.resolve(), result_dir, quality)
     started = time.time()
     log.info("sadtalker_started", size=command[command.index("--size") + 1])
-    await _run_in(folder, command, cfg.sadtalker_timeout)
+    await _run_in(folder, command, cfg.sadtalker_timeout, busy)
     videos = sorted(
         (p for p in result_dir.rglob("*.mp4") if p.stat().st_mtime >= started - 1),
         key=lambda p: p.stat().st_mtime,
@@ -370,11 +377,13 @@ async def run_sadtalker(
     return videos[-1]
 
 
-async def _run_in(folder: Path, command: list[str], timeout: float) -> None:
+async def _run_in(
+    folder: Path, command: list[str], timeout: float, busy: Callable[[], None] | None = None
+) -> None:
     """tools.run with a working directory (SadTalker loads its checkpoints relatively)."""
     wrapper = [
         sys.executable, "-c",
         "import os, sys; os.chdir(sys.argv[1]); os.execv(sys.argv[2], sys.argv[2:])",
         str(folder), *command,
     ]  # fmt: skip
-    await tools.run(wrapper, timeout=timeout, what="SadTalker")
+    await tools.run(wrapper, timeout=timeout, what="SadTalker", busy=busy)

@@ -254,7 +254,7 @@ async def _content(
 ) -> tuple[speech.Speech, list[summarize.Section], slides.Deck, Presenter]:
     cfg = job.config
     lines, parts = spoken_lines(script, cfg.slides.max_slides)
-    said = await speech.synthesize(lines, cfg.speech, work)
+    said = await speech.synthesize(lines, cfg.speech, work, busy=job.beat)
     for message in said.fallbacks:
         job.fallback("speech", message)
     job.report_progress("content", 0.4)
@@ -294,7 +294,7 @@ async def _presenter(
         try:
             assert picture.path is not None
             video = await presenter.run_sadtalker(
-                cfg.presenter, said.wav, picture.path, work, job.quality
+                cfg.presenter, said.wav, picture.path, work, job.quality, busy=job.beat
             )
             info = dataclasses.replace(await probe.probe(video), duration=said.duration)
             breaker.record_success()
@@ -312,7 +312,7 @@ async def _presenter(
     brand = presenter.Brand(
         slides.look_from(cfg.slides), cfg.presenter.name or cfg.slides.footer, cfg.presenter.title
     )
-    await presenter.animate(picture, brand, said.wav, said.duration, panel, out)
+    await presenter.animate(picture, brand, said.wav, said.duration, panel, out, busy=job.beat)
     info = dataclasses.replace(await probe.probe(out), duration=said.duration)
     box = face.Box(0, 0, panel[0], panel[1])
     framing = face.Framing(

@@ -18,6 +18,7 @@ import os
 import re
 import tempfile
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,18 +163,27 @@ def plan_engine(cfg: SpeechConfig, lines: list[Line]) -> str:
     return offline if cfg.engine == "piper" else f"gTTS when online, else {offline}"
 
 
-async def synthesize(lines: list[Line], cfg: SpeechConfig, work: Path) -> Speech:
+def _idle() -> None:
+    return None
+
+
+async def synthesize(
+    lines: list[Line], cfg: SpeechConfig, work: Path, busy: Callable[[], None] = _idle
+) -> Speech:
+    """Speak every line; `busy` is called as the work moves (the stall watchdog hears it)."""
     if not lines:
         raise JobError("The script has no sentences to speak.", phase="speech")
     engine, fallbacks = await choose_engine(cfg, lines, work)
     if engine.piper is not None:
-        clips = await _piper_all(engine, [line.text for line in lines], cfg, work)
+        clips = await _piper_all(engine, [line.text for line in lines], cfg, work, busy)
     else:
         limit = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
 
         async def one(line: Line) -> np.ndarray:
             async with limit:
-                return await _cached(engine, line.text, cfg, work)
+                clip = await _cached(engine, line.text, cfg, work)
+                busy()
+                return clip
 
         clips = list(await asyncio.gather(*(one(line) for line in lines)))
     wav = work / "speech.wav"
@@ -232,7 +242,7 @@ async def _cached(engine: Engine, text: str, cfg: SpeechConfig, work: Path) -> n
 
 
 async def _piper_all(
-    engine: Engine, texts: list[str], cfg: SpeechConfig, work: Path
+    engine: Engine, texts: list[str], cfg: SpeechConfig, work: Path, busy: Callable[[], None]
 ) -> list[np.ndarray]:
     """Every sentence by Piper: the cached ones read back, the rest in one Piper run (its
     voice loads once), then each brought to the common rate."""
@@ -249,6 +259,7 @@ async def _piper_all(
             voices.synth_command(engine.piper, text_file, out_dir),
             timeout=60 + 3 * len(missing),
             what="Piper",
+            busy=busy,
         )
         made = dict(zip(missing, voices.outputs(out_dir, len(missing)), strict=True))
         converted = await asyncio.gather(*(_convert(made[t], t) for t in missing))

@@ -7,20 +7,22 @@ cache or a model directory; it is never fetched during a job unless allowed.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import re
+import sys
 import threading
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from presgend import inputs, logs
+from presgend import inputs, logs, tools
 from presgend.config import TranscriptionConfig
 from presgend.errors import JobError
 from presgend.pipeline import loudness
@@ -243,16 +245,26 @@ def normalise_level(audio: np.ndarray) -> tuple[np.ndarray, float]:
     return scaled.astype(np.float32), gain_db
 
 
-def whisper_transcribe(wav: Path, cfg: TranscriptionConfig, cuda: bool) -> Transcript:
+Heard = Callable[[float], None]  # seconds of audio decoded so far
+
+
+def _deaf(_seconds: float) -> None:
+    return None
+
+
+def whisper_transcribe(
+    wav: Path, cfg: TranscriptionConfig, cuda: bool, heard: Heard = _deaf
+) -> Transcript:
+    """Recognise in this process (the recogniser child calls this; `transcribe` runs it)."""
     model = load_model(cfg, cuda)
     audio, gain_db = normalise_level(load_audio(wav))
     batch = batch_size(cfg, resolve_device(cfg, cuda)[0])
     try:
-        segments, language = _decode(model, audio, cfg, batch, vad=cfg.vad)
+        segments, language = _decode(model, audio, cfg, batch, vad=cfg.vad, heard=heard)
         if not segments and cfg.vad and audio.size:
             # VAD heard nothing (music, a very quiet room): listen to all of it instead
             log.info("vad_found_no_speech", gain_db=round(gain_db, 1))
-            segments, language = _decode(model, audio, cfg, batch, vad=False)
+            segments, language = _decode(model, audio, cfg, batch, vad=False, heard=heard)
     except Exception as exc:
         raise JobError(
             "Speech recognition failed on this audio.",
@@ -338,7 +350,12 @@ def _onset(word: Word, loud: np.ndarray, n: int) -> float:
 
 
 def _decode(
-    model: Any, audio: np.ndarray, cfg: TranscriptionConfig, batch: int, vad: bool
+    model: Any,
+    audio: np.ndarray,
+    cfg: TranscriptionConfig,
+    batch: int,
+    vad: bool,
+    heard: Heard = _deaf,
 ) -> tuple[list[Segment], str]:
     options: dict[str, Any] = {
         "language": cfg.language or None,
@@ -359,7 +376,12 @@ def _decode(
         options["temperature"] = [0.0, 0.4, 0.8] if cfg.temperature_fallback else 0.0
         options["vad_filter"] = vad
         pieces, info = model.transcribe(audio, **options)
-    segments = [s for s in (_segment(p) for p in pieces) if s.text]
+    segments = []
+    for piece in pieces:  # a generator: each piece is decoded as it is asked for
+        segment = _segment(piece)
+        heard(segment.end)
+        if segment.text:
+            segments.append(segment)
     return segments, str(info.language)
 
 
@@ -372,5 +394,62 @@ def _segment(piece: Any) -> Segment:
     return Segment(float(piece.start), float(piece.end), str(piece.text).strip(), words)
 
 
-async def transcribe(wav: Path, cfg: TranscriptionConfig, cuda: bool) -> Transcript:
-    return await asyncio.to_thread(whisper_transcribe, wav, cfg, cuda)
+# --- in a child process -------------------------------------------------------------------
+
+
+def transcript_dict(transcript: Transcript) -> dict[str, Any]:
+    return {
+        "source": transcript.source,
+        "language": transcript.language,
+        "segments": [
+            [s.start, s.end, s.text, [[w.start, w.end, w.text] for w in s.words]]
+            for s in transcript.segments
+        ],
+    }
+
+
+def transcript_from_dict(data: dict[str, Any]) -> Transcript:
+    segments = [
+        Segment(start, end, text, tuple(Word(*w) for w in words))
+        for start, end, text, words in data["segments"]
+    ]
+    return Transcript(data["source"], data["language"], segments)
+
+
+RECOGNISER_TIMEOUT = 6 * 3600.0  # the job's own timeout and the stall watchdog come first
+
+
+async def transcribe(
+    wav: Path, cfg: TranscriptionConfig, cuda: bool, heard: Heard = _deaf
+) -> Transcript:
+    """Recognise `wav` in a child process (presgend/pipeline/recogniser.py says why), which
+    is killed with its process group when the job is cancelled or stalls."""
+    answers: dict[str, Any] = {}
+
+    def on_line(line: str) -> None:
+        with contextlib.suppress(ValueError):
+            message = json.loads(line)
+            if not isinstance(message, dict):
+                return
+            if "heard" in message:
+                heard(float(message["heard"]))
+            else:
+                answers.update(message)
+
+    from presgend.pipeline import recogniser
+
+    args = [sys.executable, "-m", "presgend.pipeline.recogniser"]
+    result = await tools.run(
+        args, timeout=RECOGNISER_TIMEOUT, check=False, what="speech recognition",
+        on_stdout_line=on_line, stdin=recogniser.request_line(wav, cfg, cuda),
+    )  # fmt: skip
+    if "transcript" in answers:
+        return transcript_from_dict(answers["transcript"])
+    if "error" in answers:
+        raise JobError(answers["error"], phase="content", detail=answers.get("detail", ""))
+    stderr = result.stderr.decode("utf-8", "replace").strip()[-2000:]
+    raise JobError(
+        "Speech recognition failed on this audio.",
+        phase="content",
+        detail=f"the recogniser exited {result.returncode}: {stderr}",
+    )

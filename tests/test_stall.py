@@ -1,0 +1,345 @@
+"""A job never hangs: one BLAS thread per process, recognition in a child that can be
+killed, and the stall watchdog (a job whose progress stops is stopped with its children,
+run once more, and failed with one sentence after a second stall), in `process` and in
+the daemon, with real ffmpeg and recogniser processes stopped on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from conftest import write_config
+from daemon_harness import DaemonProcess, OutboxWatcher, valid_video, visible
+
+from presgend import sample
+from presgend.config import TranscriptionConfig
+from presgend.pipeline import stall, transcribe
+
+# --- the cause: BLAS threads ------------------------------------------------------------------
+
+BLAS_THREADS = """
+import json, sys
+{first}
+from threadpoolctl import threadpool_info
+print(json.dumps([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]))
+"""
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "import presgend.cli, numpy",  # presgend first: the environment is set in time
+        "import numpy; from presgend.pipeline.context import Services; Services()",  # numpy first
+    ],
+)
+def test_every_job_process_runs_blas_on_one_thread(first: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run(
+        [sys.executable, "-c", BLAS_THREADS.format(first=first)],
+        capture_output=True, text=True, check=True, env=env, timeout=60,
+    ).stdout  # fmt: skip
+    threads = json.loads(out.strip().splitlines()[-1])
+    assert threads and set(threads) == {1}, threads
+
+
+FEATURES_BESIDE_NUMPY = """
+import sys, threading, time
+import numpy as np
+from faster_whisper.feature_extractor import FeatureExtractor
+from presgend.pipeline import loudness
+from presgend.pipeline.context import Services
+Services()  # what a job process does first
+extract = FeatureExtractor()
+rng = np.random.default_rng(7)
+audio = (rng.standard_normal(16000 * 30) * 0.1).astype(np.float32)
+rounds = int(sys.argv[1])
+done = []
+
+def recognise():  # whisper's mel features: mel_filters @ magnitudes, as in the hang's stack
+    for _ in range(rounds):
+        extract(audio)
+    done.append(1)
+
+def probe_work():  # the probe's own numpy work beside it
+    x = rng.random((300, 300))
+    for _ in range(rounds):
+        (x @ x.T).trace(); loudness.frame_db(audio, 160); np.quantile(x, 0.2, axis=1)
+    done.append(1)
+
+threads = [threading.Thread(target=f) for f in (recognise, recognise, probe_work, probe_work)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(len(done))
+"""
+
+
+def test_recognition_beside_the_probes_numpy_work_never_hangs() -> None:
+    """The hang's conditions: BLAS called from several threads at once (two recognisers'
+    feature extraction and the probe's numpy work), hundreds of times over; a hang would
+    run into the deadline."""
+    result = subprocess.run(
+        [sys.executable, "-c", FEATURES_BESIDE_NUMPY, "200"],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "4"
+
+
+# --- the guard -----------------------------------------------------------------------------------
+
+
+def test_the_guard_stops_work_whose_progress_stopped() -> None:
+    async def scenario() -> tuple[stall.Stalled, bool]:
+        guard = stall.Guard(0.4)
+        progress = guard.relay(lambda _p, _f: None)
+        cancelled = asyncio.Event()
+
+        async def work() -> None:
+            for i in range(5):
+                progress("content", i / 10)
+                await asyncio.sleep(0.1)
+            try:
+                await asyncio.sleep(30)  # stuck
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        with pytest.raises(stall.Stalled) as caught:
+            await guard.watch(work())
+        return caught.value, cancelled.is_set()
+
+    stalled, cancelled = asyncio.run(scenario())
+    assert stalled.phase == "content" and 0.4 <= stalled.seconds < 2
+    assert cancelled
+
+
+def test_the_guard_lets_slow_work_that_moves_finish() -> None:
+    async def scenario() -> str:
+        guard = stall.Guard(0.3)
+        progress = guard.relay(lambda _p, _f: None)
+
+        async def work() -> str:
+            progress("compose", 0.5)
+            for _ in range(8):  # 0.8 s in all, never 0.3 s without a sign of life
+                await asyncio.sleep(0.1)
+                guard.beat()
+            return "done"
+
+        return await guard.watch(work())
+
+    assert asyncio.run(scenario()) == "done"
+
+
+def test_the_same_progress_reported_again_is_no_progress() -> None:
+    now = [0.0]
+    guard = stall.Guard(10, clock=lambda: now[0])
+    progress = guard.relay(lambda _p, _f: None)
+    progress("compose", 0.5)
+    now[0] = 8.0
+    progress("compose", 0.5)
+    assert guard.idle() == 8.0
+    progress("compose", 0.51)
+    assert guard.idle() == 0.0
+
+
+# --- real processes stopped on purpose -------------------------------------------------------
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
+
+
+class Stopper(threading.Thread):
+    """SIGSTOPs the first `times` descendants of `root` that `match` (a hang in C, or a
+    stuck ffmpeg), as they appear."""
+
+    def __init__(self, root: int, match: Callable[[list[str]], bool], times: int) -> None:
+        super().__init__(daemon=True)
+        self.root, self.match, self.times = root, match, times
+        self.stopped: list[int] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set() and len(self.stopped) < self.times:
+            for proc in descendants(self.root):
+                try:
+                    if proc.pid not in self.stopped and self.match(proc.cmdline()):
+                        proc.send_signal(signal.SIGSTOP)
+                        self.stopped.append(proc.pid)
+                except psutil.Error:
+                    continue
+            time.sleep(0.05)
+
+
+def is_recogniser(cmd: list[str]) -> bool:
+    return "presgend.pipeline.recogniser" in cmd
+
+
+def is_composer(cmd: list[str]) -> bool:
+    return bool(cmd) and os.path.basename(cmd[0]) == "ffmpeg" and "-filter_complex" in cmd
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    events = []
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def test_a_cancelled_recognition_takes_its_process_with_it(
+    short_talk: sample.SampleTalk, tiny_model: Path, tmp_path: Path
+) -> None:
+    wav = tmp_path / "audio.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(short_talk.video), "-ac", "1",
+                    "-ar", "16000", str(wav)], check=True)  # fmt: skip
+    cfg = TranscriptionConfig(model=str(tiny_model), language="en")
+    stopper = Stopper(os.getpid(), is_recogniser, 1)
+    stopper.start()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(transcribe.transcribe(wav, cfg, cuda=False))
+        deadline = time.monotonic() + 60
+        while not stopper.stopped and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert stopper.stopped, "the recogniser never started"
+    assert gone(stopper.stopped[0]), "the stopped recogniser outlived its cancelled job"
+
+
+def stall_config(tmp_path: Path, tiny_model: Path, **jobs: Any) -> Path:
+    return write_config(
+        {
+            "paths": {"logs": str(tmp_path / "logs")},
+            "jobs": {"stall_seconds": 8.0, **jobs},
+            "output": {"quality": "fast"},
+            "transcription": {"model": str(tiny_model), "language": "en"},
+        },
+        tmp_path / "stall.toml",
+    )
+
+
+def run_process(args: list[str], stopper_for: Callable[[int], Stopper]) -> tuple[int, str, Stopper]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "presgend", *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    stopper = stopper_for(proc.pid)
+    stopper.start()
+    try:
+        _, err = proc.communicate(timeout=240)
+    finally:
+        stopper.done.set()
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, err, stopper
+
+
+def test_process_a_recogniser_that_hangs_is_stopped_and_the_job_run_once_more(
+    short_talk: sample.SampleTalk, tiny_model: Path, tmp_path: Path
+) -> None:
+    video = tmp_path / "in" / "talk.mp4"  # no sidecar: whisper listens
+    video.parent.mkdir()
+    shutil.copy(short_talk.video, video)
+    config = stall_config(tmp_path, tiny_model)
+    rc, err, stopper = run_process(
+        ["process", str(video), "--outbox", str(tmp_path / "out"), "--config", str(config)],
+        lambda pid: Stopper(pid, is_recogniser, 1),
+    )
+    assert rc == 0, err[-3000:]
+    stalls = [e for e in json_lines(err) if e.get("event") == "job_stalled"]
+    assert len(stalls) == 1, stalls
+    assert stalls[0]["attempt"] == 1 and stalls[0]["phase"] in ("probe", "content")
+    assert stalls[0]["seconds"] >= 8.0
+    assert gone(stopper.stopped[0])
+    assert visible(tmp_path / "out") == [
+        "talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt"
+    ]  # fmt: skip
+    assert valid_video(tmp_path / "out" / "talk.mp4") == ""
+    report = json.loads((tmp_path / "out" / "talk.report.json").read_text())
+    assert report["transcript"]["source"] == "whisper" and report["slides"]
+    assert video.is_file()
+
+
+def test_process_a_job_that_stalls_twice_fails_with_one_sentence(
+    short_talk: sample.SampleTalk, tiny_model: Path, tmp_path: Path
+) -> None:
+    video = tmp_path / "in" / "talk.mp4"
+    video.parent.mkdir()
+    shutil.copy(short_talk.video, video)
+    shutil.copy(short_talk.srt, video.with_suffix(".srt"))
+    config = stall_config(tmp_path, tiny_model)
+    rc, err, stopper = run_process(
+        ["process", str(video), "--outbox", str(tmp_path / "out"), "--config", str(config)],
+        lambda pid: Stopper(pid, is_composer, 2),
+    )
+    assert rc != 0
+    assert len(stopper.stopped) == 2
+    assert all(gone(pid) for pid in stopper.stopped), "a stopped ffmpeg was left behind"
+    error = json.loads((tmp_path / "out" / "talk.error.json").read_text())
+    assert error["error"] == (
+        "The job stopped making progress during compose and was stopped twice."
+    )
+    assert error["phase"] == "compose"
+    assert visible(tmp_path / "out") == ["talk.error.json"]
+    stalls = [e for e in json_lines(err) if e.get("event") == "job_stalled"]
+    assert [s["attempt"] for s in stalls] == [1, 2]
+    assert video.is_file() and video.with_suffix(".srt").is_file()
+
+
+def test_daemon_a_stopped_ffmpeg_is_caught_and_the_job_completes_once(
+    short_talk: sample.SampleTalk, tmp_path: Path
+) -> None:
+    watcher = OutboxWatcher(tmp_path / "outbox")
+    watcher.start()
+    daemon = DaemonProcess(tmp_path, jobs={"stall_seconds": 8.0})
+    stopper = Stopper(daemon.proc.pid, is_composer, 1)
+    stopper.start()
+    try:
+        shutil.copy(short_talk.srt, tmp_path / "inbox" / "talk.srt")
+        shutil.copy(short_talk.video, tmp_path / "inbox" / "talk.mp4")
+        daemon.wait_for(lambda: daemon.events("job_succeeded"), 180, "the job after its stall")
+        stalls = daemon.events("job_stalled")
+        assert len(stalls) == 1 and stalls[0]["phase"] == "compose"
+        assert stalls[0]["job_id"] == daemon.events("job_succeeded")[0]["job_id"]
+        assert gone(stopper.stopped[0])
+    finally:
+        stopper.done.set()
+        assert daemon.stop() == 0
+        watcher.stop()
+    assert watcher.problems == []
+    assert visible(tmp_path / "outbox") == [
+        "talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt"
+    ]  # fmt: skip
+    assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
+    assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
