@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +39,24 @@ from presgend.housekeeping import Housekeeping
 from presgend.intake import Intake
 from presgend.pipeline.context import Services, new_job_id
 from presgend.report import now_iso
+from presgend.settings import Settings
 
 log = logs.get("presgend.daemon")
 
 
-@dataclass
 class Daemon:
-    config: Config
-    config_path: str | None = None
-    sampler: Callable[[], hardware.Sample] = hardware.system_load
-    services: Services = field(default_factory=Services)
-
-    def __post_init__(self) -> None:
-        cfg = self.config
+    def __init__(
+        self,
+        config: Config,
+        config_path: str | None = None,
+        sampler: Callable[[], hardware.Sample] = hardware.system_load,
+        services: Services | None = None,
+    ) -> None:
+        self.settings = Settings(config)  # the live settings every service reads
+        self.config_path = config_path
+        self.sampler = sampler
+        self.services = services or Services()
+        cfg = config
         self.inbox = cfg.paths.inbox
         self.monitor = hardware.ResourceMonitor(
             cfg.breaker.cpu_percent,
@@ -61,9 +64,10 @@ class Daemon:
             cfg.breaker.cooldown_seconds,
             self.sampler,
         )
+        self.settings.subscribe(self._breaker_settings)
         self.monitor.breaker.listeners.append(self._breaker_changed)
         self.recent: deque[dict[str, Any]] = deque(maxlen=20)
-        self.outcomes = outcomes.Outcomes(cfg, self._remember)
+        self.outcomes = outcomes.Outcomes(self.settings, self._remember)
         self.stopping = False
         self.started_at = now_iso()
         self.wake = asyncio.Event()
@@ -71,9 +75,9 @@ class Daemon:
         self.force_event = asyncio.Event()
         self.reload_requested = False
         self.once = False
-        self.intake = Intake(cfg, wake=self.wake.set, reject=self._reject)
+        self.intake = Intake(self.settings, wake=self.wake.set, reject=self._reject)
         self.worker = worker.Worker(
-            cfg,
+            self.settings,
             services=self.services,
             monitor=self.monitor,
             outcomes=self.outcomes,
@@ -83,15 +87,15 @@ class Daemon:
         )
         self.queue: queue_mod.Queue | None = None
         if cfg.queue.backend == "postgres":
-            self.queue = queue_mod.Queue(cfg, worker=self.worker, outcomes=self.outcomes)
+            self.queue = queue_mod.Queue(self.settings, worker=self.worker, outcomes=self.outcomes)
         self.intake_done = asyncio.Event()  # --once: everything dropped is handed over
         self.extra_services: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
         self.front = FrontDesk(
-            cfg, intake=self.intake, worker=self.worker, outcomes=self.outcomes,
+            self.settings, intake=self.intake, worker=self.worker, outcomes=self.outcomes,
             monitor=self.monitor, queue=self.queue,
         )  # fmt: skip
         self.housekeeping = Housekeeping(
-            cfg,
+            self.settings,
             jobs=self.worker.jobs,
             intake=self.intake,
             monitor=self.monitor,
@@ -99,6 +103,11 @@ class Daemon:
             wake=self.wake.set,
             clock=time.monotonic,
         )
+
+    @property
+    def config(self) -> Config:
+        """The live settings (a reload replaces them)."""
+        return self.settings.current
 
     @property
     def max_concurrent(self) -> int:
@@ -232,7 +241,7 @@ class Daemon:
             if self.stopping:
                 break
             if self.reload_requested:
-                self._reload()
+                self.reload()
             if not await self.intake.step():
                 continue
             await self._admit()
@@ -317,26 +326,31 @@ class Daemon:
 
     # -- configuration -----------------------------------------------------------------------
 
-    def _reload(self) -> None:
+    def reload(self) -> None:
+        """SIGHUP: read the config again; every service sees the new settings at once,
+        except those fixed at start, which the log line names."""
         self.reload_requested = False
         try:
             new = config_mod.load(self.config_path)
         except ConfigError as exc:
             log.error("config_reload_failed", problems=exc.problems, kept="previous config")
             return
-        if new.paths != self.config.paths:
-            log.warning("config_paths_unchanged", reason="changing folders needs a restart")
-            new = dataclasses.replace(new, paths=self.config.paths)
-        self.config = new
-        self.outcomes.config = new
-        self.intake.reload(new)
-        self.housekeeping.config = new
-        self.front.config = new
-        self.worker.config = new
-        self.monitor.cpu_limit = new.breaker.cpu_percent
-        self.monitor.memory_limit = new.breaker.memory_percent
-        self.monitor.breaker.reset_seconds = new.breaker.cooldown_seconds
-        log.info("config_reloaded", source=new.source, running_jobs=len(self.worker.jobs))
+        reloaded = self.settings.apply(new)
+        log.info(
+            "config_reloaded",
+            source=new.source,
+            changed=reloaded.changed,
+            need_restart=reloaded.need_restart,
+            running_jobs=len(self.worker.jobs),
+        )
+        if reloaded.need_restart:
+            log.warning("config_needs_restart", settings=reloaded.need_restart,
+                        reason="these take effect when the daemon restarts")  # fmt: skip
+
+    def _breaker_settings(self, _before: Config, after: Config) -> None:
+        self.monitor.cpu_limit = after.breaker.cpu_percent
+        self.monitor.memory_limit = after.breaker.memory_percent
+        self.monitor.breaker.reset_seconds = after.breaker.cooldown_seconds
 
 
 def main(config: Config, *, once: bool = False, config_path: str | None = None) -> int:

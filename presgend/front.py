@@ -16,6 +16,7 @@ from presgend import claims, desk, hardware, inputs
 from presgend.config import Config
 from presgend.intake import Intake
 from presgend.outcomes import Outcomes
+from presgend.settings import Settings
 from presgend.worker import Worker
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 class FrontDesk:
     def __init__(
         self,
-        config: Config,
+        settings: Settings | Config,
         *,
         intake: Intake,
         worker: Worker,
@@ -34,8 +35,8 @@ class FrontDesk:
         monitor: hardware.ResourceMonitor,
         queue: Queue | None,
     ) -> None:
-        self.config = config
-        self.inbox = config.paths.inbox
+        self.settings = Settings.of(settings)
+        self.inbox = self.config.paths.inbox
         self.intake = intake
         self.worker = worker
         self.outcomes = outcomes
@@ -43,12 +44,17 @@ class FrontDesk:
         self.queue = queue
         self._cluster: tuple[float, dict[str, dict[str, Any]]] = (float("-inf"), {})
 
+    @property
+    def config(self) -> Config:
+        """The live settings (a reload replaces them)."""
+        return self.settings.current
+
     def hooks(self) -> Hooks:
         from presgend import doctor
         from presgend.http_api import Hooks
 
         return Hooks(
-            config=self.config,
+            settings=self.settings,
             poke=self.intake.notice,
             running=self.running_everywhere,
             cancel=self.cancel,

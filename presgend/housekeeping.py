@@ -18,6 +18,7 @@ from presgend import claims, desk, hardware, logs, notify, outcomes, publish, st
 from presgend.config import Config
 from presgend.errors import ClaimLost
 from presgend.intake import Intake
+from presgend.settings import Settings
 from presgend.worker import RunningJob
 
 log = logs.get("presgend.housekeeping")
@@ -26,7 +27,7 @@ log = logs.get("presgend.housekeeping")
 class Housekeeping:
     def __init__(
         self,
-        config: Config,
+        settings: Settings | Config,
         *,
         jobs: dict[str, RunningJob],
         intake: Intake,
@@ -36,8 +37,8 @@ class Housekeeping:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.config = config
-        self.inbox = config.paths.inbox
+        self.settings = Settings.of(settings)
+        self.inbox = self.config.paths.inbox
         self.jobs = jobs
         self.intake = intake
         self.monitor = monitor
@@ -45,6 +46,11 @@ class Housekeeping:
         self.wake = wake
         self.clock = clock
         self.sleep = sleep
+
+    @property
+    def config(self) -> Config:
+        """The live settings (a reload replaces them)."""
+        return self.settings.current
 
     async def run(self) -> None:
         watchdog_every = notify.watchdog_interval()

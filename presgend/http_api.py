@@ -37,6 +37,7 @@ from presgend import desk, inputs, logs
 from presgend.config import Config
 from presgend.errors import PresgendError
 from presgend.pipeline.context import new_job_id
+from presgend.settings import Settings
 
 log = logs.get("presgend.http")
 
@@ -83,13 +84,17 @@ def check_settings(config: Config) -> None:
 class Hooks:
     """What the app needs from the daemon it runs in."""
 
-    config: Config
+    settings: Settings  # the live ones: a reload reaches the app
     poke: Callable[[str], None]  # intake: a name was handed in
     running: Callable[[], dict[str, dict[str, Any]]]  # job id -> phase, progress (cluster)
     cancel: Callable[[str], Awaitable[str]]  # "cancelled", "requested" or "finished"
     queue_length: Callable[[], int]
     breaker: Callable[[], dict[str, Any]]
     ready_checks: Callable[[], list[Any]] = field(default=lambda: [])
+
+    @property
+    def config(self) -> Config:
+        return self.settings.current
 
 
 # -- job views --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from watchdog.observers.api import BaseObserver
 from presgend import claims, inputs, logs, notify, watcher
 from presgend.config import Config
 from presgend.errors import JobError
+from presgend.settings import Settings
 
 log = logs.get("presgend.intake")
 
@@ -34,14 +35,16 @@ ObserverFactory = Callable[[Path, str, float, Callable[[str], None]], BaseObserv
 class Intake:
     def __init__(
         self,
-        config: Config,
+        settings: Settings | Config,
         *,
         wake: Callable[[], None],
         reject: Reject,
         start_observer: ObserverFactory = watcher.start_observer,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.config = config
+        self.settings = Settings.of(settings)
+        self.settings.subscribe(self._settings_changed)
+        config = self.config
         self.inbox = config.paths.inbox
         self.wake = wake
         self.reject = reject
@@ -55,6 +58,11 @@ class Intake:
         self.paused = False
         self.next_rescan = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def config(self) -> Config:
+        """The live settings (a reload replaces them)."""
+        return self.settings.current
 
     # -- what the daemon asks ------------------------------------------------------------
 
@@ -228,6 +236,15 @@ class Intake:
         self.ready[candidate.name] = candidate.signature
         log.info("input_settled", input=candidate.name, size=candidate.signature[1])
 
-    def reload(self, config: Config) -> None:
-        self.config = config
-        self.settler.settle_seconds = config.watch.settle_seconds
+    def _settings_changed(self, before: Config, after: Config) -> None:
+        self.settler.settle_seconds = after.watch.settle_seconds
+        if (before.watch.mode, before.watch.poll_interval) == (
+            after.watch.mode,
+            after.watch.poll_interval,
+        ):
+            return
+        self.mode, self.mode_reason = watcher.watch_mode(after.watch.mode, self.inbox)
+        log.info("watch_mode_changed", watch_mode=self.mode, why=self.mode_reason)
+        if self.observer is not None:  # watching now: watch the new way
+            self.stop()
+            self._start_observer()

@@ -37,7 +37,6 @@ def build(hooks: Hooks, base_url: str = "") -> Any:
     from mcp.server.mcpserver.exceptions import ToolError
 
     server = MCPServer("presgend", instructions=INSTRUCTIONS, log_level="WARNING")
-    cfg = hooks.config
 
     def known(job_id: str) -> dict[str, Any]:
         shown = view(hooks, job_id, base_url)
@@ -51,7 +50,7 @@ def build(hooks: Hooks, base_url: str = "") -> Any:
 
     def readable(path: str) -> Path:
         """The file at `path`, if it is inside mcp.allowed_roots; ToolError otherwise."""
-        roots = cfg.mcp.allowed_roots
+        roots = hooks.config.mcp.allowed_roots
         source = Path(os.path.expanduser(path))
         if not roots:
             raise ToolError("Reading files is off: set mcp.allowed_roots in the config.")
@@ -83,8 +82,9 @@ def build(hooks: Hooks, base_url: str = "") -> Any:
                 break
         job_id = new_job_id()
         final = await asyncio.to_thread(
-            desk.hand_in, cfg, source, name, job_id, sidecars=sidecars, source="mcp", move=False
-        )
+            desk.hand_in, hooks.config, source, name, job_id,
+            sidecars=sidecars, source="mcp", move=False,
+        )  # fmt: skip
         hooks.poke(final)
         return {"job_id": job_id, "input": final, "status": "queued"}
 
@@ -113,7 +113,7 @@ def build(hooks: Hooks, base_url: str = "") -> Any:
         """What processing a file would do (slides, timings, voice), writing nothing."""
         from presgend import planning
 
-        result: dict[str, Any] = await planning.plan(readable(path), cfg, None)
+        result: dict[str, Any] = await planning.plan(readable(path), hooks.config, None)
         return result
 
     @server.tool()

@@ -21,6 +21,7 @@ from presgend import claims, desk, inputs, logs, publish
 from presgend.config import Config
 from presgend.errors import JobError
 from presgend.report import JobRecord, error_document, now_iso
+from presgend.settings import Settings
 
 log = logs.get("presgend.outcomes")
 
@@ -29,10 +30,15 @@ CANCELLED = "The job was cancelled."
 
 
 class Outcomes:
-    def __init__(self, config: Config, remember: Remember) -> None:
-        self.config = config
-        self.inbox = config.paths.inbox
+    def __init__(self, settings: Settings | Config, remember: Remember) -> None:
+        self.settings = Settings.of(settings)
+        self.inbox = self.config.paths.inbox
         self.remember = remember
+
+    @property
+    def config(self) -> Config:
+        """The live settings (a reload replaces them)."""
+        return self.settings.current
 
     # -- the last folder -------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from presgend.config import Config
 from presgend.errors import ClaimLost, JobError, PresgendError
 from presgend.pipeline.context import new_job_id
 from presgend.report import JobRecord, error_document
+from presgend.settings import Settings
 
 if TYPE_CHECKING:
     import procrastinate
@@ -226,9 +227,9 @@ async def init_schema(dsn: str) -> bool:
 class Queue:
     """One daemon's side of the queue: intake's hand-over, the worker, the keeper."""
 
-    def __init__(self, config: Config, *, worker: Worker, outcomes: Outcomes) -> None:
-        self.config = config
-        self.inbox = config.paths.inbox
+    def __init__(self, settings: Settings | Config, *, worker: Worker, outcomes: Outcomes) -> None:
+        self.settings = Settings.of(settings)
+        self.inbox = self.config.paths.inbox
         self.worker = worker
         self.outcomes = outcomes
         self.name = f"{claims.HOST}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
@@ -237,6 +238,11 @@ class Queue:
         self.owned: dict[str, tuple[int | None, int | None]] = {}  # job id: queue job, worker
         self.failed: set[int] = set()  # queue jobs to finish as failed
         self.cluster_running: dict[str, dict[str, Any]] = {}  # every worker's, each beat
+
+    @property
+    def config(self) -> Config:
+        """The live settings (a reload replaces them)."""
+        return self.settings.current
 
     @property
     def staging(self) -> Path:

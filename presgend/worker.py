@@ -23,6 +23,7 @@ from presgend.outcomes import Outcomes
 from presgend.pipeline.context import JobRequest, Services, new_job_id
 from presgend.pipeline.job import JobFailed, run_job
 from presgend.report import sha256_of
+from presgend.settings import Settings
 
 log = logs.get("presgend.worker")
 
@@ -105,7 +106,7 @@ class Worker:
 
     def __init__(
         self,
-        config: Config,
+        settings: Settings | Config,
         *,
         services: Services,
         monitor: hardware.ResourceMonitor,
@@ -114,8 +115,8 @@ class Worker:
         wake: Callable[[], None],
         max_concurrent: Callable[[], int],
     ) -> None:
-        self.config = config
-        self.inbox = config.paths.inbox
+        self.settings = Settings.of(settings)
+        self.inbox = self.config.paths.inbox
         self.services = services
         self.monitor = monitor
         self.outcomes = outcomes
@@ -126,6 +127,11 @@ class Worker:
         self.low_disk = False
         self.stopping = False
         self.last_job_end = float("-inf")
+
+    @property
+    def config(self) -> Config:
+        """The live settings (a reload replaces them)."""
+        return self.settings.current
 
     @property
     def wants_admission(self) -> bool:
