@@ -213,7 +213,7 @@ def _voice_key(engine: Engine, text: str, cfg: SpeechConfig) -> str:
 def _from_cache(path: Path) -> np.ndarray | None:
     if path.is_file():
         with contextlib.suppress(OSError, wave.Error, ValueError):
-            return _read(path)
+            return read_wav(path)
     return None
 
 
@@ -221,7 +221,7 @@ def _to_cache(path: Path, samples: np.ndarray) -> None:
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_suffix(f".{os.getpid()}.tmp")
-        _write(temp, samples)
+        write_wav(temp, samples)
         os.replace(temp, path)
 
 
@@ -279,7 +279,7 @@ async def _convert(source: Path, text: str) -> np.ndarray:
          "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_s16le", str(out)],
         timeout=60, what="ffmpeg (speech)",
     )  # fmt: skip
-    samples = _read(out)
+    samples = read_wav(out)
     if samples.size == 0 or not np.any(samples):
         raise JobError(f"The speech engine produced no sound for: {text[:60]!r}.", phase="speech")
     return samples
@@ -312,15 +312,17 @@ async def _gtts(text: str, lang: str, folder: Path, timeout: float) -> Path:
     return out
 
 
-def _read(path: Path) -> np.ndarray:
+def read_wav(path: Path) -> np.ndarray:
     with wave.open(str(path), "rb") as w:
         if w.getframerate() != RATE or w.getnchannels() != 1 or w.getsampwidth() != 2:
             raise ValueError("unexpected wav format")
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768
 
 
-def _write(path: Path, samples: np.ndarray) -> None:
-    data = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    """16-bit samples: the inverse of `_read`, so a clip read back from the cache is the
+    clip that was written (a lossy round trip moved trimmed sentence ends by 10 ms)."""
+    data = np.clip(np.round(samples * 32768), -32768, 32767).astype("<i2").tobytes()
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
@@ -377,5 +379,5 @@ def _assemble(lines: list[Line], clips: list[np.ndarray], out: Path) -> list[Spo
         spoken.append(Spoken(line.text, start / RATE, position / RATE))
     tail = np.zeros(int(0.5 * RATE), np.float32)
     parts.append(tail)
-    _write(out, np.concatenate(parts))
+    write_wav(out, np.concatenate(parts))
     return spoken
