@@ -110,10 +110,10 @@ def test_markdown_script_uses_the_authors_headings_and_bullets(
     report = report_of(outbox, "solar talk")
     assert report["input"]["kind"] == "script"
     assert report["transcript"]["source"] == "script"
-    assert [s["title"] for s in report["slides"]] == [
-        "Solar power at home",
-        "Storing the energy",
-        "The grid",
+    assert [s["title"] for s in report["slides"]] == [  # the author's, in the deck's case
+        "Solar Power at Home",
+        "Storing the Energy",
+        "The Grid",
     ]
     assert report["slides"][0]["bullets"] == [
         "Prices have fallen sharply",

@@ -207,7 +207,8 @@ _UNITS = {
 _SCALES = {"hundred": 100, "thousand": 1000}
 _BIG = ("million", "billion", "trillion")
 _SPOKEN_NUMBER = re.compile(
-    rf"\b(?:\d+(?:\.\d+)?(?=\s+(?:{'|'.join(_BIG)})\b)|{'|'.join(_UNITS)}|hundred|thousand)"
+    rf"\b(?:\d+(?:\.\d+)?(?=\s+(?:{'|'.join(_BIG)}|hundred|thousand)\b)|{'|'.join(_UNITS)}|"
+    r"hundred|thousand)"
     rf"(?:[\s-]+(?:and\s+)?"
     rf"(?:{'|'.join(_UNITS)}|hundred|thousand))*\b(?:\s+(?:{'|'.join(_BIG)})\b)?"
     r"(?:\s+(?:percent|per cent|dollars|euros|pounds)\b)?",
@@ -216,9 +217,11 @@ _SPOKEN_NUMBER = re.compile(
 
 
 def _value(words: list[str]) -> float | None:
-    total, current = 0, 0
-    if len(words) == 1 and re.fullmatch(r"\d+(?:\.\d+)?", words[0]):
-        return float(words[0]) if "." in words[0] else int(words[0])
+    total: float = 0
+    current: float = 0
+    if words and re.fullmatch(r"\d+(?:\.\d+)?", words[0]):  # "85 thousand", "1.2"
+        current = float(words[0]) if "." in words[0] else int(words[0])
+        words = words[1:]
     for word in words:
         if word in _UNITS:
             current += _UNITS[word]
@@ -244,6 +247,8 @@ def digits(text: str) -> str:
         value = _value(core)
         if value is None or (value < 10 and not unit and not big):
             return match.group()
+        if isinstance(value, float) and value.is_integer() and not big:
+            value = int(value)  # "1.5 thousand" is 1,500
         number = (f"{value:,}" if isinstance(value, int) else f"{value:g}") + (
             f" {big}" if big else ""
         )

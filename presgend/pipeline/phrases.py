@@ -197,8 +197,9 @@ def title_case(phrase: str, language: str = "en") -> str:
 # --- bullets ------------------------------------------------------------------------------
 
 
-def condense(sentence: str) -> str:
-    """The point of a spoken sentence in 3–12 words, or "" when it has none."""
+def condense(sentence: str, *, shorten: bool = True) -> str:
+    """The point of a spoken sentence in 3–12 words (any length with `shorten` off), or
+    "" when it has none."""
     text = sentence.strip().rstrip(".!?。！？…").strip()
     text = lexicon.FILLER_WORDS.sub("", text)
     for _ in range(3):
@@ -209,7 +210,7 @@ def condense(sentence: str) -> str:
             break
     text = lexicon.digits(text.strip(" ,;:-—"))
     words = text.split()
-    if len(words) > MAX_BULLET_WORDS:
+    if shorten and len(words) > MAX_BULLET_WORDS:
         words = _trim_trailing(_shorten(words))
     while words and words[-1].lower().strip(",;:") in _JOINERS | _DETERMINERS:
         words = words[:-1]  # a particle may end a sentence ("move in"), "and" may not

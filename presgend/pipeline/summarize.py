@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from presgend.pipeline import lexicon, phrases
+from presgend.pipeline import fidelity, lexicon, phrases
 from presgend.pipeline.sentences import is_cjk, join_words, spans
 from presgend.pipeline.transcribe import Segment, Word
 
@@ -323,6 +323,7 @@ def describe(
         title = (titles[i] if titles else None) or make_title(
             group, idf, used, i, language, items[i]
         )
+        title = phrases.title_case(title, language)  # one case style per deck
         used.append(title)
         authored = given[i] if given else None
         chosen, left_off = (
@@ -394,7 +395,11 @@ def make_title(
     ):
         ranked.insert(0, "Today's Agenda")  # its phrases name the other slides' topics
     for title in ranked:
-        if 2 <= len(title.split()) <= phrases.MAX_TITLE_WORDS and title.lower() not in taken:
+        if (
+            2 <= len(title.split()) <= phrases.MAX_TITLE_WORDS
+            and title.lower() not in taken
+            and not fidelity.broken(text, title, title=True)
+        ):
             return title
     return _keyword_title(group, idf, used, language)
 
@@ -495,7 +500,7 @@ def pick_bullets(
     for k, sentence in enumerate(group):
         if lexicon.is_courtesy(sentence.text) and k != agenda_at:
             continue
-        text = phrases.condense(sentence.text)
+        text = faithful_bullet(sentence.text)
         stems = set(phrases.content_stems(text))
         if not text or not stems or stems <= title_stems:
             continue  # no point left, or it only repeats the title
@@ -505,6 +510,19 @@ def pick_bullets(
     chosen = sorted(ranked[:MAX_BULLETS], key=lambda c: c[2])
     left_off = [group[c[2]].text for c in ranked[MAX_BULLETS:] if c[0]]
     return [(c[3], group[c[2]]) for c in chosen], left_off
+
+
+def faithful_bullet(sentence: str) -> str:
+    """The shortest form of `sentence` that keeps its facts (fidelity.py): condensed,
+    condensed without shortening, or the speaker's own words; "" when it has no point."""
+    condensed = phrases.condense(sentence)
+    if not condensed:
+        return ""
+    said = sentence.strip().rstrip(".!?。！？…").strip()
+    for text in (condensed, phrases.condense(sentence, shorten=False), lexicon.digits(said)):
+        if text and not fidelity.broken(sentence, text):
+            return text
+    return said[:1].upper() + said[1:]
 
 
 def _informative(text: str, idf: dict[str, float]) -> float:
