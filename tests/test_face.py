@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import asyncio
+import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from presgend.pipeline import face
+from presgend.pipeline import face, probe
 from presgend.pipeline.face import Box
 from presgend.pipeline.probe import MediaInfo
 
@@ -94,3 +97,50 @@ def test_the_recurring_box_wins_over_a_bigger_false_face() -> None:
     assert all(box == real for _, box in picked)
     assert face.pick_faces([(0.0, [])]) == [(0.0, None)]
     assert len(face.plan_framing(_info(), (640, 720), picked).crop) == 1
+
+
+# --- borders: only where there are bars -------------------------------------------------------
+
+FRAMES = {  # what each clip is made of, from the astronaut: ffmpeg filters
+    "dark studio": "crop=700:620:150:0,scale=1280:720,eq=brightness=-0.12:gamma=0.7,"
+    "vignette=angle=PI/2.4,noise=alls=6:allf=t",
+    "letterboxed": "scale=1280:546,pad=1280:720:0:87:black,noise=alls=4:allf=t",
+    "pillarboxed": "scale=960:720,pad=1280:720:160:0:black",
+    "plain": "scale=1280:720",
+}
+
+
+def _clip(astronaut_png: Path, folder: Path, name: str) -> Path:
+    out = folder / f"{name.replace(' ', '-')}.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", str(astronaut_png), "-t", "3",
+         "-vf", f"scale=1280:720,setsar=1,{FRAMES[name]},format=yuv420p",
+         "-c:v", "libx264", "-preset", "ultrafast", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "bars"),
+    [("dark studio", None), ("plain", None), ("letterboxed", "top bottom"),
+     ("pillarboxed", "left right")],
+)  # fmt: skip
+def test_borders_are_cropped_only_where_there_are_bars(
+    astronaut_png: Path, tmp_path: Path, name: str, bars: str | None
+) -> None:
+    """A lit face in a dark room is dark at every edge but has no bars: the old rule (dark
+    in every sample) cropped it by a third and warned about borders."""
+    video = _clip(astronaut_png, tmp_path, name)
+    info = asyncio.run(probe.probe(video))
+    framing = asyncio.run(face.find_framing(info, (640, 720)))
+    notes = [n for n in framing.notes if "Black borders" in n]
+    if bars is None:
+        assert notes == [], notes
+        return
+    assert len(notes) == 1 and all(side in notes[0] for side in bars.split()), notes
+    crop = framing.crop[0].box
+    if bars == "top bottom":
+        assert 87 <= crop.y <= 96 and crop.y + crop.h <= 720 - 87
+    else:
+        assert crop.x >= 160 and crop.x + crop.w <= 1120

@@ -27,7 +27,7 @@ DETECT_WIDTH = 480
 MOVE_FRACTION = 0.6  # of the face's size, before a move counts as large
 MOVE_SAMPLES = 3  # consecutive samples a move must last
 HEADROOM = 0.42  # the face's centre sits this far down the panel
-BORDER_LUMA = 24  # rows and columns darker than this in every sample are a border
+BORDER_LUMA = 24  # a bar's pixels are darker than this in every sample
 CUT_DIFF = 28.0  # mean luma change (0-255) between two frames that makes a cut
 CUT_SIZE = (64, 36)
 SAMPLES_PER_SHOT = 3
@@ -190,20 +190,22 @@ def shot_samples(info: MediaInfo, cuts: list[float]) -> list[float]:
 
 
 def active_area(frames: list[np.ndarray], scale: float, info: MediaInfo) -> Box | None:
-    """The picture inside black borders (in source pixels), or None when there are none.
+    """The picture inside black bars (in source pixels), or None when there are none.
 
-    A row or column is border when it is dark in every sampled frame; a few pixels more
-    are taken off each found border so no dark edge survives scaling."""
+    A bar is a band of rows (or columns) at an edge that is black, flat along its length
+    and the same in every sampled frame, and that ends at an edge: the picture starts
+    with a step up. A dark studio, dark all round but textured and fading into the
+    light, has none. A few pixels more are taken off each bar so no dark edge survives
+    scaling."""
     if not frames:
         return None
-    stack = np.stack(frames).astype(np.float32)
-    rows = np.flatnonzero(stack.mean(axis=2).max(axis=0) > BORDER_LUMA)
-    cols = np.flatnonzero(stack.mean(axis=1).max(axis=0) > BORDER_LUMA)
-    if rows.size == 0 or cols.size == 0:
-        return None
+    stack = np.stack(frames).astype(np.float32)  # frames, rows, columns
     h, w = stack.shape[1:]
-    top, bottom = int(rows[0]), h - 1 - int(rows[-1])
-    left, right = int(cols[0]), w - 1 - int(cols[-1])
+    top, bottom = _bar(stack), _bar(stack[:, ::-1, :])
+    across = stack.transpose(0, 2, 1)  # frames, columns, rows
+    left, right = _bar(across), _bar(across[:, ::-1, :])
+    if top + bottom >= h or left + right >= w:
+        return None  # black frames: nothing to find a picture in
     if max(top, bottom) < h * 0.01 and max(left, right) < w * 0.01:
         return None
 
@@ -212,6 +214,26 @@ def active_area(frames: list[np.ndarray], scale: float, info: MediaInfo) -> Box 
 
     x, y = edge(left), edge(top)
     return Box(x, y, _even(info.width - x - edge(right)), _even(info.height - y - edge(bottom)))
+
+
+BAR_FLAT = 3.0  # luma: a bar's line varies less than this along its length
+BAR_STEADY = 3.0  # luma: and from one sampled frame to the next
+BAR_STEP = 10.0  # luma: the picture starts this much brighter than the bar
+
+
+def _bar(lines: np.ndarray) -> int:
+    """How many lines from the start of `lines` (frames, lines, pixels) form a bar."""
+    means = lines.mean(axis=2)  # frames, lines
+    near_black = np.percentile(lines, 99, axis=2).max(axis=0) <= BORDER_LUMA
+    flat = lines.std(axis=2).max(axis=0) <= BAR_FLAT
+    steady = (means.max(axis=0) - means.min(axis=0)) <= BAR_STEADY
+    bar = near_black & flat & steady
+    n = int(np.argmin(bar)) if not bar.all() else len(bar)
+    if n == 0 or n == len(bar):
+        return n
+    inside = means[:, n : n + 3].mean(axis=1)
+    edge = means[:, max(0, n - 3) : n].mean(axis=1)
+    return n if float(np.median(inside - edge)) >= BAR_STEP else 0
 
 
 async def find_cuts(info: MediaInfo, keys: list[tuple[float, np.ndarray]]) -> list[float]:
