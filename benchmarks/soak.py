@@ -50,8 +50,9 @@ SENTENCES = [
 KINDS = ("sidecar", "whisper", "script", "unreadable", "slow")
 MARK = "PRESGEND_SOAK"  # in the environment of every process a soak's daemons start
 # What a good input may fail with when the chaos hit it often enough: the watchdog's
-# second stall, or the queue's bound on interrupted runs. Anything else is a defect.
-CHAOS_FAILURES = ("stopped making progress", "was interrupted")
+# second stall, a program killed in both runs, or the queue's bound on interrupted runs.
+# Anything else is a defect.
+CHAOS_FAILURES = ("stopped making progress", "was interrupted", "was killed by")
 
 
 # --- media ------------------------------------------------------------------------------------
@@ -308,6 +309,10 @@ def check(root: Path, drops: list[Drop], opts: argparse.Namespace) -> list[str]:
                 problems.append(f"{main} ({d.kind}) failed: {sentence}")
         if d.kind == "unreadable" and ok:
             problems.append(f"{main} (unreadable) has outputs")
+    halves = [n for n in names["outbox"] if n.endswith(".mp4")
+              and f"{n[:-4]}.report.json" not in names["outbox"]]  # fmt: skip
+    if halves:
+        problems.append(f"videos without their report (partial outputs): {halves}")
     hidden = [p for p in (root / "outbox").rglob("*") if p.is_file() and p.name.startswith(".")]
     if hidden:
         problems.append(f"left in the outbox: {[str(p) for p in hidden]}")

@@ -72,7 +72,11 @@ class Outcomes:
     def failed(
         self, job_id: str, label: Path, claim: claims.Claim, document: dict[str, Any]
     ) -> None:
-        """A failed job: its files to failed/ under a free stem, with the error document."""
+        """A failed job: its files to failed/ under a free stem, with the error document;
+        what an interrupted run of it had published without a report is taken away."""
+        sha = document.get("input", {}).get("sha256", "")
+        if sha:
+            publish.discard_partial(self.config.paths.outbox, sha)
         failed = self.config.paths.failed
         stem = claims.free_stem(failed, claim.files, (".error.json",))
         for name in claim.files:

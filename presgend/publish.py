@@ -3,6 +3,12 @@
 Work happens in `<outbox>/.presgend-tmp/` (same filesystem, so renames are atomic and
 the outbox only ever shows finished files). The video is linked into place, which
 fails rather than overwrite when the name is taken; then the next free stem is used.
+
+A job's outputs appear one by one (video, subtitles, preview, the report last). While
+they do, `<outbox>/.presgend-publishing/<input sha256>.json` names them: a run that was
+killed between the first and the last leaves it behind, and the next run of the same
+input (a retry, a reclaim) removes those partial outputs and publishes under the same
+name, instead of beside them as `<stem>-2`.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 STAGING = ".presgend-tmp"
+PUBLISHING = ".presgend-publishing"
+SUFFIXES = (".mp4", ".srt", ".preview.jpg", ".report.json")  # what one job publishes
 
 
 def staging_dir(outbox: Path, job_id: str) -> Path:
@@ -33,12 +41,20 @@ def release_staging(outbox: Path, job_id: str) -> None:
     cleanup_staging(outbox)
 
 
-def publish_video(temp: Path, outbox: Path, stem: str) -> Path:
-    """Move `temp` to `<outbox>/<stem>.mp4`, or `<stem>-2.mp4`… if taken; return the path."""
+def publish_video(temp: Path, outbox: Path, stem: str, key: str = "") -> Path:
+    """Move `temp` to `<outbox>/<stem>.mp4`, or `<stem>-2.mp4`… if taken; return the path.
+
+    With `key` (the input's sha256), what an earlier, interrupted run of the same input
+    published is removed first, and the names this run publishes are noted until
+    `published` is called."""
+    if key:
+        discard_partial(outbox, key)
     for n in range(1, 1000):
         final = outbox / (f"{stem}.mp4" if n == 1 else f"{stem}-{n}.mp4")
         if _taken(final):
             continue
+        if key:
+            _note(outbox, key, final)
         try:
             os.link(temp, final)
         except FileExistsError:
@@ -53,6 +69,41 @@ def publish_video(temp: Path, outbox: Path, stem: str) -> Path:
         temp.unlink()
         return final
     raise FileExistsError(f"no free output name for {stem} in {outbox}")
+
+
+def _marker(outbox: Path, key: str) -> Path:
+    return outbox / PUBLISHING / f"{key}.json"
+
+
+def _note(outbox: Path, key: str, video: Path) -> None:
+    names = [video.stem + suffix for suffix in SUFFIXES]
+    write_atomic(_marker(outbox, key), json.dumps({"video": video.name, "files": names}))
+
+
+def published(outbox: Path, key: str) -> None:
+    """The run of input `key` has published everything, its report last."""
+    if key:
+        _marker(outbox, key).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            (outbox / PUBLISHING).rmdir()
+
+
+def discard_partial(outbox: Path, key: str) -> list[str]:
+    """Remove what an interrupted run of input `key` published without its report."""
+    marker = _marker(outbox, key)
+    try:
+        noted = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    names = [n for n in noted.get("files", []) if "/" not in n and not n.startswith(".")]
+    if any(n.endswith(".report.json") and (outbox / n).exists() for n in names):
+        removed: list[str] = []  # it did finish: its outputs are whole
+    else:
+        removed = [n for n in names if (outbox / n).exists()]
+        for name in removed:
+            (outbox / name).unlink(missing_ok=True)
+    published(outbox, key)
+    return removed
 
 
 def report_path(video: Path) -> Path:

@@ -35,7 +35,7 @@ from presgend import claims, desk, inputs, logs
 from presgend.config import Config
 from presgend.errors import ClaimLost, JobError, PresgendError
 from presgend.pipeline.context import new_job_id
-from presgend.report import JobRecord, error_document
+from presgend.report import JobRecord, error_document, sha256_of
 from presgend.settings import Settings
 
 if TYPE_CHECKING:
@@ -356,6 +356,7 @@ class Queue:
         attempt = queue_job.attempts + 1
         if attempt > self.config.queue.max_attempts:
             record = JobRecord(job_id, self.inbox / label, inputs.reported_kind(main))
+            record.sha256 = await asyncio.to_thread(sha256_of, staged.path)
             runs = queue_job.attempts
             error = JobError(
                 f"The job was interrupted {runs} time{'s' if runs != 1 else ''} (its worker "

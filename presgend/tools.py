@@ -105,8 +105,13 @@ async def run(
     result = Completed(argv, proc.returncode or 0, out, err)
     if check and result.returncode != 0:
         name = what or os.path.basename(argv[0])
+        how = (
+            f"was killed by {signal.Signals(-result.returncode).name}"
+            if -result.returncode in signal.valid_signals()
+            else f"failed (exit code {result.returncode})"
+        )
         raise ToolError(
-            f"{name} failed (exit code {result.returncode}).",
+            f"{name} {how}.",
             shlex.join(argv),
             result.returncode,
             err.decode("utf-8", "replace")[-4000:],

@@ -172,12 +172,15 @@ def gone(pid: int) -> bool:
 
 
 class Stopper(threading.Thread):
-    """SIGSTOPs the first `times` descendants of `root` that `match` (a hang in C, or a
-    stuck ffmpeg), as they appear."""
+    """SIGSTOPs (or another signal) the first `times` descendants of `root` that `match`
+    (a hang in C, a stuck ffmpeg, the OOM killer), as they appear."""
 
-    def __init__(self, root: int, match: Callable[[list[str]], bool], times: int) -> None:
+    def __init__(
+        self, root: int, match: Callable[[list[str]], bool], times: int,
+        sig: signal.Signals = signal.SIGSTOP,
+    ) -> None:  # fmt: skip
         super().__init__(daemon=True)
-        self.root, self.match, self.times = root, match, times
+        self.root, self.match, self.times, self.sig = root, match, times, sig
         self.stopped: list[int] = []
         self.done = threading.Event()
 
@@ -186,7 +189,7 @@ class Stopper(threading.Thread):
             for proc in descendants(self.root):
                 try:
                     if proc.pid not in self.stopped and self.match(proc.cmdline()):
-                        proc.send_signal(signal.SIGSTOP)
+                        proc.send_signal(self.sig)
                         self.stopped.append(proc.pid)
                 except psutil.Error:
                     continue
@@ -343,3 +346,28 @@ def test_daemon_a_stopped_ffmpeg_is_caught_and_the_job_completes_once(
     ]  # fmt: skip
     assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
     assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
+
+
+def test_process_a_program_killed_from_outside_is_run_once_more(
+    short_talk: sample.SampleTalk, tiny_model: Path, tmp_path: Path
+) -> None:
+    """The OOM killer or an operator SIGKILLs the compose's ffmpeg: one more run, not a
+    failure; the log says which program."""
+    video = tmp_path / "in" / "talk.mp4"
+    video.parent.mkdir()
+    shutil.copy(short_talk.video, video)
+    shutil.copy(short_talk.srt, video.with_suffix(".srt"))
+    config = stall_config(tmp_path, tiny_model)
+    rc, err, killer = run_process(
+        ["process", str(video), "--outbox", str(tmp_path / "out"), "--config", str(config)],
+        lambda pid: Stopper(pid, is_composer, 1, signal.SIGKILL),
+    )
+    assert rc == 0, err[-3000:]
+    assert len(killer.stopped) == 1
+    interrupted = [e for e in json_lines(err) if e.get("event") == "job_interrupted"]
+    assert len(interrupted) == 1 and interrupted[0]["phase"] == "compose"
+    assert interrupted[0]["program"].endswith("ffmpeg")
+    assert visible(tmp_path / "out") == [
+        "talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt"
+    ]  # fmt: skip
+    assert valid_video(tmp_path / "out" / "talk.mp4") == ""

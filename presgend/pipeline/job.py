@@ -22,7 +22,7 @@ import psutil
 import structlog
 
 from presgend import hardware, inputs, logs, publish, subtitles
-from presgend.errors import ClaimLost, JobError, PresgendError
+from presgend.errors import ClaimLost, JobError, PresgendError, ToolError
 from presgend.hardware import Quality
 from presgend.pipeline import (
     compose,
@@ -90,11 +90,12 @@ async def run_job(request: JobRequest, services: Services | None = None) -> dict
         return report
 
 
-STALL_TRIES = 2  # a job that stalls is run once more; a second stall fails it
+TRIES = 2  # a job that stalls, or whose program is killed, is run once more
 
 
 class Attempts:
-    """A job's runs under the stall watchdog: one, and one more after a stall."""
+    """A job's runs under the stall watchdog: one, and one more after a stall or after
+    one of its programs was killed from outside."""
 
     def __init__(self, request: JobRequest, services: Services) -> None:
         self.request = request
@@ -109,7 +110,7 @@ class Attempts:
 
     async def run(self) -> dict[str, Any]:
         request = self.request
-        for attempt in range(1, STALL_TRIES + 1):
+        for attempt in range(1, TRIES + 1):
             guard = stall.Guard(request.config.jobs.stall_seconds)
             watched = dataclasses.replace(
                 request, progress=guard.relay(request.progress), beat=guard.beat
@@ -120,24 +121,46 @@ class Attempts:
             try:
                 return await guard.watch(job.run())
             except stall.Stalled as stalled:
-                log.warning("job_stalled", phase=stalled.phase,
-                            seconds=round(stalled.seconds, 1), attempt=attempt)  # fmt: skip
-                self.record.phase = stalled.phase
-                if job.published:  # its video is out: never run it twice
-                    raise JobError(
-                        f"The job stopped making progress during {stalled.phase} after its "
-                        "video was published, and was stopped.",
-                        phase=stalled.phase,
-                    ) from None
-                if attempt == STALL_TRIES:
-                    raise JobError(
-                        f"The job stopped making progress during {stalled.phase} and was "
-                        "stopped twice.",
-                        phase=stalled.phase,
-                        detail=f"no progress for {request.config.jobs.stall_seconds:.0f} s, "
-                        f"{STALL_TRIES} times",
-                    ) from None
+                self.stalled(stalled, attempt, job.published)
+            except Exception as exc:
+                killed = killed_program(exc)
+                if killed is None or attempt == TRIES or job.published:
+                    raise
+                # killed from outside (the OOM killer, an operator): worth one more run
+                log.warning("job_interrupted", phase=self.record.phase, program=killed,
+                            attempt=attempt)  # fmt: skip
         raise AssertionError("unreachable")
+
+    def stalled(self, stalled: stall.Stalled, attempt: int, published: bool) -> None:
+        """Log a stall; raise the job's failure when it may not run again."""
+        log.warning("job_stalled", phase=stalled.phase,
+                    seconds=round(stalled.seconds, 1), attempt=attempt)  # fmt: skip
+        self.record.phase = stalled.phase
+        if published:  # its video is out: never run it twice
+            raise JobError(
+                f"The job stopped making progress during {stalled.phase} after its "
+                "video was published, and was stopped.",
+                phase=stalled.phase,
+            )
+        if attempt == TRIES:
+            raise JobError(
+                f"The job stopped making progress during {stalled.phase} and was stopped twice.",
+                phase=stalled.phase,
+                detail=f"no progress for {self.request.config.jobs.stall_seconds:.0f} s, "
+                f"{TRIES} times",
+            )
+
+
+def killed_program(error: BaseException) -> str | None:
+    """The program (its command line) whose death by a signal caused `error`, if any."""
+    seen: BaseException | None = error
+    for _ in range(10):  # a chain of causes, never a cycle
+        if seen is None:
+            return None
+        if isinstance(seen, ToolError) and (seen.returncode or 0) < 0:
+            return seen.command.split(" ", 1)[0]
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _failed(record: JobRecord, exc: BaseException) -> JobFailed:
@@ -451,7 +474,7 @@ class Job:
             verified = await compose.verify(temp, info.duration, self.quality)
             self.report_progress("compose", 0.98)
             await self.before_publish()
-            video = publish.publish_video(temp, self.outbox, self.stem)
+            video = publish.publish_video(temp, self.outbox, self.stem, self.record.sha256)
             self.published = True
         finally:
             temp.unlink(missing_ok=True)
@@ -475,6 +498,7 @@ class Job:
             "sample_rate": verified.sample_rate,
         }
         publish.write_json(publish.report_path(video), report)
+        publish.published(self.outbox, self.record.sha256)
         self.report_progress("compose", 1.0)
         return report
 
