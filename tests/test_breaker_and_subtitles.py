@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import itertools
+
+from talks import PITCH, flatten
+
 from presgend.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from presgend.pipeline.transcribe import Segment, parse_cues
-from presgend.subtitles import timestamp, to_srt
+from presgend.pipeline.transcribe import Segment, Word, parse_cues
+from presgend.subtitles import cues, lines, timestamp, to_srt
 
 
 class Clock:
@@ -63,3 +67,42 @@ def test_vtt_with_tags_and_settings() -> None:
         (1.0, 2.5, "Hi all"),
         (3.0, 4.0, "second line"),
     ]
+
+
+def _spoken(sentences: list[str], rate: float = 0.32) -> list[Segment]:
+    """Sentences with word times, a word every `rate` seconds, half a second between."""
+    segments, t = [], 0.0
+    for sentence in sentences:
+        words = tuple(Word(t + i * rate, t + i * rate + rate * 0.8, w)
+                      for i, w in enumerate(sentence.split()))  # fmt: skip
+        segments.append(Segment(words[0].start, words[-1].end, sentence, words))
+        t = words[-1].end + 0.5
+    return segments
+
+
+def test_captions_a_broadcaster_would_accept() -> None:
+    sentences = [
+        *flatten(PITCH),
+        "In the right sidebar, you can edit a video by adding more scenes or changing "
+        "other parameters.",
+        "Yes.",
+    ]
+    segments = _spoken(sentences)
+    found = cues(segments)
+    assert " ".join(c.text for c in found) == " ".join(sentences)  # every word, in order
+    for cue in found:
+        shown = lines(cue.text)
+        assert len(shown) <= 2 and all(len(line) <= 42 for line in shown), shown
+        sentence = next(s for s in segments if cue.words[0] in s.words)
+        if cue.words != sentence.words:  # a piece of a longer sentence
+            assert len(cue.words) > 1, f"one word split off: {cue.text!r}"
+        if sentence.end - sentence.start >= 1.0:
+            assert cue.end - cue.start >= 1.0 - 1e-9, cue
+    pieces = [c.text for c in found if "sidebar" in c.text or "parameters" in c.text]
+    assert pieces[0].endswith("sidebar,") or pieces[0].endswith("scenes")  # a clause break
+    assert pieces[-1] != "parameters."
+    short = next(c for c in found if c.text == "Yes.")
+    assert short.end - short.start >= 1.0  # borrowed from the silence after it
+    starts = [c.start for c in found]
+    assert starts == sorted(starts)
+    assert all(a.end <= b.start + 1e-9 for a, b in itertools.pairwise(found))  # no overlap
