@@ -60,6 +60,13 @@ def test_the_pitch_reads_like_a_deck(pitch_report: dict[str, Any]) -> None:
             assert not lexicon.is_courtesy(bullet)
             assert abs(start - max(slide["start_s"], segments[source]["start"])) < 0.01
     used = [segments[i]["text"] for s in slides for i in s["sources"]]
+    listed = {i for s in slides for i in (*s["sources"], *s["omitted"])}
+    for k, segment in enumerate(segments):  # coverage is honest: on a slide, or listed
+        continues = k > 0 and not segments[k - 1]["text"].endswith((".", "!", "?"))
+        if continues or lexicon.is_courtesy(segment["text"]):
+            continue  # the rest of a sentence whose first cue is listed; or courtesy
+        if phrases.content_stems(segment["text"]):
+            assert k in listed, segment["text"]
     for fact in talks.PITCH_FACTS:  # a long sentence may span two subtitle cues
         assert any(fact.startswith(text) for text in used), fact
     cues = transcribe.parse_cues(Path(pitch_report["output"]["srt"]).read_text())

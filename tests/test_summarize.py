@@ -231,3 +231,22 @@ def test_every_title_of_a_deck_has_one_case_style() -> None:
     assert sections[0].title == "Revenue Grew"
     for section in sections:
         assert section.title == phrases.title_case(section.title), section.title
+
+
+@pytest.mark.parametrize("topics", [talks.PITCH, talks.LESSON], ids=["pitch", "lesson"])
+def test_every_content_sentence_is_on_a_slide_or_listed_as_omitted(
+    topics: list[list[str]],
+) -> None:
+    segments = _segments(talks.flatten(topics))
+    sections = summarize.summarize(segments, 200, max_slides=3)  # fewer slides: fuller ones
+    omitted = 0
+    for section in sections:
+        shown = set(section.sources) | set(section.omitted)
+        for sentence in section.sentences:
+            if lexicon.is_courtesy(sentence.text) or not phrases.content_stems(sentence.text):
+                continue
+            assert sentence.source in shown, sentence.text
+        assert not set(section.sources) & set(section.omitted)
+        assert section.no_room <= len(section.omitted)
+        omitted += len(section.omitted)
+    assert omitted, "three slides for a whole talk leave some sentences only spoken"

@@ -335,6 +335,13 @@ class Job:
                 self.record.warnings.append(
                     f'Slide {section.index + 1} was full, so this fact is only spoken: "{text}"'
                 )
+            others = section.no_room - len(section.left_off)
+            if others > 0:
+                self.record.warnings.append(
+                    f"Slide {section.index + 1} was full, so {others} more "
+                    f"sentence{'s are' if others > 1 else ' is'} only spoken "
+                    "(the report's slides[].omitted lists them)."
+                )
         for a, b in summarize.silences(sentences, duration):
             self.record.warnings.append(
                 f"Nobody speaks from {preview.clock(a)} to {preview.clock(b)}; that slide "
@@ -580,6 +587,7 @@ class Job:
                     "end_s": round(s.end, 3),
                     "bullet_starts": [round(t, 3) for t in s.bullet_starts],
                     "sources": list(s.sources),
+                    "omitted": list(s.omitted),
                 }
                 for s in sections
             ],

@@ -45,6 +45,9 @@ class Section:
     bullet_starts: list[float] = field(default_factory=list)
     sources: list[int] = field(default_factory=list)  # transcript segment per bullet
     left_off: list[str] = field(default_factory=list)  # fact sentences with no room
+    # transcript segments of the content sentences on no bullet (courtesy is not content)
+    omitted: list[int] = field(default_factory=list)
+    no_room: int = 0  # points it had no bullet left for
 
 
 # --- sentences ----------------------------------------------------------------------------
@@ -326,8 +329,8 @@ def describe(
         title = phrases.title_case(title, language)  # one case style per deck
         used.append(title)
         authored = given[i] if given else None
-        chosen, left_off = (
-            ([(text, group[k]) for text, k in authored], [])
+        chosen, left_off, no_room = (
+            ([(text, group[k]) for text, k in authored], [], 0)
             if authored
             else pick_bullets(group, idf, title, agenda_sentence(agenda, groups, i))
         )
@@ -344,9 +347,24 @@ def describe(
                 bullet_starts=[max(start, s.start) for _, s in chosen],
                 sources=[s.source for _, s in chosen],
                 left_off=left_off,
+                omitted=omitted_sources(group, [s for _, s in chosen]),
+                no_room=no_room,
             )
         )
     return sections
+
+
+def omitted_sources(group: list[Sentence], shown: list[Sentence]) -> list[int]:
+    """The segments of the group's content sentences that no bullet shows."""
+    used = {s.source for s in shown}
+    found: list[int] = []
+    for sentence in group:
+        if sentence.source in used or sentence.source in found:
+            continue
+        if lexicon.is_courtesy(sentence.text) or not phrases.content_stems(sentence.text):
+            continue
+        found.append(sentence.source)
+    return found
 
 
 def agenda_sentence(agenda: Agenda | None, groups: list[list[Sentence]], i: int) -> int | None:
@@ -492,9 +510,9 @@ def _cjk_title(group: list[Sentence], used: list[str]) -> str:
 
 def pick_bullets(
     group: list[Sentence], idf: dict[str, float], title: str, agenda_at: int | None
-) -> tuple[list[tuple[str, Sentence]], list[str]]:
-    """2–4 bullets from different sentences, facts first, in spoken order; and the fact
-    sentences there was no room for."""
+) -> tuple[list[tuple[str, Sentence]], list[str], int]:
+    """2–4 bullets from different sentences, facts first, in spoken order; the fact
+    sentences there was no room for; and how many points in all had no room."""
     title_stems = set(phrases.content_stems(title))
     candidates = []
     for k, sentence in enumerate(group):
@@ -509,7 +527,7 @@ def pick_bullets(
     ranked = sorted(candidates, key=lambda c: (not c[0], -c[1]))
     chosen = sorted(ranked[:MAX_BULLETS], key=lambda c: c[2])
     left_off = [group[c[2]].text for c in ranked[MAX_BULLETS:] if c[0]]
-    return [(c[3], group[c[2]]) for c in chosen], left_off
+    return [(c[3], group[c[2]]) for c in chosen], left_off, len(ranked) - len(chosen)
 
 
 def faithful_bullet(sentence: str) -> str:
