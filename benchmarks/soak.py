@@ -429,6 +429,7 @@ def soak(backend: str, opts: argparse.Namespace, base: sample.SampleTalk) -> dic
         "chaos": dict(chaos.counts),
         "restarts": fleet.restarts,
         "stalls_caught": len(stalls),
+        "interrupted": len(events(root, "job_interrupted")),
         "stalled_phases": dict(Counter(s.get("phase", "?") for s in stalls)),
         "reclaimed": len(events(root, "claim_reclaimed")) + len(events(root, "queue_job_stalled")),
         "outcomes": dict(outcome),
@@ -473,7 +474,8 @@ def main() -> int:
         print(f"\n{r['backend']}: {r['drops']} drops {r['kinds']} on {r['daemons']} daemons, "
               f"{r['wall_s']} s")  # fmt: skip
         print(f"  chaos {r['chaos']}, daemon restarts {r['restarts']}")
-        print(f"  stalls caught {r['stalls_caught']} {r['stalled_phases']}, "
+        print(f"  stalls caught {r['stalls_caught']} {r['stalled_phases']}, programs killed "
+              f"and run again {r['interrupted']}, "
               f"reclaimed {r['reclaimed']}, outcomes {r['outcomes']}, "
               f"longest job {r['longest_job_s']} s")  # fmt: skip
         for problem in r["problems"]:

@@ -357,7 +357,12 @@ class Verified:
 
 async def verify(path: Path, expected_duration: float, quality: Quality) -> Verified:
     """The published file must have H.264 video, AAC audio and the input's duration."""
-    data = await ffprobe_json(path)
+    try:
+        data = await ffprobe_json(path)
+    except JobError as exc:  # its sentence is about an input; this is our own output
+        raise JobError(
+            "The composed video failed its final check.", phase="compose", detail=exc.detail
+        ) from exc
     streams = data.get("streams", [])
     video: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "video"), {})
     audio: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "audio"), {})

@@ -101,6 +101,7 @@ class Attempts:
         self.request = request
         self.services = services
         self.record = self._record()
+        self.stalls = 0
 
     def _record(self) -> JobRecord:
         request = self.request
@@ -136,6 +137,7 @@ class Attempts:
         log.warning("job_stalled", phase=stalled.phase,
                     seconds=round(stalled.seconds, 1), attempt=attempt)  # fmt: skip
         self.record.phase = stalled.phase
+        self.stalls += 1
         if published:  # its video is out: never run it twice
             raise JobError(
                 f"The job stopped making progress during {stalled.phase} after its "
@@ -143,8 +145,9 @@ class Attempts:
                 phase=stalled.phase,
             )
         if attempt == TRIES:
+            how = "twice" if self.stalls == TRIES else "after a run that was interrupted"
             raise JobError(
-                f"The job stopped making progress during {stalled.phase} and was stopped twice.",
+                f"The job stopped making progress during {stalled.phase} and was stopped {how}.",
                 phase=stalled.phase,
                 detail=f"no progress for {self.request.config.jobs.stall_seconds:.0f} s, "
                 f"{TRIES} times",
@@ -457,7 +460,11 @@ class Job:
         work: Path,
         level: loudness.Leveling | None,
     ) -> dict[str, Any]:
-        staging = publish.staging_dir(self.outbox, self.record.job_id)
+        # one folder per run: a run of the same job that was stopped and wakes up must
+        # not clear the folder the next run is composing into (the queue retries a job
+        # under its id)
+        run = f"{self.record.job_id}.{os.getpid()}.{id(self):x}"
+        staging = publish.staging_dir(self.outbox, run)
         temp = staging / "video.mp4"
         plan = compose.ComposePlan(
             video=source.video,
@@ -485,7 +492,7 @@ class Job:
             self.published = True
         finally:
             temp.unlink(missing_ok=True)
-            publish.release_staging(self.outbox, self.record.job_id)
+            publish.release_staging(self.outbox, run)
         stem = video.stem
         srt = publish.write_atomic(
             self.outbox / f"{stem}.srt", subtitles.to_srt(transcript.segments)
