@@ -250,3 +250,31 @@ def test_every_content_sentence_is_on_a_slide_or_listed_as_omitted(
         assert section.no_room <= len(section.omitted)
         omitted += len(section.omitted)
     assert omitted, "three slides for a whole talk leave some sentences only spoken"
+
+
+def _heard(pieces: list[str], start: float = 0.0) -> Segment:
+    words = tuple(Word(start + i * 0.3, start + i * 0.3 + 0.25, w) for i, w in enumerate(pieces))
+    return Segment(words[0].start, words[-1].end, " ".join(pieces), words)
+
+
+def test_what_a_recogniser_splits_is_rejoined_into_whole_sentences() -> None:
+    """Whisper split "go to remotion.dev/recorder and join our Discord" over two segments
+    as "remotion .dev" and "-recorder"; the slide showed fragments under "Remotion Dev"."""
+    first = ("To learn everything about how to use the recorder, go to remotion .dev").split()
+    second = "-recorder and join our Discord if you have any questions.".split()
+    third = "The price is 3. 5 dollars, or write to hello @shiftwise.io today.".split()
+    segments = [_heard(first), _heard(second, 20.0), _heard(third, 40.0)]
+    sentences = summarize.sentences_from(segments)
+    assert [s.text for s in sentences] == [
+        "To learn everything about how to use the recorder, go to remotion.dev/recorder and "
+        "join our Discord if you have any questions.",
+        "The price is 3.5 dollars, or write to hello@shiftwise.io today.",
+    ]
+    assert sentences[0].start == 0.0 and sentences[1].start == 40.0
+    sections = summarize.sections_from(sentences, 60.0)
+    for section in sections:
+        assert not fidelity.LINK.search(section.title), section.title
+        for bullet in section.bullets:
+            assert not bullet.lower().startswith(("recorder", "-recorder")), bullet
+    shown = " ".join(b for s in sections for b in s.bullets)
+    assert "remotion.dev/recorder" in shown and "hello@shiftwise.io" in shown

@@ -54,8 +54,46 @@ class Section:
 
 
 def timed_words(segments: list[Segment]) -> list[tuple[Word, int]]:
-    """Every word with a time and its segment: recogniser word times, else spread over
-    the segment in proportion to length."""
+    """Every word with a time and its segment (recogniser word times, else spread over
+    the segment in proportion to length), with pieces the recogniser split rejoined."""
+    return rejoined(_timed(segments))
+
+
+_DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?:/\S*)?$", re.IGNORECASE)
+
+
+def rejoined(words: list[tuple[Word, int]]) -> list[tuple[Word, int]]:
+    """Glue what a recogniser splits, often across two segments: "remotion" ".dev"
+    "-recorder" is remotion.dev/recorder; "hello" "@shiftwise.io", "3." "5" and
+    "well" "-known" are one word each. The glued word keeps the first piece's segment."""
+    out: list[tuple[Word, int]] = []
+    for word, index in words:
+        if out and _glues(out[-1][0].text, word.text):
+            before, at = out[-1]
+            text = word.text
+            if _DOMAIN.match(before.text) and text.startswith("-"):
+                text = "/" + text[1:]  # a path after a domain, heard as a dash
+            out[-1] = (Word(before.start, max(before.end, word.end), before.text + text), at)
+        else:
+            out.append((word, index))
+    return out
+
+
+def _glues(before: str, piece: str) -> bool:
+    if not before or before[-1] in ",;:!?)\"'”’":
+        return False
+    if re.match(r"^\.[a-z]{2,}\b", piece, re.IGNORECASE) and before[-1].isalnum():
+        return True  # "remotion" ".dev"
+    if piece.startswith("/") and _DOMAIN.match(before):
+        return True  # "remotion.dev" "/recorder"
+    if piece.startswith("@") or (before.endswith("@") and piece[:1].isalnum()):
+        return True  # "hello" "@shiftwise.io"
+    if re.fullmatch(r"\d+\.", before) and piece[:1].isdigit():
+        return True  # "3." "5": a decimal, not a sentence end
+    return bool(re.match(r"^-[a-z]", piece, re.IGNORECASE)) and before[-1].isalnum()
+
+
+def _timed(segments: list[Segment]) -> list[tuple[Word, int]]:
     words: list[tuple[Word, int]] = []
     for index, seg in enumerate(segments):
         if seg.words:
@@ -417,6 +455,7 @@ def make_title(
             2 <= len(title.split()) <= phrases.MAX_TITLE_WORDS
             and title.lower() not in taken
             and not fidelity.broken(text, title, title=True)
+            and not fidelity.LINK.search(title)  # a link is no topic, nor half of one
         ):
             return title
     return _keyword_title(group, idf, used, language)
