@@ -37,6 +37,10 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' harnesses, as benchmarks/run.py does
+
+from daemon_harness import valid_video  # noqa: E402
+from pg_server import Server  # noqa: E402
 
 from presgend import sample  # noqa: E402
 
@@ -346,21 +350,6 @@ def visible(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
 
-def valid_video(path: Path) -> str:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type:format=duration",
-         "-of", "json", str(path)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if result.returncode != 0:
-        return f"ffprobe failed: {result.stderr.strip()[:200]}"
-    data = json.loads(result.stdout)
-    kinds = sorted(s["codec_type"] for s in data.get("streams", []))
-    if kinds != ["audio", "video"]:
-        return f"streams {kinds}"
-    return "" if float(data.get("format", {}).get("duration", 0)) >= 1 else "too short"
-
-
 def leftovers(root: Path) -> list[str]:
     """Processes of this run that still live: daemons, ffmpeg, recognisers, Chromium."""
     found = []
@@ -380,9 +369,6 @@ def soak(backend: str, opts: argparse.Namespace, base: sample.SampleTalk) -> dic
     server = None
     queue = ""
     if backend == "postgres":
-        sys.path.insert(0, str(ROOT / "tests"))
-        from pg_server import Server
-
         server = Server().start()
         dsn = server.new_database()
         queue = (f'[queue]\nbackend = "postgres"\ndsn = "{dsn}"\nheartbeat_seconds = 2.0\n'

@@ -252,6 +252,25 @@ def stall_config(tmp_path: Path, tiny_model: Path, **jobs: Any) -> Path:
     )
 
 
+def dropped(talk: sample.SampleTalk, tmp_path: Path, *, sidecar: bool = True) -> Path:
+    """The talk copied to `in/talk.mp4` (with its transcript, or for whisper to hear)."""
+    video = tmp_path / "in" / "talk.mp4"
+    video.parent.mkdir()
+    shutil.copy(talk.video, video)
+    if sidecar:
+        shutil.copy(talk.srt, video.with_suffix(".srt"))
+    return video
+
+
+def process_stopping(
+    video: Path, tmp_path: Path, tiny_model: Path, stopper_for: Callable[[int], Stopper]
+) -> tuple[int, str, Stopper]:
+    """`presgend process` of `video` into tmp_path/out, with a Stopper on its children."""
+    config = stall_config(tmp_path, tiny_model)
+    args = ["process", str(video), "--outbox", str(tmp_path / "out"), "--config", str(config)]
+    return run_process(args, stopper_for)
+
+
 def run_process(args: list[str], stopper_for: Callable[[int], Stopper]) -> tuple[int, str, Stopper]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "presgend", *args],
@@ -271,13 +290,9 @@ def run_process(args: list[str], stopper_for: Callable[[int], Stopper]) -> tuple
 def test_process_a_recogniser_that_hangs_is_stopped_and_the_job_run_once_more(
     short_talk: sample.SampleTalk, tiny_model: Path, tmp_path: Path
 ) -> None:
-    video = tmp_path / "in" / "talk.mp4"  # no sidecar: whisper listens
-    video.parent.mkdir()
-    shutil.copy(short_talk.video, video)
-    config = stall_config(tmp_path, tiny_model)
-    rc, err, stopper = run_process(
-        ["process", str(video), "--outbox", str(tmp_path / "out"), "--config", str(config)],
-        lambda pid: Stopper(pid, is_recogniser, 1),
+    video = dropped(short_talk, tmp_path, sidecar=False)  # no sidecar: whisper listens
+    rc, err, stopper = process_stopping(
+        video, tmp_path, tiny_model, lambda pid: Stopper(pid, is_recogniser, 1)
     )
     assert rc == 0, err[-3000:]
     stalls = [e for e in json_lines(err) if e.get("event") == "job_stalled"]
@@ -297,14 +312,9 @@ def test_process_a_recogniser_that_hangs_is_stopped_and_the_job_run_once_more(
 def test_process_a_job_that_stalls_twice_fails_with_one_sentence(
     short_talk: sample.SampleTalk, tiny_model: Path, tmp_path: Path
 ) -> None:
-    video = tmp_path / "in" / "talk.mp4"
-    video.parent.mkdir()
-    shutil.copy(short_talk.video, video)
-    shutil.copy(short_talk.srt, video.with_suffix(".srt"))
-    config = stall_config(tmp_path, tiny_model)
-    rc, err, stopper = run_process(
-        ["process", str(video), "--outbox", str(tmp_path / "out"), "--config", str(config)],
-        lambda pid: Stopper(pid, is_composer, 2),
+    video = dropped(short_talk, tmp_path)
+    rc, err, stopper = process_stopping(
+        video, tmp_path, tiny_model, lambda pid: Stopper(pid, is_composer, 2)
     )
     assert rc != 0
     assert len(stopper.stopped) == 2
@@ -353,14 +363,9 @@ def test_process_a_program_killed_from_outside_is_run_once_more(
 ) -> None:
     """The OOM killer or an operator SIGKILLs the compose's ffmpeg: one more run, not a
     failure; the log says which program."""
-    video = tmp_path / "in" / "talk.mp4"
-    video.parent.mkdir()
-    shutil.copy(short_talk.video, video)
-    shutil.copy(short_talk.srt, video.with_suffix(".srt"))
-    config = stall_config(tmp_path, tiny_model)
-    rc, err, killer = run_process(
-        ["process", str(video), "--outbox", str(tmp_path / "out"), "--config", str(config)],
-        lambda pid: Stopper(pid, is_composer, 1, signal.SIGKILL),
+    video = dropped(short_talk, tmp_path)
+    rc, err, killer = process_stopping(
+        video, tmp_path, tiny_model, lambda pid: Stopper(pid, is_composer, 1, signal.SIGKILL)
     )
     assert rc == 0, err[-3000:]
     assert len(killer.stopped) == 1

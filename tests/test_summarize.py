@@ -278,3 +278,17 @@ def test_what_a_recogniser_splits_is_rejoined_into_whole_sentences() -> None:
             assert not bullet.lower().startswith(("recorder", "-recorder")), bullet
     shown = " ".join(b for s in sections for b in s.bullets)
     assert "remotion.dev/recorder" in shown and "hello@shiftwise.io" in shown
+
+
+def test_a_point_said_again_is_on_one_slide_only() -> None:
+    """A recap (or a fixture that repeats its talk) repeats sentences: the deck says
+    each point once, and the repeats are listed as omitted."""
+    flat = talks.flatten(talks.PITCH)
+    segments = _segments(flat + flat[2:8])
+    sections = summarize.summarize(segments, 300)
+    seen: set[frozenset[str]] = set()
+    for section in sections:
+        for bullet in section.bullets:
+            words = frozenset(phrases.content_stems(bullet))
+            assert words not in seen, bullet
+            seen.add(words)

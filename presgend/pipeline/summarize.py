@@ -360,6 +360,7 @@ def describe(
     items = _agenda_per_group(groups, agenda)
     sections: list[Section] = []
     used: list[str] = []
+    shown: set[frozenset[str]] = set()  # each bullet's words: a deck says a point once
     for i, group in enumerate(groups):
         title = (titles[i] if titles else None) or make_title(
             group, idf, used, i, language, items[i]
@@ -370,7 +371,7 @@ def describe(
         chosen, left_off, no_room = (
             ([(text, group[k]) for text, k in authored], [], 0)
             if authored
-            else pick_bullets(group, idf, title, agenda_sentence(agenda, groups, i))
+            else pick_bullets(group, idf, title, agenda_sentence(agenda, groups, i), shown)
         )
         start = 0.0 if i == 0 else group[0].start
         end = groups[i + 1][0].start if i + 1 < len(groups) else duration
@@ -548,12 +549,19 @@ def _cjk_title(group: list[Sentence], used: list[str]) -> str:
 
 
 def pick_bullets(
-    group: list[Sentence], idf: dict[str, float], title: str, agenda_at: int | None
+    group: list[Sentence],
+    idf: dict[str, float],
+    title: str,
+    agenda_at: int | None,
+    shown: set[frozenset[str]] | None = None,
 ) -> tuple[list[tuple[str, Sentence]], list[str], int]:
     """2–4 bullets from different sentences, facts first, in spoken order; the fact
-    sentences there was no room for; and how many points in all had no room."""
+    sentences there was no room for; and how many points in all had no room. A point
+    already in `shown` (said again, here or on an earlier slide) is not made twice; the
+    chosen bullets' words are added to it."""
+    shown = set() if shown is None else shown
     title_stems = set(phrases.content_stems(title))
-    candidates = []
+    candidates: list[tuple[bool, float, int, str, frozenset[str]]] = []
     for k, sentence in enumerate(group):
         if lexicon.is_courtesy(sentence.text) and k != agenda_at:
             continue
@@ -561,10 +569,13 @@ def pick_bullets(
         stems = set(phrases.content_stems(text))
         if not text or not stems or stems <= title_stems:
             continue  # no point left, or it only repeats the title
+        if frozenset(stems) in shown or any(frozenset(stems) == c[4] for c in candidates):
+            continue  # the same point, said again
         fact = lexicon.is_fact(sentence.text) and k != agenda_at
-        candidates.append((fact, _informative(text, idf), k, text))
+        candidates.append((fact, _informative(text, idf), k, text, frozenset(stems)))
     ranked = sorted(candidates, key=lambda c: (not c[0], -c[1]))
     chosen = sorted(ranked[:MAX_BULLETS], key=lambda c: c[2])
+    shown.update(c[4] for c in chosen)
     left_off = [group[c[2]].text for c in ranked[MAX_BULLETS:] if c[0]]
     return [(c[3], group[c[2]]) for c in chosen], left_off, len(ranked) - len(chosen)
 
