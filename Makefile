@@ -47,7 +47,19 @@ $(STAMP): pyproject.toml
 demo: setup
 	@$(PY) -m presgend.demo
 
-test: setup
+# Real human speech for the tests: LibriVox clips with their text, from Debian's
+# pocketsphinx-testdata (downloaded as a package file and unpacked here; no root needed).
+TESTDATA := .cache/testdata/librivox
+
+$(TESTDATA):
+	@mkdir -p .cache/testdata/deb
+	@cd .cache/testdata/deb && { apt-get download pocketsphinx-testdata >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && apt-get download pocketsphinx-testdata >/dev/null 2>&1; }; }
+	@dpkg -x .cache/testdata/deb/pocketsphinx-testdata_*.deb .cache/testdata/deb/x
+	@mv .cache/testdata/deb/x/usr/share/pocketsphinx/test/data/librivox $(TESTDATA)
+	@rm -rf .cache/testdata/deb
+
+test: setup $(TESTDATA)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
