@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -42,14 +43,15 @@ def _assert_clean_failure(
 )
 def test_random_bytes_under_hostile_names(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
-    path.write_bytes(os.urandom(200_000))
+    path.write_bytes(random.Random(name).randbytes(200_000))  # the same bytes every run
     result = cli("process", str(path), "--outbox", str(tmp_path / "out"), cwd=tmp_path)
     document = _assert_clean_failure(result, tmp_path / "out", path.stem, "probe")
     # Now and then random bytes look enough like some container for ffprobe to open them;
-    # then there is simply no video in it. Either way: one clear sentence, no output.
-    assert (
-        "cannot be read as a video" in str(document["error"])
-        or document["error"] == "The file has no video stream."
+    # then there is no video in it, or no duration. Either way: one clear sentence, no
+    # output. (os.urandom here failed one run in a few hundred with the third sentence.)
+    assert "cannot be read as a video" in str(document["error"]) or document["error"] in (
+        "The file has no video stream.",
+        "The video's duration cannot be determined (the file may be truncated).",
     )
     assert path.read_bytes() and path.exists(), "input kept"
 
