@@ -76,7 +76,6 @@ def choose_quality(profile: HardwareProfile, pinned: str | None) -> Quality:
 
 
 @functools.cache
-@functools.cache
 def limit_blas() -> None:
     """One BLAS thread in this process (presgend/__init__.py says why), also where numpy
     was loaded before presgend could set OPENBLAS_NUM_THREADS."""
@@ -85,6 +84,7 @@ def limit_blas() -> None:
     threadpool_limits(1, user_api="blas")
 
 
+@functools.cache
 def detect() -> HardwareProfile:
     """Look at this machine once: cores, memory, CUDA, Apple Metal, NVENC."""
     gpu = _nvidia_gpu()
