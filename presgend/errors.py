@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then what caused it, and so on (at most ten: a chain, never a cycle)."""
+    seen: BaseException | None = error
+    for _ in range(10):
+        if seen is None:
+            return
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
 
 class PresgendError(Exception):
     """Base class: `str(error)` is one plain sentence for the user."""

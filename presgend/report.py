@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from presgend.errors import JobError, PresgendError
+from presgend.errors import JobError, PresgendError, causes
 
 
 def now_iso() -> str:
@@ -55,16 +55,12 @@ DISK_FULL = (
 
 def disk_full(error: BaseException) -> bool:
     """Whether an error comes down to a full disk (ENOSPC), however it was reported."""
-    seen: BaseException | None = error
-    for _ in range(10):  # a chain of causes, never a cycle
-        if seen is None:
-            break
+    for seen in causes(error):
         if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
             return True
         text = f"{seen} {getattr(seen, 'detail', '')}"
         if "No space left on device" in text or "ENOSPC" in text:
             return True
-        seen = seen.__cause__ or seen.__context__
     return False
 
 

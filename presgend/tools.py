@@ -104,19 +104,25 @@ async def run(
             watching.cancel()
     result = Completed(argv, proc.returncode or 0, out, err)
     if check and result.returncode != 0:
-        name = what or os.path.basename(argv[0])
-        how = (
-            f"was killed by {signal.Signals(-result.returncode).name}"
-            if -result.returncode in signal.valid_signals()
-            else f"failed (exit code {result.returncode})"
-        )
-        raise ToolError(
-            f"{name} {how}.",
-            shlex.join(argv),
-            result.returncode,
-            err.decode("utf-8", "replace")[-4000:],
-        )
+        raise failure(what or os.path.basename(argv[0]), result)
     return result
+
+
+def failure(what: str, result: Completed) -> ToolError:
+    """The error for a program that exited non-zero: killed by a signal (from outside:
+    a job may run once more), or failed with its exit code."""
+    code = result.returncode
+    how = (
+        f"was killed by {signal.Signals(-code).name}"
+        if -code in signal.valid_signals()
+        else f"failed (exit code {code})"
+    )
+    return ToolError(
+        f"{what} {how}.",
+        shlex.join(result.args),
+        code,
+        result.stderr.decode("utf-8", "replace")[-4000:],
+    )
 
 
 CPU_CHECK_SECONDS = 2.0

@@ -22,7 +22,7 @@ import psutil
 import structlog
 
 from presgend import hardware, inputs, logs, publish, subtitles
-from presgend.errors import ClaimLost, JobError, PresgendError, ToolError
+from presgend.errors import ClaimLost, JobError, PresgendError, ToolError, causes
 from presgend.hardware import Quality
 from presgend.pipeline import (
     compose,
@@ -156,13 +156,9 @@ class Attempts:
 
 def killed_program(error: BaseException) -> str | None:
     """The program (its command line) whose death by a signal caused `error`, if any."""
-    seen: BaseException | None = error
-    for _ in range(10):  # a chain of causes, never a cycle
-        if seen is None:
-            return None
+    for seen in causes(error):
         if isinstance(seen, ToolError) and (seen.returncode or 0) < 0:
             return seen.command.split(" ", 1)[0]
-        seen = seen.__cause__ or seen.__context__
     return None
 
 

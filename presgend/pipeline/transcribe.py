@@ -12,8 +12,6 @@ import ctypes
 import json
 import os
 import re
-import shlex
-import signal
 import sys
 import threading
 import wave
@@ -26,7 +24,7 @@ import numpy as np
 
 from presgend import inputs, logs, tools
 from presgend.config import TranscriptionConfig
-from presgend.errors import JobError, ToolError
+from presgend.errors import JobError
 from presgend.pipeline import loudness
 from presgend.pipeline.sentences import split_sentences
 
@@ -449,11 +447,9 @@ async def transcribe(
         return transcript_from_dict(answers["transcript"])
     if "error" in answers:
         raise JobError(answers["error"], phase="content", detail=answers.get("detail", ""))
-    stderr = result.stderr.decode("utf-8", "replace").strip()[-2000:]
     if result.returncode < 0:  # killed from outside: the job may run once more
-        signame = signal.Signals(-result.returncode).name
-        raise ToolError(f"Speech recognition was killed by {signame}.",
-                        shlex.join(args), result.returncode, stderr)  # fmt: skip
+        raise tools.failure("Speech recognition", result)
+    stderr = result.stderr.decode("utf-8", "replace").strip()[-2000:]
     raise JobError(
         "Speech recognition failed on this audio.",
         phase="content",
