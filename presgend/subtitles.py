@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 
 from presgend.pipeline.sentences import join_words
-from presgend.pipeline.transcribe import Segment, Word
+from presgend.pipeline.transcribe import Segment, Word, words_of
 
 LINE = 42
 CUE = 2 * LINE
@@ -32,22 +32,10 @@ def cues(segments: list[Segment]) -> list[Segment]:
     """Every segment (a sentence, or a sidecar's cue) cut into readable cues."""
     result: list[Segment] = []
     for seg in segments:
-        words = list(seg.words) or _spread(seg)
+        words = list(words_of(seg))
         if words:
             result.extend(_sentence_cues(words))
     return _lengthened(result)
-
-
-def _spread(seg: Segment) -> list[Word]:
-    """Untimed words of a segment, timed in proportion to their length."""
-    tokens = seg.text.split()
-    total = sum(len(t) + 1 for t in tokens) or 1
-    words, t = [], seg.start
-    for token in tokens:
-        length = (seg.end - seg.start) * (len(token) + 1) / total
-        words.append(Word(t, t + length, token))
-        t += length
-    return words
 
 
 def _sentence_cues(words: list[Word]) -> list[Segment]:

@@ -17,17 +17,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from presgend.pipeline import lexicon
+from presgend.pipeline import lexicon, phrases
 
 Value = tuple[str, float]  # kind ("number", "percent", "$", "€", "£", "¥"), value
 
-_UNITS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
-    "seventy": 70, "eighty": 80, "ninety": 90, "dozen": 12,
-}  # fmt: skip
+_UNITS = {**lexicon.NUMBER_WORDS, "dozen": 12}  # "a dozen" is a count here, not in digits()
 _SCALES = {
     "hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
     "trillion": 1_000_000_000_000,
@@ -162,8 +156,6 @@ def _is_number_word(word: str) -> bool:
 
 def lists(text: str) -> tuple[tuple[frozenset[str], ...], ...]:
     """The items of each "A, B and C" in `text`, as their content stems."""
-    from presgend.pipeline import phrases
-
     found = []
     for match in _LIST.finditer(text):
         items = re.split(r",\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+", match.group())
@@ -212,6 +204,4 @@ def _words(text: str) -> set[str]:
 
 
 def stems(text: str) -> set[str]:
-    from presgend.pipeline import phrases
-
     return set(phrases.content_stems(text))

@@ -116,8 +116,9 @@ class Attempts:
             watched = dataclasses.replace(
                 request, progress=guard.relay(request.progress), beat=guard.beat
             )
-            if attempt > 1:
-                self.record = self._record()
+            if attempt > 1:  # a fresh record; the input's hash is known by now
+                sha256, self.record = self.record.sha256, self._record()
+                self.record.sha256 = sha256
             job = Job(self.record, watched, self.services)
             try:
                 return await guard.watch(job.run())
@@ -150,7 +151,7 @@ class Attempts:
                 f"The job stopped making progress during {stalled.phase} and was stopped {how}.",
                 phase=stalled.phase,
                 detail=f"no progress for {self.request.config.jobs.stall_seconds:.0f} s, "
-                f"{TRIES} times",
+                f"{self.stalls} time{'s' if self.stalls > 1 else ''}",
             )
 
 

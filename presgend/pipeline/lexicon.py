@@ -197,7 +197,7 @@ ASK = re.compile(
     re.IGNORECASE,
 )
 
-_UNITS = {
+NUMBER_WORDS = {  # spoken number words and their values
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
     "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
@@ -207,10 +207,10 @@ _UNITS = {
 _SCALES = {"hundred": 100, "thousand": 1000}
 _BIG = ("million", "billion", "trillion")
 _SPOKEN_NUMBER = re.compile(
-    rf"\b(?:\d+(?:\.\d+)?(?=\s+(?:{'|'.join(_BIG)}|hundred|thousand)\b)|{'|'.join(_UNITS)}|"
+    rf"\b(?:\d+(?:\.\d+)?(?=\s+(?:{'|'.join(_BIG)}|hundred|thousand)\b)|{'|'.join(NUMBER_WORDS)}|"
     r"hundred|thousand)"
     rf"(?:[\s-]+(?:and\s+)?"
-    rf"(?:{'|'.join(_UNITS)}|hundred|thousand))*\b(?:\s+(?:{'|'.join(_BIG)})\b)?"
+    rf"(?:{'|'.join(NUMBER_WORDS)}|hundred|thousand))*\b(?:\s+(?:{'|'.join(_BIG)})\b)?"
     r"(?:\s+(?:percent|per cent|dollars|euros|pounds)\b)?",
     re.IGNORECASE,
 )
@@ -223,8 +223,8 @@ def _value(words: list[str]) -> float | None:
         current = float(words[0]) if "." in words[0] else int(words[0])
         words = words[1:]
     for word in words:
-        if word in _UNITS:
-            current += _UNITS[word]
+        if word in NUMBER_WORDS:
+            current += NUMBER_WORDS[word]
         elif word == "hundred":
             current = max(current, 1) * 100
         elif word == "thousand":

@@ -320,7 +320,7 @@ def read_wav(path: Path) -> np.ndarray:
 
 
 def write_wav(path: Path, samples: np.ndarray) -> None:
-    """16-bit samples: the inverse of `_read`, so a clip read back from the cache is the
+    """16-bit samples: the inverse of `read_wav`, so a clip read back from the cache is the
     clip that was written (a lossy round trip moved trimmed sentence ends by 10 ms)."""
     data = np.clip(np.round(samples * 32768), -32768, 32767).astype("<i2").tobytes()
     with wave.open(str(path), "wb") as w:

@@ -14,12 +14,12 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from presgend.pipeline import fidelity, lexicon, phrases
 from presgend.pipeline.sentences import is_cjk, join_words, spans
-from presgend.pipeline.transcribe import Segment, Word
+from presgend.pipeline.transcribe import Segment, Word, words_of
 
 MAX_BULLETS = 4
 MIN_SPEECH_FOR_TWO = 10.0  # seconds of speech before a talk gets a second slide
@@ -94,27 +94,7 @@ def _glues(before: str, piece: str) -> bool:
 
 
 def _timed(segments: list[Segment]) -> list[tuple[Word, int]]:
-    words: list[tuple[Word, int]] = []
-    for index, seg in enumerate(segments):
-        if seg.words:
-            words.extend((w, index) for w in seg.words)
-            continue
-        tokens = _tokens(seg.text)
-        total = sum(len(t) + 1 for t in tokens) or 1
-        t = seg.start
-        for token in tokens:
-            length = (seg.end - seg.start) * (len(token) + 1) / total
-            words.append((Word(t, t + length, token), index))
-            t += length
-    return words
-
-
-def _tokens(text: str) -> list[str]:
-    """Whitespace words; text without spaces (CJK) one character a word."""
-    parts = text.split()
-    if len(parts) <= 1 and is_cjk(text) and len(text) > 1:
-        return list(text.replace(" ", ""))
-    return parts
+    return [(w, index) for index, seg in enumerate(segments) for w in words_of(seg)]
 
 
 def sentences_from(segments: list[Segment], language: str = "en") -> list[Sentence]:
@@ -569,10 +549,11 @@ def pick_bullets(
         stems = set(phrases.content_stems(text))
         if not text or not stems or stems <= title_stems:
             continue  # no point left, or it only repeats the title
-        if frozenset(stems) in shown or any(frozenset(stems) == c[4] for c in candidates):
+        point = frozenset(stems)
+        if point in shown or any(point == c[4] for c in candidates):
             continue  # the same point, said again
         fact = lexicon.is_fact(sentence.text) and k != agenda_at
-        candidates.append((fact, _informative(text, idf), k, text, frozenset(stems)))
+        candidates.append((fact, _informative(text, idf), k, text, point))
     ranked = sorted(candidates, key=lambda c: (not c[0], -c[1]))
     chosen = sorted(ranked[:MAX_BULLETS], key=lambda c: c[2])
     shown.update(c[4] for c in chosen)
@@ -587,10 +568,17 @@ def faithful_bullet(sentence: str) -> str:
     if not condensed:
         return ""
     said = sentence.strip().rstrip(".!?。！？…").strip()
-    for text in (condensed, phrases.condense(sentence, shorten=False), lexicon.digits(said)):
+    for text in _forms(sentence, condensed, said):
         if text and not fidelity.broken(sentence, text):
             return text
     return said[:1].upper() + said[1:]
+
+
+def _forms(sentence: str, condensed: str, said: str) -> Iterator[str]:
+    """A bullet's forms, shortest first; each made only when the one before broke a fact."""
+    yield condensed
+    yield phrases.condense(sentence, shorten=False)
+    yield lexicon.digits(said)
 
 
 def _informative(text: str, idf: dict[str, float]) -> float:

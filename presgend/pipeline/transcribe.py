@@ -26,7 +26,7 @@ from presgend import inputs, logs, tools
 from presgend.config import TranscriptionConfig
 from presgend.errors import JobError
 from presgend.pipeline import loudness
-from presgend.pipeline.sentences import split_sentences
+from presgend.pipeline.sentences import is_cjk, split_sentences
 
 log = logs.get("presgend.transcribe")
 
@@ -58,6 +58,24 @@ class Transcript:
     @property
     def text(self) -> str:
         return " ".join(s.text for s in self.segments)
+
+
+def words_of(segment: Segment) -> tuple[Word, ...]:
+    """The segment's words with their times: the recogniser's, else spread over the
+    segment in proportion to their length (text without spaces, as Chinese or Japanese
+    is written, a character a word)."""
+    if segment.words:
+        return segment.words
+    tokens = segment.text.split()
+    if len(tokens) <= 1 and is_cjk(segment.text) and len(segment.text) > 1:
+        tokens = list(segment.text.replace(" ", ""))
+    total = sum(len(t) + 1 for t in tokens) or 1
+    words, t = [], segment.start
+    for token in tokens:
+        length = (segment.end - segment.start) * (len(token) + 1) / total
+        words.append(Word(t, t + length, token))
+        t += length
+    return tuple(words)
 
 
 def find_sidecar(media: Path) -> Path | None:
