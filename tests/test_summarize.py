@@ -292,3 +292,25 @@ def test_a_point_said_again_is_on_one_slide_only() -> None:
             words = frozenset(phrases.content_stems(bullet))
             assert words not in seen, bullet
             seen.add(words)
+
+
+def test_a_point_heard_a_little_differently_the_second_time_is_still_said_once() -> None:
+    """Whisper heard one repeated sentence as "...checked with FF Row" and "...check with
+    FFRO", and "finish" once and "finished" once: the deck showed both."""
+    said = [
+        "Safe publishing means the outbox only ever shows finish results.",
+        "Every video is written under a temporary name and checked with FF Row.",
+        "Safe publishing means the outbox only ever shows finished results.",
+        "Every video was written under a temporary name and check with FFRO.",
+        "Revenue grew in Europe this year.",
+        "Revenue grew in Asia this year.",
+    ]
+    sections = summarize.describe([_sentences(said)], 40.0)
+    bullets = sections[0].bullets
+    assert sum("publishing" in b for b in bullets) == 1, bullets
+    assert sum("temporary name" in b for b in bullets) == 1, bullets
+    assert sum("Revenue grew" in b for b in bullets) == 2, bullets  # two points, not one
+
+
+def _sentences(texts: list[str]) -> list[summarize.Sentence]:
+    return [summarize.Sentence(t, i * 4.0, i * 4.0 + 3.5, i) for i, t in enumerate(texts)]

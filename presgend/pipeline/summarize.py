@@ -550,7 +550,7 @@ def pick_bullets(
         if not text or not stems or stems <= title_stems:
             continue  # no point left, or it only repeats the title
         point = frozenset(stems)
-        if point in shown or any(point == c[4] for c in candidates):
+        if _said_before(point, [*shown, *(c[4] for c in candidates)]):
             continue  # the same point, said again
         fact = lexicon.is_fact(sentence.text) and k != agenda_at
         candidates.append((fact, _informative(text, idf), k, text, point))
@@ -559,6 +559,16 @@ def pick_bullets(
     shown.update(c[4] for c in chosen)
     left_off = [group[c[2]].text for c in ranked[MAX_BULLETS:] if c[0]]
     return [(c[3], group[c[2]]) for c in chosen], left_off, len(ranked) - len(chosen)
+
+
+SAME_POINT = 0.7  # share of their words two bullets have in common when they say one thing
+
+
+def _said_before(point: frozenset[str], earlier: list[frozenset[str]]) -> bool:
+    """Whether `point` repeats an earlier bullet's words, allowing for the recogniser
+    hearing the same sentence a little differently ("finish" / "finished", "FF Row" /
+    "FFRO")."""
+    return any(len(point & e) >= SAME_POINT * len(point | e) for e in earlier)
 
 
 def faithful_bullet(sentence: str) -> str:
