@@ -538,10 +538,12 @@ def pick_bullets(
     """2–4 bullets from different sentences, facts first, in spoken order; the fact
     sentences there was no room for; and how many points in all had no room. A point
     already in `shown` (said again, here or on an earlier slide) is not made twice; the
-    chosen bullets' words are added to it."""
+    chosen bullets' words are added to it. A slide whose every point was said before
+    (a recap) shows them again rather than nothing."""
     shown = set() if shown is None else shown
     title_stems = set(phrases.content_stems(title))
     candidates: list[tuple[bool, float, int, str, frozenset[str]]] = []
+    repeats: list[tuple[bool, float, int, str, frozenset[str]]] = []
     for k, sentence in enumerate(group):
         if lexicon.is_courtesy(sentence.text) and k != agenda_at:
             continue
@@ -549,11 +551,16 @@ def pick_bullets(
         stems = set(phrases.content_stems(text))
         if not text or not stems or stems <= title_stems:
             continue  # no point left, or it only repeats the title
-        point = frozenset(stems)
-        if _said_before(point, [*shown, *(c[4] for c in candidates)]):
-            continue  # the same point, said again
+        point = frozenset(w[:5] for w in stems)  # "check" is "checked", "finish" "finished"
         fact = lexicon.is_fact(sentence.text) and k != agenda_at
-        candidates.append((fact, _informative(text, idf), k, text, point))
+        said_before = _said_before(point, [*shown, *(c[4] for c in candidates)])
+        (repeats if said_before else candidates).append(
+            (fact, _informative(text, idf), k, text, point)
+        )
+    if not candidates:  # a recap: every point was made before; each shown once here
+        for repeat in repeats:
+            if not _said_before(repeat[4], [c[4] for c in candidates]):
+                candidates.append(repeat)
     ranked = sorted(candidates, key=lambda c: (not c[0], -c[1]))
     chosen = sorted(ranked[:MAX_BULLETS], key=lambda c: c[2])
     shown.update(c[4] for c in chosen)
@@ -565,9 +572,9 @@ SAME_POINT = 0.7  # share of their words two bullets have in common when they sa
 
 
 def _said_before(point: frozenset[str], earlier: list[frozenset[str]]) -> bool:
-    """Whether `point` repeats an earlier bullet's words, allowing for the recogniser
-    hearing the same sentence a little differently ("finish" / "finished", "FF Row" /
-    "FFRO")."""
+    """Whether `point` (a bullet's word stems, cut to five letters) repeats an earlier
+    bullet's, allowing for the recogniser hearing the same sentence a little differently
+    ("finish" / "finished", "FF Row" / "FFRO")."""
     return any(len(point & e) >= SAME_POINT * len(point | e) for e in earlier)
 
 
