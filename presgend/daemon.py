@@ -126,6 +126,19 @@ class Daemon:
             http_api.check_settings(self.config)  # HttpRefused: one sentence
         if self.queue is not None:
             await self.queue.open(self.max_concurrent)  # QueueUnavailable: one sentence
+        # handlers first: a SIGHUP or SIGTERM right after READY=1 (a `systemctl reload`
+        # as soon as the unit is up) must reach them, not kill the daemon by default
+        with signals.handled(self.loop, self._on_signal, self._on_reload):
+            self._start_watching()
+            crashed = await self._supervise(self._services())
+        if self.queue is not None:
+            with contextlib.suppress(Exception):
+                await self.queue.close()
+        self._write_state(stopped=True)
+        log.info("daemon_stopped", crashed=crashed or None)
+        return 1 if crashed else 0
+
+    def _start_watching(self) -> None:
         log.info(
             "daemon_started",
             queue=self.config.queue.backend,
@@ -142,6 +155,8 @@ class Daemon:
         notify.send(
             f"READY=1\nSTATUS=watching {self.inbox} ({self.intake.mode})\nMAINPID={os.getpid()}"
         )
+
+    def _services(self) -> dict[str, Coroutine[Any, Any, None]]:
         services = {"intake": self._intake_loop(), "housekeeping": self.housekeeping.run()}
         if self.queue is not None:
             services["worker"] = self._queue_worker(self.queue)
@@ -150,14 +165,7 @@ class Daemon:
             services["http"] = self.front.serve(self.stop_event)
         for name, make in self.extra_services.items():
             services[name] = make()
-        with signals.handled(self.loop, self._on_signal, self._on_reload):
-            crashed = await self._supervise(services)
-        if self.queue is not None:
-            with contextlib.suppress(Exception):
-                await self.queue.close()
-        self._write_state(stopped=True)
-        log.info("daemon_stopped", crashed=crashed or None)
-        return 1 if crashed else 0
+        return services
 
     async def _supervise(self, services: dict[str, Coroutine[Any, Any, None]]) -> str:
         """Run the services until a stop is asked for or one of them crashes; then shut
