@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.presgend-installed
 APT_PACKAGES := ffmpeg espeak-ng chromium fonts-inter fonts-dejavu-core fonts-noto-cjk fontconfig \
-                python3-venv systemd rsync postgresql
+                python3-venv systemd rsync postgresql wamerican
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -27,6 +27,7 @@ system-deps:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
 	  missing="$$missing postgresql"; \
 	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	[ -f /usr/share/dict/words ] || missing="$$missing wamerican"; \
 	if command -v fc-list >/dev/null 2>&1; then \
 	  fc-list | grep -q DejaVuSans || missing="$$missing fonts-dejavu"; \
 	  fc-list | grep -qi 'Noto Sans CJK' || missing="$$missing fonts-noto-cjk"; \

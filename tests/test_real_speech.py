@@ -6,26 +6,33 @@ captions are checked against what she read."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
+import wave
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import cli, write_config
 from speech_check import word_error_rate
 
 from presgend import sample
-from presgend.pipeline import fidelity, phrases
-from presgend.pipeline.transcribe import parse_cues
+from presgend.pipeline import fidelity, phrases, resentence
+from presgend.pipeline.transcribe import parse_cues, words_of
 from presgend.subtitles import lines
 
 LIBRIVOX = Path(__file__).resolve().parents[1] / ".cache" / "testdata" / "librivox"
 TRAILING = {"to", "the", "a", "an", "of", "and", "or", "should", "with", "for", "in", "but"}
 
 
-def _clips() -> tuple[list[Path], str]:
+GAP = 0.6  # seconds of silence between her sentences (the clips were cut at them)
+
+
+def _clips() -> tuple[list[Path], list[str]]:
     if not (LIBRIVOX / "transcription").is_file():
         pytest.skip("pocketsphinx-testdata is missing: `make setup` fetches it")
     said = {}
@@ -34,34 +41,105 @@ def _clips() -> tuple[list[Path], str]:
         if match:
             said[match.group(2)] = match.group(1)
     names = sorted(said)
-    return [LIBRIVOX / f"{n}.wav" for n in names], " ".join(said[n] for n in names)
+    return [LIBRIVOX / f"{n}.wav" for n in names], [said[n] for n in names]
+
+
+@dataclass(frozen=True)
+class Reading:
+    wav: Path
+    said: list[str]  # each clip's text, lower case without punctuation
+    spans: list[tuple[float, float]]  # where each clip's speech is in the wav
 
 
 @pytest.fixture(scope="module")
-def austen(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path, tiny_model: Path
-           ) -> tuple[dict[str, Any], Path, str]:  # fmt: skip
+def reading(tmp_path_factory: pytest.TempPathFactory) -> Reading:
+    """Her five clips as one recording, a pause between sentences."""
     clips, said = _clips()
-    work = tmp_path_factory.mktemp("austen")
-    wav, video = work / "speech.wav", work / "in" / "austen.mp4"
-    video.parent.mkdir()
-    inputs = [arg for clip in clips for arg in ("-i", str(clip))]
-    joined = "".join(f"[{i}]" for i in range(len(clips)))
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex",
-                    f"{joined}concat=n={len(clips)}:v=0:a=1,apad=pad_dur=0.5[a]",
-                    "-map", "[a]", str(wav)], check=True)  # fmt: skip
-    back = sample.canvas(astronaut_png, (640, 360), work / "canvas.png")
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", str(back), "-i", str(wav),
-                    "-vf", "scale=640:360,format=yuv420p", "-c:v", "libx264", "-preset",
-                    "ultrafast", "-c:a", "aac", "-shortest", str(video)], check=True)  # fmt: skip
+    rate, audio, spans = 16_000, [], []
+    t = 0.0
+    for clip in clips:
+        with wave.open(str(clip)) as w:
+            assert w.getframerate() == rate and w.getnchannels() == 1
+            samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+        a, b = _speech(samples, rate)
+        spans.append((t + a, t + b))
+        audio += [samples, np.zeros(int(GAP * rate), dtype=np.int16)]
+        t += len(samples) / rate + GAP
+    wav = tmp_path_factory.mktemp("reading") / "speech.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
+        w.writeframes(np.concatenate(audio).tobytes())
+    return Reading(wav, said, spans)
+
+
+def _speech(samples: np.ndarray, rate: float) -> tuple[float, float]:
+    """First and last 20 ms frame within 30 dB of the loudest."""
+    frame = int(rate * 0.02)
+    x = samples[: len(samples) // frame * frame].astype(float).reshape(-1, frame)
+    db = 10 * np.log10(np.mean(x**2, axis=1) + 1e-9)
+    loud = np.flatnonzero(db > db.max() - 30)
+    return loud[0] * 0.02, (loud[-1] + 1) * 0.02
+
+
+def auto_captions(reading: Reading, per_cue: int = 7) -> str:
+    """What a video site's auto-captions look like when downloaded: lower case, no
+    punctuation, a cue every `per_cue` words wherever the line is full, each cue rolling
+    the line before it up and a 10 ms cue between, each word with its start time
+    (spread over her speech in proportion to its length)."""
+    words: list[tuple[float, str]] = []
+    for (a, b), text in zip(reading.spans, reading.said, strict=True):
+        tokens = text.split()
+        total = sum(len(w) + 1 for w in tokens)
+        t = a
+        for token in tokens:
+            words.append((t, token))
+            t += (b - a) * (len(token) + 1) / total
+    lines = [words[k : k + per_cue] for k in range(0, len(words), per_cue)]
+    out, before = ["WEBVTT", "Kind: captions", "Language: en", ""], ""
+    for k, line in enumerate(lines):
+        start = line[0][0]
+        end = lines[k + 1][0][0] if k + 1 < len(lines) else line[-1][0] + 0.6
+        timed = line[0][1] + "".join(f"<{_clock(t)}><c> {w}</c>" for t, w in line[1:])
+        out += [f"{_clock(start)} --> {_clock(end - 0.01)} align:start position:0%",
+                before or " ", timed, ""]  # fmt: skip
+        before = " ".join(w for _, w in line)
+        out += [f"{_clock(end - 0.01)} --> {_clock(end)} align:start position:0%", before, " ", ""]
+    return "\n".join(out)
+
+
+def _clock(t: float) -> str:
+    return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
+
+
+def _talk(reading: Reading, astronaut_png: Path, video: Path) -> None:
+    back = sample.canvas(astronaut_png, (640, 360), video.parent / "canvas.png")
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", str(back), "-i",
+                    str(reading.wav), "-vf", "scale=640:360,format=yuv420p", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(video)],
+                   check=True)  # fmt: skip
+
+
+def _process(video: Path, tiny_model: Path, work: Path) -> tuple[dict[str, Any], Path]:
     config = write_config(
         {"transcription": {"model": str(tiny_model), "language": "en"},
          "output": {"quality": "fast"}, "paths": {"logs": str(work / "logs")}},
         work / "presgend.toml",
     )  # fmt: skip
-    result = cli("process", str(video), "--outbox", str(work / "out"), "--config", str(config))
+    out = work / "out"
+    result = cli("process", str(video), "--outbox", str(out), "--config", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((work / "out" / "austen.report.json").read_text())
-    return report, work / "out", said
+    return json.loads((out / f"{video.stem}.report.json").read_text()), out
+
+
+@pytest.fixture(scope="module")
+def austen(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path, tiny_model: Path,
+           reading: Reading) -> tuple[dict[str, Any], Path, str]:  # fmt: skip
+    work = tmp_path_factory.mktemp("austen")
+    video = work / "in" / "austen.mp4"
+    video.parent.mkdir()
+    _talk(reading, astronaut_png, video)
+    report, out = _process(video, tiny_model, work)
+    return report, out, " ".join(reading.said)
 
 
 def test_her_words_are_heard(austen: tuple[dict[str, Any], Path, str]) -> None:
@@ -109,3 +187,55 @@ def test_captions_read_well(austen: tuple[dict[str, Any], Path, str]) -> None:
         assert len(lines(cue.text)) <= 2 and all(len(x) <= 42 for x in lines(cue.text))
         assert len(cue.text.split()) > 1, cue
         assert cue.end - cue.start >= 1.0 - 1e-3, cue
+
+
+# --- her reading as downloaded auto-captions: no punctuation, no capitals ------------------
+
+
+def test_rolling_auto_captions_are_read_once_with_their_word_times(reading: Reading) -> None:
+    cues = parse_cues(auto_captions(reading))
+    assert " ".join(c.text for c in cues) == " ".join(reading.said)
+    words = [w for c in cues for w in words_of(c)]
+    assert len(words) == len(" ".join(reading.said).split())
+    assert all(a.start < b.start for a, b in itertools.pairwise(words))
+
+
+def test_auto_captions_become_her_sentences_from_the_pauses(reading: Reading) -> None:
+    """No recogniser: the pauses and the words either side place the sentence ends."""
+    cues = parse_cues(auto_captions(reading))
+    assert resentence.needs_restoring(cues)
+    restored = resentence.restore(cues)
+    assert [_bare(s.text) for s in restored] == reading.said
+    for seg in restored:
+        assert seg.text[:1].isupper() and seg.text.endswith("."), seg.text
+    assert restored[0].text.startswith("And Mister John Dashwood had")
+
+
+def test_auto_captions_take_the_recognisers_punctuation(
+    tmp_path: Path, astronaut_png: Path, tiny_model: Path, reading: Reading
+) -> None:
+    """With a recogniser the sidecar's own words get its punctuation and capitals, and
+    the slides and captions are made of her whole sentences."""
+    video = tmp_path / "in" / "austen.mp4"
+    video.parent.mkdir()
+    _talk(reading, astronaut_png, video)
+    video.with_suffix(".vtt").write_text(auto_captions(reading))
+    report, out = _process(video, tiny_model, tmp_path)
+    assert report["transcript"]["source"] == "sidecar"
+    assert any("recogniser's punctuation" in w for w in report["warnings"]), report["warnings"]
+    segments = report["transcript"]["segments"]
+    assert _bare(" ".join(s["text"] for s in segments)) == " ".join(reading.said)
+    assert 3 <= len(segments) <= 6
+    for seg in segments:
+        assert seg["text"][:1].isupper() and seg["text"].endswith((".", "!", "?")), seg
+    assert "John Dashwood" in segments[0]["text"]
+    for slide in report["slides"]:
+        for bullet in slide["bullets"]:
+            assert bullet.split()[-1].lower().strip(".,") not in TRAILING, bullet
+    cues = parse_cues((out / "austen.srt").read_text())
+    for cue in cues:
+        assert len(cue.text.split()) > 1 and cue.end - cue.start >= 1.0 - 1e-3, cue
+
+
+def _bare(text: str) -> str:
+    return " ".join(re.sub(r"[^\w' ]", " ", text.lower()).replace("-", " ").split())

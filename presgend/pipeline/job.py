@@ -30,6 +30,7 @@ from presgend.pipeline import (
     loudness,
     preview,
     probe,
+    resentence,
     script,
     slides,
     stall,
@@ -194,6 +195,7 @@ class Job:
         self.started = time.monotonic()
         self.recognising: asyncio.Task[transcribe.Transcript] | None = None
         self.recognition_s: float | None = None
+        self.told: transcribe.Transcript | None = None  # the sidecar dropped with the video
         self.published = False  # its video is in the outbox
 
     # -- the phases, in order ------------------------------------------------------------
@@ -263,7 +265,11 @@ class Job:
             raise JobError(
                 "The video has no audio track to put under the presentation.", phase="probe"
             )
-        needs_audio = sidecar is None
+        if sidecar is not None:
+            self.told = transcribe.read_sidecar(
+                sidecar, info.duration, self.config.transcription.language
+            )
+        needs_audio = sidecar is None or self.may_hear_punctuation()
         self.report_progress("probe", 0.1)
         steps = _Steps(lambda f: self.report_progress("probe", 0.1 + 0.9 * f), 3)
         framing, wav, level = await asyncio.gather(
@@ -366,16 +372,46 @@ class Job:
         self.recognising.add_done_callback(_consume)  # read in content_phase, or dropped
         return wav
 
+    def may_hear_punctuation(self) -> bool:
+        """The sidecar has no punctuation and a recogniser is there to hear it."""
+        assert self.told is not None
+        return (
+            resentence.needs_restoring(self.told.segments)
+            and self.services.breakers["transcription"].allow()
+            and transcribe.model_status(self.config.transcription)[0]
+        )
+
     async def transcript(self, info: probe.MediaInfo, wav: Path | None) -> transcribe.Transcript:
-        cfg = self.config.transcription
-        sidecar = transcribe.find_sidecar(self.record.input_path)
-        if sidecar is not None:
-            log.info("transcript_from_sidecar", sidecar=sidecar.name)
-            return transcribe.read_sidecar(sidecar, info.duration, cfg.language)
+        if self.told is not None:
+            return await self.sidecar_sentences(self.told)
         assert wav is not None
         if self.recognising is None:
             self.recognising = asyncio.create_task(self.recognise(wav, info.duration))
         return await self.recognising
+
+    async def sidecar_sentences(self, told: transcribe.Transcript) -> transcribe.Transcript:
+        """The dropped transcript, re-sentenced when it has no punctuation (downloaded
+        auto-captions), with the recogniser's punctuation when it could listen too."""
+        sidecar = transcribe.find_sidecar(self.record.input_path)
+        name = sidecar.name if sidecar else "transcript"
+        log.info("transcript_from_sidecar", sidecar=name)
+        if not resentence.needs_restoring(told.segments):
+            return told
+        guide: transcribe.Transcript | None = None
+        if self.recognising is not None:
+            try:
+                guide = await self.recognising
+            except JobError as exc:
+                self.record.warnings.append(
+                    f"The recogniser could not listen for punctuation: {exc}"
+                )
+        how = "the recogniser's punctuation and the pauses" if guide else "the pauses"
+        self.record.warnings.append(
+            f"The transcript {name} has no punctuation, so its sentences were restored from "
+            f"{how}; check the slides' wording."
+        )
+        segments = resentence.restore(told.segments, guide.segments if guide else None)
+        return transcribe.Transcript(told.source, told.language, segments)
 
     def heard(self, seconds: float, duration: float) -> None:
         """The recogniser has decoded up to `seconds`: progress while the content phase
@@ -406,7 +442,10 @@ class Job:
         log.info("speech_recognised", seconds=self.recognition_s, segments=len(result.segments))
         if not result.segments:
             raise JobError("No speech was recognised in the audio.", phase="content")
-        segments = summarize.by_sentence(result.segments, result.language)
+        if resentence.needs_restoring(result.segments):
+            segments = resentence.restore(result.segments)
+        else:
+            segments = summarize.by_sentence(result.segments, result.language)
         return transcribe.Transcript(result.source, result.language, segments)
 
     async def render_slides(self, sections: list[summarize.Section], work: Path) -> slides.Deck:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from presgend.pipeline import fidelity, lexicon, phrases
+from presgend.pipeline.resentence import ends_sentence
 from presgend.pipeline.sentences import is_cjk, join_words, spans
 from presgend.pipeline.transcribe import Segment, Word, words_of
 
@@ -120,15 +121,11 @@ def _sentence_groups(segments: list[Segment], language: str) -> list[list[tuple[
     if not timed:
         return []
     texts = [w.text for w, _ in timed]
-    if sum(1 for t in texts if _ends_sentence(t)) * 40 < len(texts):
-        groups = _by_segment(timed)  # no punctuation: trust the recogniser's segments
+    if sum(1 for t in texts if ends_sentence(t)) * 40 < len(texts):
+        groups = _by_segment(timed)  # no punctuation (nor spaces): trust the segments
     else:
         groups = _by_spans(timed, language)
     return [g for g in groups if g]
-
-
-def _ends_sentence(token: str) -> bool:
-    return token.rstrip("\"')]”’").endswith((".", "!", "?", "…", "。", "！", "？"))
 
 
 def _by_segment(timed: list[tuple[Word, int]]) -> list[list[tuple[Word, int]]]:

@@ -15,7 +15,7 @@ import re
 import sys
 import threading
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import numpy as np
 from presgend import inputs, logs, tools
 from presgend.config import TranscriptionConfig
 from presgend.errors import JobError
-from presgend.pipeline import loudness
+from presgend.pipeline import lexicon, loudness
 from presgend.pipeline.sentences import is_cjk, split_sentences
 
 log = logs.get("presgend.transcribe")
@@ -100,25 +100,94 @@ def read_sidecar(path: Path, duration: float, language: str = "") -> Transcript:
     segments = [s for s in segments if s.text and s.start < duration + 1]
     if not segments:
         raise JobError(f"The transcript {path.name} has no text in it.", phase="content")
-    return Transcript("sidecar", language or "und", segments)
+    return Transcript("sidecar", language or guess_language(segments), segments)
+
+
+def guess_language(segments: list[Segment]) -> str:
+    """"en" when English's commonest words make up a fifth of the text, else "und"."""
+    words = [w.strip(".,!?;:\"'").lower() for s in segments[:200] for w in s.text.split()]
+    common = sum(1 for w in words if w in lexicon.STOPWORDS)
+    return "en" if words and common * 5 >= len(words) else "und"
 
 
 def parse_cues(text: str) -> list[Segment]:
-    """Parse SRT or WebVTT cues into segments (tags and cue settings dropped)."""
+    """Parse SRT or WebVTT cues into segments (tags, cue settings and sound labels such as
+    "[Music]" dropped). Downloaded auto-captions roll: each cue repeats the line before it
+    (and a 10 ms cue holds it alone), and words carry their own times
+    (`so<00:00:00.539><c> today</c>`); repeats are read once and the word times kept."""
     segments: list[Segment] = []
-    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
-        lines = [ln for ln in block.strip().split("\n") if ln.strip()]
-        timing = next((i for i, ln in enumerate(lines) if "-->" in ln), None)
-        if timing is None:
-            continue
-        left, right = lines[timing].split("-->", 1)
+    cues = []
+    for timing, text_lines in _cues(text):
+        left, right = timing.split("-->", 1)
         start, end = _seconds(left), _seconds(right)
-        body = " ".join(_TAG.sub("", ln).strip() for ln in lines[timing + 1 :])
-        body = re.sub(r"\s+", " ", body).strip()
+        body = [(raw, plain) for raw in text_lines if (plain := _plain(raw))]
         if start is not None and end is not None and body:
-            segments.append(Segment(start, max(end, start), body))
+            cues.append((start, max(end, start), body))
+    flashes = sum(1 for start, end, _ in cues if end - start < 0.1)
+    rolling = bool(_CUE_TIME.search(text)) or flashes * 5 >= len(cues) > 0
+    last_line = ""
+    for start, end, body in cues:
+        if rolling and body[0][1] == last_line:
+            body = body[1:]  # the line the cue before already showed
+        last_line = body[-1][1] if body else last_line
+        if not body:
+            continue
+        if any(_CUE_TIME.search(raw) for raw, _ in body):
+            segments.extend(_timed_line(raw, plain, start, end) for raw, plain in body)
+        else:
+            segments.append(Segment(start, end, " ".join(plain for _, plain in body)))
     segments.sort(key=lambda s: s.start)
     return segments
+
+
+def _cues(text: str) -> Iterator[tuple[str, list[str]]]:
+    """Each timing line with the text lines after it, up to the first blank line after
+    text (a blank line before the text, as auto-captions write " ", is skipped)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    k = 0
+    while k < len(lines):
+        if "-->" not in lines[k]:
+            k += 1
+            continue
+        timing, body = lines[k], []
+        k += 1
+        while k < len(lines) and "-->" not in lines[k]:
+            if lines[k].strip():
+                body.append(lines[k])
+            elif body:
+                break
+            k += 1
+        yield timing, body
+
+
+_CUE_TIME = re.compile(r"<((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})>")
+_SOUND = re.compile(r"\[[^\]]*\]|♪+")
+
+
+def _plain(line: str) -> str:
+    return re.sub(r"\s+", " ", _SOUND.sub("", _TAG.sub("", line))).strip()
+
+
+def _timed_line(raw: str, plain: str, start: float, end: float) -> Segment:
+    """A caption line whose words carry their start times; a word ends at the next one's
+    start, or sooner when it is short (the gap is a pause)."""
+    pieces = _CUE_TIME.split(raw)  # text, time, text, time, text ...
+    starts: list[tuple[float, str]] = []
+    at = start
+    for k, piece in enumerate(pieces):
+        if k % 2:
+            at = _seconds(piece) or at
+            continue
+        for token in _plain(piece).split():
+            starts.append((at, token))
+    words = []
+    for k, (t, token) in enumerate(starts):
+        following = starts[k + 1][0] if k + 1 < len(starts) else max(end, t)
+        spoken = 0.15 + 0.07 * len(token)
+        words.append(Word(t, max(t, min(following, t + spoken)), token))
+    if not words:
+        return Segment(start, end, plain)
+    return Segment(words[0].start, words[-1].end, " ".join(w.text for w in words), tuple(words))
 
 
 def _seconds(text: str) -> float | None:
