@@ -98,6 +98,18 @@ class SlidesConfig:
 
 
 @dataclass(frozen=True)
+class SummaryConfig:
+    # "extractive": the talk's own sentences, condensed, on this machine (the default);
+    # "openai": a language model on any OpenAI-compatible server (Ollama, llama.cpp's
+    # llama-server, vLLM) writes each slide's title and bullets, checked fact by fact
+    engine: str = "extractive"
+    base_url: str = ""  # e.g. http://127.0.0.1:11434/v1
+    model: str = ""
+    api_key_env: str = ""  # the NAME of an environment variable holding the key
+    timeout_seconds: float = 60.0  # what the model may cost one job, all slides together
+
+
+@dataclass(frozen=True)
 class SpeechConfig:
     engine: str = "auto"
     voice: str = "en"  # the script's language (an espeak-ng voice name: en, de, fr, cmn)
@@ -158,6 +170,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     transcription: TranscriptionConfig = field(default_factory=TranscriptionConfig)
     slides: SlidesConfig = field(default_factory=SlidesConfig)
+    summary: SummaryConfig = field(default_factory=SummaryConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     presenter: PresenterConfig = field(default_factory=PresenterConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
@@ -184,6 +197,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("slides", "theme"): ("professional_minimal", "light", "dark"),
     ("speech", "engine"): ("auto", "gtts", "piper", "espeak"),
+    ("summary", "engine"): ("extractive", "openai"),
     ("queue", "backend"): ("folder", "postgres"),
 }
 POSITIVE = {
@@ -250,6 +264,17 @@ def from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
 
 def _check_together(sections: dict[str, Any], problems: list[str]) -> None:
     """Rules that involve more than one key."""
+    summary = sections.get("summary", SummaryConfig())
+    if summary.engine == "openai" and not (summary.base_url and summary.model):
+        problems.append('summary.engine = "openai" needs summary.base_url and summary.model')
+    if summary.base_url and not re.match(r"https?://", summary.base_url):
+        problems.append(f"summary.base_url must start with http:// or https://, not "
+                        f"{summary.base_url!r}")  # fmt: skip
+    if summary.api_key_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", summary.api_key_env):
+        problems.append(
+            "summary.api_key_env must name an environment variable (such as OPENAI_API_KEY) "
+            "that holds the key; the key itself never goes in the file"
+        )
     queue = sections.get("queue", QueueConfig())
     if queue.stalled_seconds < 2 * queue.heartbeat_seconds:
         problems.append(

@@ -35,6 +35,7 @@ def run_checks(cfg: Config) -> list[Check]:
         _x264(),
         _chromium(cfg),
         _fonts(),
+        _word_list(),
         _model(cfg),
     ]
     checks += _speech(cfg)
@@ -44,7 +45,28 @@ def run_checks(cfg: Config) -> list[Check]:
         checks.append(_queue(cfg))
     if cfg.http.enabled:
         checks.append(_http(cfg))
+    if cfg.summary.engine == "openai":
+        checks.append(_summary(cfg))
     return checks
+
+
+def _summary(cfg: Config) -> Check:
+    """The language model's server answers and lists the model; its key is set."""
+    from presgend.pipeline import writer
+
+    summary = cfg.summary
+    if summary.api_key_env and not os.environ.get(summary.api_key_env):
+        return Check(
+            "summary model", "warn", f"${summary.api_key_env} is not set",
+            f"export {summary.api_key_env}=… in the service's environment",
+        )  # fmt: skip
+    ok, detail = writer.check_endpoint(summary)
+    if not ok:
+        return Check(
+            "summary model", "warn", f"{detail}; the extractive writer makes the slides",
+            "start the server, or fix summary.base_url and summary.model",
+        )  # fmt: skip
+    return Check("summary model", "ok", detail)
 
 
 def _queue(cfg: Config) -> Check:
@@ -116,6 +138,20 @@ def _chromium(cfg: Config) -> Check:
             else "sudo apt-get install chromium",
         )
     return Check("chromium", "ok", _first_line([path, "--version"]) or path)
+
+
+def _word_list() -> Check:
+    from presgend.pipeline import resentence
+
+    path = next((p for p in resentence.WORD_LISTS if p.is_file()), None)
+    if path is None:
+        return Check(
+            "word list",
+            "warn",
+            "no /usr/share/dict/words: names in transcripts without capitals stay lower case",
+            "sudo apt-get install wamerican",
+        )
+    return Check("word list", "ok", f"{path} (names for transcripts without capitals)")
 
 
 def _fonts() -> Check:

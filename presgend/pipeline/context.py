@@ -91,6 +91,10 @@ class JobContext(Protocol):
 
     def fallback(self, stage: str, message: str) -> None: ...
 
+    async def written_sections(
+        self, sections: list[summarize.Section], language: str
+    ) -> list[summarize.Section]: ...
+
     def note_sections(
         self,
         sections: list[summarize.Section],

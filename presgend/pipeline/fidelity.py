@@ -177,13 +177,13 @@ def broken(source: str, shown: str, *, title: bool = False) -> list[str]:
     sentence with the same value, and adds none. A title (a phrase of its section, in
     Title Case) adds no figure or link its section does not state."""
     said, put = facts(source), facts(shown)
-    problems = [f"{kind}{value:g} is not in the source" for kind, value in put.values
-                if (kind, value) not in said.values]  # fmt: skip
+    problems = [f"{shown_value(v)} is not in the source" for v in put.values
+                if v not in said.values]  # fmt: skip
     problems += [f"{link} is not in the source" for link in put.links - said.links]
     if title:
         return problems
-    problems += [f"{kind}{value:g} is left out" for kind, value in said.values
-                 if (kind, value) not in put.values]  # fmt: skip
+    problems += [f"{shown_value(v)} is left out" for v in said.values
+                 if v not in put.values]  # fmt: skip
     problems += [f"{link} is left out" for link in said.links - put.links]
     shown_words = _words(shown)
     problems += [f"the name {name} is left out" for name in said.names if name not in shown_words]
@@ -196,6 +196,17 @@ def broken(source: str, shown: str, *, title: bool = False) -> list[str]:
         if lost:
             problems.append(f"a list lost {len(lost)} of its {len(items)} items")
     return problems
+
+
+def shown_value(value: Value) -> str:
+    """A value as a reader writes it: 241, 40%, $2,000,000."""
+    kind, number = value
+    written = f"{number:,.0f}" if number == int(number) else f"{number:g}"
+    if kind == "number":
+        return written
+    if kind == "percent":
+        return f"{number:g}%"
+    return f"{kind}{written}"
 
 
 def _words(text: str) -> set[str]:

@@ -36,6 +36,7 @@ from presgend.pipeline import (
     stall,
     summarize,
     transcribe,
+    writer,
 )
 from presgend.pipeline.context import JobRequest, Services
 from presgend.report import JobRecord, error_document, now_iso, sha256_of
@@ -324,10 +325,40 @@ class Job:
         )
         if not sections:
             raise JobError("No speech was found to make slides from.", phase="content")
+        sections = await self.written_sections(sections, transcript.language)
         self.note_sections(sections, sentences, info.duration)
         self.report_progress("content", 0.7)
         deck = await self.render_slides(sections, work)
         return transcript, sections, deck
+
+    async def written_sections(
+        self, sections: list[summarize.Section], language: str
+    ) -> list[summarize.Section]:
+        """The language model's slides, where `[summary] engine = "openai"` and its
+        answers pass the fact checks; the extractive writer's elsewhere."""
+        cfg = self.config.summary
+        if cfg.engine != "openai":
+            return sections
+        breaker = self.services.breakers["summary"]
+        if not breaker.allow():
+            self.fallback(
+                "summary", "the language model is paused after repeated failures; the "
+                "extractive writer made the slides",
+            )  # fmt: skip
+            return sections
+        outcome = await writer.rewrite(sections, cfg, language, beat=self.beat)
+        if any(outcome.written) or not outcome.warnings:
+            breaker.record_success()
+        else:
+            breaker.record_failure()
+        self.record.warnings.extend(outcome.warnings)
+        self.extra_report["summary"] = {
+            "engine": cfg.engine,
+            "model": cfg.model,
+            "written_by_model": outcome.written,
+            "seconds": outcome.seconds,
+        }
+        return outcome.sections
 
     def note_sections(
         self,

@@ -262,6 +262,8 @@ async def _content(
     sections = sections_for(
         script, parts, spoken, said.duration, cfg.slides.max_slides, cfg.speech.voice
     )
+    if not script.structured:  # an author's own slides are kept as written
+        sections = await job.written_sections(sections, cfg.speech.voice)
     job.note_sections(sections, spoken, said.duration)
     deck, made = await asyncio.gather(
         job.render_slides(sections, work), _presenter(job, picture, said, work)
