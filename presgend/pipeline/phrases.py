@@ -234,7 +234,7 @@ def _shorten(words: list[str]) -> list[str]:
         best = _best_span(words, boundaries)
         if best:
             return best
-    return words[:MAX_BULLET_WORDS]
+    return words  # no clause holds the point: the whole sentence, not one cut mid-way
 
 
 def _clause_boundaries(words: list[str]) -> list[int]:
@@ -271,7 +271,8 @@ def _best_span(words: list[str], boundaries: list[int]) -> list[str]:
                 and any(w.endswith(",") for w in piece[-3:-1])
             )  # "dark, crumbly | and ready" splits a list
             piece = _trim_trailing(piece)
-            if len(piece) >= MIN_BULLET_WORDS and not cuts_list:
+            pointless = not content_stems(" ".join(piece))  # "than he was"
+            if len(piece) >= MIN_BULLET_WORDS and not cuts_list and not pointless:
                 fact = bool(lexicon.FACT.search(" ".join(piece)))
                 spans.append((fact, a == 0, len(piece), piece))
     if not spans:
