@@ -5,6 +5,7 @@ reading as auto-captions, end to end, is in test_real_speech.py."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def test_the_recognisers_punctuation_and_capitals_go_onto_the_transcripts_own_wo
         "And Mister John Dashwood had then leisure to consider it.",  # her word, not "Mr."
         "He was not an ill-disposed young man, unless to be selfish is to be ill-disposed.",
     ]
-    assert all(a.start <= b.start for a, b in zip(restored[1].words, restored[1].words[1:]))
+    assert all(a.start <= b.start for a, b in itertools.pairwise(restored[1].words))
 
 
 def test_a_recogniser_that_heard_other_words_lends_only_where_they_agree() -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import cli, write_config
@@ -84,7 +85,8 @@ def test_a_faithful_rewording_is_accepted_and_timed_by_its_sentences() -> None:
     ]
     by_text = {s.text: s for s in section.sentences}
     serve = by_text["We now serve 240 clinics across three states."]
-    assert got.sources[0] == serve.source and got.bullet_starts[0] == max(section.start, serve.start)
+    assert got.sources[0] == serve.source
+    assert got.bullet_starts[0] == max(section.start, serve.start)
     assert serve.source not in got.omitted and got.omitted  # the rest listed as not shown
 
 
@@ -93,10 +95,16 @@ def test_a_faithful_rewording_is_accepted_and_timed_by_its_sentences() -> None:
     [
         ("Traction", ["We now serve 420 clinics across three states"], "420 is not in"),
         ("Traction", ["Monthly revenue grew fourteen percent last quarter"], "14% is not in"),
-        ("Traction", ["Our head of sales signed our first hospital group in October"],
-         "the name lopez is left out"),
-        ("Traction", ["Maria Lopez of ShiftWise signed a hospital group in October"],
-         "shiftwise is not in what was said"),
+        (
+            "Traction",
+            ["Our head of sales signed our first hospital group in October"],
+            "the name lopez is left out",
+        ),
+        (
+            "Traction",
+            ["Maria Lopez of ShiftWise signed a hospital group in October"],
+            "shiftwise is not in what was said",
+        ),
         ("Traction", ["Maria Lopez signed our first hospital group to"], "mid-sentence"),
         ("Traction", ["Investors should move quickly"], "no sentence says"),
         ("Traction at Zyntra", ["We now serve 240 clinics across three states"], "zyntra"),
@@ -131,9 +139,11 @@ def test_answers_are_read_from_fenced_json_and_prose_is_refused() -> None:
 
 def test_the_config_takes_a_variable_name_never_a_key() -> None:
     with pytest.raises(config.ConfigError, match="api_key_env must name"):
-        config.from_dict({"summary": {"engine": "openai", "base_url": "http://x/v1",
-                                      "model": "m", "api_key_env": "sk-abc123-secret"}})  # fmt: skip
-    with pytest.raises(config.ConfigError, match="needs summary.base_url"):
+        config.from_dict({"summary": {
+            "engine": "openai", "base_url": "http://x/v1", "model": "m",
+            "api_key_env": "sk-abc123-secret",
+        }})  # fmt: skip
+    with pytest.raises(config.ConfigError, match=r"needs summary\.base_url"):
         config.from_dict({"summary": {"engine": "openai"}})
 
 
@@ -208,19 +218,22 @@ def test_a_dead_server_and_prose_each_get_a_warning(
 # --- a whole job, and doctor ----------------------------------------------------------------
 
 
+def _job(talk: sample.SampleTalk, work: Path, **summary: object) -> tuple[dict[str, Any], Path]:
+    """`presgend process` on the talk with the writer configured: (report, config)."""
+    cfg = write_config({
+        "summary": {"engine": "openai", "model": "test-model", **summary},
+        "output": {"quality": "fast"}, "paths": {"logs": str(work / "logs")},
+    }, work / "presgend.toml")  # fmt: skip
+    result = cli("process", str(talk.video), "--outbox", str(work / "out"), "--config", str(cfg))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads((work / "out" / f"{talk.video.stem}.report.json").read_text()), cfg
+
+
 def test_a_job_with_a_silent_server_is_published_with_extractive_slides(
     llm: Callable[[str], tuple[str, Path]], short_talk: sample.SampleTalk, tmp_path: Path
 ) -> None:
     url, _ = llm("silent")
-    video = short_talk.video
-    cfg = write_config({
-        "summary": {"engine": "openai", "base_url": url, "model": "test-model",
-                    "timeout_seconds": 2.0},
-        "output": {"quality": "fast"}, "paths": {"logs": str(tmp_path / "logs")},
-    }, tmp_path / "presgend.toml")  # fmt: skip
-    result = cli("process", str(video), "--outbox", str(tmp_path / "out"), "--config", str(cfg))
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads((tmp_path / "out" / f"{video.stem}.report.json").read_text())
+    report, _ = _job(short_talk, tmp_path, base_url=url, timeout_seconds=2.0)
     assert report["status"] == "ok"
     assert report["summary"]["written_by_model"] == [False] * len(report["slides"])
     assert any("did not answer within 2 s" in w for w in report["warnings"])
@@ -231,14 +244,7 @@ def test_a_job_with_a_faithful_server_shows_its_slides(
     llm: Callable[[str], tuple[str, Path]], short_talk: sample.SampleTalk, tmp_path: Path
 ) -> None:
     url, _ = llm("faithful")
-    video = short_talk.video
-    cfg = write_config({
-        "summary": {"engine": "openai", "base_url": url, "model": "test-model"},
-        "output": {"quality": "fast"}, "paths": {"logs": str(tmp_path / "logs")},
-    }, tmp_path / "presgend.toml")  # fmt: skip
-    result = cli("process", str(video), "--outbox", str(tmp_path / "out"), "--config", str(cfg))
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads((tmp_path / "out" / f"{video.stem}.report.json").read_text())
+    report, cfg = _job(short_talk, tmp_path, base_url=url)
     assert all(report["summary"]["written_by_model"])
     assert [s["title"] for s in report["slides"]] == ["Key Points"] * len(report["slides"])
     doctor = cli("doctor", "--config", str(cfg))

@@ -104,7 +104,7 @@ def read_sidecar(path: Path, duration: float, language: str = "") -> Transcript:
 
 
 def guess_language(segments: list[Segment]) -> str:
-    """"en" when English's commonest words make up a fifth of the text, else "und"."""
+    """English ("en") when its commonest words make up a fifth of the text, else "und"."""
     words = [w.strip(".,!?;:\"'").lower() for s in segments[:200] for w in s.text.split()]
     common = sum(1 for w in words if w in lexicon.STOPWORDS)
     return "en" if words and common * 5 >= len(words) else "und"
