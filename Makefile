@@ -46,7 +46,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: setup
-	@$(PY) -m presgend.demo
+	@$(PY) -m presgend.ops.demo
 
 # Real human speech for the tests: LibriVox clips with their text, from Debian's
 # pocketsphinx-testdata (downloaded as a package file and unpacked here; no root needed).

@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from presgend import sample  # noqa: E402
+from presgend.ops import sample  # noqa: E402
 from presgend.pipeline.job import tree_memory_mb  # noqa: E402
 
 WORK = ROOT / ".bench"

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the tests' harnesses, as benchmarks/r
 from daemon_harness import valid_video  # noqa: E402
 from pg_server import Server  # noqa: E402
 
-from presgend import sample  # noqa: E402
+from presgend.ops import sample  # noqa: E402
 
 WORK = ROOT / ".bench" / "soak"
 PRESGEND = [sys.executable, "-m", "presgend"]

@@ -30,8 +30,8 @@ from typing import Any
 
 import psutil
 
-from presgend import logs
-from presgend.errors import ClaimLost
+from presgend.core import logs
+from presgend.core.errors import ClaimLost
 
 log = logs.get("presgend.claims")
 

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from presgend import __version__, logs
-from presgend import config as config_mod
-from presgend.config import Config
-from presgend.errors import ConfigError, PresgendError
+from presgend import __version__
+from presgend.core import config as config_mod
+from presgend.core import logs
+from presgend.core.config import Config
+from presgend.core.errors import ConfigError, PresgendError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,7 +159,7 @@ def _process(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _plan(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend import planning
+    from presgend.ops import planning
 
     plan = asyncio.run(planning.plan(args.file, cfg, args.quality))
     print(planning.render(plan))
@@ -169,7 +170,7 @@ def _plan(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _doctor(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend import doctor
+    from presgend.ops import doctor
 
     checks = doctor.run_checks(cfg)
     if args.json:
@@ -258,7 +259,7 @@ def _fetch_model(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _fetch_voice(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend.pipeline import voices
+    from presgend.pipeline.script import voices
 
     try:
         url = voices.voice_url(args.voice)
@@ -282,7 +283,7 @@ def _fetch_voice(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _install_service(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend import services
+    from presgend.ops import services
 
     kind = args.kind or ("launchd" if sys.platform == "darwin" else "systemd")
     text = services.render(kind, cfg, config_path=args.config, user=args.user)

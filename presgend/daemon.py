@@ -19,27 +19,19 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from presgend import (
-    claims,
-    hardware,
-    logs,
-    notify,
-    outcomes,
-    publish,
-    signals,
-    state,
-    worker,
-)  # fmt: skip
-from presgend import config as config_mod
+from presgend import claims, notify, outcomes, signals, state, worker
 from presgend import queue as queue_mod
-from presgend.config import Config
-from presgend.errors import ConfigError
+from presgend.core import config as config_mod
+from presgend.core import hardware, logs
+from presgend.core.config import Config
+from presgend.core.errors import ConfigError
+from presgend.core.settings import Settings
 from presgend.front import FrontDesk
 from presgend.housekeeping import Housekeeping
 from presgend.intake import Intake
+from presgend.pipeline import publish
 from presgend.pipeline.context import Services, new_job_id
-from presgend.report import now_iso
-from presgend.settings import Settings
+from presgend.pipeline.report import now_iso
 
 log = logs.get("presgend.daemon")
 

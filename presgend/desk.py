@@ -27,9 +27,11 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from presgend import claims, inputs, logs, publish
-from presgend.config import Config
-from presgend.report import now_iso
+from presgend import claims
+from presgend.core import inputs, logs
+from presgend.core.config import Config
+from presgend.pipeline import publish
+from presgend.pipeline.report import now_iso
 
 log = logs.get("presgend.desk")
 

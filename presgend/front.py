@@ -12,11 +12,12 @@ import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
-from presgend import claims, desk, hardware, inputs
-from presgend.config import Config
+from presgend import claims, desk
+from presgend.core import hardware, inputs
+from presgend.core.config import Config
+from presgend.core.settings import Settings
 from presgend.intake import Intake
 from presgend.outcomes import Outcomes
-from presgend.settings import Settings
 from presgend.worker import Worker
 
 if TYPE_CHECKING:
@@ -50,8 +51,8 @@ class FrontDesk:
         return self.settings.current
 
     def hooks(self) -> Hooks:
-        from presgend import doctor
         from presgend.http_api import Hooks
+        from presgend.ops import doctor
 
         return Hooks(
             settings=self.settings,

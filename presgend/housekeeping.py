@@ -14,11 +14,13 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from presgend import claims, desk, hardware, logs, notify, outcomes, publish, state
-from presgend.config import Config
-from presgend.errors import ClaimLost
+from presgend import claims, desk, notify, outcomes, state
+from presgend.core import hardware, logs
+from presgend.core.config import Config
+from presgend.core.errors import ClaimLost
+from presgend.core.settings import Settings
 from presgend.intake import Intake
-from presgend.settings import Settings
+from presgend.pipeline import publish
 from presgend.worker import RunningJob
 
 log = logs.get("presgend.housekeeping")

@@ -33,11 +33,12 @@ from fastapi.responses import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from presgend import desk, inputs, logs
-from presgend.config import Config
-from presgend.errors import PresgendError
+from presgend import desk
+from presgend.core import inputs, logs
+from presgend.core.config import Config
+from presgend.core.errors import PresgendError
+from presgend.core.settings import Settings
 from presgend.pipeline.context import new_job_id
-from presgend.settings import Settings
 
 log = logs.get("presgend.http")
 

@@ -21,10 +21,11 @@ from pathlib import Path
 
 from watchdog.observers.api import BaseObserver
 
-from presgend import claims, inputs, logs, notify, watcher
-from presgend.config import Config
-from presgend.errors import JobError
-from presgend.settings import Settings
+from presgend import claims, notify, watcher
+from presgend.core import inputs, logs
+from presgend.core.config import Config
+from presgend.core.errors import JobError
+from presgend.core.settings import Settings
 
 log = logs.get("presgend.intake")
 

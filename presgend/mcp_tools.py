@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from presgend import desk, inputs
+from presgend import desk
+from presgend.core import inputs
 from presgend.http_api import Hooks, recent, view
 from presgend.pipeline.context import new_job_id
 
@@ -111,7 +112,7 @@ def build(hooks: Hooks, base_url: str = "") -> Any:
     @server.tool()
     async def plan(path: str) -> dict[str, Any]:
         """What processing a file would do (slides, timings, voice), writing nothing."""
-        from presgend import planning
+        from presgend.ops import planning
 
         result: dict[str, Any] = await planning.plan(readable(path), hooks.config, None)
         return result

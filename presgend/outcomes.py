@@ -17,11 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from presgend import claims, desk, inputs, logs, publish
-from presgend.config import Config
-from presgend.errors import JobError
-from presgend.report import JobRecord, error_document, now_iso
-from presgend.settings import Settings
+from presgend import claims, desk
+from presgend.core import inputs, logs
+from presgend.core.config import Config
+from presgend.core.errors import JobError
+from presgend.core.settings import Settings
+from presgend.pipeline import publish
+from presgend.pipeline.report import JobRecord, error_document, now_iso
 
 log = logs.get("presgend.outcomes")
 

@@ -31,12 +31,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from presgend import claims, desk, inputs, logs
-from presgend.config import Config
-from presgend.errors import ClaimLost, JobError, PresgendError
+from presgend import claims, desk
+from presgend.core import inputs, logs
+from presgend.core.config import Config
+from presgend.core.errors import ClaimLost, JobError, PresgendError
+from presgend.core.settings import Settings
 from presgend.pipeline.context import new_job_id
-from presgend.report import JobRecord, error_document, sha256_of
-from presgend.settings import Settings
+from presgend.pipeline.report import JobRecord, error_document, sha256_of
 
 if TYPE_CHECKING:
     import procrastinate

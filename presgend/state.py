@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from presgend import claims, inputs, publish
-from presgend.config import Config
+from presgend import claims
+from presgend.core import inputs
+from presgend.core.config import Config
+from presgend.pipeline import publish
 
 STALE_AFTER = 60.0  # seconds without an update before a daemon counts as gone
 

@@ -20,10 +20,10 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from presgend import tools
-from presgend.errors import JobError
-from presgend.inputs import SCRIPT_SUFFIXES, decode_script
-from presgend.pipeline import probe
+from presgend.core import tools
+from presgend.core.errors import JobError
+from presgend.core.inputs import SCRIPT_SUFFIXES, decode_script
+from presgend.pipeline.video import probe
 
 NETWORK_FILESYSTEMS = frozenset(
     {

@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presgend import claims, desk, hardware, inputs, logs, notify, publish
-from presgend.config import Config
-from presgend.errors import ClaimLost
+from presgend import claims, desk, notify
+from presgend.core import hardware, inputs, logs
+from presgend.core.config import Config
+from presgend.core.errors import ClaimLost
+from presgend.core.settings import Settings
 from presgend.intake import Intake
 from presgend.outcomes import Outcomes
+from presgend.pipeline import publish
 from presgend.pipeline.context import JobRequest, Services, new_job_id
 from presgend.pipeline.job import JobFailed, run_job
-from presgend.report import sha256_of
-from presgend.settings import Settings
+from presgend.pipeline.report import sha256_of
 
 log = logs.get("presgend.worker")
 

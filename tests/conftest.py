@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from presgend import config as config_mod
-from presgend import sample
-from presgend.config import Config
+from presgend.core import config as config_mod
+from presgend.core.config import Config
+from presgend.ops import sample
 
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from presgend.pipeline.lexicon import digits
+from presgend.pipeline.text.lexicon import digits
 
 
 def words(text: str) -> list[str]:

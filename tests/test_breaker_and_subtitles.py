@@ -4,9 +4,9 @@ import itertools
 
 from talks import PITCH, flatten
 
-from presgend.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from presgend.pipeline.transcribe import Segment, Word, parse_cues
-from presgend.subtitles import cues, lines, timestamp, to_srt
+from presgend.core.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from presgend.pipeline.text.subtitles import cues, lines, timestamp, to_srt
+from presgend.pipeline.video.transcribe import Segment, Word, parse_cues
 
 
 class Clock:

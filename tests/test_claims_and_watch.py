@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from presgend import claims, hardware, inputs, services, watcher
-from presgend import config as config_mod
-from presgend.errors import ClaimLost
+from presgend import claims, watcher
+from presgend.core import config as config_mod
+from presgend.core import hardware, inputs
+from presgend.core.errors import ClaimLost
+from presgend.ops import services
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from presgend.hardware import QUALITIES
-from presgend.pipeline import compose
-from presgend.pipeline.face import Box, CropSegment
+from presgend.core.hardware import QUALITIES
+from presgend.pipeline.video import compose
+from presgend.pipeline.video.face import Box, CropSegment
 
 
 def _plan(

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from presgend import config
-from presgend.errors import ConfigError
+from presgend.core import config
+from presgend.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 

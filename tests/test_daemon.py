@@ -27,7 +27,7 @@ from daemon_harness import (
     visible,
 )
 
-from presgend import sample
+from presgend.ops import sample
 
 pytestmark = pytest.mark.slow
 
@@ -326,8 +326,9 @@ def test_breaker_holds_admission_while_overloaded(tmp_path: Path, clip: sample.S
 
     from daemon_harness import daemon_config
 
-    from presgend import config as config_mod
-    from presgend import logs, state
+    from presgend import state
+    from presgend.core import config as config_mod
+    from presgend.core import logs
     from presgend.daemon import Daemon
 
     load = {"cpu": 97.0}
@@ -527,9 +528,9 @@ def test_a_full_disk_fails_the_job_with_its_own_sentence(tmp_path: Path) -> None
     outbox, not as a broken video."""
     import asyncio
 
-    from presgend import tools
-    from presgend.errors import JobError, ToolError
-    from presgend.report import DISK_FULL, JobRecord, error_document
+    from presgend.core import tools
+    from presgend.core.errors import JobError, ToolError
+    from presgend.pipeline.report import DISK_FULL, JobRecord, error_document
 
     args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=d=1",
             "-c:v", "libx264", "-f", "mp4", "/dev/full"]  # fmt: skip

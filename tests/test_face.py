@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from presgend.pipeline import face, probe
-from presgend.pipeline.face import Box
-from presgend.pipeline.probe import MediaInfo
+from presgend.pipeline.video import face, probe
+from presgend.pipeline.video.face import Box
+from presgend.pipeline.video.probe import MediaInfo
 
 
 def _info(width: int = 1280, height: int = 720) -> MediaInfo:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from presgend.pipeline import fidelity, summarize
-from presgend.pipeline.summarize import Sentence
+from presgend.pipeline.text import fidelity, summarize
+from presgend.pipeline.text.summarize import Sentence
 
 N, P = "number", "percent"
 

@@ -15,8 +15,9 @@ import pytest
 import talks
 from conftest import assert_changes_match, cli, gray_frames
 
-from presgend import sample
-from presgend.pipeline import face, fidelity, lexicon, phrases, transcribe
+from presgend.ops import sample
+from presgend.pipeline.text import fidelity, lexicon, phrases
+from presgend.pipeline.video import face, transcribe
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import assert_changes_match, cli, ffprobe, gray_frames, write_config
 from speech_check import word_error_rate
 
-from presgend.pipeline import face, transcribe
+from presgend.pipeline.video import face, transcribe
 
 pytestmark = pytest.mark.slow
 

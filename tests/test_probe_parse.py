@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from presgend.errors import JobError
-from presgend.pipeline import probe
+from presgend.core.errors import JobError
+from presgend.pipeline.video import probe
 
 
 def _data(**video: object) -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from presgend import publish
+from presgend.pipeline import publish
 
 
 def _temp(outbox: Path, data: bytes) -> Path:

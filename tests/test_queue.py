@@ -28,7 +28,7 @@ from daemon_harness import (
     visible,
 )
 
-from presgend import sample
+from presgend.ops import sample
 
 pytestmark = pytest.mark.slow
 

@@ -20,10 +20,10 @@ import pytest
 from conftest import cli, write_config
 from speech_check import word_error_rate
 
-from presgend import sample
-from presgend.pipeline import fidelity, phrases, resentence
-from presgend.pipeline.transcribe import parse_cues, words_of
-from presgend.subtitles import lines
+from presgend.ops import sample
+from presgend.pipeline.text import fidelity, phrases, resentence
+from presgend.pipeline.text.subtitles import lines
+from presgend.pipeline.video.transcribe import parse_cues, words_of
 
 LIBRIVOX = Path(__file__).resolve().parents[1] / ".cache" / "testdata" / "librivox"
 TRAILING = {"to", "the", "a", "an", "of", "and", "or", "should", "with", "for", "in", "but"}

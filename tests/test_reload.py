@@ -16,9 +16,10 @@ import pytest
 from conftest import write_config
 from daemon_harness import DaemonProcess
 
-from presgend import config as config_mod
-from presgend import logs, sample
+from presgend.core import config as config_mod
+from presgend.core import logs
 from presgend.daemon import Daemon
+from presgend.ops import sample
 
 Seen = Callable[[Daemon], list[Any]]  # what each service reading a setting sees
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from presgend.pipeline import resentence
-from presgend.pipeline.transcribe import Segment, Word, parse_cues
+from presgend.pipeline.text import resentence
+from presgend.pipeline.video.transcribe import Segment, Word, parse_cues
 
 
 def _words(text: str, start: float = 0.0, rate: float = 0.3) -> list[Word]:

@@ -14,11 +14,13 @@ import pytest
 from conftest import assert_changes_match, cli, ffprobe, gray_frames, write_config
 from test_slides import listener  # noqa: F401 - the request-recording fixture
 
-from presgend import config as config_mod
-from presgend import hardware, inputs
-from presgend.errors import JobError, ToolError
-from presgend.pipeline import face, presenter, script, slides, transcribe
-from presgend.pipeline.summarize import Section
+from presgend.core import config as config_mod
+from presgend.core import hardware, inputs
+from presgend.core.errors import JobError, ToolError
+from presgend.pipeline.script import presenter, script
+from presgend.pipeline.text import slides
+from presgend.pipeline.text.summarize import Section
+from presgend.pipeline.video import face, transcribe
 
 pytestmark = pytest.mark.slow
 

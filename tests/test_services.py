@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from daemon_harness import daemon_config
 
-from presgend import config as config_mod
-from presgend import inputs, logs, outcomes, signals
+from presgend import outcomes, signals
+from presgend.core import config as config_mod
+from presgend.core import inputs, logs
 from presgend.daemon import Daemon
-from presgend.report import JobRecord, error_document
+from presgend.pipeline.report import JobRecord, error_document
 
 
 def events(root: Path, name: str) -> list[dict[str, Any]]:
@@ -213,7 +214,7 @@ def test_a_file_taken_by_another_daemon_while_it_is_checked_is_no_crash(
 def test_housekeeping_keeps_its_schedule_on_a_fake_clock(tmp_path: Path) -> None:
     """Sampling every breaker.sample_seconds, state every 10 s when idle, reclaims every
     lease/3, all driven by the clock it is given: no real waiting."""
-    from presgend import hardware
+    from presgend.core import hardware
     from presgend.housekeeping import Housekeeping
     from presgend.intake import Intake
 

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from presgend.config import SlidesConfig
-from presgend.pipeline import slides
-from presgend.pipeline.summarize import Section
+from presgend.core.config import SlidesConfig
+from presgend.pipeline.text import slides
+from presgend.pipeline.text.summarize import Section
 
 LIGHT = slides.look_from(SlidesConfig())
 DARK = slides.look_from(SlidesConfig(theme="dark"))

@@ -22,9 +22,11 @@ from conftest import assert_changes_match, cli, gray_frames, write_config
 from speech_check import alignment, word_error_rate, words
 from talks import PITCH, flatten
 
-from presgend import sample
-from presgend.config import SlidesConfig, SpeechConfig, TranscriptionConfig
-from presgend.pipeline import presenter, slides, speech, transcribe, voices
+from presgend.core.config import SlidesConfig, SpeechConfig, TranscriptionConfig
+from presgend.ops import sample
+from presgend.pipeline.script import presenter, speech, voices
+from presgend.pipeline.text import slides
+from presgend.pipeline.video import transcribe
 
 pytestmark = pytest.mark.slow
 

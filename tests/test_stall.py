@@ -23,9 +23,10 @@ import pytest
 from conftest import write_config
 from daemon_harness import DaemonProcess, OutboxWatcher, valid_video, visible
 
-from presgend import sample
-from presgend.config import TranscriptionConfig
-from presgend.pipeline import stall, transcribe
+from presgend.core.config import TranscriptionConfig
+from presgend.ops import sample
+from presgend.pipeline import stall
+from presgend.pipeline.video import transcribe
 
 # --- the cause: BLAS threads ------------------------------------------------------------------
 
@@ -58,7 +59,7 @@ FEATURES_BESIDE_NUMPY = """
 import sys, threading, time
 import numpy as np
 from faster_whisper.feature_extractor import FeatureExtractor
-from presgend.pipeline import loudness
+from presgend.pipeline.video import loudness
 from presgend.pipeline.context import Services
 Services()  # what a job process does first
 extract = FeatureExtractor()
@@ -197,7 +198,7 @@ class Stopper(threading.Thread):
 
 
 def is_recogniser(cmd: list[str]) -> bool:
-    return "presgend.pipeline.recogniser" in cmd
+    return "presgend.pipeline.video.recogniser" in cmd
 
 
 def is_composer(cmd: list[str]) -> bool:

@@ -9,9 +9,9 @@ import pytest
 import talks
 from conftest import TALK
 
-from presgend.pipeline import fidelity, lexicon, phrases, summarize
-from presgend.pipeline.sentences import split_sentences
-from presgend.pipeline.transcribe import Segment, Word
+from presgend.pipeline.text import fidelity, lexicon, phrases, summarize
+from presgend.pipeline.text.sentences import split_sentences
+from presgend.pipeline.video.transcribe import Segment, Word
 
 
 def _segments(sentences: list[str], gap: float = 0.5) -> list[Segment]:
@@ -113,7 +113,7 @@ def test_agenda_and_announced_topics_name_the_slides() -> None:
 
 
 def talks_demo() -> list[str]:
-    from presgend.sample import DEMO_TALK
+    from presgend.ops.sample import DEMO_TALK
 
     return DEMO_TALK
 

@@ -20,9 +20,10 @@ from conftest import cli, write_config
 from llm_server import corrupted
 from talks import PITCH, flatten
 
-from presgend import config, sample
-from presgend.pipeline import summarize, writer
-from presgend.pipeline.summarize import Section, Sentence
+from presgend.core import config
+from presgend.ops import sample
+from presgend.pipeline.text import summarize, writer
+from presgend.pipeline.text.summarize import Section, Sentence
 
 SERVER = Path(__file__).with_name("llm_server.py")
 

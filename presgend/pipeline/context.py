@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from presgend import hardware
-from presgend.breaker import StageBreakers
-from presgend.config import Config
-from presgend.hardware import HardwareProfile, Quality
-from presgend.pipeline import compose, face, loudness, probe, slides, summarize, transcribe
-from presgend.report import JobRecord
+from presgend.core import hardware
+from presgend.core.breaker import StageBreakers
+from presgend.core.config import Config
+from presgend.core.hardware import HardwareProfile, Quality
+from presgend.pipeline.report import JobRecord
+from presgend.pipeline.text import slides, summarize
+from presgend.pipeline.video import compose, face, loudness, probe, transcribe
 
 T = TypeVar("T")
 ProgressFn = Callable[[str, float], None]  # phase, overall fraction 0..1

@@ -21,25 +21,15 @@ from typing import Any, TypeVar
 import psutil
 import structlog
 
-from presgend import hardware, inputs, logs, publish, subtitles
-from presgend.errors import ClaimLost, JobError, PresgendError, ToolError, causes
-from presgend.hardware import Quality
-from presgend.pipeline import (
-    compose,
-    face,
-    loudness,
-    preview,
-    probe,
-    resentence,
-    script,
-    slides,
-    stall,
-    summarize,
-    transcribe,
-    writer,
-)
+from presgend.core import hardware, inputs, logs
+from presgend.core.errors import ClaimLost, JobError, PresgendError, ToolError, causes
+from presgend.core.hardware import Quality
+from presgend.pipeline import publish, stall
 from presgend.pipeline.context import JobRequest, Services
-from presgend.report import JobRecord, error_document, now_iso, sha256_of
+from presgend.pipeline.report import JobRecord, error_document, now_iso, sha256_of
+from presgend.pipeline.script import script
+from presgend.pipeline.text import resentence, slides, subtitles, summarize, writer
+from presgend.pipeline.video import compose, face, loudness, preview, probe, transcribe
 
 MAX_UPSCALE = 1.5  # enlarging the presenter more than this is worth a warning
 T = TypeVar("T")

@@ -1,0 +1,156 @@
+"""What an input is: the one place that knows names, kinds, sidecars and hostile files.
+
+The watcher, the daemon, the job and `plan` all ask here, so a rule changes in one
+place: which names are never inputs (temp files of copy tools, OS litter), which travel
+with a main file (a video's transcripts, a script's picture), what kind a main file is,
+which files must not be opened at all, and how a script's bytes become text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import fnmatch
+import os
+import stat
+from pathlib import Path
+
+from presgend.core.errors import JobError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
+SCRIPT_SUFFIXES = (".txt", ".md")
+TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".transcript.txt")  # travel with a video
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # a script's presenter picture
+JOB_SUFFIX = ".job.json"  # the job id an upload was given (desk.py), with any main file
+
+# Names that are never inputs: hidden and temp files of copy tools, OS litter.
+IGNORED_PATTERNS = (
+    ".*",  # dot files, rsync's .name.XXXXXX, our own .presgend/
+    "*.part",
+    "*.partial",
+    "*.tmp",
+    "*.temp",
+    "*.crdownload",
+    "*.download",
+    "*.!sync",
+    "~$*",
+    "._*",
+    "Thumbs.db",
+    "desktop.ini",
+)
+
+
+def is_ignored(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in IGNORED_PATTERNS) or (
+        name.lower() in {"thumbs.db", "desktop.ini", ".ds_store"}
+    )
+
+
+def classify(name: str) -> str:
+    """'ignored', 'sidecar' (travels with a main file), 'main', or 'unsupported'."""
+    if is_ignored(name):
+        return "ignored"
+    lower = name.lower()
+    if lower.endswith((*TRANSCRIPT_SUFFIXES, *IMAGE_SUFFIXES, JOB_SUFFIX)):
+        return "sidecar"
+    if lower.endswith(VIDEO_SUFFIXES) or lower.endswith(SCRIPT_SUFFIXES):
+        return "main"
+    return "unsupported"
+
+
+def kind(path: Path) -> str:
+    """'video' or 'script'; a JobError with the supported suffixes for anything else."""
+    name = path.name.lower()
+    if name.endswith(SCRIPT_SUFFIXES):
+        return "script"
+    if name.endswith(VIDEO_SUFFIXES):
+        return "video"
+    raise JobError(
+        f"'{path.suffix or path.name}' files are not supported; drop a video "
+        f"({' '.join(VIDEO_SUFFIXES)}) or a script ({' '.join(SCRIPT_SUFFIXES)}).",
+        phase="input",
+    )
+
+
+def reported_kind(name: str) -> str:
+    """The kind an error document names, also for a file `kind` refuses."""
+    return "script" if name.lower().endswith(SCRIPT_SUFFIXES) else "video"
+
+
+def sidecars_of(inbox: Path, name: str) -> list[str]:
+    """The names in `inbox` that travel with main file `name`: transcripts for a video,
+    a presenter picture for a script, and an upload's job file for either."""
+    stem, suffix = os.path.splitext(name)
+    kinds = IMAGE_SUFFIXES if suffix.lower() in SCRIPT_SUFFIXES else TRANSCRIPT_SUFFIXES
+    wanted = (*kinds, JOB_SUFFIX)
+    found = []
+    for extra in wanted:
+        candidate = stem + extra
+        for variant in (candidate, stem + extra.upper()):
+            if os.path.lexists(inbox / variant) and variant not in found:
+                found.append(variant)
+    return found
+
+
+def handed_in(inbox: Path, name: str) -> bool:
+    """Whether `name` was handed in complete (an upload): its job file is beside it."""
+    return (inbox / (os.path.splitext(name)[0] + JOB_SUFFIX)).is_file()
+
+
+def find_beside(main: Path, suffixes: tuple[str, ...]) -> Path | None:
+    """The first `<stem><suffix>` next to `main` (either case of the suffix)."""
+    for suffix in suffixes:
+        for candidate in (
+            main.with_name(main.stem + suffix),
+            main.with_name(main.stem + suffix.upper()),
+        ):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def hostile_reason(path: Path) -> str | None:
+    """Why a name must not be opened at all (links, devices, folders), or None."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return "The file is a symbolic link; presgend does not follow links, so copy the file itself into the inbox."  # noqa: E501
+    if stat.S_ISDIR(st.st_mode):
+        return "This is a folder, not a file; drop the video or script itself into the inbox."
+    if not stat.S_ISREG(st.st_mode):
+        return "This is not a regular file (a pipe, socket or device); presgend does not read it."
+    if st.st_nlink > 1:
+        return "The file has other hard links; presgend does not take linked files, so copy the file into the inbox instead."  # noqa: E501
+    return None
+
+
+def decode_script(data: bytes) -> str:
+    """UTF-8 (BOM or not) or UTF-16 with a BOM; anything else is a clear error."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise JobError(
+                "The script starts like UTF-16 text but is not valid UTF-16.",
+                phase="probe",
+                detail=str(exc),
+            ) from exc
+    if b"\x00" in data:
+        half = max(1, len(data) // 2)
+        if max(data[0::2].count(0), data[1::2].count(0)) > 0.4 * half:
+            raise JobError(
+                "The script looks like UTF-16 text without a byte-order mark; save it as "
+                "UTF-8 and drop it again.",
+                phase="probe",
+            )
+        raise JobError("The script is not text (it contains binary data).", phase="probe")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise JobError(
+            f"The script is not UTF-8 text (byte 0x{data[exc.start]:02X} at position "
+            f"{exc.start}); save it as UTF-8 and drop it again.",
+            phase="probe",
+            detail=str(exc),
+        ) from exc

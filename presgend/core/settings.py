@@ -1,0 +1,90 @@
+"""The live settings: the one place that holds the configuration a running daemon uses.
+
+Every service (intake, worker, housekeeping, outcomes, the front desk, the queue, the HTTP
+app and MCP) reads `settings.current` when it uses a setting, instead of keeping a copy,
+so a reload reaches all of them at once. The few settings that are fixed when something
+is built (the folders, the queue's database, the HTTP socket) keep their running values
+and are named in the reload's log line; services that derive state from a setting (the
+watcher's mode, the resource breaker's limits) subscribe to changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from presgend.core.config import Config
+
+Listener = Callable[[Config, Config], None]  # before, after
+
+# Settings fixed at start: (section, key), or (section, "*") for a whole section.
+RESTART_ONLY: tuple[tuple[str, str], ...] = (
+    ("paths", "*"),  # every daemon on the share must agree, and the logs are open
+    ("queue", "backend"),
+    ("queue", "dsn"),
+    ("http", "enabled"),
+    ("http", "bind"),
+    ("http", "port"),
+)
+# Fixed at start only with the PostgreSQL queue: procrastinate's worker has its slots.
+RESTART_ONLY_POSTGRES: tuple[tuple[str, str], ...] = (("jobs", "max_concurrent"),)
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    changed: list[str]  # section.key, in effect now
+    need_restart: list[str]  # section.key, changed in the file, in effect after a restart
+
+
+def changes(before: Config, after: Config) -> list[str]:
+    """`section.key` for every setting that differs."""
+    found = []
+    for section in dataclasses.fields(Config):
+        if section.name == "source":
+            continue
+        old, new = getattr(before, section.name), getattr(after, section.name)
+        for key in dataclasses.fields(old):
+            if getattr(old, key.name) != getattr(new, key.name):
+                found.append(f"{section.name}.{key.name}")
+    return found
+
+
+class Settings:
+    def __init__(self, config: Config) -> None:
+        self.current = config
+        self.listeners: list[Listener] = []
+
+    @classmethod
+    def of(cls, value: Settings | Config) -> Settings:
+        return value if isinstance(value, Settings) else cls(value)
+
+    def subscribe(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def fixed(self) -> tuple[tuple[str, str], ...]:
+        if self.current.queue.backend == "postgres":
+            return RESTART_ONLY + RESTART_ONLY_POSTGRES
+        return RESTART_ONLY
+
+    def apply(self, new: Config) -> Reloaded:
+        """Make `new` the live settings, less those fixed at start; tell the listeners."""
+        before = self.current
+        fixed = self.fixed()
+        kept: dict[str, Any] = {}
+        need_restart = []
+        for name in changes(before, new):
+            section, key = name.split(".", 1)
+            if (section, "*") in fixed or (section, key) in fixed:
+                need_restart.append(name)
+                kept.setdefault(section, {})[key] = getattr(getattr(before, section), key)
+        for section, values in kept.items():
+            new = dataclasses.replace(
+                new, **{section: dataclasses.replace(getattr(new, section), **values)}
+            )
+        changed = changes(before, new)
+        self.current = new
+        for listener in self.listeners:
+            listener(before, new)
+        return Reloaded(changed, need_restart)

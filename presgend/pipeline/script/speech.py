@@ -1,0 +1,384 @@
+"""Speech for scripts: one sentence at a time, so every sentence's place in the audio is
+known to the sample.
+
+With the engine `auto`, gTTS is tried first (it needs Google's service; offline it fails
+in milliseconds and leaves an empty file, which is never used), then Piper, a neural
+voice that runs offline (the optional extra, run as a separate process: see voices.py),
+then espeak-ng. Each sentence is cached by (engine, voice, text): re-running an edited
+script synthesises only the sentences that changed. Sentences are trimmed of their
+silence, brought to one loudness, and joined with short pauses (longer between sections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from presgend.core import logs, tools
+from presgend.core.config import SpeechConfig
+from presgend.core.errors import JobError
+from presgend.pipeline.script import voices
+from presgend.pipeline.video import loudness
+
+log = logs.get("presgend.speech")
+
+RATE = 24_000
+SENTENCE_PAUSE = 0.30
+SECTION_PAUSE = 0.70
+LEAD_IN = 0.30
+TARGET_RMS_DB = -20.0
+PEAK_DB = -1.0
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    opens_section: bool = False
+
+
+@dataclass(frozen=True)
+class Spoken:
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Speech:
+    wav: Path
+    duration: float
+    sentences: list[Spoken]
+    engine: str
+    fallbacks: list[str]
+    voice: str = ""
+
+
+def cache_dir(cfg: SpeechConfig) -> Path:
+    if cfg.cache_dir:
+        return Path(cfg.cache_dir)
+    base = os.environ.get("CACHE_DIRECTORY") or os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "presgend" / "speech"
+
+
+def espeak_voice(voice: str, text: str) -> str:
+    """The configured voice, unless the sentence is written in a script it cannot read."""
+    if re.search(r"[\u3040-\u30ff]", text):
+        return "ja"
+    if re.search(r"[\uac00-\ud7af]", text):
+        return "ko"
+    if re.search(r"[\u4e00-\u9fff]", text) and not voice.startswith(("cmn", "yue", "zh")):
+        return "cmn"
+    return voice or "en"
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str  # gtts | piper | espeak
+    voice: str  # what the report names: a language, a Piper voice, espeak-ng voice(s)
+    piper: voices.Voice | None = None
+
+
+def script_language(cfg: SpeechConfig, lines: list[Line]) -> str:
+    """The language a script is in: the configured voice's, unless it is written in a
+    script that voice cannot read (Japanese, Korean, Chinese)."""
+    base = (cfg.voice or "en").replace("_", "-").split("-")[0].lower()
+    for line in lines:
+        chosen = espeak_voice(cfg.voice, line.text)
+        if chosen in ("ja", "ko", "cmn") and not (cfg.voice or "en").startswith(chosen):
+            return {"cmn": "zh"}.get(chosen, chosen)
+    return {"cmn": "zh", "yue": "zh"}.get(base, base)
+
+
+def espeak_engine(cfg: SpeechConfig, lines: list[Line]) -> Engine:
+    used = sorted({espeak_voice(cfg.voice, line.text) for line in lines})
+    return Engine("espeak", ", ".join(used))
+
+
+def piper_engine(cfg: SpeechConfig, lines: list[Line]) -> tuple[Engine | None, str]:
+    """The Piper engine for this script, or None and why not."""
+    if voices.piper_command() is None:
+        return None, "Piper is not installed"
+    try:
+        voice = voices.find_voice(cfg.piper_voice)
+    except JobError as exc:
+        return None, str(exc)
+    if voice is None:
+        return None, "no Piper voice is installed"
+    language = script_language(cfg, lines)
+    if voice.language != language:
+        return None, f"the Piper voice {voice.name} does not speak '{language}'"
+    return Engine("piper", voice.name, voice), ""
+
+
+async def choose_engine(
+    cfg: SpeechConfig, lines: list[Line], work: Path
+) -> tuple[Engine, list[str]]:
+    """gTTS when asked for (or, with `auto`, when Google answers), else Piper, else
+    espeak-ng; every step down is a fallback the report lists."""
+    fallbacks: list[str] = []
+    if cfg.engine == "espeak":
+        return espeak_engine(cfg, lines), fallbacks
+    if cfg.engine in ("auto", "gtts"):
+        language = script_language(cfg, lines)
+        gtts = Engine("gtts", language)
+        try:
+            await asyncio.wait_for(_cached(gtts, lines[0].text, cfg, work), cfg.gtts_timeout)
+            return gtts, fallbacks
+        except Exception as exc:  # offline, refused, timed out, empty file: all mean "no gTTS"
+            reason = _first_line(exc) or type(exc).__name__
+            if cfg.engine == "gtts":
+                raise JobError(
+                    "gTTS could not synthesise speech (is the internet reachable?); set "
+                    "speech.engine to auto, piper or espeak to speak offline.",
+                    phase="speech",
+                    detail=reason,
+                ) from exc
+            fallbacks.append(f"gTTS unavailable ({reason[:120]})")
+    piper, why_not = piper_engine(cfg, lines)
+    if piper is not None:
+        if fallbacks:
+            fallbacks[-1] += f"; speech by Piper ({piper.voice})"
+        return piper, fallbacks
+    fallbacks.append(f"{why_not}; speech by espeak-ng")  # auto or piper: not the first choice
+    return espeak_engine(cfg, lines), fallbacks
+
+
+def plan_engine(cfg: SpeechConfig, lines: list[Line]) -> str:
+    """What will speak, for `presgend plan` (gTTS is not tried: planning stays offline)."""
+    if cfg.engine == "gtts":
+        return "gTTS (needs the internet)"
+    if cfg.engine == "espeak":
+        return f"espeak-ng ({espeak_engine(cfg, lines).voice})"
+    piper, why_not = piper_engine(cfg, lines)
+    offline = f"Piper ({piper.voice})" if piper else f"espeak-ng, as {why_not}"
+    return offline if cfg.engine == "piper" else f"gTTS when online, else {offline}"
+
+
+def _idle() -> None:
+    return None
+
+
+async def synthesize(
+    lines: list[Line], cfg: SpeechConfig, work: Path, busy: Callable[[], None] = _idle
+) -> Speech:
+    """Speak every line; `busy` is called as the work moves (the stall watchdog hears it)."""
+    if not lines:
+        raise JobError("The script has no sentences to speak.", phase="speech")
+    engine, fallbacks = await choose_engine(cfg, lines, work)
+    if engine.piper is not None:
+        clips = await _piper_all(engine, [line.text for line in lines], cfg, work, busy)
+    else:
+        limit = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
+
+        async def one(line: Line) -> np.ndarray:
+            async with limit:
+                clip = await _cached(engine, line.text, cfg, work)
+                busy()
+                return clip
+
+        clips = list(await asyncio.gather(*(one(line) for line in lines)))
+    wav = work / "speech.wav"
+    spoken = await asyncio.to_thread(_assemble, lines, clips, wav)
+    duration = _frames(wav) / RATE
+    return Speech(wav, duration, spoken, engine.name, fallbacks, engine.voice)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _cache_file(engine: Engine, voice: str, text: str, cfg: SpeechConfig) -> Path:
+    key = hashlib.sha256(f"{engine.name}\0{voice}\0{text}".encode()).hexdigest()
+    return cache_dir(cfg) / key[:2] / f"{key}.wav"
+
+
+def _voice_key(engine: Engine, text: str, cfg: SpeechConfig) -> str:
+    if engine.name == "espeak":
+        return espeak_voice(cfg.voice, text)
+    if engine.piper is not None:  # the name and the model's size: a replaced file is new
+        return f"{engine.piper.name}:{engine.piper.model.stat().st_size}"
+    return engine.voice or "en"
+
+
+def _from_cache(path: Path) -> np.ndarray | None:
+    if path.is_file():
+        with contextlib.suppress(OSError, wave.Error, ValueError):
+            return read_wav(path)
+    return None
+
+
+def _to_cache(path: Path, samples: np.ndarray) -> None:
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_suffix(f".{os.getpid()}.tmp")
+        write_wav(temp, samples)
+        os.replace(temp, path)
+
+
+async def _cached(engine: Engine, text: str, cfg: SpeechConfig, work: Path) -> np.ndarray:
+    voice = _voice_key(engine, text, cfg)
+    cached = _cache_file(engine, voice, text, cfg)
+    hit = _from_cache(cached)
+    if hit is not None:
+        return hit
+    raw = Path(tempfile.mkdtemp(prefix="say-", dir=work))
+    if engine.name == "gtts":
+        source = await _gtts(text, voice, raw, cfg.gtts_timeout)
+    else:
+        source = await _espeak(text, voice, raw)
+    samples = await _convert(source, text)
+    _to_cache(cached, samples)
+    return samples
+
+
+async def _piper_all(
+    engine: Engine, texts: list[str], cfg: SpeechConfig, work: Path, busy: Callable[[], None]
+) -> list[np.ndarray]:
+    """Every sentence by Piper: the cached ones read back, the rest in one Piper run (its
+    voice loads once), then each brought to the common rate."""
+    assert engine.piper is not None
+    files = [_cache_file(engine, _voice_key(engine, t, cfg), t, cfg) for t in texts]
+    clips: list[np.ndarray | None] = [_from_cache(f) for f in files]
+    missing = sorted({voices.one_line(t) for t, c in zip(texts, clips, strict=True) if c is None})
+    if missing:
+        folder = Path(tempfile.mkdtemp(prefix="piper-", dir=work))
+        text_file = folder / "sentences.txt"
+        text_file.write_text("\n".join(missing) + "\n", encoding="utf-8")
+        out_dir = folder / "out"
+        await tools.run(
+            voices.synth_command(engine.piper, text_file, out_dir),
+            timeout=60 + 3 * len(missing),
+            what="Piper",
+            busy=busy,
+        )
+        made = dict(zip(missing, voices.outputs(out_dir, len(missing)), strict=True))
+        converted = await asyncio.gather(*(_convert(made[t], t) for t in missing))
+        fresh = dict(zip(missing, converted, strict=True))
+        for i, text in enumerate(texts):
+            if clips[i] is None:
+                clips[i] = fresh[voices.one_line(text)]
+                _to_cache(files[i], fresh[voices.one_line(text)])
+    return [c for c in clips if c is not None]
+
+
+async def _convert(source: Path, text: str) -> np.ndarray:
+    """Any engine's audio as mono samples at RATE."""
+    out = source.with_name(source.stem + ".24k.wav")
+    await tools.run(
+        [tools.find("ffmpeg"), "-v", "error", "-nostdin", "-y", "-i", str(source),
+         "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_s16le", str(out)],
+        timeout=60, what="ffmpeg (speech)",
+    )  # fmt: skip
+    samples = read_wav(out)
+    if samples.size == 0 or not np.any(samples):
+        raise JobError(f"The speech engine produced no sound for: {text[:60]!r}.", phase="speech")
+    return samples
+
+
+async def _espeak(text: str, voice: str, folder: Path) -> Path:
+    text_file = folder / "text.txt"
+    text_file.write_text(text, encoding="utf-8")  # read from a file: no argument injection
+    out = folder / "espeak.wav"
+    await tools.run(
+        [tools.find("espeak-ng"), "-v", voice, "-b", "1", "-w", str(out), "-f", str(text_file)],
+        timeout=60,
+        what="espeak-ng",
+    )
+    return out
+
+
+async def _gtts(text: str, lang: str, folder: Path, timeout: float) -> Path:
+    from gtts import gTTS
+
+    out = folder / "gtts.mp3"
+
+    def save() -> None:
+        with out.open("wb") as f:
+            gTTS(text, lang=lang.split("-")[0] or "en", timeout=timeout).write_to_fp(f)
+
+    await asyncio.wait_for(asyncio.to_thread(save), timeout + 1)
+    if not out.exists() or out.stat().st_size == 0:  # what gTTS leaves when it fails
+        raise JobError("gTTS returned no audio.", phase="speech")
+    return out
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        if w.getframerate() != RATE or w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise ValueError("unexpected wav format")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768
+
+
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    """16-bit samples: the inverse of `read_wav`, so a clip read back from the cache is the
+    clip that was written (a lossy round trip moved trimmed sentence ends by 10 ms)."""
+    data = np.clip(np.round(samples * 32768), -32768, 32767).astype("<i2").tobytes()
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(data)
+
+
+def _frames(path: Path) -> int:
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes()
+
+
+def trim(samples: np.ndarray, threshold_db: float = -45.0) -> np.ndarray:
+    """Cut leading and trailing silence (10 ms windows under the threshold)."""
+    window = RATE // 100
+    level = loudness.frame_db(samples, window)
+    if level.size == 0:
+        return samples
+    loud = np.flatnonzero(level > threshold_db)
+    if loud.size == 0:
+        return samples[:0]
+    return samples[loud[0] * window : (loud[-1] + 1) * window]
+
+
+def normalise(samples: np.ndarray) -> np.ndarray:
+    """Bring speech to one loudness (RMS of the voiced part) without clipping."""
+    if samples.size == 0:
+        return samples
+    rms = float(np.sqrt(np.mean(samples**2)))
+    gain = 10 ** (TARGET_RMS_DB / 20) / max(rms, 1e-6)
+    peak = float(np.max(np.abs(samples))) * gain
+    limit = 10 ** (PEAK_DB / 20)
+    if peak > limit:
+        gain *= limit / peak
+    return samples * gain
+
+
+def _assemble(lines: list[Line], clips: list[np.ndarray], out: Path) -> list[Spoken]:
+    parts: list[np.ndarray] = [np.zeros(int(LEAD_IN * RATE), np.float32)]
+    position = len(parts[0])
+    spoken = []
+    for i, (line, clip) in enumerate(zip(lines, clips, strict=True)):
+        voiced = normalise(trim(clip))
+        if voiced.size == 0:
+            voiced = normalise(clip)
+        if i > 0:
+            pause = SECTION_PAUSE if line.opens_section else SENTENCE_PAUSE
+            gap = np.zeros(int(pause * RATE), np.float32)
+            parts.append(gap)
+            position += len(gap)
+        start = position
+        parts.append(voiced.astype(np.float32))
+        position += len(voiced)
+        spoken.append(Spoken(line.text, start / RATE, position / RATE))
+    tail = np.zeros(int(0.5 * RATE), np.float32)
+    parts.append(tail)
+    write_wav(out, np.concatenate(parts))
+    return spoken

@@ -1,0 +1,137 @@
+"""Subtitles: transcript segments as SRT cues a broadcaster would accept.
+
+Each sentence is cut into as few cues as fit (at most two lines of 42 characters), at
+clause boundaries where it can be ("…more scenes, / or changing other parameters."),
+never leaving one word on its own, and no cue is on screen for less than a second unless
+its sentence is shorter: a short cue borrows time from the silence around it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from presgend.pipeline.text.sentences import join_words
+from presgend.pipeline.video.transcribe import Segment, Word, words_of
+
+LINE = 42
+CUE = 2 * LINE
+MIN_CUE = 1.0  # seconds
+MAX_WORDS = 40  # a cue never holds more (two lines of 42 characters hold about 16)
+_CLAUSE_AFTER = (",", ";", ":", "—", "–")
+_CLAUSE_BEFORE = frozenset(
+    "and but or so because which while whereas although though since unless when where "
+    "if that who then yet".split()
+)
+_PHRASE_BEFORE = frozenset(
+    "in on at for to from with by over under after before during across into through "
+    "about between without within of".split()
+)
+
+
+def cues(segments: list[Segment]) -> list[Segment]:
+    """Every segment (a sentence, or a sidecar's cue) cut into readable cues."""
+    result: list[Segment] = []
+    for seg in segments:
+        words = list(words_of(seg))
+        if words:
+            result.extend(_sentence_cues(words))
+    return _lengthened(result)
+
+
+def _sentence_cues(words: list[Word]) -> list[Segment]:
+    """The cheapest cut of one sentence into cues that fit (fewest cues, clause breaks,
+    no cue of one word, none shorter than a second)."""
+    texts = [w.text for w in words]
+    n = len(words)
+    best: dict[int, tuple[float, int]] = {0: (0.0, -1)}
+    for end in range(1, n + 1):
+        for start in range(max(0, end - MAX_WORDS), end):
+            if start not in best or not fits(join_words(texts[start:end])):
+                continue
+            cost = best[start][0] + _cost(words, start, end)
+            if end not in best or cost < best[end][0]:
+                best[end] = (cost, start)
+    if n not in best:  # a word longer than two lines: cut by length
+        return [Segment(w.start, w.end, w.text) for w in words]
+    cuts, end = [], n
+    while end > 0:
+        start = best[end][1]
+        cuts.append((start, end))
+        end = start
+    return [
+        Segment(words[a].start, words[b - 1].end, join_words(texts[a:b]), tuple(words[a:b]))
+        for a, b in reversed(cuts)
+    ]
+
+
+def _cost(words: list[Word], start: int, end: int) -> float:
+    cost = 10.0  # each cue: as few as fit
+    size = end - start
+    if size == 1 and len(words) > 1:
+        cost += 1000.0  # one word split off its sentence
+    elif size <= 2 and len(words) > 3:
+        cost += 30.0
+    if words[end - 1].end - words[start].start < MIN_CUE and len(words) > size:
+        cost += 25.0  # a flash of a cue, when the sentence has time for more
+    if end < len(words):
+        cost += _break_cost(words[end - 1].text, words[end].text)
+    return cost
+
+
+def _break_cost(before: str, after: str) -> float:
+    if before.endswith(_CLAUSE_AFTER) or after.lower() in _CLAUSE_BEFORE:
+        return 0.0
+    if after.lower() in _PHRASE_BEFORE:
+        return 4.0
+    return 9.0
+
+
+def fits(text: str) -> bool:
+    return len(text) <= CUE + 1 and len(lines(text)) <= 2
+
+
+def lines(text: str) -> list[str]:
+    """One line, or two balanced lines of at most 42 characters (broken after a comma
+    where that keeps both under the limit); more only for text that cannot fit."""
+    if len(text) <= LINE:
+        return [text]
+    words = text.split()
+    options = []
+    for k in range(1, len(words)):
+        first, second = " ".join(words[:k]), " ".join(words[k:])
+        if len(first) <= LINE and len(second) <= LINE:
+            clause = 0 if _break_cost(words[k - 1], words[k]) == 0 else 1
+            options.append((clause, abs(len(first) - len(second)), [first, second]))
+    if options:
+        return min(options, key=lambda o: (o[0], o[1]))[2]
+    return textwrap.wrap(text, LINE) or [text]
+
+
+def _lengthened(found: list[Segment]) -> list[Segment]:
+    """Cues under a second borrow time from the silence after them, then before them."""
+    result = list(found)
+    for i, cue in enumerate(result):
+        if cue.end - cue.start >= MIN_CUE:
+            continue
+        after = result[i + 1].start if i + 1 < len(result) else cue.start + MIN_CUE
+        end = max(cue.end, min(cue.start + MIN_CUE, after))
+        before = result[i - 1].end if i else 0.0
+        start = min(cue.start, max(end - MIN_CUE, before))
+        result[i] = Segment(start, end, cue.text, cue.words)
+    return result
+
+
+def timestamp(seconds: float) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+
+
+def to_srt(segments: list[Segment]) -> str:
+    blocks = []
+    for i, cue in enumerate(cues(segments), start=1):
+        text = "\n".join(lines(cue.text))
+        blocks.append(f"{i}\n{timestamp(cue.start)} --> {timestamp(cue.end)}\n{text}\n")
+    return "\n".join(blocks)

@@ -1,0 +1,430 @@
+"""Phase 1 framing: find the presenter's face and choose one steady crop box per shot.
+
+A talking head barely moves, so the crop is locked to the median face box; only a
+large move that lasts (several samples in a row) starts a new, equally steady box.
+Jitter is never followed. A recording with cuts gets its own box for each shot, switched
+on the cut's frame. Black borders (letterbox, pillarbox) seen in the sampled frames are
+kept out of the crop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from presgend.core import tools
+from presgend.pipeline.video.probe import MediaInfo
+
+SAMPLES = 12
+DETECT_WIDTH = 480
+MOVE_FRACTION = 0.6  # of the face's size, before a move counts as large
+MOVE_SAMPLES = 3  # consecutive samples a move must last
+HEADROOM = 0.42  # the face's centre sits this far down the panel
+BORDER_LUMA = 24  # a bar's pixels are darker than this in every sample
+CUT_DIFF = 28.0  # mean luma change (0-255) between two frames that makes a cut
+CUT_SIZE = (64, 36)
+SAMPLES_PER_SHOT = 3
+KEY_GAP = 0.5  # seconds between keyframes kept (an all-intra file is all keyframes)
+
+
+@dataclass(frozen=True)
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2
+
+    def as_list(self) -> list[int]:
+        return [self.x, self.y, self.w, self.h]
+
+
+@dataclass(frozen=True)
+class CropSegment:
+    start: float
+    box: Box
+    cut: bool = False  # starts at a cut between shots: switch at once, no ramp
+
+
+@dataclass(frozen=True)
+class Framing:
+    detected: bool
+    face: Box | None
+    crop: list[CropSegment]
+    method: str
+    samples: int
+    hits: int
+    notes: list[str] = field(default_factory=list)  # what the report should warn about
+
+
+_cascade = None
+
+
+def _detector() -> "cv2.CascadeClassifier":  # type: ignore[name-defined]  # noqa: F821, UP037
+    global _cascade
+    if _cascade is None:
+        import cv2
+
+        cascades = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
+        path = cascades / "haarcascade_frontalface_default.xml"
+        _cascade = cv2.CascadeClassifier(str(path))
+        if _cascade.empty():
+            raise RuntimeError(f"OpenCV's Haar cascade is missing at {path}")
+    return _cascade
+
+
+def detect_faces(gray: np.ndarray) -> list[Box]:
+    import cv2
+
+    height = gray.shape[0]
+    min_size = max(24, height // 10)
+    found = _detector().detectMultiScale(
+        cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=5, minSize=(min_size, min_size)
+    )
+    return [Box(int(x), int(y), int(w), int(h)) for x, y, w, h in found]
+
+
+async def sample_frame(info: MediaInfo, t: float, width: int) -> np.ndarray | None:
+    """One grey frame at `t` seconds, scaled to `width`, rotation applied."""
+    height = _detect_height(info, width)
+    args = [
+        tools.find("ffmpeg"),
+        "-nostdin",
+        "-v",
+        "error",
+        "-ss",
+        f"{t:.3f}",
+        "-i",
+        str(info.path.absolute()),
+        "-frames:v",
+        "1",
+        "-an",
+        "-vf",
+        f"scale={width}:{height}",
+        "-pix_fmt",
+        "gray",
+        "-f",
+        "rawvideo",
+        "-",
+    ]
+    result = await tools.run(args, timeout=60, check=False, what="frame sampling")
+    if result.returncode != 0 or len(result.stdout) < width * height:
+        return None
+    return np.frombuffer(result.stdout[: width * height], np.uint8).reshape(height, width)
+
+
+async def find_framing(info: MediaInfo, panel: tuple[int, int]) -> Framing:
+    """One pass over the keyframes gives the cuts, the borders and most face samples;
+    only sample times with no keyframe near them (short clips, long GOPs) are sought."""
+    width = min(DETECT_WIDTH, info.width)
+    keys = await _frames(info, (width, _detect_height(info, width)), keyframes_only=True)
+    cuts = await find_cuts(info, keys)
+    times = sorted(set(sample_times(info.duration, SAMPLES)) | set(shot_samples(info, cuts)))
+    samples = await _samples(info, times, keys, cuts, width)
+    frames = [f for _, f in samples if f is not None]
+    scale = info.width / width
+    area = active_area(frames, scale, info)
+    found = [
+        (t, [_scaled(b, scale) for b in detect_faces(f)] if f is not None else [])
+        for t, f in samples
+    ]
+    return plan_framing(info, panel, pick_faces(found), cuts=cuts, area=area)
+
+
+async def _samples(
+    info: MediaInfo,
+    times: list[float],
+    keys: list[tuple[float, np.ndarray]],
+    cuts: list[float],
+    width: int,
+) -> list[tuple[float, np.ndarray | None]]:
+    """A frame for each wanted time: a keyframe of the same shot near it, else one
+    sought at that time (a seek decodes up to a whole GOP, a keyframe only itself)."""
+    near = max(1.0, info.duration / (2 * SAMPLES))
+    chosen: dict[float, np.ndarray | None] = {}
+    missing = []
+    for t in times:
+        same_shot = [k for k in keys if bisect.bisect(cuts, k[0]) == bisect.bisect(cuts, t)]
+        key = min(same_shot, key=lambda k: abs(k[0] - t), default=None)
+        if key is not None and abs(key[0] - t) <= near:
+            chosen[key[0]] = key[1]
+        else:
+            missing.append(t)
+    limit = asyncio.Semaphore(2)
+
+    async def seek(t: float) -> np.ndarray | None:
+        async with limit:
+            return await sample_frame(info, t, width)
+
+    chosen.update(zip(missing, await asyncio.gather(*(seek(t) for t in missing)), strict=True))
+    return sorted(chosen.items(), key=lambda item: item[0])
+
+
+def _detect_height(info: MediaInfo, width: int) -> int:
+    return round(info.height * width / info.width / 2) * 2
+
+
+def shot_samples(info: MediaInfo, cuts: list[float]) -> list[float]:
+    """A few sample times inside every shot, so each shot's face is seen."""
+    if not cuts:
+        return []  # one shot: the evenly spread samples see it
+    times = []
+    for a, b in itertools.pairwise([0.0, *cuts, info.duration]):
+        step = (b - a) / (SAMPLES_PER_SHOT + 1)
+        times += [round(a + step * (k + 1), 3) for k in range(SAMPLES_PER_SHOT)]
+    return times
+
+
+def active_area(frames: list[np.ndarray], scale: float, info: MediaInfo) -> Box | None:
+    """The picture inside black bars (in source pixels), or None when there are none.
+
+    A bar is a band of rows (or columns) at an edge that is black, flat along its length
+    and the same in every sampled frame, and that ends at an edge: the picture starts
+    with a step up. A dark studio, dark all round but textured and fading into the
+    light, has none. A few pixels more are taken off each bar so no dark edge survives
+    scaling."""
+    if not frames:
+        return None
+    stack = np.stack(frames).astype(np.float32)  # frames, rows, columns
+    h, w = stack.shape[1:]
+    top, bottom = _bar(stack), _bar(stack[:, ::-1, :])
+    across = stack.transpose(0, 2, 1)  # frames, columns, rows
+    left, right = _bar(across), _bar(across[:, ::-1, :])
+    if top + bottom >= h or left + right >= w:
+        return None  # black frames: nothing to find a picture in
+    if max(top, bottom) < h * 0.01 and max(left, right) < w * 0.01:
+        return None
+
+    def edge(n: int) -> int:
+        return 0 if n == 0 else _even(n * scale + 3)
+
+    x, y = edge(left), edge(top)
+    return Box(x, y, _even(info.width - x - edge(right)), _even(info.height - y - edge(bottom)))
+
+
+BAR_FLAT = 3.0  # luma: a bar's line varies less than this along its length
+BAR_STEADY = 3.0  # luma: and from one sampled frame to the next
+BAR_STEP = 10.0  # luma: the picture starts this much brighter than the bar
+
+
+def _bar(lines: np.ndarray) -> int:
+    """How many lines from the start of `lines` (frames, lines, pixels) form a bar."""
+    means = lines.mean(axis=2)  # frames, lines
+    near_black = np.percentile(lines, 99, axis=2).max(axis=0) <= BORDER_LUMA
+    flat = lines.std(axis=2).max(axis=0) <= BAR_FLAT
+    steady = (means.max(axis=0) - means.min(axis=0)) <= BAR_STEADY
+    bar = near_black & flat & steady
+    n = int(np.argmin(bar)) if not bar.all() else len(bar)
+    if n == 0 or n == len(bar):
+        return n
+    inside = means[:, n : n + 3].mean(axis=1)
+    edge = means[:, max(0, n - 3) : n].mean(axis=1)
+    return n if float(np.median(inside - edge)) >= BAR_STEP else 0
+
+
+async def find_cuts(info: MediaInfo, keys: list[tuple[float, np.ndarray]]) -> list[float]:
+    """Hard cuts between shots: keyframes that differ a lot, refined to the exact frame
+    by decoding only the stretch between them. Encoders put a keyframe at or after each
+    cut, so the video is never decoded in full."""
+    small = [(t, _shrink(f)) for t, f in keys]
+    cuts = []
+    for (t0, a), (t1, b) in itertools.pairwise(small):
+        if _diff(a, b) < CUT_DIFF:
+            continue
+        stretch = await _frames(info, CUT_SIZE, start=t0, end=t1 + 0.05)
+        jumps = [(_diff(x, y), t) for (_, x), (t, y) in itertools.pairwise(stretch)]
+        if jumps and max(jumps)[0] >= CUT_DIFF:
+            cuts.append(round(max(jumps)[1], 3))
+    return [c for c in cuts if 0.5 < c < info.duration - 0.5]
+
+
+def _shrink(frame: np.ndarray) -> np.ndarray:
+    import cv2
+
+    shrunk: np.ndarray = cv2.resize(frame, CUT_SIZE, interpolation=cv2.INTER_AREA)
+    return shrunk
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+async def _frames(
+    info: MediaInfo,
+    size: tuple[int, int],
+    *,
+    keyframes_only: bool = False,
+    start: float = 0.0,
+    end: float = 0.0,
+) -> list[tuple[float, np.ndarray]]:
+    """Grey frames of `size` with their times (from showinfo): the keyframes, at most
+    `KEY_GAP` apart so an all-keyframe file cannot flood memory, or a stretch."""
+    w, h = size
+    keep = (
+        f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{KEY_GAP})',"
+        if keyframes_only
+        else ""
+    )
+    args = [tools.find("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-v", "info"]
+    args += ["-skip_frame", "nokey"] if keyframes_only else ["-ss", f"{start:.3f}"]
+    args += ["-i", str(info.path.absolute()), "-an"]
+    args += ["-to", f"{end - start:.3f}"] if end else []
+    args += ["-vf", f"{keep}scale={w}:{h},format=gray,showinfo", "-fps_mode", "passthrough"]
+    args += ["-f", "rawvideo", "-"]
+    result = await tools.run(args, timeout=60 + info.duration / 4, check=False, what="frame scan")
+    times = [
+        float(m) + start  # input seeking restarts the clock at 0
+        for m in re.findall(r"pts_time:\s*(-?[\d.]+)", result.stderr.decode("utf-8", "replace"))
+    ]
+    data = np.frombuffer(result.stdout, np.uint8)
+    count = min(len(times), data.size // (w * h))
+    frames = data[: count * w * h].reshape(count, h, w)
+    return list(zip(times[:count], frames, strict=True))
+
+
+def sample_times(duration: float, count: int) -> list[float]:
+    if duration <= 0.5:
+        return [0.0]
+    step = duration / (count + 1)
+    return [round(step * (i + 1), 3) for i in range(count)]
+
+
+def _scaled(b: Box, scale: float) -> Box:
+    return Box(round(b.x * scale), round(b.y * scale), round(b.w * scale), round(b.h * scale))
+
+
+def pick_faces(samples: list[tuple[float, list[Box]]]) -> list[tuple[float, Box | None]]:
+    """One box per sample: the one that most other samples agree with.
+
+    Haar finds the odd false face (a patch of shirt, a poster); the real presenter is
+    the box that recurs across samples. Ties go to the larger box.
+    """
+    every = [box for _, boxes in samples for box in boxes]
+
+    def support(box: Box) -> int:
+        return sum(1 for other in every if not _far(box, other))
+
+    return [
+        (t, max(boxes, key=lambda b: (support(b), b.w * b.h)) if boxes else None)
+        for t, boxes in samples
+    ]
+
+
+def plan_framing(
+    info: MediaInfo,
+    panel: tuple[int, int],
+    samples: list[tuple[float, Box | None]],
+    *,
+    cuts: list[float] | None = None,
+    area: Box | None = None,
+) -> Framing:
+    """Turn per-sample detections into steady crop segments (pure): one box per shot,
+    moved within a shot only for a large, lasting move; all of one size."""
+    cuts = cuts or []
+    notes = _border_note(info, area)
+    hits = [(t, b) for t, b in samples if b is not None]
+    if not hits:
+        centre = crop_around(info, panel, None, area)
+        return Framing(False, None, [CropSegment(0.0, centre)], "centre", len(samples), 0, notes)
+    size = _median_box([b for _, b in hits])
+    segments: list[CropSegment] = []
+    edges = [0.0, *cuts, info.duration + 1]
+    for shot, (a, b) in enumerate(itertools.pairwise(edges)):
+        in_shot = [(t, box) for t, box in hits if a <= t < b]
+        for i, group in enumerate(_steady_groups(in_shot) if in_shot else []):
+            face = _median_box([box for _, box in group])
+            start = a if i == 0 else group[0][0]
+            box = crop_around(info, panel, face, area, size)
+            segments.append(CropSegment(start, box, cut=shot > 0 and i == 0))
+    if cuts:
+        notes.append(f"The recording has {len(cuts) + 1} shots; each is framed on its own.")
+    face = _median_box([b for _, b in hits])
+    segments[0] = CropSegment(0.0, segments[0].box)
+    return Framing(True, face, segments, "haar", len(samples), len(hits), notes)
+
+
+def _border_note(info: MediaInfo, area: Box | None) -> list[str]:
+    if area is None:
+        return []
+    sides = {
+        "top": area.y,
+        "left": area.x,
+        "bottom": info.height - area.y - area.h,
+        "right": info.width - area.x - area.w,
+    }
+    found = ", ".join(f"{k} {v} px" for k, v in sides.items() if v)
+    return [f"Black borders were found in the recording ({found}) and are cropped away."]
+
+
+def _steady_groups(hits: list[tuple[float, Box]]) -> list[list[tuple[float, Box]]]:
+    groups: list[list[tuple[float, Box]]] = [[]]
+    pending: list[tuple[float, Box]] = []
+    for t, box in hits:
+        anchor = _median_box([b for _, b in groups[-1]]) if groups[-1] else box
+        if _far(anchor, box):
+            pending.append((t, box))
+            if len(pending) >= MOVE_SAMPLES and not _far(pending[0][1], pending[-1][1]):
+                groups.append(pending)
+                pending = []
+        else:
+            groups[-1].append((t, box))
+            pending = []
+    return [g for g in groups if g] or [hits]
+
+
+def _far(a: Box, b: Box) -> bool:
+    size = max(a.w, a.h, 1)
+    return max(abs(a.cx - b.cx), abs(a.cy - b.cy)) > MOVE_FRACTION * size
+
+
+def _median_box(boxes: list[Box]) -> Box:
+    cx = statistics.median(b.cx for b in boxes)
+    cy = statistics.median(b.cy for b in boxes)
+    w = statistics.median(b.w for b in boxes)
+    h = statistics.median(b.h for b in boxes)
+    return Box(round(cx - w / 2), round(cy - h / 2), round(w), round(h))
+
+
+def crop_around(
+    info: MediaInfo,
+    panel: tuple[int, int],
+    face: Box | None,
+    area: Box | None = None,
+    size: Box | None = None,
+) -> Box:
+    """The largest sensible panel-shaped box inside the picture (`area`, borders left
+    out) with the face centred and some headroom; sized by `size`'s face when given, so
+    every shot's box has the same size."""
+    area = area or Box(0, 0, info.width, info.height)
+    aspect = panel[0] / panel[1]
+    sizer = size or face
+    h = float(area.h) if sizer is None else min(area.h, sizer.h * 3.2)
+    w = h * aspect
+    if w > area.w:
+        w = float(area.w)
+        h = w / aspect
+    w_i, h_i = _even(w), _even(h)
+    cx = area.cx if face is None else face.cx
+    cy = area.cy if face is None else face.cy + (0.5 - HEADROOM) * h_i
+    x = int(min(max(cx - w_i / 2, area.x), area.x + area.w - w_i))
+    y = int(min(max(cy - h_i / 2, area.y), area.y + area.h - h_i))
+    x, y = x + x % 2, y + y % 2  # even, and rounded inward so no border row creeps in
+    return Box(min(x, area.x + area.w - w_i), min(y, area.y + area.h - h_i), w_i, h_i)
+
+
+def _even(value: float) -> int:
+    return max(2, int(value) // 2 * 2)

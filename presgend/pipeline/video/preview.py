@@ -1,0 +1,90 @@
+"""`<stem>.preview.jpg`: one picture to judge a result by without playing it.
+
+A presenter frame from the finished video, then every slide as it looks when complete,
+each labelled with its number and the time it appears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from presgend.core import tools
+from presgend.pipeline.text import slides
+
+THUMB_HEIGHT = 360
+LABEL_HEIGHT = 44
+GAP = 12
+BACKGROUND = (32, 36, 44)
+LABEL = (226, 230, 236)
+
+
+@dataclass(frozen=True)
+class Tile:
+    png: Path
+    label: str
+
+
+def clock(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m}:{s:02d}"
+
+
+async def presenter_frame(video: Path, at: float, out: Path) -> Path | None:
+    """The left half of the output at `at` seconds, or None if ffmpeg cannot give it."""
+    args = [
+        tools.find("ffmpeg"),
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-ss",
+        f"{max(0.0, at):.3f}",
+        "-i",
+        str(video.absolute()),
+        "-frames:v",
+        "1",
+        "-vf",
+        "crop=iw/2:ih:0:0",
+        str(out.absolute()),
+    ]
+    result = await tools.run(args, timeout=60, check=False, what="preview frame")
+    return out if result.returncode == 0 and out.is_file() else None
+
+
+def contact_sheet(tiles: list[Tile], out: Path, columns: int = 3) -> Path:
+    """Tiles in rows of `columns`, each scaled to one height, a label under each."""
+    thumbs = [_thumb(t.png) for t in tiles]
+    width = max(t.width for t in thumbs) if thumbs else THUMB_HEIGHT
+    rows = (len(thumbs) + columns - 1) // columns
+    cell_w, cell_h = width + GAP, THUMB_HEIGHT + LABEL_HEIGHT + GAP
+    sheet = Image.new("RGB", (columns * cell_w + GAP, rows * cell_h + GAP), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    font = slides.font(("Inter-Medium.otf", "Inter-Regular.otf", "DejaVuSans.ttf"), 18)
+    for n, (tile, thumb) in enumerate(zip(tiles, thumbs, strict=True)):
+        x = GAP + (n % columns) * cell_w
+        y = GAP + (n // columns) * cell_h
+        sheet.paste(thumb, (x, y))
+        label = _fit(draw, tile.label, font, thumb.width - 8)
+        draw.text((x + 4, y + THUMB_HEIGHT + 10), label, font=font, fill=LABEL)
+    sheet.save(out, "JPEG", quality=85, optimize=True)
+    return out
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+         width: int) -> str:  # fmt: skip
+    """The label, shortened at a word to fit under its picture."""
+    words = text.split()
+    while len(words) > 1 and draw.textlength(" ".join(words), font=font) > width:
+        words = words[:-1]
+    return " ".join(words)
+
+
+def _thumb(png: Path) -> Image.Image:
+    with Image.open(png) as image:
+        rgb = image.convert("RGB")
+    width = round(rgb.width * THUMB_HEIGHT / rgb.height)
+    thumb: Image.Image = rgb.resize((width, THUMB_HEIGHT), Image.Resampling.LANCZOS)
+    return thumb

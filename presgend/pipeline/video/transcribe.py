@@ -1,0 +1,545 @@
+"""Phase 2 transcript: a sidecar dropped with the video, else faster-whisper.
+
+Sidecars (`<stem>.srt`, `<stem>.vtt`, `<stem>.transcript.txt`) win because a person
+wrote or checked them. The whisper model comes from config as a name in the local
+cache or a model directory; it is never fetched during a job unless allowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import sys
+import threading
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from presgend.core import inputs, logs, tools
+from presgend.core.config import TranscriptionConfig
+from presgend.core.errors import JobError
+from presgend.pipeline.text import lexicon
+from presgend.pipeline.text.sentences import is_cjk, split_sentences
+from presgend.pipeline.video import loudness
+
+log = logs.get("presgend.transcribe")
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text}
+
+
+@dataclass(frozen=True)
+class Transcript:
+    source: str  # whisper | sidecar | script
+    language: str
+    segments: list[Segment]
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments)
+
+
+def words_of(segment: Segment) -> tuple[Word, ...]:
+    """The segment's words with their times: the recogniser's, else spread over the
+    segment in proportion to their length (text without spaces, as Chinese or Japanese
+    is written, a character a word)."""
+    if segment.words:
+        return segment.words
+    tokens = segment.text.split()
+    if len(tokens) <= 1 and is_cjk(segment.text) and len(segment.text) > 1:
+        tokens = list(segment.text.replace(" ", ""))
+    total = sum(len(t) + 1 for t in tokens) or 1
+    words, t = [], segment.start
+    for token in tokens:
+        length = (segment.end - segment.start) * (len(token) + 1) / total
+        words.append(Word(t, t + length, token))
+        t += length
+    return tuple(words)
+
+
+def find_sidecar(media: Path) -> Path | None:
+    return inputs.find_beside(media, inputs.TRANSCRIPT_SUFFIXES)
+
+
+# --- sidecars -----------------------------------------------------------------------------
+
+_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})")
+_TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
+
+
+def read_sidecar(path: Path, duration: float, language: str = "") -> Transcript:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise JobError(f"The transcript {path.name} is not UTF-8 text.", phase="content") from None
+    if path.name.endswith(".transcript.txt"):
+        segments = spread_text(text, 0.0, duration)
+    else:
+        segments = parse_cues(text)
+    segments = [s for s in segments if s.text and s.start < duration + 1]
+    if not segments:
+        raise JobError(f"The transcript {path.name} has no text in it.", phase="content")
+    return Transcript("sidecar", language or guess_language(segments), segments)
+
+
+def guess_language(segments: list[Segment]) -> str:
+    """English ("en") when its commonest words make up a fifth of the text, else "und"."""
+    words = [w.strip(".,!?;:\"'").lower() for s in segments[:200] for w in s.text.split()]
+    common = sum(1 for w in words if w in lexicon.STOPWORDS)
+    return "en" if words and common * 5 >= len(words) else "und"
+
+
+def parse_cues(text: str) -> list[Segment]:
+    """Parse SRT or WebVTT cues into segments (tags, cue settings and sound labels such as
+    "[Music]" dropped). Downloaded auto-captions roll: each cue repeats the line before it
+    (and a 10 ms cue holds it alone), and words carry their own times
+    (`so<00:00:00.539><c> today</c>`); repeats are read once and the word times kept."""
+    segments: list[Segment] = []
+    cues = []
+    for timing, text_lines in _cues(text):
+        left, right = timing.split("-->", 1)
+        start, end = _seconds(left), _seconds(right)
+        body = [(raw, plain) for raw in text_lines if (plain := _plain(raw))]
+        if start is not None and end is not None and body:
+            cues.append((start, max(end, start), body))
+    flashes = sum(1 for start, end, _ in cues if end - start < 0.1)
+    rolling = bool(_CUE_TIME.search(text)) or flashes * 5 >= len(cues) > 0
+    last_line = ""
+    for start, end, body in cues:
+        if rolling and body[0][1] == last_line:
+            body = body[1:]  # the line the cue before already showed
+        last_line = body[-1][1] if body else last_line
+        if not body:
+            continue
+        if any(_CUE_TIME.search(raw) for raw, _ in body):
+            segments.extend(_timed_line(raw, plain, start, end) for raw, plain in body)
+        else:
+            segments.append(Segment(start, end, " ".join(plain for _, plain in body)))
+    segments.sort(key=lambda s: s.start)
+    return segments
+
+
+def _cues(text: str) -> Iterator[tuple[str, list[str]]]:
+    """Each timing line with the text lines after it, up to the first blank line after
+    text (a blank line before the text, as auto-captions write " ", is skipped)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    k = 0
+    while k < len(lines):
+        if "-->" not in lines[k]:
+            k += 1
+            continue
+        timing, body = lines[k], []
+        k += 1
+        while k < len(lines) and "-->" not in lines[k]:
+            if lines[k].strip():
+                body.append(lines[k])
+            elif body:
+                break
+            k += 1
+        yield timing, body
+
+
+_CUE_TIME = re.compile(r"<((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})>")
+_SOUND = re.compile(r"\[[^\]]*\]|♪+")
+
+
+def _plain(line: str) -> str:
+    return re.sub(r"\s+", " ", _SOUND.sub("", _TAG.sub("", line))).strip()
+
+
+def _timed_line(raw: str, plain: str, start: float, end: float) -> Segment:
+    """A caption line whose words carry their start times; a word ends at the next one's
+    start, or sooner when it is short (the gap is a pause)."""
+    pieces = _CUE_TIME.split(raw)  # text, time, text, time, text ...
+    starts: list[tuple[float, str]] = []
+    at = start
+    for k, piece in enumerate(pieces):
+        if k % 2:
+            at = _seconds(piece) or at
+            continue
+        for token in _plain(piece).split():
+            starts.append((at, token))
+    words = []
+    for k, (t, token) in enumerate(starts):
+        following = starts[k + 1][0] if k + 1 < len(starts) else max(end, t)
+        spoken = 0.15 + 0.07 * len(token)
+        words.append(Word(t, max(t, min(following, t + spoken)), token))
+    if not words:
+        return Segment(start, end, plain)
+    return Segment(words[0].start, words[-1].end, " ".join(w.text for w in words), tuple(words))
+
+
+def _seconds(text: str) -> float | None:
+    match = _TIME.search(text)
+    if not match:
+        return None
+    h, m, s, frac = match.groups()
+    return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(frac.ljust(3, "0")) / 1000
+
+
+def spread_text(text: str, start: float, end: float) -> list[Segment]:
+    """Untimed text: one segment per sentence, timed in proportion to its length."""
+
+    sentences = split_sentences(re.sub(r"\s+", " ", text).strip())
+    total = sum(len(s) for s in sentences) or 1
+    segments, t = [], start
+    for sentence in sentences:
+        length = (end - start) * len(sentence) / total
+        segments.append(Segment(round(t, 3), round(t + length, 3), sentence))
+        t += length
+    return segments
+
+
+# --- whisper ------------------------------------------------------------------------------
+
+RATE = 16_000  # what whisper hears; probe.extract_audio writes this
+SPEECH_RMS_DB = -20.0  # speech is brought to this level before VAD
+MAX_GAIN_DB = 40.0
+
+_models: dict[tuple[str, str, str, int], Any] = {}
+_models_lock = threading.Lock()
+
+
+def resolve_device(cfg: TranscriptionConfig, cuda: bool) -> tuple[str, str]:
+    device = cfg.device if cfg.device != "auto" else ("cuda" if cuda else "cpu")
+    compute = cfg.compute_type
+    if compute == "auto":
+        compute = "float16" if device == "cuda" else "int8"
+    return device, compute
+
+
+def threads(cfg: TranscriptionConfig) -> int:
+    return cfg.cpu_threads or max(1, os.cpu_count() or 1)
+
+
+def batch_size(cfg: TranscriptionConfig, device: str) -> int:
+    """How many speech chunks to decode at once. On two cores 2 is about as fast as 8
+    (11.6 s against 10.6 s for 180 s with `base`) at 570 MB instead of 920 MB at the peak."""
+    if cfg.batch_size:
+        return cfg.batch_size
+    if device == "cuda":
+        return 16
+    return min(8, max(2, threads(cfg)))
+
+
+def model_missing_message(model: str) -> str:
+    return (
+        f"The speech recognition model '{model}' is not installed; run "
+        f"'presgend fetch-model {model}' on a machine with internet access, set "
+        "transcription.model to a local model directory, or drop a transcript "
+        "(<name>.srt) beside the video."
+    )
+
+
+def load_model(cfg: TranscriptionConfig, cuda: bool) -> Any:
+    """Load (once per process) the configured model; a clear JobError if it is missing."""
+    device, compute = resolve_device(cfg, cuda)
+    key = (cfg.model, device, compute, threads(cfg))
+    with _models_lock:
+        if key not in _models:
+            _models[key] = _load(cfg, device, compute)
+        return _models[key]
+
+
+def _load(cfg: TranscriptionConfig, device: str, compute: str) -> Any:
+    from faster_whisper import WhisperModel
+
+    local = Path(cfg.model).expanduser()
+    source = str(local) if local.is_dir() else cfg.model
+    if ("/" in cfg.model or cfg.model.startswith(".")) and not local.is_dir():
+        raise JobError(
+            model_missing_message(cfg.model), phase="content", detail=f"{local} is not a directory"
+        )
+    try:
+        return WhisperModel(
+            source,
+            device=device,
+            compute_type=compute,
+            cpu_threads=threads(cfg),
+            local_files_only=not cfg.allow_download,
+        )
+    except Exception as exc:  # missing files, hub errors, bad model dirs
+        raise JobError(
+            model_missing_message(cfg.model), phase="content", detail=f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def model_status(cfg: TranscriptionConfig) -> tuple[bool, str]:
+    """Whether the model can be loaded offline, and where it is; for `doctor` and `plan`."""
+    local = Path(cfg.model).expanduser()
+    if local.is_dir():
+        ok = all((local / f).is_file() for f in ("model.bin", "config.json", "tokenizer.json"))
+        return ok, str(local)
+    try:
+        from faster_whisper.utils import download_model
+
+        return True, download_model(cfg.model, local_files_only=True)
+    except Exception:
+        return False, ""
+
+
+def load_audio(wav: Path) -> np.ndarray:
+    """16 kHz mono float samples: read directly when the file is already that, else decoded."""
+    try:
+        with wave.open(str(wav), "rb") as w:
+            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2):
+                data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+                return data.astype(np.float32) / 32768.0
+    except (wave.Error, EOFError):
+        pass
+    from faster_whisper import decode_audio
+
+    return np.asarray(decode_audio(str(wav), sampling_rate=RATE), dtype=np.float32)
+
+
+def normalise_level(audio: np.ndarray) -> tuple[np.ndarray, float]:
+    """Bring the speech (the loud part of the audio) to SPEECH_RMS_DB; the gain in dB.
+
+    Silero VAD judges speech partly by level: a quiet recording under music is "no
+    speech" at all until it is brought up. The level is that of the loudest tenth of
+    20 ms frames, so long pauses and a music bed do not count as speech."""
+    levels = loudness.frame_db(audio, RATE // 50)
+    if levels.size == 0:
+        return audio, 0.0
+    rms = 10 ** (levels / 20)
+    loud = rms[rms >= np.quantile(rms, 0.9)]
+    level = 20 * np.log10(float(np.sqrt(np.mean(loud**2))) + 1e-9)
+    if level < -90:
+        return audio, 0.0
+    gain_db = min(MAX_GAIN_DB, SPEECH_RMS_DB - level)
+    scaled = np.clip(audio * np.float32(10 ** (gain_db / 20)), -1.0, 1.0)
+    return scaled.astype(np.float32), gain_db
+
+
+Heard = Callable[[float], None]  # seconds of audio decoded so far
+
+
+def _deaf(_seconds: float) -> None:
+    return None
+
+
+def whisper_transcribe(
+    wav: Path, cfg: TranscriptionConfig, cuda: bool, heard: Heard = _deaf
+) -> Transcript:
+    """Recognise in this process (the recogniser child calls this; `transcribe` runs it)."""
+    model = load_model(cfg, cuda)
+    audio, gain_db = normalise_level(load_audio(wav))
+    batch = batch_size(cfg, resolve_device(cfg, cuda)[0])
+    try:
+        segments, language = _decode(model, audio, cfg, batch, vad=cfg.vad, heard=heard)
+        if not segments and cfg.vad and audio.size:
+            # VAD heard nothing (music, a very quiet room): listen to all of it instead
+            log.info("vad_found_no_speech", gain_db=round(gain_db, 1))
+            segments, language = _decode(model, audio, cfg, batch, vad=False, heard=heard)
+    except Exception as exc:
+        raise JobError(
+            "Speech recognition failed on this audio.",
+            phase="content",
+            detail=f"{type(exc).__name__}: {exc}",
+        ) from exc
+    finally:
+        _give_back_memory()
+    return Transcript("whisper", language, onsets(segments, audio))
+
+
+def _give_back_memory() -> None:
+    """Return the decoder's freed scratch memory to the system (glibc keeps it otherwise,
+    and the slides and the encoder come next)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+ONSET_RISE_DB = 6.0  # a word's sound stands this far above the local background
+ONSET_SEARCH = 0.6  # seconds after whisper's start in which to look for it
+ONSET_BACK = 0.3  # seconds before it, after a pause, in which the sound may already start
+PAUSE_FRAMES = 10  # 100 ms of background makes a pause
+
+
+def onsets(segments: list[Segment], audio: np.ndarray) -> list[Segment]:
+    """Move each word's start to where its sound begins.
+
+    Whisper's word starts are off by up to a few tenths: often in the silence before the
+    word (at a window's or VAD chunk's start), sometimes a little late after a pause.
+    Slides and bullets appear on these times, so a word that starts in background sound
+    moves forward to where the level rises above it, and one that starts in sound moves
+    back to the end of a pause just before it. Background is judged locally (the quieter
+    part of the surrounding three seconds), so a music bed under the voice is not taken
+    for speech."""
+    loud = _sounding(audio)
+    n = len(loud)
+    if n == 0:
+        return segments
+    result = []
+    for seg in segments:
+        moved = tuple(_moved(w, _onset(w, loud, n)) for w in seg.words)
+        start = moved[0].start if moved else seg.start
+        result.append(Segment(start, seg.end, seg.text, moved))
+    return result
+
+
+def _moved(word: Word, start: float) -> Word:
+    return Word(start, max(word.end, start), word.text)
+
+
+def _sounding(audio: np.ndarray) -> np.ndarray:
+    """Per 10 ms: whether the level stands above the local background."""
+    level = loudness.frame_db(audio, RATE // 100)
+    n = len(level)
+    if n < 3:
+        return np.zeros(0, dtype=bool)
+    speech = float(np.quantile(level, 0.9))
+    half = 150  # frames: 1.5 s each side
+    padded = np.pad(level, half, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)[::10]
+    background = np.repeat(np.quantile(windows, 0.2, axis=1), 10)[:n]
+    loud = level > np.maximum(background + ONSET_RISE_DB, speech - 30)
+    # sound, not a click or the beating of a chord: loud for 30 ms in a row
+    sustained = loud.copy()
+    sustained[:-2] &= loud[1:-1] & loud[2:]
+    sustained[-2:] = False
+    return sustained  # type: ignore[no-any-return]
+
+
+def _onset(word: Word, loud: np.ndarray, n: int) -> float:
+    first = min(n - 1, max(0, round(word.start * 100)))
+    if not loud[first]:  # in background: forward to the first sound
+        last = min(n, round((word.start + ONSET_SEARCH) * 100))
+        rises = np.flatnonzero(loud[first:last])
+        return (first + int(rises[0])) / 100 if rises.size else word.start
+    back = max(0, first - int(ONSET_BACK * 100))  # in sound: back to a pause just before
+    quiet = np.flatnonzero(~loud[back:first])
+    if quiet.size == 0:
+        return word.start
+    onset = back + int(quiet[-1]) + 1
+    pause = loud[max(0, onset - PAUSE_FRAMES) : onset]
+    return onset / 100 if pause.size == PAUSE_FRAMES and not pause.any() else word.start
+
+
+def _decode(
+    model: Any,
+    audio: np.ndarray,
+    cfg: TranscriptionConfig,
+    batch: int,
+    vad: bool,
+    heard: Heard = _deaf,
+) -> tuple[list[Segment], str]:
+    options: dict[str, Any] = {
+        "language": cfg.language or None,
+        "beam_size": cfg.beam_size,
+        "word_timestamps": True,
+        "condition_on_previous_text": False,
+    }
+    if batch > 1 and vad:
+        # VAD's speech chunks (each under 30 s) decoded side by side: several times
+        # faster than one window after another. Without VAD the windows would be cut
+        # blindly mid-word, so that case decodes sequentially, seeking by timestamps.
+        from faster_whisper import BatchedInferencePipeline
+
+        options["batch_size"] = batch
+        options["temperature"] = 0.0
+        pieces, info = BatchedInferencePipeline(model).transcribe(audio, **options)
+    else:
+        options["temperature"] = [0.0, 0.4, 0.8] if cfg.temperature_fallback else 0.0
+        options["vad_filter"] = vad
+        pieces, info = model.transcribe(audio, **options)
+    segments = []
+    for piece in pieces:  # a generator: each piece is decoded as it is asked for
+        segment = _segment(piece)
+        heard(segment.end)
+        if segment.text:
+            segments.append(segment)
+    return segments, str(info.language)
+
+
+def _segment(piece: Any) -> Segment:
+    words = tuple(
+        Word(float(w.start), float(w.end), str(w.word).strip())
+        for w in (piece.words or [])
+        if str(w.word).strip()
+    )
+    return Segment(float(piece.start), float(piece.end), str(piece.text).strip(), words)
+
+
+# --- in a child process -------------------------------------------------------------------
+
+
+def transcript_dict(transcript: Transcript) -> dict[str, Any]:
+    return {
+        "source": transcript.source,
+        "language": transcript.language,
+        "segments": [
+            [s.start, s.end, s.text, [[w.start, w.end, w.text] for w in s.words]]
+            for s in transcript.segments
+        ],
+    }
+
+
+def transcript_from_dict(data: dict[str, Any]) -> Transcript:
+    segments = [
+        Segment(start, end, text, tuple(Word(*w) for w in words))
+        for start, end, text, words in data["segments"]
+    ]
+    return Transcript(data["source"], data["language"], segments)
+
+
+RECOGNISER_TIMEOUT = 6 * 3600.0  # the job's own timeout and the stall watchdog come first
+
+
+async def transcribe(
+    wav: Path, cfg: TranscriptionConfig, cuda: bool, heard: Heard = _deaf
+) -> Transcript:
+    """Recognise `wav` in a child process (presgend/pipeline/recogniser.py says why), which
+    is killed with its process group when the job is cancelled or stalls."""
+    answers: dict[str, Any] = {}
+
+    def on_line(line: str) -> None:
+        with contextlib.suppress(ValueError):
+            message = json.loads(line)
+            if not isinstance(message, dict):
+                return
+            if "heard" in message:
+                heard(float(message["heard"]))
+            else:
+                answers.update(message)
+
+    from presgend.pipeline.video import recogniser
+
+    args = [sys.executable, "-m", "presgend.pipeline.video.recogniser"]
+    result = await tools.run(
+        args, timeout=RECOGNISER_TIMEOUT, check=False, what="speech recognition",
+        on_stdout_line=on_line, stdin=recogniser.request_line(wav, cfg, cuda),
+    )  # fmt: skip
+    if "transcript" in answers:
+        return transcript_from_dict(answers["transcript"])
+    if "error" in answers:
+        raise JobError(answers["error"], phase="content", detail=answers.get("detail", ""))
+    if result.returncode < 0:  # killed from outside: the job may run once more
+        raise tools.failure("Speech recognition", result)
+    stderr = result.stderr.decode("utf-8", "replace").strip()[-2000:]
+    raise JobError(
+        "Speech recognition failed on this audio.",
+        phase="content",
+        detail=f"the recogniser exited {result.returncode}: {stderr}",
+    )

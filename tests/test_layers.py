@@ -1,0 +1,59 @@
+"""The house rules of the package layout, read from the import graph: `core` imports
+nothing above it, and the pipeline imports only `core` and itself (it never reaches the
+daemon, the backends or the fronts). Imports inside functions count too."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "presgend"
+
+
+def imports() -> dict[str, set[str]]:
+    """Each presgend module and the presgend modules it imports."""
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        name = name.removesuffix(".__init__")
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if node.module.startswith("presgend"):
+                    found |= {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.startswith("presgend")}
+        graph[name] = found
+    return graph
+
+
+def _breaks(layer: str, allowed: tuple[str, ...]) -> list[str]:
+    graph = imports()
+    modules = set(graph)
+    broken = []
+    for module, targets in sorted(graph.items()):
+        if not module.startswith(layer):
+            continue
+        for target in sorted(targets):
+            # "from presgend.core import config" names a module; "from x import f" a name
+            real = target if target in modules else target.rsplit(".", 1)[0]
+            if real not in ("presgend",) and not real.startswith(allowed):
+                broken.append(f"{module} imports {real}")
+    return broken
+
+
+def test_the_graph_is_read() -> None:
+    graph = imports()
+    assert "presgend.pipeline.job" in graph and "presgend.core.config" in graph
+    assert "presgend.core.errors.JobError" in graph["presgend.pipeline.job"]
+    assert "presgend.ops.doctor imports presgend.pipeline.video.transcribe" in _breaks(
+        "presgend.ops", ("presgend.core",)
+    )  # the rule does see a layer reaching up
+
+
+def test_core_imports_nothing_above_it() -> None:
+    assert _breaks("presgend.core", ("presgend.core",)) == []
+
+
+def test_the_pipeline_never_imports_the_daemon_a_backend_or_a_front() -> None:
+    assert _breaks("presgend.pipeline", ("presgend.core", "presgend.pipeline")) == []
