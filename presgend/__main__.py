@@ -1,3 +1,3 @@
-from presgend.cli import main
+from presgend.fronts.cli import main
 
 raise SystemExit(main())

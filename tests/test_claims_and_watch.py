@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from presgend import claims, watcher
+from presgend.backends import claims
 from presgend.core import config as config_mod
 from presgend.core import hardware, inputs
 from presgend.core.errors import ClaimLost
+from presgend.daemon import watcher
 from presgend.ops import services
 
 ROOT = Path(__file__).resolve().parent.parent

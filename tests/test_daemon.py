@@ -326,10 +326,10 @@ def test_breaker_holds_admission_while_overloaded(tmp_path: Path, clip: sample.S
 
     from daemon_harness import daemon_config
 
-    from presgend import state
     from presgend.core import config as config_mod
     from presgend.core import logs
-    from presgend.daemon import Daemon
+    from presgend.daemon import state
+    from presgend.daemon.daemon import Daemon
 
     load = {"cpu": 97.0}
     cfg = config_mod.load(daemon_config(tmp_path, breaker={"cpu_percent": 90.0}))
@@ -515,7 +515,7 @@ def test_a_low_disk_pauses_intake_until_there_is_room(
 
 
 def _state_of(root: Path) -> dict[str, Any]:
-    from presgend import state
+    from presgend.daemon import state
 
     for path in state.state_dir(root / "inbox").glob("*.json"):
         with contextlib.suppress(OSError, ValueError):

@@ -18,7 +18,7 @@ import pytest
 from daemon_harness import CLIP_SENTENCES, TOKEN, HttpServer, daemon_config, valid_video, visible
 from pg_server import free_port
 
-from presgend import desk
+from presgend.daemon import desk
 from presgend.ops import sample
 
 pytestmark = pytest.mark.slow

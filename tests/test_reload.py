@@ -18,7 +18,7 @@ from daemon_harness import DaemonProcess
 
 from presgend.core import config as config_mod
 from presgend.core import logs
-from presgend.daemon import Daemon
+from presgend.daemon.daemon import Daemon
 from presgend.ops import sample
 
 Seen = Callable[[Daemon], list[Any]]  # what each service reading a setting sees

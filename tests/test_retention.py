@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from presgend import desk
 from presgend.core import config as config_mod
 from presgend.core.config import Config
+from presgend.daemon import desk
 
 
 @pytest.fixture

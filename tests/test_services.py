@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from daemon_harness import daemon_config
 
-from presgend import outcomes, signals
 from presgend.core import config as config_mod
 from presgend.core import inputs, logs
-from presgend.daemon import Daemon
+from presgend.daemon import outcomes, signals
+from presgend.daemon.daemon import Daemon
 from presgend.pipeline.report import JobRecord, error_document
 
 
@@ -128,7 +128,7 @@ class FakeObserver:
 
 
 def test_intake_settles_on_its_clock_and_rejects_what_must_not_run(tmp_path: Path) -> None:
-    from presgend.intake import Intake
+    from presgend.daemon.intake import Intake
 
     cfg = config_mod.load(daemon_config(tmp_path, watch={"settle_seconds": 5.0}))
     (tmp_path / "inbox" / ".presgend").mkdir()
@@ -184,8 +184,8 @@ def test_a_file_taken_by_another_daemon_while_it_is_checked_is_no_crash(
 ) -> None:
     """Another daemon may claim a file between its settling and its readability check;
     intake forgets it and carries on (before the supervisor, this killed intake unseen)."""
-    from presgend import watcher
-    from presgend.intake import Intake
+    from presgend.daemon import watcher
+    from presgend.daemon.intake import Intake
 
     cfg = config_mod.load(daemon_config(tmp_path, watch={"settle_seconds": 1.0}))
     (tmp_path / "inbox" / ".presgend").mkdir()
@@ -215,8 +215,8 @@ def test_housekeeping_keeps_its_schedule_on_a_fake_clock(tmp_path: Path) -> None
     """Sampling every breaker.sample_seconds, state every 10 s when idle, reclaims every
     lease/3, all driven by the clock it is given: no real waiting."""
     from presgend.core import hardware
-    from presgend.housekeeping import Housekeeping
-    from presgend.intake import Intake
+    from presgend.daemon.housekeeping import Housekeeping
+    from presgend.daemon.intake import Intake
 
     cfg = config_mod.load(daemon_config(tmp_path, breaker={"sample_seconds": 1.0}))
     (tmp_path / "inbox" / ".presgend" / "claims").mkdir(parents=True)

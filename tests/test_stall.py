@@ -41,7 +41,7 @@ print(json.dumps([i["num_threads"] for i in threadpool_info() if i["user_api"] =
 @pytest.mark.parametrize(
     "first",
     [
-        "import presgend.cli, numpy",  # presgend first: the environment is set in time
+        "import presgend.fronts.cli, numpy",  # presgend first: the environment is set in time
         "import numpy; from presgend.pipeline.context import Services; Services()",  # numpy first
     ],
 )

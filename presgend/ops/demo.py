@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from presgend import cli
 from presgend.core import config as config_mod
 from presgend.core.errors import ConfigError
+from presgend.fronts import cli
 from presgend.ops import sample
 from presgend.pipeline.script import voices
 

@@ -74,7 +74,7 @@ def _queue(cfg: Config) -> Check:
     """The queue's database answers and has its tables."""
     import asyncio
 
-    from presgend import queue
+    from presgend.backends import queue
 
     async def probe() -> str:
         app = await queue.connect(queue.dsn_of(cfg), max_size=1)
@@ -93,7 +93,7 @@ def _queue(cfg: Config) -> Check:
 
 
 def _http(cfg: Config) -> Check:
-    from presgend import http_api
+    from presgend.fronts import http_api
 
     try:
         http_api.check_settings(cfg)

@@ -14,14 +14,15 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from presgend import claims, desk, notify, outcomes, state
+from presgend.backends import claims
 from presgend.core import hardware, logs
 from presgend.core.config import Config
 from presgend.core.errors import ClaimLost
 from presgend.core.settings import Settings
-from presgend.intake import Intake
+from presgend.daemon import desk, notify, outcomes, state
+from presgend.daemon.intake import Intake
+from presgend.daemon.worker import RunningJob
 from presgend.pipeline import publish
-from presgend.worker import RunningJob
 
 log = logs.get("presgend.housekeeping")
 

@@ -27,7 +27,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from presgend import claims
+from presgend.backends import claims
 from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.pipeline import publish

@@ -21,11 +21,12 @@ from pathlib import Path
 
 from watchdog.observers.api import BaseObserver
 
-from presgend import claims, notify, watcher
+from presgend.backends import claims
 from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import JobError
 from presgend.core.settings import Settings
+from presgend.daemon import notify, watcher
 
 log = logs.get("presgend.intake")
 

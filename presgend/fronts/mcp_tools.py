@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from presgend import desk
 from presgend.core import inputs
-from presgend.http_api import Hooks, recent, view
+from presgend.daemon import desk
+from presgend.fronts.http_api import Hooks, recent, view
 from presgend.pipeline.context import new_job_id
 
 INSTRUCTIONS = (

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presgend import claims, desk, notify
+from presgend.backends import claims
 from presgend.core import hardware, inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import ClaimLost
 from presgend.core.settings import Settings
-from presgend.intake import Intake
-from presgend.outcomes import Outcomes
+from presgend.daemon import desk, notify
+from presgend.daemon.intake import Intake
+from presgend.daemon.outcomes import Outcomes
 from presgend.pipeline import publish
 from presgend.pipeline.context import JobRequest, Services, new_job_id
 from presgend.pipeline.job import JobFailed, run_job

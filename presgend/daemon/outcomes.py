@@ -17,11 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from presgend import claims, desk
+from presgend.backends import claims
 from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import JobError
 from presgend.core.settings import Settings
+from presgend.daemon import desk
 from presgend.pipeline import publish
 from presgend.pipeline.report import JobRecord, error_document, now_iso
 

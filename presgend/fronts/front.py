@@ -12,17 +12,18 @@ import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
-from presgend import claims, desk
+from presgend.backends import claims
 from presgend.core import hardware, inputs
 from presgend.core.config import Config
 from presgend.core.settings import Settings
-from presgend.intake import Intake
-from presgend.outcomes import Outcomes
-from presgend.worker import Worker
+from presgend.daemon import desk
+from presgend.daemon.intake import Intake
+from presgend.daemon.outcomes import Outcomes
+from presgend.daemon.worker import Worker
 
 if TYPE_CHECKING:
-    from presgend.http_api import Hooks
-    from presgend.queue import Queue
+    from presgend.backends.queue import Queue
+    from presgend.fronts.http_api import Hooks
 
 
 class FrontDesk:
@@ -51,7 +52,7 @@ class FrontDesk:
         return self.settings.current
 
     def hooks(self) -> Hooks:
-        from presgend.http_api import Hooks
+        from presgend.fronts.http_api import Hooks
         from presgend.ops import doctor
 
         return Hooks(
@@ -71,12 +72,12 @@ class FrontDesk:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """The HTTP service until `stop`; MCP is mounted at /mcp when its SDK is there."""
-        from presgend import http_api
+        from presgend.fronts import http_api
 
         hooks = self.hooks()
         mcp_app, mcp_lifespan = None, None
         with contextlib.suppress(ImportError):
-            from presgend import mcp_tools
+            from presgend.fronts import mcp_tools
 
             mcp = mcp_tools.build(hooks, self.url())
             mcp_app = mcp.streamable_http_app(
@@ -93,7 +94,7 @@ class FrontDesk:
         mine = {job.job_id: job.as_dict() for job in self.worker.jobs.values()}
         at, others = self._cluster
         if time.monotonic() - at > 1.0:
-            from presgend import state
+            from presgend.daemon import state
 
             with contextlib.suppress(OSError, ValueError):
                 if self.queue is None:

@@ -125,7 +125,7 @@ class ProgressBar:
 
 
 def _process(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend import worker
+    from presgend.daemon import worker
 
     outbox: Path = args.outbox or cfg.paths.outbox
     outbox.mkdir(parents=True, exist_ok=True)
@@ -188,14 +188,14 @@ def _doctor(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _run(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend import daemon
+    from presgend.daemon import daemon
 
     logs.configure(cfg.paths.logs)
     return daemon.main(cfg, once=args.once, config_path=args.config)
 
 
 def _serve(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend import daemon
+    from presgend.daemon import daemon
 
     changes: dict[str, object] = {"enabled": True}
     if args.bind:
@@ -210,7 +210,8 @@ def _serve(args: argparse.Namespace, cfg: Config) -> int:
 def _mcp(args: argparse.Namespace, cfg: Config) -> int:
     """The daemon (so what is submitted gets made) with the MCP tools on stdin/stdout;
     it stops when the assistant closes the connection. Logs go to stderr and the file."""
-    from presgend import daemon, mcp_tools
+    from presgend.daemon import daemon
+    from presgend.fronts import mcp_tools
 
     logs.configure(cfg.paths.logs, console_level="warning")
     runner = daemon.Daemon(cfg, args.config)
@@ -226,7 +227,8 @@ def _mcp(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _status(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend import queue, state
+    from presgend.backends import queue
+    from presgend.daemon import state
 
     if cfg.queue.backend == "postgres":
         snapshot = asyncio.run(queue.collect(cfg))
@@ -239,7 +241,7 @@ def _status(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _queue(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend import queue
+    from presgend.backends import queue
 
     dsn = queue.dsn_of(cfg)
     created = asyncio.run(queue.init_schema(dsn))

@@ -33,11 +33,11 @@ from fastapi.responses import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from presgend import desk
 from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import PresgendError
 from presgend.core.settings import Settings
+from presgend.daemon import desk
 from presgend.pipeline.context import new_job_id
 
 log = logs.get("presgend.http")

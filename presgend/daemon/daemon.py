@@ -19,16 +19,17 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from presgend import claims, notify, outcomes, signals, state, worker
-from presgend import queue as queue_mod
+from presgend.backends import claims
+from presgend.backends import queue as queue_mod
 from presgend.core import config as config_mod
 from presgend.core import hardware, logs
 from presgend.core.config import Config
 from presgend.core.errors import ConfigError
 from presgend.core.settings import Settings
-from presgend.front import FrontDesk
-from presgend.housekeeping import Housekeeping
-from presgend.intake import Intake
+from presgend.daemon import notify, outcomes, signals, state, worker
+from presgend.daemon.housekeeping import Housekeeping
+from presgend.daemon.intake import Intake
+from presgend.fronts.front import FrontDesk
 from presgend.pipeline import publish
 from presgend.pipeline.context import Services, new_job_id
 from presgend.pipeline.report import now_iso
@@ -113,7 +114,7 @@ class Daemon:
         self.once = once
         self._prepare_folders()
         if self.config.http.enabled:
-            from presgend import http_api
+            from presgend.fronts import http_api
 
             http_api.check_settings(self.config)  # HttpRefused: one sentence
         if self.queue is not None:

@@ -31,11 +31,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from presgend import claims, desk
+from presgend.backends import claims
 from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import ClaimLost, JobError, PresgendError
 from presgend.core.settings import Settings
+from presgend.daemon import desk
 from presgend.pipeline.context import new_job_id
 from presgend.pipeline.report import JobRecord, error_document, sha256_of
 
@@ -44,9 +45,9 @@ if TYPE_CHECKING:
     from procrastinate.job_context import JobContext
     from procrastinate.jobs import Job
 
-    from presgend.intake import Intake
-    from presgend.outcomes import Outcomes
-    from presgend.worker import Worker
+    from presgend.daemon.intake import Intake
+    from presgend.daemon.outcomes import Outcomes
+    from presgend.daemon.worker import Worker
 
 log = logs.get("presgend.queue")
 
@@ -345,7 +346,7 @@ class Queue:
         self, context: JobContext, *, job_id: str, folder: str, main: str,
         files: list[str], label: str,
     ) -> None:  # fmt: skip
-        from presgend.worker import RunningJob
+        from presgend.daemon.worker import RunningJob
 
         assert self.app is not None
         app, queue_job = self.app, context.job

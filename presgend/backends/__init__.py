@@ -1,0 +1,1 @@
+"""Where jobs wait: shared-folder claims (claims) or a PostgreSQL queue (queue)."""
