@@ -144,7 +144,7 @@ def _chromium(cfg: Config) -> Check:
 def _word_list() -> Check:
     from presgend.pipeline.text import resentence
 
-    path = next((p for p in resentence.WORD_LISTS if p.is_file()), None)
+    path = resentence.word_list_path()
     if path is None:
         return Check(
             "word list",

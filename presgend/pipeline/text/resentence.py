@@ -68,11 +68,14 @@ LONGEST = 45  # words; a longer sentence is always cut somewhere
 
 
 def needs_restoring(segments: list[Segment]) -> bool:
-    """Fewer than one word in forty ends a sentence: the text has no punctuation (text
-    written without spaces, as Chinese or Japanese is, is left as it is)."""
+    """The text has no punctuation (text written without spaces, as Chinese or Japanese
+    is, is left as it is)."""
     tokens = [t for s in segments for t in s.text.split()]
-    if not tokens or is_cjk(" ".join(tokens[:200])):
-        return False
+    return bool(tokens) and not is_cjk(" ".join(tokens[:200])) and unpunctuated(tokens)
+
+
+def unpunctuated(tokens: list[str]) -> bool:
+    """Fewer than one word in forty ends a sentence."""
     return sum(1 for t in tokens if ends_sentence(t)) * 40 < len(tokens)
 
 
@@ -218,19 +221,17 @@ def _length_cost(length: int) -> float:
 
 
 def _capitalised(sentence: list[Word]) -> list[Word]:
-    first, *rest = sentence
-    text = first.text
-    k = next((i for i, c in enumerate(text) if c.isalpha()), None)
+    """The sentence with a capital first letter and a full stop if it has no end."""
+    words = list(sentence)
+    first = words[0]
+    k = next((i for i, c in enumerate(first.text) if c.isalpha()), None)
     if k is not None:
-        text = text[:k] + text[k].upper() + text[k + 1 :]
-    last = rest[-1] if rest else Word(first.start, first.end, text)
+        text = first.text[:k] + first.text[k].upper() + first.text[k + 1 :]
+        words[0] = Word(first.start, first.end, text)
+    last = words[-1]
     if not ends_sentence(last.text):
-        closed = Word(last.start, last.end, last.text.rstrip(",;:-") + ".")
-        if rest:
-            rest[-1] = closed
-        else:
-            text = closed.text
-    return [Word(first.start, first.end, text), *rest]
+        words[-1] = Word(last.start, last.end, last.text.rstrip(",;:-") + ".")
+    return words
 
 
 @dataclass(frozen=True)
@@ -240,9 +241,13 @@ class WordList:
     plain: frozenset[str]  # every word it knows in lower case
 
 
+def word_list_path() -> Path | None:
+    return next((p for p in WORD_LISTS if p.is_file()), None)
+
+
 @functools.lru_cache(maxsize=1)
 def word_list() -> WordList:
-    path = next((p for p in WORD_LISTS if p.is_file()), None)
+    path = word_list_path()
     text = path.read_text(encoding="utf-8", errors="replace") if path else ""
     capital: dict[str, str] = {}
     plain: set[str] = set()

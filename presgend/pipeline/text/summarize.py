@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from presgend.pipeline.text import fidelity, lexicon, phrases
-from presgend.pipeline.text.resentence import ends_sentence
+from presgend.pipeline.text.resentence import unpunctuated
 from presgend.pipeline.text.sentences import is_cjk, join_words, spans
 from presgend.pipeline.video.transcribe import Segment, Word, words_of
 
@@ -120,8 +120,7 @@ def _sentence_groups(segments: list[Segment], language: str) -> list[list[tuple[
     timed = timed_words(segments)
     if not timed:
         return []
-    texts = [w.text for w, _ in timed]
-    if sum(1 for t in texts if ends_sentence(t)) * 40 < len(texts):
+    if unpunctuated([w.text for w, _ in timed]):
         groups = _by_segment(timed)  # no punctuation (nor spaces): trust the segments
     else:
         groups = _by_spans(timed, language)
