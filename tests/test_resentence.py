@@ -113,6 +113,11 @@ def test_names_from_the_transcript_itself_and_without_a_word_list(
         resentence.word_list.cache_clear()
 
 
+def test_the_word_after_i_is_no_surname() -> None:
+    restored = resentence.restore([Segment(0.0, 3.0, "so today i blorped the roster")])
+    assert [s.text for s in restored] == ["So today I blorped the roster."]
+
+
 def test_plain_lowercase_srt_with_gaps_between_cues() -> None:
     srt = "\n\n".join(
         f"{k + 1}\n00:00:{a:06.3f} --> 00:00:{b:06.3f}\n{text}".replace(".", ",")

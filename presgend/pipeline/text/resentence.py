@@ -284,7 +284,7 @@ def _names(sentences: list[list[Word]]) -> list[list[Word]]:
                 word = Word(word.start, word.end, _recased(word.text, form))
             fixed.append(word)
             named = core in TITLES or (form is not None and form[:1].isupper() and core != "i")
-            named = named or (k > 0 and word.text[:1].isupper() and word.text.isalpha())
+            named = named or (k > 0 and _is_name(word))  # "I" is no name
             if k > 0 and _core(fixed[-2].text) in TITLES and _is_name(word):
                 title = fixed[-2]  # "mister John" → "Mister John"
                 fixed[-2] = Word(title.start, title.end, title.text[:1].upper() + title.text[1:])
