@@ -185,9 +185,9 @@ def broken(source: str, shown: str, *, title: bool = False) -> list[str]:
     problems += [f"{shown_value(v)} is left out" for v in said.values
                  if v not in put.values]  # fmt: skip
     problems += [f"{link} is left out" for link in said.links - put.links]
-    shown_words = _words(shown)
+    shown_words = words(shown)
     problems += [f"the name {name} is left out" for name in said.names if name not in shown_words]
-    source_words = _words(source)
+    source_words = words(source)
     problems += [f"the name {name} is not in the source" for name in put.names
                  if name not in source_words]  # fmt: skip
     kept = stems(shown)
@@ -209,7 +209,7 @@ def shown_value(value: Value) -> str:
     return f"{kind}{written}"
 
 
-def _words(text: str) -> set[str]:
+def words(text: str) -> set[str]:
     """The words of `text` outside its links ("shiftwise.io" does not name ShiftWise)."""
     return {w.lower() for w in _WORD.findall(LINK.sub(" ", text))}
 

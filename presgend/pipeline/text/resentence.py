@@ -104,14 +104,15 @@ def restore(segments: list[Segment], guide: list[Segment] | None = None) -> list
 # --- the recogniser's punctuation on the transcript's words ------------------------------
 
 
-def _core(token: str) -> str:
+def bare(token: str) -> str:
+    """A word without its punctuation, in lower case ("Engels," → "engels")."""
     return re.sub(r"[^\w']", "", token.lower()).strip("'")
 
 
 def transfer(words: list[Word], heard: list[Word]) -> list[Word]:
     """Copy punctuation and capitals from the recogniser's words onto the same words of
     the transcript (matched in order, as `difflib` aligns them)."""
-    mine, theirs = [_core(w.text) for w in words], [_core(w.text) for w in heard]
+    mine, theirs = [bare(w.text) for w in words], [bare(w.text) for w in heard]
     out: list[Word] = []
     matcher = difflib.SequenceMatcher(None, mine, theirs, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -155,7 +156,7 @@ def _dressed(word: Word, heard: str) -> Word:
 
 
 def _abbreviation(token: str) -> bool:
-    return _core(token) in {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "jr", "sr", "prof"}
+    return bare(token) in {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "jr", "sr", "prof"}
 
 
 # --- sentence ends where the text has none ------------------------------------------------
@@ -199,14 +200,14 @@ def _cut(words: list[Word]) -> list[list[Word]]:
 
 def _boundary(last: Word, first: Word) -> float:
     """How much the gap between two words looks like the end of a sentence."""
-    if _core(last.text) in NEVER_LAST:
+    if bare(last.text) in NEVER_LAST:
         return -12.0
     pause = first.start - last.end
     score = 0.0 if pause < 0.15 else 5.0 * min(pause, 2.0)
-    score -= RARELY_LAST.get(_core(last.text), 0.0)
+    score -= RARELY_LAST.get(bare(last.text), 0.0)
     if last.text.rstrip(_CLOSERS).endswith((",", ";", ":", "-")):
         score -= 1.0
-    return score + OPENERS.get(_core(first.text), 0.0)
+    return score + OPENERS.get(bare(first.text), 0.0)
 
 
 def _length_cost(length: int) -> float:
@@ -263,29 +264,29 @@ def word_list() -> WordList:
 def _names(sentences: list[list[Word]]) -> list[list[Word]]:
     known = word_list()
     written = {  # capitalised in the middle of a sentence somewhere in this transcript
-        _core(w.text): re.sub(r"[^\w']", "", w.text)
+        bare(w.text): re.sub(r"[^\w']", "", w.text)
         for s in sentences
         for w in s[1:]
-        if w.text[:1].isupper() and _core(w.text) != "i"
+        if w.text[:1].isupper() and bare(w.text) != "i"
     }
     out = []
     for sentence in sentences:
         fixed: list[Word] = []
         named = False  # the word before is a name or a title
         for k, word in enumerate(sentence):
-            core = _core(word.text)
+            core = bare(word.text)
             form = written.get(core) or known.proper.get(core)
             form = form or known.proper.get(core.removesuffix("'s"))
             if core == "i" or core.startswith("i'"):
                 form = "I" + core[1:]
             elif form is None and named and core.isalpha():
-                form = _after_name(core, known, title=_core(fixed[-1].text) in TITLES)
+                form = _after_name(core, known, title=bare(fixed[-1].text) in TITLES)
             if form and (word.text.islower() or k == 0):
                 word = Word(word.start, word.end, _recased(word.text, form))
             fixed.append(word)
             named = core in TITLES or (form is not None and form[:1].isupper() and core != "i")
             named = named or (k > 0 and _is_name(word))  # "I" is no name
-            if k > 0 and _core(fixed[-2].text) in TITLES and _is_name(word):
+            if k > 0 and bare(fixed[-2].text) in TITLES and _is_name(word):
                 title = fixed[-2]  # "mister John" → "Mister John"
                 fixed[-2] = Word(title.start, title.end, title.text[:1].upper() + title.text[1:])
         out.append(fixed)
@@ -303,7 +304,7 @@ def _after_name(core: str, known: WordList, title: bool) -> str | None:
 
 def _recased(token: str, form: str) -> str:
     """`token` with the letters of `form` where they match ("engels," → "Engels,")."""
-    core = _core(token)
+    core = bare(token)
     at = token.lower().find(core)
     if at < 0 or len(form) < len(core) or form[: len(core)].lower() != core:
         return token
@@ -311,4 +312,4 @@ def _recased(token: str, form: str) -> str:
 
 
 def _is_name(word: Word) -> bool:
-    return word.text[:1].isupper() and _core(word.text) != "i" and word.text.isalpha()
+    return word.text[:1].isupper() and bare(word.text) != "i" and word.text.isalpha()

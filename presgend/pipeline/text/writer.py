@@ -86,20 +86,15 @@ async def rewrite(
     written: list[bool] = []
     late: list[int] = []
     for section in sections:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            late.append(section.index)
-            out.append(section)
-            written.append(False)
-            continue
+        mine: Section | None = None
         try:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
             draft = await _waiting(ask(cfg, section.sentences, left), left, beat)
-            out.append(accepted(section, draft, language))
-            written.append(True)
+            mine = accepted(section, draft, language)
         except TimeoutError:
             late.append(section.index)
-            out.append(section)
-            written.append(False)
         except Exception as exc:  # the extractive slide stands, whatever went wrong
             why = exc if isinstance(exc, Refused) else f"could not be used ({exc!r})"
             log.info("summary_refused", slide=section.index + 1, reason=str(why))
@@ -107,8 +102,8 @@ async def rewrite(
                 f"Slide {section.index + 1} is the extractive writer's: the language "
                 f"model's answer {why}."
             )
-            out.append(section)
-            written.append(False)
+        out.append(mine or section)
+        written.append(mine is not None)
     if late:
         which = _slide_numbers(late)
         warnings.append(
@@ -177,18 +172,28 @@ async def ask(cfg: SummaryConfig, sentences: list[Sentence], timeout: float) -> 
 def _post(url: str, body: bytes, sent: dict[str, str], timeout: float) -> bytes:
     request = urllib.request.Request(url, data=body, headers=sent, method="POST")
     try:
+        return fetch(request, timeout)
+    except Refused as why:
+        raise Refused(f"never came: {why}") from None
+
+
+def fetch(request: urllib.request.Request, timeout: float) -> bytes:
+    """The body of the server's answer; `Refused` saying what went wrong, or
+    `TimeoutError`."""
+    url = request.full_url
+    try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return bytes(response.read(MAX_ANSWER_BYTES))
     except urllib.error.HTTPError as exc:
-        raise Refused(f"was an error (HTTP {exc.code} from {url})") from None
+        raise Refused(f"{url} answered HTTP {exc.code}") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise TimeoutError from None
-        raise Refused(f"never came: {url} could not be reached ({exc.reason})") from None
+        raise Refused(f"{url} could not be reached ({exc.reason})") from None
     except TimeoutError:
         raise
     except (OSError, http.client.HTTPException) as exc:
-        raise Refused(f"was cut off ({type(exc).__name__} from {url})") from None
+        raise Refused(f"{url} cut the answer off ({type(exc).__name__})") from None
 
 
 async def in_thread(call: Callable[[], T]) -> T:
@@ -293,7 +298,7 @@ def _bullet_problems(bullet: str, source: Sentence | None, said: str) -> list[st
         return ["no sentence says what it says"]
     if len(bullet.split()) > LONGEST_BULLET:
         return [f"it has {len(bullet.split())} words"]
-    last = re.sub(r"[^\w']", "", bullet.split()[-1].lower())
+    last = resentence.bare(bullet.split()[-1])
     if last in resentence.NEVER_LAST:
         return [f'it stops mid-sentence, on "{last}"']
     lost = [p for p in fidelity.broken(source.text, bullet) if "not in the source" not in p]
@@ -304,7 +309,7 @@ def _bullet_problems(bullet: str, source: Sentence | None, said: str) -> list[st
 def _names_added(said: str, title: str) -> list[str]:
     """Names in a title that its sentences never say. A title is in Title Case, so a
     capitalised word the word list knows in lower case ("Opportunity") is no name."""
-    spoken = {w.lower() for w in re.findall(r"[\w'’&-]+", said)}
+    spoken = fidelity.words(said)
     plain = resentence.word_list().plain
     return [f"the name {name} is not in what was said" for name in sorted(fidelity.names(title))
             if name not in spoken and name not in plain]  # fmt: skip
@@ -316,14 +321,12 @@ def _names_added(said: str, title: str) -> list[str]:
 def check_endpoint(cfg: SummaryConfig, timeout: float = 5.0) -> tuple[bool, str]:
     """Whether the server answers `GET /models` and lists the model; for `doctor`."""
     url = cfg.base_url.rstrip("/") + "/models"
-    request = urllib.request.Request(url, headers=headers(cfg))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            listed = json.loads(response.read(MAX_ANSWER_BYTES))
-    except urllib.error.HTTPError as exc:
-        return False, f"{url} answered HTTP {exc.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        return False, f"{url} could not be reached ({getattr(exc, 'reason', exc)})"
+        listed = json.loads(fetch(urllib.request.Request(url, headers=headers(cfg)), timeout))
+    except Refused as why:
+        return False, str(why)
+    except TimeoutError:
+        return False, f"{url} did not answer within {timeout:g} s"
     except ValueError:
         return False, f"{url} did not answer JSON"
     models = [m.get("id") for m in listed.get("data", []) if isinstance(m, dict)]
