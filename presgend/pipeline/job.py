@@ -186,7 +186,8 @@ class Job:
         self.started = time.monotonic()
         self.recognising: asyncio.Task[transcribe.Transcript] | None = None
         self.recognition_s: float | None = None
-        self.told: transcribe.Transcript | None = None  # the sidecar dropped with the video
+        self.sidecar: Path | None = None  # the transcript dropped with the video
+        self.told: transcribe.Transcript | None = None  # and what it says
         self.published = False  # its video is in the outbox
 
     # -- the phases, in order ------------------------------------------------------------
@@ -247,7 +248,7 @@ class Job:
         info = await probe.probe(self.record.input_path)
         if info.duration < 1.0:
             raise JobError("The video is shorter than one second.", phase="probe")
-        sidecar = transcribe.find_sidecar(self.record.input_path)
+        self.sidecar = sidecar = transcribe.find_sidecar(self.record.input_path)
         if not info.has_audio and sidecar is None:
             raise JobError(
                 "The video has no audio track and no transcript was dropped with it.", phase="probe"
@@ -413,8 +414,7 @@ class Job:
     async def sidecar_sentences(self, told: transcribe.Transcript) -> transcribe.Transcript:
         """The dropped transcript, re-sentenced when it has no punctuation (downloaded
         auto-captions), with the recogniser's punctuation when it could listen too."""
-        sidecar = transcribe.find_sidecar(self.record.input_path)
-        name = sidecar.name if sidecar else "transcript"
+        name = self.sidecar.name if self.sidecar else "transcript"
         log.info("transcript_from_sidecar", sidecar=name)
         if not resentence.needs_restoring(told.segments):
             return told
