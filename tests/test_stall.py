@@ -23,6 +23,7 @@ import pytest
 from conftest import write_config
 from daemon_harness import DaemonProcess, OutboxWatcher, valid_video, visible
 
+from presgend.core import aio, tools
 from presgend.core.config import TranscriptionConfig
 from presgend.ops import sample
 from presgend.pipeline import stall
@@ -141,6 +142,66 @@ def test_the_guard_lets_slow_work_that_moves_finish() -> None:
         return await guard.watch(work())
 
     assert asyncio.run(scenario()) == "done"
+
+
+def test_a_cancellation_as_the_work_finishes_is_never_lost() -> None:
+    """asyncio.wait_for on 3.10/3.11 returns the result when the cancel and the end of
+    its work come in the same step, and the cancelled job runs on (a flaky CI failure
+    of test_cancel_a_running_job); aio.bounded propagates the cancellation."""
+
+    async def scenario(wait: Callable[..., Any]) -> str:
+        finished = asyncio.get_running_loop().create_future()
+
+        async def work() -> str:
+            return str(await finished)
+
+        outer = asyncio.ensure_future(wait(work(), 10))
+        for _ in range(3):  # the work is now waiting on `finished`
+            await asyncio.sleep(0)
+        finished.set_result("done")
+        outer.cancel()  # in the same step as the work's end
+        try:
+            return str(await outer)
+        except asyncio.CancelledError:
+            return "cancelled"
+
+    assert asyncio.run(scenario(aio.bounded)) == "cancelled"
+    if sys.version_info < (3, 12):  # the bug bounded exists for, still there
+        assert asyncio.run(scenario(asyncio.wait_for)) == "done"
+
+
+def test_bounded_work_is_cancelled_at_its_limit_and_results_come_back() -> None:
+    async def scenario() -> tuple[str, bool]:
+        stopped = asyncio.Event()
+
+        async def slow() -> None:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                stopped.set()
+                raise
+
+        with pytest.raises(asyncio.TimeoutError):
+            await aio.bounded(slow(), 0.1)
+        return await aio.bounded(asyncio.sleep(0, "ok"), 5), stopped.is_set()
+
+    assert asyncio.run(scenario()) == ("ok", True)
+
+
+def test_a_program_cancelled_while_it_runs_is_killed_and_the_cancel_propagates() -> None:
+    async def scenario() -> tuple[bool, bool]:
+        started = time.monotonic()
+        run = asyncio.ensure_future(tools.run(["sleep", "30"], timeout=60))
+        await asyncio.sleep(0.3)
+        pids = [p.pid for p in psutil.Process().children() if p.name() == "sleep"]
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        return bool(pids) and not any(psutil.pid_exists(pid) for pid in pids), (
+            time.monotonic() - started < 10
+        )
+
+    assert asyncio.run(scenario()) == (True, True)
 
 
 def test_the_same_progress_reported_again_is_no_progress() -> None:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from presgend.core.aio import bounded
 from presgend.core.errors import ToolError, ToolMissing
 
 INSTALL_HINTS = {
@@ -86,7 +87,7 @@ async def run(
     )
     watching = asyncio.create_task(_watch_cpu(proc.pid, busy)) if busy else None
     try:
-        out, err = await asyncio.wait_for(_communicate(proc, stdin, on_stdout_line), timeout)
+        out, err = await bounded(_communicate(proc, stdin, on_stdout_line), timeout)
     except asyncio.TimeoutError:
         await _kill(proc)
         raise ToolError(

@@ -21,8 +21,8 @@ from typing import Any
 
 from presgend.backends import claims
 from presgend.backends import queue as queue_mod
+from presgend.core import aio, hardware, logs
 from presgend.core import config as config_mod
-from presgend.core import hardware, logs
 from presgend.core.config import Config
 from presgend.core.errors import ConfigError
 from presgend.core.settings import Settings
@@ -284,7 +284,7 @@ class Daemon:
         timeout = max(0.0, min(deadlines) - now)
         if not self.wake.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout)
+                await aio.bounded(self.wake.wait(), timeout)
         self.wake.clear()
 
     def _reject(self, name: str, reason: str) -> None:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import psutil
 import structlog
 
-from presgend.core import hardware, inputs, logs
+from presgend.core import aio, hardware, inputs, logs
 from presgend.core.errors import ClaimLost, JobError, PresgendError, ToolError, causes
 from presgend.core.hardware import Quality
 from presgend.pipeline import publish, stall
@@ -56,7 +56,7 @@ async def run_job(request: JobRequest, services: Services | None = None) -> dict
     ):
         log.info("job_started")
         try:
-            report = await asyncio.wait_for(attempts.run(), config.jobs.timeout_seconds)
+            report = await aio.bounded(attempts.run(), config.jobs.timeout_seconds)
         except asyncio.TimeoutError:
             error = JobError(
                 f"The job took longer than {config.jobs.timeout_seconds:.0f} "
@@ -485,7 +485,7 @@ class Job:
             )
         if breaker.allow():
             try:
-                deck = await asyncio.wait_for(
+                deck = await aio.bounded(
                     slides.render_chromium(sections, size, work, look, cfg.chromium), 120
                 )
                 breaker.record_success()
@@ -775,5 +775,4 @@ async def _peak_rss(record: JobRecord) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.gather(task, return_exceptions=True)  # a cancel of the job propagates

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from presgend.core import logs, tools
+from presgend.core import aio, logs, tools
 from presgend.core.config import SpeechConfig
 from presgend.core.errors import JobError
 from presgend.pipeline.script import voices
@@ -132,7 +132,7 @@ async def choose_engine(
         language = script_language(cfg, lines)
         gtts = Engine("gtts", language)
         try:
-            await asyncio.wait_for(_cached(gtts, lines[0].text, cfg, work), cfg.gtts_timeout)
+            await aio.bounded(_cached(gtts, lines[0].text, cfg, work), cfg.gtts_timeout)
             return gtts, fallbacks
         except Exception as exc:  # offline, refused, timed out, empty file: all mean "no gTTS"
             reason = _first_line(exc) or type(exc).__name__
@@ -307,7 +307,7 @@ async def _gtts(text: str, lang: str, folder: Path, timeout: float) -> Path:
         with out.open("wb") as f:
             gTTS(text, lang=lang.split("-")[0] or "en", timeout=timeout).write_to_fp(f)
 
-    await asyncio.wait_for(asyncio.to_thread(save), timeout + 1)
+    await aio.bounded(aio.in_thread(save), timeout + 1)
     if not out.exists() or out.stat().st_size == 0:  # what gTTS leaves when it fails
         raise JobError("gTTS returned no audio.", phase="speech")
     return out

@@ -17,26 +17,23 @@ install, and a server that never answers cannot keep the process from exiting.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.client
 import json
 import os
 import re
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from presgend.core import logs
+from presgend.core import aio, logs
 from presgend.core.config import SummaryConfig
 from presgend.pipeline.text import fidelity, phrases, resentence
 from presgend.pipeline.text.summarize import MAX_BULLETS, Section, Sentence, omitted_sources
 
 log = logs.get("presgend.writer")
-T = TypeVar("T")
 
 MAX_ANSWER_BYTES = 1_000_000
 LONGEST_BULLET = 25  # words
@@ -165,7 +162,7 @@ def headers(cfg: SummaryConfig) -> dict[str, str]:
 async def ask(cfg: SummaryConfig, sentences: list[Sentence], timeout: float) -> Draft:
     url = cfg.base_url.rstrip("/") + "/chat/completions"
     body = json.dumps(request_body(cfg, sentences)).encode()
-    answer = await in_thread(lambda: _post(url, body, headers(cfg), timeout))
+    answer = await aio.in_thread(lambda: _post(url, body, headers(cfg), timeout))
     return parse_answer(answer)
 
 
@@ -194,32 +191,6 @@ def fetch(request: urllib.request.Request, timeout: float) -> bytes:
         raise
     except (OSError, http.client.HTTPException) as exc:
         raise Refused(f"{url} cut the answer off ({type(exc).__name__})") from None
-
-
-async def in_thread(call: Callable[[], T]) -> T:
-    """`call()` in a daemon thread: unlike the loop's executor, a thread stuck in a
-    socket never keeps the process from exiting."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-    def run() -> None:
-        try:
-            result, error = call(), None
-        except BaseException as exc:  # handed to the awaiting task
-            result, error = None, exc
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=run, name="presgend-writer", daemon=True).start()
-    return await future
 
 
 def parse_answer(raw: bytes) -> Draft:
