@@ -1,6 +1,7 @@
 """The house rules of the package layout, read from the import graph: `core` imports
-nothing above it, and the pipeline imports only `core` and itself (it never reaches the
-daemon, the backends or the fronts). Imports inside functions count too."""
+nothing above it, the pipeline imports only `core` and itself (it never reaches the
+daemon, the backends or the fronts), and the daemon never imports a front. Imports inside
+functions count too."""
 
 from __future__ import annotations
 
@@ -57,3 +58,20 @@ def test_core_imports_nothing_above_it() -> None:
 
 def test_the_pipeline_never_imports_the_daemon_a_backend_or_a_front() -> None:
     assert _breaks("presgend.pipeline", ("presgend.core", "presgend.pipeline")) == []
+
+
+def test_the_daemon_never_imports_a_front() -> None:
+    """The daemon runs whatever services a front attaches (fronts/front.attach); it
+    never builds the HTTP app, MCP or the CLI itself."""
+    graph = imports()
+    modules = set(graph)
+    broken = [
+        f"{module} imports {target}"
+        for module, targets in sorted(graph.items())
+        if module.startswith("presgend.daemon")
+        for target in sorted(targets)
+        if (target if target in modules else target.rsplit(".", 1)[0]).startswith(
+            "presgend.fronts"
+        )
+    ]
+    assert broken == []

@@ -19,9 +19,10 @@ from daemon_harness import DaemonProcess
 from presgend.core import config as config_mod
 from presgend.core import logs
 from presgend.daemon.daemon import Daemon
+from presgend.fronts.front import FrontDesk, attach
 from presgend.ops import sample
 
-Seen = Callable[[Daemon], list[Any]]  # what each service reading a setting sees
+Seen = Callable[[Daemon, FrontDesk], list[Any]]  # what each service reading a setting sees
 
 
 def base(root: Path, **extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -36,10 +37,11 @@ def base(root: Path, **extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def reloaded(tmp_path: Path, values: dict[str, dict[str, Any]], section: str, key: str,
-             new: Any) -> tuple[Daemon, list[dict[str, Any]]]:  # fmt: skip
+             new: Any) -> tuple[Daemon, FrontDesk, list[dict[str, Any]]]:  # fmt: skip
     path = write_config(values, tmp_path / "presgend.toml")
     (tmp_path / "inbox").mkdir(exist_ok=True)
     daemon = Daemon(config_mod.load(path), str(path), sampler=lambda: (10.0, 10.0))
+    front = attach(daemon)
     values.setdefault(section, {})[key] = new
     write_config(values, path)
     logs.configure(tmp_path / "logs")
@@ -48,7 +50,7 @@ def reloaded(tmp_path: Path, values: dict[str, dict[str, Any]], section: str, ke
     finally:
         logs.configure(None)
     lines = (tmp_path / "logs" / "presgend.jsonl").read_text().splitlines()
-    return daemon, [json.loads(line) for line in lines]
+    return daemon, front, [json.loads(line) for line in lines]
 
 
 LIVE: list[tuple[str, str, Any, Seen]] = [
@@ -56,39 +58,42 @@ LIVE: list[tuple[str, str, Any, Seen]] = [
         "watch",
         "settle_seconds",
         7.0,
-        lambda d: [d.intake.settler.settle_seconds, d.intake.config.watch.settle_seconds],
+        lambda d, f: [d.intake.settler.settle_seconds, d.intake.config.watch.settle_seconds],
     ),
-    ("watch", "mode", "polling", lambda d: [d.intake.mode, d.intake.config.watch.mode]),
-    ("watch", "rescan_interval", 5.0, lambda d: [d.intake.config.watch.rescan_interval]),
-    ("jobs", "max_concurrent", 3, lambda d: [d.max_concurrent, d.worker.max_concurrent()]),
-    ("jobs", "stall_seconds", 42.0, lambda d: [d.worker.config.jobs.stall_seconds]),
+    ("watch", "mode", "polling", lambda d, f: [d.intake.mode, d.intake.config.watch.mode]),
+    ("watch", "rescan_interval", 5.0, lambda d, f: [d.intake.config.watch.rescan_interval]),
+    ("jobs", "max_concurrent", 3, lambda d, f: [d.max_concurrent, d.worker.max_concurrent()]),
+    ("jobs", "stall_seconds", 42.0, lambda d, f: [d.worker.config.jobs.stall_seconds]),
     (
         "jobs",
         "lease_seconds",
         33.0,
-        lambda d: [d.housekeeping.config.jobs.lease_seconds, d.outcomes.config.jobs.lease_seconds],
+        lambda d, f: [
+            d.housekeeping.config.jobs.lease_seconds,
+            d.outcomes.config.jobs.lease_seconds,
+        ],
     ),
-    ("breaker", "cpu_percent", 55.0, lambda d: [d.monitor.cpu_limit]),
-    ("breaker", "cooldown_seconds", 4.0, lambda d: [d.monitor.breaker.reset_seconds]),
-    ("breaker", "sample_seconds", 3.0, lambda d: [d.housekeeping.config.breaker.sample_seconds]),
-    ("output", "quality", "high", lambda d: [d.worker.config.output.quality]),
-    ("transcription", "model", "small", lambda d: [d.worker.config.transcription.model]),
-    ("slides", "theme", "dark", lambda d: [d.worker.config.slides.theme]),
-    ("speech", "engine", "espeak", lambda d: [d.worker.config.speech.engine]),
-    ("presenter", "name", "Ada", lambda d: [d.worker.config.presenter.name]),
-    ("outbox", "retention_hours", 2.0, lambda d: [d.housekeeping.config.outbox.retention_hours]),
+    ("breaker", "cpu_percent", 55.0, lambda d, f: [d.monitor.cpu_limit]),
+    ("breaker", "cooldown_seconds", 4.0, lambda d, f: [d.monitor.breaker.reset_seconds]),
+    ("breaker", "sample_seconds", 3.0, lambda d, f: [d.housekeeping.config.breaker.sample_seconds]),
+    ("output", "quality", "high", lambda d, f: [d.worker.config.output.quality]),
+    ("transcription", "model", "small", lambda d, f: [d.worker.config.transcription.model]),
+    ("slides", "theme", "dark", lambda d, f: [d.worker.config.slides.theme]),
+    ("speech", "engine", "espeak", lambda d, f: [d.worker.config.speech.engine]),
+    ("presenter", "name", "Ada", lambda d, f: [d.worker.config.presenter.name]),
+    ("outbox", "retention_hours", 2.0, lambda d, f: [d.housekeeping.config.outbox.retention_hours]),
     (
         "http",
         "tokens",
         ["second-token"],
-        lambda d: [list(d.front.hooks().config.http.tokens), list(d.front.config.http.tokens)],
+        lambda d, f: [list(f.hooks().config.http.tokens), list(f.config.http.tokens)],
     ),
-    ("http", "max_upload_mb", 10, lambda d: [d.front.hooks().config.http.max_upload_mb]),
+    ("http", "max_upload_mb", 10, lambda d, f: [f.hooks().config.http.max_upload_mb]),
     (
         "mcp",
         "allowed_roots",
         ["/srv/talks"],
-        lambda d: [list(d.front.hooks().config.mcp.allowed_roots)],
+        lambda d, f: [list(f.hooks().config.mcp.allowed_roots)],
     ),
 ]
 
@@ -98,18 +103,18 @@ LIVE: list[tuple[str, str, Any, Seen]] = [
 def test_a_reload_reaches_every_service_that_reads_the_setting(
     tmp_path: Path, section: str, key: str, new: Any, seen: Seen
 ) -> None:
-    daemon, events = reloaded(tmp_path, base(tmp_path), section, key, new)
-    assert seen(daemon) and all(value == new for value in seen(daemon)), seen(daemon)
+    daemon, front, events = reloaded(tmp_path, base(tmp_path), section, key, new)
+    assert seen(daemon, front) and all(value == new for value in seen(daemon, front))
     line = next(e for e in events if e["event"] == "config_reloaded")
     assert line["changed"] == [f"{section}.{key}"] and line["need_restart"] == []
 
 
 def test_queue_settings_reach_the_queue_service(tmp_path: Path) -> None:
     values = base(tmp_path, queue={"backend": "postgres", "dsn": "postgresql://u@127.0.0.1:9/q"})
-    daemon, _ = reloaded(tmp_path, values, "queue", "max_attempts", 7)
+    daemon, _, _ = reloaded(tmp_path, values, "queue", "max_attempts", 7)
     assert daemon.queue is not None and daemon.queue.config.queue.max_attempts == 7
     values["queue"]["max_attempts"] = 3
-    daemon, _ = reloaded(tmp_path, values, "queue", "stalled_seconds", 90.0)
+    daemon, _, _ = reloaded(tmp_path, values, "queue", "stalled_seconds", 90.0)
     assert daemon.queue is not None and daemon.queue.config.queue.stalled_seconds == 90.0
 
 
@@ -138,13 +143,13 @@ def test_settings_fixed_at_start_are_kept_and_named_in_the_log(
     tmp_path: Path, section: str, key: str, new: Any, extra: dict[str, dict[str, Any]]
 ) -> None:
     values = base(tmp_path, **extra)
-    daemon, events = reloaded(tmp_path, values, section, key, new)
+    daemon, front, events = reloaded(tmp_path, values, section, key, new)
     before = getattr(getattr(config_mod.Config(), section), key)
     kept = getattr(getattr(daemon.config, section), key)
     assert kept != new
     if section != "paths":
         assert kept == extra.get(section, {}).get(key, before)
-    for service in (daemon.worker, daemon.intake, daemon.housekeeping, daemon.front):
+    for service in (daemon.worker, daemon.intake, daemon.housekeeping, front):
         assert getattr(getattr(service.config, section), key) == kept
     line = next(e for e in events if e["event"] == "config_reloaded")
     assert line["need_restart"] == [f"{section}.{key}"] and line["changed"] == []
@@ -152,7 +157,7 @@ def test_settings_fixed_at_start_are_kept_and_named_in_the_log(
 
 
 def test_a_bad_file_keeps_the_running_settings(tmp_path: Path) -> None:
-    daemon, events = reloaded(tmp_path, base(tmp_path), "jobs", "stall_seconds", -1.0)
+    daemon, _, events = reloaded(tmp_path, base(tmp_path), "jobs", "stall_seconds", -1.0)
     assert daemon.worker.config.jobs.stall_seconds == 300.0
     failed = [e for e in events if e["event"] == "config_reload_failed"]
     assert failed and "jobs.stall_seconds must be greater than 0" in failed[0]["problems"][0]

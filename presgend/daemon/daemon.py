@@ -29,7 +29,6 @@ from presgend.core.settings import Settings
 from presgend.daemon import notify, outcomes, signals, state, worker
 from presgend.daemon.housekeeping import Housekeeping
 from presgend.daemon.intake import Intake
-from presgend.fronts.front import FrontDesk
 from presgend.pipeline import publish
 from presgend.pipeline.context import Services, new_job_id
 from presgend.pipeline.report import now_iso
@@ -82,11 +81,9 @@ class Daemon:
         if cfg.queue.backend == "postgres":
             self.queue = queue_mod.Queue(self.settings, worker=self.worker, outcomes=self.outcomes)
         self.intake_done = asyncio.Event()  # --once: everything dropped is handed over
+        # services a front adds (fronts/front.attach: HTTP; the CLI: MCP on stdio); the
+        # daemon runs and stops them with its own, and never imports a front itself
         self.extra_services: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
-        self.front = FrontDesk(
-            self.settings, intake=self.intake, worker=self.worker, outcomes=self.outcomes,
-            monitor=self.monitor, queue=self.queue,
-        )  # fmt: skip
         self.housekeeping = Housekeeping(
             self.settings,
             jobs=self.worker.jobs,
@@ -113,10 +110,6 @@ class Daemon:
         self.loop = asyncio.get_running_loop()
         self.once = once
         self._prepare_folders()
-        if self.config.http.enabled:
-            from presgend.fronts import http_api
-
-            http_api.check_settings(self.config)  # HttpRefused: one sentence
         if self.queue is not None:
             await self.queue.open(self.max_concurrent)  # QueueUnavailable: one sentence
         # handlers first: a SIGHUP or SIGTERM right after READY=1 (a `systemctl reload`
@@ -154,8 +147,6 @@ class Daemon:
         if self.queue is not None:
             services["worker"] = self._queue_worker(self.queue)
             services["keeper"] = self.queue.keep(self._snapshot)
-        if self.config.http.enabled:
-            services["http"] = self.front.serve(self.stop_event)
         for name, make in self.extra_services.items():
             services[name] = make()
         return services
@@ -352,7 +343,3 @@ class Daemon:
         self.monitor.cpu_limit = after.breaker.cpu_percent
         self.monitor.memory_limit = after.breaker.memory_percent
         self.monitor.breaker.reset_seconds = after.breaker.cooldown_seconds
-
-
-def main(config: Config, *, once: bool = False, config_path: str | None = None) -> int:
-    return asyncio.run(Daemon(config, config_path).run(once=once))

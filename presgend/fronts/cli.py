@@ -188,14 +188,14 @@ def _doctor(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _run(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend.daemon import daemon
+    from presgend.fronts import front
 
     logs.configure(cfg.paths.logs)
-    return daemon.main(cfg, once=args.once, config_path=args.config)
+    return front.run_daemon(cfg, once=args.once, config_path=args.config)
 
 
 def _serve(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend.daemon import daemon
+    from presgend.fronts import front
 
     changes: dict[str, object] = {"enabled": True}
     if args.bind:
@@ -204,21 +204,21 @@ def _serve(args: argparse.Namespace, cfg: Config) -> int:
         changes["port"] = args.port
     cfg = config_mod.replace(cfg, "http", **changes)
     logs.configure(cfg.paths.logs)
-    return daemon.main(cfg, config_path=args.config)
+    return front.run_daemon(cfg, config_path=args.config)
 
 
 def _mcp(args: argparse.Namespace, cfg: Config) -> int:
     """The daemon (so what is submitted gets made) with the MCP tools on stdin/stdout;
     it stops when the assistant closes the connection. Logs go to stderr and the file."""
     from presgend.daemon import daemon
-    from presgend.fronts import mcp_tools
+    from presgend.fronts import front, mcp_tools
 
     logs.configure(cfg.paths.logs, console_level="warning")
     runner = daemon.Daemon(cfg, args.config)
+    desk = front.attach(runner)
 
     async def tools() -> None:
-        front = runner.front
-        server = mcp_tools.build(front.hooks(), front.url() if cfg.http.enabled else "")
+        server = mcp_tools.build(desk.hooks(), desk.url() if cfg.http.enabled else "")
         await server.run_stdio_async()
         runner.request_stop("the MCP client closed the connection")
 

@@ -23,6 +23,7 @@ from presgend.daemon.worker import Worker
 
 if TYPE_CHECKING:
     from presgend.backends.queue import Queue
+    from presgend.daemon.daemon import Daemon
     from presgend.fronts.http_api import Hooks
 
 
@@ -128,3 +129,28 @@ class FrontDesk:
                     return "cancelled"
         desk.request_cancel(self.inbox, job_id)
         return "requested"
+
+
+def attach(daemon: Daemon) -> FrontDesk:
+    """The front desk over `daemon`'s intake, worker and outcomes; when HTTP is on, its
+    service runs among the daemon's (a public bind without tokens is refused here, in
+    one sentence, before anything starts)."""
+    front = FrontDesk(
+        daemon.settings, intake=daemon.intake, worker=daemon.worker, outcomes=daemon.outcomes,
+        monitor=daemon.monitor, queue=daemon.queue,
+    )  # fmt: skip
+    if daemon.config.http.enabled:
+        from presgend.fronts import http_api
+
+        http_api.check_settings(daemon.config)  # HttpRefused
+        daemon.extra_services["http"] = lambda: front.serve(daemon.stop_event)
+    return front
+
+
+def run_daemon(config: Config, *, once: bool = False, config_path: str | None = None) -> int:
+    """`presgend run` and `presgend serve`: the daemon with its front desk."""
+    from presgend.daemon.daemon import Daemon
+
+    daemon = Daemon(config, config_path)
+    attach(daemon)
+    return asyncio.run(daemon.run(once=once))
