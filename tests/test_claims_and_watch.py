@@ -18,7 +18,7 @@ from presgend.core import config as config_mod
 from presgend.core import hardware, inputs
 from presgend.core.errors import ClaimLost
 from presgend.daemon import watcher
-from presgend.ops import services
+from presgend.ops import units
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -198,10 +198,10 @@ def test_the_rendered_unit_passes_systemd_analyze(tmp_path: Path) -> None:
     if shutil.which("systemd-analyze") is None:
         pytest.fail("systemd-analyze is missing; `make test` installs it")
     cfg = config_mod.from_dict({"paths": {"inbox": str(tmp_path / "in box")}})
-    paths = services.paths_for(cfg, str(ROOT / "config" / "presgend.toml"))
+    paths = units.paths_for(cfg, str(ROOT / "config" / "presgend.toml"))
     assert paths.executable.exists()
     unit = tmp_path / "presgend.service"
-    unit.write_text(services.render_systemd(paths, "presgend", 120.0))
+    unit.write_text(units.render_systemd(paths, "presgend", 120.0))
     result = subprocess.run(
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
     )
@@ -243,7 +243,7 @@ def test_the_gpu_drop_in_reopens_only_the_nvidia_devices(tmp_path: Path) -> None
 
 def test_the_plist_parses_and_keeps_the_daemon_alive(tmp_path: Path) -> None:
     cfg = config_mod.from_dict({})
-    plist = plistlib.loads(services.render("launchd", cfg).encode())
+    plist = plistlib.loads(units.render("launchd", cfg).encode())
     assert plist["Label"] == "com.presgen.presgend"
     assert plist["RunAtLoad"] is True and plist["KeepAlive"] is True
     assert "WatchPaths" not in plist
@@ -251,11 +251,11 @@ def test_the_plist_parses_and_keeps_the_daemon_alive(tmp_path: Path) -> None:
 
 
 def test_the_service_files_in_the_repo_are_the_rendered_example() -> None:
-    assert (ROOT / "systemd" / "presgend.service").read_text() == services.render_systemd(
-        services.EXAMPLE, "presgend", 120.0
+    assert (ROOT / "systemd" / "presgend.service").read_text() == units.render_systemd(
+        units.EXAMPLE, "presgend", 120.0
     )
     assert (ROOT / "launchd" / "com.presgen.presgend.plist").read_text() == (
-        services.render_launchd(services.EXAMPLE, 120.0)
+        units.render_launchd(units.EXAMPLE, 120.0)
     )
 
 

@@ -329,7 +329,7 @@ def test_breaker_holds_admission_while_overloaded(tmp_path: Path, clip: sample.S
     from presgend.core import config as config_mod
     from presgend.core import logs
     from presgend.daemon import state
-    from presgend.daemon.daemon import Daemon
+    from presgend.daemon.supervisor import Daemon
 
     load = {"cpu": 97.0}
     cfg = config_mod.load(daemon_config(tmp_path, breaker={"cpu_percent": 90.0}))
@@ -528,14 +528,14 @@ def test_a_full_disk_fails_the_job_with_its_own_sentence(tmp_path: Path) -> None
     outbox, not as a broken video."""
     import asyncio
 
-    from presgend.core import tools
+    from presgend.core import procs
     from presgend.core.errors import JobError, ToolError
     from presgend.pipeline.report import DISK_FULL, JobRecord, error_document
 
     args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=d=1",
             "-c:v", "libx264", "-f", "mp4", "/dev/full"]  # fmt: skip
     with pytest.raises(ToolError) as caught:
-        asyncio.run(tools.run(args, timeout=30, what="ffmpeg composition"))
+        asyncio.run(procs.run(args, timeout=30, what="ffmpeg composition"))
     error = JobError("The video could not be composed by ffmpeg.", detail=caught.value.detail)
     document = error_document(JobRecord("j", tmp_path / "talk.mp4", "video"), error)
     assert document["error"] == DISK_FULL

@@ -18,7 +18,7 @@ import pytest
 from daemon_harness import CLIP_SENTENCES, TOKEN, HttpServer, daemon_config, valid_video, visible
 from pg_server import free_port
 
-from presgend.daemon import desk
+from presgend.fronts import handin
 from presgend.ops import sample
 
 pytestmark = pytest.mark.slow
@@ -114,11 +114,11 @@ def test_tokens_links_and_errors_speak_plainly(
     missing = server.client.get("/api/jobs/nope")
     assert missing.status_code == 404 and missing.json()["error"] == "There is no job with this id."
     # a link past its expiry: 410, in words
-    key = desk.link_key(server.root / "inbox")
-    expired = desk.sign(key, "my talk.mp4", time.time() - 1)
+    key = handin.link_key(server.root / "inbox")
+    expired = handin.sign(key, "my talk.mp4", time.time() - 1)
     gone = bare.get(f"/d/{expired}")
     assert gone.status_code == 410 and "expired" in gone.json()["error"]
-    forged = desk.sign(b"0" * 64, "my talk.mp4", time.time() + 60)
+    forged = handin.sign(b"0" * 64, "my talk.mp4", time.time() + 60)
     assert bare.get(f"/d/{forged}").status_code == 404
     metrics = server.client.get("/metrics").text
     assert 'presgend_jobs{status="ok"}' in metrics and "presgend_breaker_open 0" in metrics

@@ -70,8 +70,6 @@ def test_the_daemon_never_imports_a_front() -> None:
         for module, targets in sorted(graph.items())
         if module.startswith("presgend.daemon")
         for target in sorted(targets)
-        if (target if target in modules else target.rsplit(".", 1)[0]).startswith(
-            "presgend.fronts"
-        )
+        if (target if target in modules else target.rsplit(".", 1)[0]).startswith("presgend.fronts")
     ]
     assert broken == []

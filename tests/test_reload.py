@@ -18,7 +18,7 @@ from daemon_harness import DaemonProcess
 
 from presgend.core import config as config_mod
 from presgend.core import logs
-from presgend.daemon.daemon import Daemon
+from presgend.daemon.supervisor import Daemon
 from presgend.fronts.front import FrontDesk, attach
 from presgend.ops import sample
 

@@ -10,7 +10,8 @@ import pytest
 
 from presgend.core import config as config_mod
 from presgend.core.config import Config
-from presgend.daemon import desk
+from presgend.daemon import ledger
+from presgend.fronts import handin
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def finished_job(cfg: Config, job_id: str, stem: str, hours_ago: float, ttl: flo
         path.write_bytes(b"x")
     finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - hours_ago * 3600))
     outputs = dict(zip(("video", "srt", "report", "preview"), map(str, files), strict=True))
-    desk.record(cfg.paths.inbox, job_id, status="ok", input=f"{stem}.mp4", ttl_hours=ttl,
+    ledger.record(cfg.paths.inbox, job_id, status="ok", input=f"{stem}.mp4", ttl_hours=ttl,
                 finished_at=finished, outputs=outputs)  # fmt: skip
     return files
 
@@ -39,40 +40,40 @@ def test_uploads_expire_after_their_link_time_and_folder_jobs_are_kept(setup: Co
     old_upload = finished_job(setup, "a", "old-upload", hours_ago=25, ttl=24)
     new_upload = finished_job(setup, "b", "new-upload", hours_ago=1, ttl=24)
     folder_job = finished_job(setup, "c", "folder", hours_ago=1000, ttl=0)
-    assert desk.expire(setup) == ["a"]
+    assert ledger.expire(setup) == ["a"]
     assert not any(p.exists() for p in old_upload)
     assert all(p.exists() for p in new_upload + folder_job)
-    entry = desk.entry(setup.paths.inbox, "a")
+    entry = ledger.entry(setup.paths.inbox, "a")
     assert entry is not None and entry["status"] == "expired"
     # retention_hours applies to every job, folder drops too
     keep_a_day = config_mod.replace(setup, "outbox", retention_hours=24.0)
-    assert desk.expire(keep_a_day) == ["c"]
+    assert ledger.expire(keep_a_day) == ["c"]
     assert not any(p.exists() for p in folder_job)
 
 
 def test_nothing_is_deleted_while_it_is_downloaded(setup: Config) -> None:
     files = finished_job(setup, "a", "talk", hours_ago=48, ttl=24)
-    marker = desk.downloading(setup.paths.inbox, "talk.mp4")
-    assert desk.expire(setup) == []
+    marker = ledger.downloading(setup.paths.inbox, "talk.mp4")
+    assert ledger.expire(setup) == []
     assert all(p.exists() for p in files)
     marker.unlink()
-    assert desk.expire(setup) == ["a"]
+    assert ledger.expire(setup) == ["a"]
     assert not any(p.exists() for p in files)
 
 
 def test_links_name_one_file_and_expire(setup: Config) -> None:
-    key = desk.link_key(setup.paths.inbox)
-    assert desk.link_key(setup.paths.inbox) == key  # made once, shared
+    key = handin.link_key(setup.paths.inbox)
+    assert handin.link_key(setup.paths.inbox) == key  # made once, shared
     assert (setup.paths.inbox / ".presgend" / "http.key").stat().st_mode & 0o777 == 0o600
-    token = desk.sign(key, "talk.mp4", time.time() + 60)
-    assert desk.verify(key, token) == "talk.mp4"
-    with pytest.raises(desk.ExpiredLink):
-        desk.verify(key, token, now=time.time() + 120)
+    token = handin.sign(key, "talk.mp4", time.time() + 60)
+    assert handin.verify(key, token) == "talk.mp4"
+    with pytest.raises(handin.ExpiredLink):
+        handin.verify(key, token, now=time.time() + 120)
     payload, mac = token.split(".")
-    with pytest.raises(desk.BadLink):
-        desk.verify(key, payload[:-2] + "xx." + mac)
-    with pytest.raises(desk.BadLink):
-        desk.verify(key, desk.sign(key, "../etc/passwd", time.time() + 60))
+    with pytest.raises(handin.BadLink):
+        handin.verify(key, payload[:-2] + "xx." + mac)
+    with pytest.raises(handin.BadLink):
+        handin.verify(key, handin.sign(key, "../etc/passwd", time.time() + 60))
 
 
 @pytest.mark.parametrize(
@@ -88,4 +89,4 @@ def test_links_name_one_file_and_expire(setup: Config) -> None:
     ],
 )
 def test_client_file_names_become_safe_base_names(given: str, safe: str) -> None:
-    assert desk.safe_name(given) == safe
+    assert handin.safe_name(given) == safe

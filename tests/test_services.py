@@ -18,7 +18,7 @@ from daemon_harness import daemon_config
 from presgend.core import config as config_mod
 from presgend.core import inputs, logs
 from presgend.daemon import outcomes, signals
-from presgend.daemon.daemon import Daemon
+from presgend.daemon.supervisor import Daemon
 from presgend.pipeline.report import JobRecord, error_document
 
 

@@ -23,7 +23,7 @@ import pytest
 from conftest import write_config
 from daemon_harness import DaemonProcess, OutboxWatcher, valid_video, visible
 
-from presgend.core import aio, tools
+from presgend.core import aio, procs
 from presgend.core.config import TranscriptionConfig
 from presgend.ops import sample
 from presgend.pipeline import stall
@@ -191,7 +191,7 @@ def test_bounded_work_is_cancelled_at_its_limit_and_results_come_back() -> None:
 def test_a_program_cancelled_while_it_runs_is_killed_and_the_cancel_propagates() -> None:
     async def scenario() -> tuple[bool, bool]:
         started = time.monotonic()
-        run = asyncio.ensure_future(tools.run(["sleep", "30"], timeout=60))
+        run = asyncio.ensure_future(procs.run(["sleep", "30"], timeout=60))
         await asyncio.sleep(0.3)
         pids = [p.pid for p in psutil.Process().children() if p.name() == "sleep"]
         run.cancel()

@@ -36,7 +36,7 @@ from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import ClaimLost, JobError, PresgendError
 from presgend.core.settings import Settings
-from presgend.daemon import desk
+from presgend.daemon import ledger
 from presgend.pipeline.context import new_job_id
 from presgend.pipeline.report import JobRecord, error_document, sha256_of
 
@@ -298,7 +298,7 @@ class Queue:
         while intake.ready and going_on() and self.worker.disk_ok():
             name = intake.take()
             assert name is not None
-            job_id = desk.job_id_of(self.inbox, inputs.sidecars_of(self.inbox, name))
+            job_id = ledger.job_id_of(self.inbox, inputs.sidecars_of(self.inbox, name))
             try:
                 await self.enqueue(name, job_id or new_job_id())
             except Exception as exc:
@@ -461,9 +461,7 @@ class Queue:
             if running is None or running.fenced:
                 continue
             if not await owns(self.app, queue_job, worker_id):
-                running.lost = True
-                if running.task is not None:
-                    running.task.cancel()
+                self.worker.stop(job_id, "lost")
 
     async def requeue_orphans(self) -> None:
         """Staged folders older than the stall window with no job (a daemon died between

@@ -1,3 +1,3 @@
 """What every part shares and that imports nothing above it: config, errors, logs, the
-subprocess runner (tools), inputs, the hardware profile, breakers, live settings.
+subprocess runner (procs), inputs, the hardware profile, breakers, live settings.
 """

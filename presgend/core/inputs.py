@@ -20,7 +20,7 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 SCRIPT_SUFFIXES = (".txt", ".md")
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".transcript.txt")  # travel with a video
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # a script's presenter picture
-JOB_SUFFIX = ".job.json"  # the job id an upload was given (desk.py), with any main file
+JOB_SUFFIX = ".job.json"  # the job id an upload was given (handin.py), with any main file
 
 # Names that are never inputs: hidden and temp files of copy tools, OS litter.
 IGNORED_PATTERNS = (

@@ -1,4 +1,3 @@
-"""The daemon: its supervisor (daemon.py) and the services it runs (intake, watcher,
-worker, housekeeping, outcomes), the job ledger (desk), signals, systemd notify, and
-status.
+"""The daemon: its supervisor and the services it runs (intake, watcher, worker,
+housekeeping, outcomes), the job ledger, signals, systemd notify, and status.
 """

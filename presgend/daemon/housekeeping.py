@@ -19,9 +19,9 @@ from presgend.core import hardware, logs
 from presgend.core.config import Config
 from presgend.core.errors import ClaimLost
 from presgend.core.settings import Settings
-from presgend.daemon import desk, notify, outcomes, state
+from presgend.daemon import ledger, notify, outcomes, state
 from presgend.daemon.intake import Intake
-from presgend.daemon.worker import RunningJob
+from presgend.daemon.worker import RunningJob, StopReason
 from presgend.pipeline import publish
 
 log = logs.get("presgend.housekeeping")
@@ -33,6 +33,7 @@ class Housekeeping:
         settings: Settings | Config,
         *,
         jobs: dict[str, RunningJob],
+        stop: Callable[[str, StopReason], bool],
         intake: Intake,
         monitor: hardware.ResourceMonitor,
         snapshot: Callable[[], dict[str, Any]],
@@ -43,6 +44,7 @@ class Housekeeping:
         self.settings = Settings.of(settings)
         self.inbox = self.config.paths.inbox
         self.jobs = jobs
+        self.stop = stop
         self.intake = intake
         self.monitor = monitor
         self.snapshot = snapshot
@@ -89,17 +91,13 @@ class Housekeeping:
         """Touch this daemon's leases; a claim another daemon took back is cancelled."""
         for job in list(self.jobs.values()):
             outcomes.touch(job.marker)
-            if not job.cancelled and desk.cancel_requested(self.inbox, job.job_id):
-                job.cancelled = True  # asked on another daemon's HTTP service
-                if job.task is not None:
-                    job.task.cancel()
+            if not job.cancelled and ledger.cancel_requested(self.inbox, job.job_id):
+                self.stop(job.job_id, "cancelled")  # asked on another daemon's front
             try:
                 job.claim.heartbeat()
             except ClaimLost:
                 if claims.claims_dir(self.inbox).is_dir():  # not merely an unmounted share
-                    job.lost = True
-                    if job.task is not None:
-                        job.task.cancel()
+                    self.stop(job.job_id, "lost")
 
     def reclaim(self) -> None:
         """Return other daemons' stale claims to the inbox; clean stale staging files."""
@@ -111,8 +109,7 @@ class Housekeeping:
             log.error("reclaim_failed", error=str(exc))
             return
         if restored:
-            self.intake.pokes |= set(restored)
-            self.wake()
+            self.intake.requeue(restored)
         stale = publish.remove_stale_staging(self.config.paths.outbox, lease)
         if stale:
             log.info("staging_cleaned", files=stale)
@@ -121,7 +118,7 @@ class Housekeeping:
             # daemons serving HTTP see to those): nothing else expires, so plain folder
             # daemons do not read the ledger at all
             try:
-                desk.expire(self.config)
+                ledger.expire(self.config)
             except OSError as exc:
                 log.error("retention_failed", error=str(exc))
 

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from watchdog.observers.api import BaseObserver
@@ -127,6 +127,16 @@ class Intake:
     def notice(self, name: str) -> None:
         """Look at `name` soon (from the loop: the front desk handed it in)."""
         self.pokes.add(name)
+        self.wake()
+
+    def withdraw(self, name: str) -> None:
+        """Forget `name`: it was taken out of the inbox (a hand-in cancelled before it ran)."""
+        self.ready.pop(name, None)
+        self.settler.forget(name)
+
+    def requeue(self, names: Iterable[str]) -> None:
+        """`names` are back in the inbox (stale claims returned): look at them soon."""
+        self.pokes |= set(names)
         self.wake()
 
     def _start_observer(self) -> None:

@@ -22,7 +22,7 @@ from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import JobError
 from presgend.core.settings import Settings
-from presgend.daemon import desk
+from presgend.daemon import ledger
 from presgend.pipeline import publish
 from presgend.pipeline.report import JobRecord, error_document, now_iso
 
@@ -55,7 +55,7 @@ class Outcomes:
         if report is not None:
             output = report["output"]
             document = str(publish.report_path(Path(output["video"])))
-            desk.record(
+            ledger.record(
                 self.inbox, job_id, status="ok", input=label.name, phase="done", progress=1.0,
                 finished_at=report.get("finished_at") or now_iso(), document=document,
                 outputs={"video": output["video"], "srt": output.get("srt"),
@@ -95,7 +95,7 @@ class Outcomes:
     def _failed_in_ledger(
         self, job_id: str, name: str, document: dict[str, Any], path: Path
     ) -> None:
-        desk.record(
+        ledger.record(
             self.inbox, job_id, status="failed", input=name, phase="done", progress=1.0,
             finished_at=document.get("finished_at") or now_iso(), error=document["error"],
             document=str(path), phases={},
@@ -154,8 +154,8 @@ class Outcomes:
         publish.write_json(outbox / f"{stem}.duplicate.json", document)
         self._archive(claim)
         self.remember(job_id, label, "duplicate")
-        earlier = desk.entry(self.inbox, original.get("job_id", "")) or {}
-        desk.record(
+        earlier = ledger.entry(self.inbox, original.get("job_id", "")) or {}
+        ledger.record(
             self.inbox, job_id, status="duplicate", input=label.name, phase="done",
             progress=1.0, finished_at=document["finished_at"], message=document["message"],
             document=str(outbox / f"{stem}.duplicate.json"),

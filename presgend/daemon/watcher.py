@@ -20,7 +20,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from presgend.core import tools
+from presgend.core import procs
 from presgend.core.errors import JobError
 from presgend.core.inputs import SCRIPT_SUFFIXES, decode_script
 from presgend.pipeline.video import probe
@@ -172,9 +172,9 @@ async def readable(path: Path, max_script_bytes: int) -> tuple[bool, str]:
     if path.suffix.lower() in SCRIPT_SUFFIXES:
         return await asyncio.to_thread(_script_readable, path, max_script_bytes)
     try:
-        result = await tools.run(
+        result = await procs.run(
             [
-                tools.find("ffprobe"), "-v", "error", "-show_entries", "format=duration",
+                procs.find("ffprobe"), "-v", "error", "-show_entries", "format=duration",
                 "-of", "csv=p=0", "--", str(path),
             ],
             timeout=60,

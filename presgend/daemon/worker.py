@@ -13,14 +13,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from presgend.backends import claims
 from presgend.core import hardware, inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import ClaimLost
 from presgend.core.settings import Settings
-from presgend.daemon import desk, notify
+from presgend.daemon import ledger, notify
 from presgend.daemon.intake import Intake
 from presgend.daemon.outcomes import Outcomes
 from presgend.pipeline import publish
@@ -29,6 +29,8 @@ from presgend.pipeline.job import JobFailed, run_job
 from presgend.pipeline.report import sha256_of
 
 log = logs.get("presgend.worker")
+
+StopReason = Literal["cancelled", "lost"]
 
 
 @dataclass
@@ -173,7 +175,7 @@ class Worker:
             name = self.intake.take()
             assert name is not None
             sidecars = inputs.sidecars_of(self.inbox, name)
-            job_id = desk.job_id_of(self.inbox, sidecars) or new_job_id()
+            job_id = ledger.job_id_of(self.inbox, sidecars) or new_job_id()
             try:
                 claim = claims.claim(self.inbox, name, sidecars, job_id)
             except OSError as exc:
@@ -186,6 +188,20 @@ class Worker:
             self.jobs[job_id] = job
             log.info("input_claimed", input=name, job_id=job_id, claim=claim.folder.name)
             job.task = asyncio.create_task(self._run_claimed(job), name=f"job-{job_id}")
+
+    def stop(self, job_id: str, reason: StopReason) -> bool:
+        """Stop a job running here: "cancelled" by its submitter (its files go to
+        failed/), or "lost" when its claim was taken back (its work is discarded). False
+        when it does not run here."""
+        job = self.jobs.get(job_id)
+        if job is None or job.task is None:
+            return False
+        if reason == "cancelled":
+            job.cancelled = True
+        else:
+            job.lost = True
+        job.task.cancel()
+        return True
 
     async def _run_claimed(self, job: RunningJob) -> None:
         claim = job.claim
@@ -238,7 +254,7 @@ class Worker:
         try:
             if wait_for_admission:
                 await self.wait_for_admission(job)
-            if desk.cancel_requested(self.inbox, job.job_id):
+            if ledger.cancel_requested(self.inbox, job.job_id):
                 self.outcomes.cancelled(job.job_id, job.label, claim, job.phase)
                 return "failed"
             sha = await asyncio.to_thread(sha256_of, claim.path)

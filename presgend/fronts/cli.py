@@ -159,11 +159,11 @@ def _process(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _plan(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend.ops import planning
+    from presgend.ops.plan import plan, render
 
-    plan = asyncio.run(planning.plan(args.file, cfg, args.quality))
-    print(planning.render(plan))
-    return 0 if plan.get("ok") else 1
+    found = asyncio.run(plan(args.file, cfg, args.quality))
+    print(render(found))
+    return 0 if found.get("ok") else 1
 
 
 # --- doctor -------------------------------------------------------------------------------
@@ -210,15 +210,15 @@ def _serve(args: argparse.Namespace, cfg: Config) -> int:
 def _mcp(args: argparse.Namespace, cfg: Config) -> int:
     """The daemon (so what is submitted gets made) with the MCP tools on stdin/stdout;
     it stops when the assistant closes the connection. Logs go to stderr and the file."""
-    from presgend.daemon import daemon
+    from presgend.daemon import supervisor
     from presgend.fronts import front, mcp_tools
 
     logs.configure(cfg.paths.logs, console_level="warning")
-    runner = daemon.Daemon(cfg, args.config)
-    desk = front.attach(runner)
+    runner = supervisor.Daemon(cfg, args.config)
+    frontdesk = front.attach(runner)
 
     async def tools() -> None:
-        server = mcp_tools.build(desk.hooks(), desk.url() if cfg.http.enabled else "")
+        server = mcp_tools.build(frontdesk.hooks(), frontdesk.url() if cfg.http.enabled else "")
         await server.run_stdio_async()
         runner.request_stop("the MCP client closed the connection")
 
@@ -285,10 +285,10 @@ def _fetch_voice(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _install_service(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend.ops import services
+    from presgend.ops import units
 
     kind = args.kind or ("launchd" if sys.platform == "darwin" else "systemd")
-    text = services.render(kind, cfg, config_path=args.config, user=args.user)
+    text = units.render(kind, cfg, config_path=args.config, user=args.user)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)

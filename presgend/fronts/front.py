@@ -1,8 +1,9 @@
 """The front desk as one of the daemon's services: the HTTP app (with MCP at /mcp)
 bound to this daemon's intake, worker and outcomes, and the cancelling of jobs.
 
-`desk.py` holds what needs no daemon (hand-in, ledger, links, retention); this class
-is the part that does: who is running what, and how a job is stopped.
+`daemon/ledger.py` and `fronts/handin.py` hold what needs no daemon (the ledger, hand-in,
+links, retention); this class is the part that does: who is running what, and how a job
+is stopped.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from presgend.backends import claims
 from presgend.core import hardware, inputs
 from presgend.core.config import Config
 from presgend.core.settings import Settings
-from presgend.daemon import desk
+from presgend.daemon import ledger
 from presgend.daemon.intake import Intake
 from presgend.daemon.outcomes import Outcomes
 from presgend.daemon.worker import Worker
 
 if TYPE_CHECKING:
     from presgend.backends.queue import Queue
-    from presgend.daemon.daemon import Daemon
-    from presgend.fronts.http_api import Hooks
+    from presgend.daemon.supervisor import Daemon
+    from presgend.fronts.views import Hooks
 
 
 class FrontDesk:
@@ -53,7 +54,7 @@ class FrontDesk:
         return self.settings.current
 
     def hooks(self) -> Hooks:
-        from presgend.fronts.http_api import Hooks
+        from presgend.fronts.views import Hooks
         from presgend.ops import doctor
 
         return Hooks(
@@ -109,25 +110,21 @@ class FrontDesk:
         """Cancel a handed-in job: "cancelled" when it was here (still in the inbox, or
         running on this daemon), "requested" when another daemon has it (a marker its
         housekeeping acts on), "finished" when it is too late."""
-        item = desk.entry(self.inbox, job_id) or {}
-        if item.get("status") in desk.FINISHED:
+        item = ledger.entry(self.inbox, job_id) or {}
+        if item.get("status") in ledger.FINISHED:
             return "finished"
-        running = self.worker.jobs.get(job_id)
-        if running is not None and running.task is not None:
-            running.cancelled = True
-            running.task.cancel()
+        if self.worker.stop(job_id, "cancelled"):
             return "cancelled"
         name = item.get("input")
         if name and inputs.classify(name) == "main" and (self.inbox / name).exists():
-            self.intake.ready.pop(name, None)
-            self.intake.settler.forget(name)
+            self.intake.withdraw(name)
             sidecars = inputs.sidecars_of(self.inbox, name)
-            if desk.job_id_of(self.inbox, sidecars) == job_id:
+            if ledger.job_id_of(self.inbox, sidecars) == job_id:
                 claim = claims.claim(self.inbox, name, sidecars, job_id)
                 if claim is not None:
                     self.outcomes.cancelled(job_id, self.inbox / name, claim, "queued")
                     return "cancelled"
-        desk.request_cancel(self.inbox, job_id)
+        ledger.request_cancel(self.inbox, job_id)
         return "requested"
 
 
@@ -149,7 +146,7 @@ def attach(daemon: Daemon) -> FrontDesk:
 
 def run_daemon(config: Config, *, once: bool = False, config_path: str | None = None) -> int:
     """`presgend run` and `presgend serve`: the daemon with its front desk."""
-    from presgend.daemon.daemon import Daemon
+    from presgend.daemon.supervisor import Daemon
 
     daemon = Daemon(config, config_path)
     attach(daemon)

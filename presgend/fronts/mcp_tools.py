@@ -6,13 +6,15 @@ inbox like a drop, and a finished video comes back as its download link, never b
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from presgend.core import inputs
-from presgend.daemon import desk
-from presgend.fronts.http_api import Hooks, recent, view
+from presgend.fronts import handin
+from presgend.fronts.views import Hooks, recent, view
 from presgend.pipeline.context import new_job_id
 
 INSTRUCTIONS = (
@@ -32,26 +34,27 @@ def allowed(path: Path, roots: tuple[str, ...]) -> bool:
     return False
 
 
-def build(hooks: Hooks, base_url: str = "") -> Any:
-    """The MCP server with presgend's tools, bound to a daemon's hooks."""
-    from mcp.server.mcpserver import MCPServer
-    from mcp.server.mcpserver.exceptions import ToolError
+class ToolError(Exception):
+    """A tool's answer in one sentence (raised as MCP's ToolError by `build`)."""
 
-    server = MCPServer("presgend", instructions=INSTRUCTIONS, log_level="WARNING")
 
-    def known(job_id: str) -> dict[str, Any]:
-        shown = view(hooks, job_id, base_url)
+class Tools:
+    """The tools over a daemon's hooks: plain methods, each one MCP tool (its docstring
+    is the tool's description), testable without a server."""
+
+    def __init__(self, hooks: Hooks, base_url: str = "") -> None:
+        self.hooks = hooks
+        self.base_url = base_url
+
+    def known(self, job_id: str) -> dict[str, Any]:
+        shown = view(self.hooks, job_id, self.base_url)
         if shown is None:
             raise ToolError(f"There is no job with the id {job_id}.")
         return shown
 
-    def brief(shown: dict[str, Any]) -> dict[str, Any]:
-        """A status without the documents: get_report is there for those."""
-        return {k: v for k, v in shown.items() if k not in ("report", "error_document")}
-
-    def readable(path: str) -> Path:
+    def readable(self, path: str) -> Path:
         """The file at `path`, if it is inside mcp.allowed_roots; ToolError otherwise."""
-        roots = hooks.config.mcp.allowed_roots
+        roots = self.hooks.config.mcp.allowed_roots
         source = Path(os.path.expanduser(path))
         if not roots:
             raise ToolError("Reading files is off: set mcp.allowed_roots in the config.")
@@ -61,65 +64,94 @@ def build(hooks: Hooks, base_url: str = "") -> Any:
             raise ToolError(f"{path} is not a file presgend can read.")
         return source
 
-    @server.tool()
-    async def submit_file(path: str) -> dict[str, Any]:
+    async def submit_file(self, path: str) -> dict[str, Any]:
         """Queue a video (.mp4 .mov .mkv .webm .m4v .avi) or a script (.txt .md) on the
         presgend machine, with its transcript or picture beside it if there is one.
         Returns the job id; poll job_status with it."""
-        source = readable(path)
-        name = desk.safe_name(source.name)
+        source = self.readable(path)
+        name = handin.safe_name(source.name)
         if inputs.classify(name) != "main":
             raise ToolError(f"{source.name} is neither a video nor a script presgend can use.")
-        sidecars: dict[str, Path] = {}
-        wanted = (
-            inputs.IMAGE_SUFFIXES
-            if name.lower().endswith(inputs.SCRIPT_SUFFIXES)
-            else inputs.TRANSCRIPT_SUFFIXES
-        )
-        for suffix in wanted:
-            beside = source.with_name(source.stem + suffix)
-            if beside.is_file():
-                sidecars[suffix] = beside
-                break
         job_id = new_job_id()
         final = await asyncio.to_thread(
-            desk.hand_in, hooks.config, source, name, job_id,
-            sidecars=sidecars, source="mcp", move=False,
+            handin.hand_in, self.hooks.config, source, name, job_id,
+            sidecars=sidecars_beside(source, name), source="mcp", move=False,
         )  # fmt: skip
-        hooks.poke(final)
+        self.hooks.poke(final)
         return {"job_id": job_id, "input": final, "status": "queued"}
 
-    @server.tool()
-    async def job_status(job_id: str) -> dict[str, Any]:
+    async def job_status(self, job_id: str) -> dict[str, Any]:
         """Status (queued, running, ok, failed, duplicate, expired), phase and progress
         of one job; when it is done, its download links (or its error)."""
-        return brief(known(job_id))
+        return brief(self.known(job_id))
 
-    @server.tool()
-    async def list_jobs(limit: int = 10) -> list[dict[str, Any]]:
+    async def list_jobs(self, limit: int = 10) -> list[dict[str, Any]]:
         """The most recent jobs, newest first."""
-        return [brief(shown) for shown in recent(hooks, max(1, min(limit, 100)), base_url)]
+        newest = recent(self.hooks, max(1, min(limit, 100)), self.base_url)
+        return [brief(shown) for shown in newest]
 
-    @server.tool()
-    async def get_report(job_id: str) -> dict[str, Any]:
+    async def get_report(self, job_id: str) -> dict[str, Any]:
         """The full report of a finished job (or its error document)."""
-        shown = known(job_id)
+        shown = self.known(job_id)
         document = shown.get("report") or shown.get("error_document")
         if document is None:
             raise ToolError(f"The job {job_id} has no report yet; it is {shown['status']}.")
         return dict(document)
 
-    @server.tool()
-    async def plan(path: str) -> dict[str, Any]:
+    async def plan(self, path: str) -> dict[str, Any]:
         """What processing a file would do (slides, timings, voice), writing nothing."""
-        from presgend.ops import planning
+        from presgend.ops.plan import plan
 
-        result: dict[str, Any] = await planning.plan(readable(path), hooks.config, None)
+        result: dict[str, Any] = await plan(self.readable(path), self.hooks.config, None)
         return result
 
-    @server.tool()
-    async def doctor() -> list[dict[str, Any]]:
+    async def doctor(self) -> list[dict[str, Any]]:
         """Whether everything presgend needs is ready (tools, models, voices, folders)."""
-        return [check.as_dict() for check in await asyncio.to_thread(hooks.ready_checks)]
+        return [check.as_dict() for check in await asyncio.to_thread(self.hooks.ready_checks)]
 
+
+TOOLS = ("submit_file", "job_status", "list_jobs", "get_report", "plan", "doctor")
+
+
+def brief(shown: dict[str, Any]) -> dict[str, Any]:
+    """A status without the documents: get_report is there for those."""
+    return {k: v for k, v in shown.items() if k not in ("report", "error_document")}
+
+
+def sidecars_beside(source: Path, name: str) -> dict[str, Path]:
+    """The transcript beside a video, or the picture beside a script, if there is one."""
+    wanted = (
+        inputs.IMAGE_SUFFIXES
+        if name.lower().endswith(inputs.SCRIPT_SUFFIXES)
+        else inputs.TRANSCRIPT_SUFFIXES
+    )
+    for suffix in wanted:
+        beside = source.with_name(source.stem + suffix)
+        if beside.is_file():
+            return {suffix: beside}
+    return {}
+
+
+def build(hooks: Hooks, base_url: str = "") -> Any:
+    """The MCP server with presgend's tools, bound to a daemon's hooks."""
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError as McpToolError
+
+    server = MCPServer("presgend", instructions=INSTRUCTIONS, log_level="WARNING")
+    tools = Tools(hooks, base_url)
+    for name in TOOLS:
+        server.tool()(_speaking(getattr(tools, name), McpToolError))
     return server
+
+
+def _speaking(method: Callable[..., Awaitable[Any]], error: type[Exception]) -> Any:
+    """`method` with its ToolError raised as MCP's, so the assistant reads the sentence."""
+
+    @functools.wraps(method)
+    async def tool(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except ToolError as exc:
+            raise error(str(exc)) from None
+
+    return tool

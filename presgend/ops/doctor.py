@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from presgend.core import tools
+from presgend.core import procs
 from presgend.core.config import Config
 from presgend.core.errors import JobError, PresgendError
 from presgend.pipeline.script import voices
@@ -105,7 +105,7 @@ def _http(cfg: Config) -> Check:
 
 def _tool(name: str) -> Check:
     try:
-        path = tools.find(name)
+        path = procs.find(name)
     except Exception as exc:
         return Check(name, "fail", "not found", str(exc))
     version = _first_line([path, "-version"])
@@ -113,9 +113,9 @@ def _tool(name: str) -> Check:
 
 
 def _x264() -> Check:
-    if not tools.available("ffmpeg"):
+    if not procs.available("ffmpeg"):
         return Check("libx264", "fail", "ffmpeg is missing", "install ffmpeg")
-    out = _output([tools.find("ffmpeg"), "-hide_banner", "-encoders"])
+    out = _output([procs.find("ffmpeg"), "-hide_banner", "-encoders"])
     if " libx264 " in out:
         return Check("libx264", "ok", "H.264 encoder available")
     return Check(
@@ -178,7 +178,7 @@ def _fonts() -> Check:
 def _speech(cfg: Config) -> list[Check]:
     """Which voices can speak a script here: Piper's voices, espeak-ng, gTTS (online)."""
     checks = []
-    espeak = tools.available("espeak-ng")
+    espeak = procs.available("espeak-ng")
     if voices.piper_command() is None:
         checks.append(
             Check(

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from presgend.core import tools
+from presgend.core import procs
 from presgend.pipeline.script import voices
 from presgend.pipeline.text import subtitles
 from presgend.pipeline.video import loudness
@@ -52,7 +52,7 @@ class SampleTalk:
 
 def speak(text: str, wav: Path, voice: str = "en", speed: int = 165) -> float:
     subprocess.run(
-        [tools.find("espeak-ng"), "-v", voice, "-s", str(speed), "-w", str(wav), text],
+        [procs.find("espeak-ng"), "-v", voice, "-s", str(speed), "-w", str(wav), text],
         check=True,
         capture_output=True,
         timeout=120,
@@ -227,7 +227,7 @@ def _encode(
     )
     subprocess.run(
         [
-            tools.find("ffmpeg"),
+            procs.find("ffmpeg"),
             "-nostdin",
             "-v",
             "error",

@@ -5,7 +5,7 @@ Each phase reports progress (the phase and a fraction) and long steps whose frac
 moves slowly also beat (a recognised segment, a synthesised sentence). `Guard.watch`
 runs one attempt of a job and cancels it when neither has happened for the limit;
 cancelling a job kills its external programs' process groups on the way out
-(`tools.run`), so a stopped ffmpeg or a recogniser spinning in C goes with it.
+(`procs.run`), so a stopped ffmpeg or a recogniser spinning in C goes with it.
 """
 
 from __future__ import annotations

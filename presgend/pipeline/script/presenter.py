@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageOps
 
-from presgend.core import inputs, logs, tools
+from presgend.core import inputs, logs, procs
 from presgend.core.config import PresenterConfig
 from presgend.core.errors import JobError, ToolError
 from presgend.core.hardware import HardwareProfile, Quality
@@ -283,9 +283,9 @@ async def animate(
     level = await asyncio.to_thread(levels, speech_wav)
     count = math.ceil(duration * PRESENTER_FPS)
     level = np.pad(level, (0, max(0, count - len(level))))[:count]
-    await tools.run(
+    await procs.run(
         [
-            tools.find("ffmpeg"), "-v", "error", "-nostdin", "-y",
+            procs.find("ffmpeg"), "-v", "error", "-nostdin", "-y",
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{pw}x{ph}",
             "-r", str(PRESENTER_FPS), "-i", "pipe:0",
             "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", "-pix_fmt", "yuv420p",
@@ -381,10 +381,10 @@ async def run_sadtalker(
 async def _run_in(
     folder: Path, command: list[str], timeout: float, busy: Callable[[], None] | None = None
 ) -> None:
-    """tools.run with a working directory (SadTalker loads its checkpoints relatively)."""
+    """procs.run with a working directory (SadTalker loads its checkpoints relatively)."""
     wrapper = [
         sys.executable, "-c",
         "import os, sys; os.chdir(sys.argv[1]); os.execv(sys.argv[2], sys.argv[2:])",
         str(folder), *command,
     ]  # fmt: skip
-    await tools.run(wrapper, timeout=timeout, what="SadTalker", busy=busy)
+    await procs.run(wrapper, timeout=timeout, what="SadTalker", busy=busy)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from presgend.core import aio, logs, tools
+from presgend.core import aio, logs, procs
 from presgend.core.config import SpeechConfig
 from presgend.core.errors import JobError
 from presgend.pipeline.script import voices
@@ -256,7 +256,7 @@ async def _piper_all(
         text_file = folder / "sentences.txt"
         text_file.write_text("\n".join(missing) + "\n", encoding="utf-8")
         out_dir = folder / "out"
-        await tools.run(
+        await procs.run(
             voices.synth_command(engine.piper, text_file, out_dir),
             timeout=60 + 3 * len(missing),
             what="Piper",
@@ -275,8 +275,8 @@ async def _piper_all(
 async def _convert(source: Path, text: str) -> np.ndarray:
     """Any engine's audio as mono samples at RATE."""
     out = source.with_name(source.stem + ".24k.wav")
-    await tools.run(
-        [tools.find("ffmpeg"), "-v", "error", "-nostdin", "-y", "-i", str(source),
+    await procs.run(
+        [procs.find("ffmpeg"), "-v", "error", "-nostdin", "-y", "-i", str(source),
          "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_s16le", str(out)],
         timeout=60, what="ffmpeg (speech)",
     )  # fmt: skip
@@ -290,8 +290,8 @@ async def _espeak(text: str, voice: str, folder: Path) -> Path:
     text_file = folder / "text.txt"
     text_file.write_text(text, encoding="utf-8")  # read from a file: no argument injection
     out = folder / "espeak.wav"
-    await tools.run(
-        [tools.find("espeak-ng"), "-v", voice, "-b", "1", "-w", str(out), "-f", str(text_file)],
+    await procs.run(
+        [procs.find("espeak-ng"), "-v", voice, "-b", "1", "-w", str(out), "-f", str(text_file)],
         timeout=60,
         what="espeak-ng",
     )

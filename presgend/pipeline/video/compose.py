@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presgend.core import tools
+from presgend.core import procs
 from presgend.core.errors import JobError, ToolError
 from presgend.core.hardware import Quality
 from presgend.pipeline.video import loudness
@@ -329,10 +329,10 @@ TRUNCATION_SIGNS = (
 
 
 async def compose(plan: ComposePlan, on_progress: Callable[[float], None]) -> None:
-    args = build_args(plan, tools.find("ffmpeg"))
+    args = build_args(plan, procs.find("ffmpeg"))
     timeout = 120 + plan.duration * 6
     try:
-        result = await tools.run(
+        result = await procs.run(
             args,
             timeout=timeout,
             what="ffmpeg composition",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from presgend.core import tools
+from presgend.core import procs
 from presgend.pipeline.video.probe import MediaInfo
 
 SAMPLES = 12
@@ -102,7 +102,7 @@ async def sample_frame(info: MediaInfo, t: float, width: int) -> np.ndarray | No
     """One grey frame at `t` seconds, scaled to `width`, rotation applied."""
     height = _detect_height(info, width)
     args = [
-        tools.find("ffmpeg"),
+        procs.find("ffmpeg"),
         "-nostdin",
         "-v",
         "error",
@@ -121,7 +121,7 @@ async def sample_frame(info: MediaInfo, t: float, width: int) -> np.ndarray | No
         "rawvideo",
         "-",
     ]
-    result = await tools.run(args, timeout=60, check=False, what="frame sampling")
+    result = await procs.run(args, timeout=60, check=False, what="frame sampling")
     if result.returncode != 0 or len(result.stdout) < width * height:
         return None
     return np.frombuffer(result.stdout[: width * height], np.uint8).reshape(height, width)
@@ -279,13 +279,13 @@ async def _frames(
         if keyframes_only
         else ""
     )
-    args = [tools.find("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-v", "info"]
+    args = [procs.find("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-v", "info"]
     args += ["-skip_frame", "nokey"] if keyframes_only else ["-ss", f"{start:.3f}"]
     args += ["-i", str(info.path.absolute()), "-an"]
     args += ["-to", f"{end - start:.3f}"] if end else []
     args += ["-vf", f"{keep}scale={w}:{h},format=gray,showinfo", "-fps_mode", "passthrough"]
     args += ["-f", "rawvideo", "-"]
-    result = await tools.run(args, timeout=60 + info.duration / 4, check=False, what="frame scan")
+    result = await procs.run(args, timeout=60 + info.duration / 4, check=False, what="frame scan")
     times = [
         float(m) + start  # input seeking restarts the clock at 0
         for m in re.findall(r"pts_time:\s*(-?[\d.]+)", result.stderr.decode("utf-8", "replace"))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from presgend.core import tools
+from presgend.core import procs
 
 TARGET_LUFS = -16.0
 LIMIT_DBFS = -2.0  # sample peaks; true peaks land under -1 dBTP after AAC
@@ -84,7 +84,7 @@ def _summary(stderr: str, key: str) -> float | None:
 
 async def _analyse(path: Path, chain: str, timeout: float) -> str:
     args = [
-        tools.find("ffmpeg"),
+        procs.find("ffmpeg"),
         "-nostdin",
         "-hide_banner",
         "-nostats",
@@ -101,7 +101,7 @@ async def _analyse(path: Path, chain: str, timeout: float) -> str:
         "null",
         "-",
     ]
-    result = await tools.run(args, timeout=timeout, check=False, what="loudness measurement")
+    result = await procs.run(args, timeout=timeout, check=False, what="loudness measurement")
     return result.stderr.decode("utf-8", "replace")
 
 

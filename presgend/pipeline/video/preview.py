@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from presgend.core import tools
+from presgend.core import procs
 from presgend.pipeline.text import slides
 
 THUMB_HEIGHT = 360
@@ -35,7 +35,7 @@ def clock(seconds: float) -> str:
 async def presenter_frame(video: Path, at: float, out: Path) -> Path | None:
     """The left half of the output at `at` seconds, or None if ffmpeg cannot give it."""
     args = [
-        tools.find("ffmpeg"),
+        procs.find("ffmpeg"),
         "-nostdin",
         "-v",
         "error",
@@ -50,7 +50,7 @@ async def presenter_frame(video: Path, at: float, out: Path) -> Path | None:
         "crop=iw/2:ih:0:0",
         str(out.absolute()),
     ]
-    result = await tools.run(args, timeout=60, check=False, what="preview frame")
+    result = await procs.run(args, timeout=60, check=False, what="preview frame")
     return out if result.returncode == 0 and out.is_file() else None
 
 

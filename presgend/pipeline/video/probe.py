@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presgend.core import tools
+from presgend.core import procs
 from presgend.core.errors import JobError, ToolError
 
 PROBE_TIMEOUT = 60.0
@@ -39,7 +39,7 @@ class MediaInfo:
 
 async def ffprobe_json(path: Path, *, count_frames: bool = False) -> dict[str, Any]:
     args = [
-        tools.find("ffprobe"),
+        procs.find("ffprobe"),
         "-v",
         "error",
         "-print_format",
@@ -51,7 +51,7 @@ async def ffprobe_json(path: Path, *, count_frames: bool = False) -> dict[str, A
         args += ["-count_packets"]
     args.append(str(path.absolute()))
     try:
-        result = await tools.run(args, timeout=PROBE_TIMEOUT, what="ffprobe")
+        result = await procs.run(args, timeout=PROBE_TIMEOUT, what="ffprobe")
     except ToolError as exc:
         reason = _first_line(exc.stderr) or "it is not a media file"
         raise JobError(
@@ -98,7 +98,7 @@ async def last_packet_time(path: Path, duration: float) -> float | None:
     """
     start = max(0.0, duration - END_WINDOW)
     args = [
-        tools.find("ffprobe"),
+        procs.find("ffprobe"),
         "-v",
         "error",
         "-read_intervals",
@@ -109,7 +109,7 @@ async def last_packet_time(path: Path, duration: float) -> float | None:
         "csv=p=0",
         str(path.absolute()),
     ]
-    result = await tools.run(args, timeout=PROBE_TIMEOUT, check=False, what="ffprobe")
+    result = await procs.run(args, timeout=PROBE_TIMEOUT, check=False, what="ffprobe")
     times = [_float(line.strip().strip(",")) for line in result.stdout.decode().splitlines()]
     found = [t for t in times if t is not None]
     return max(found) if found else None
@@ -261,7 +261,7 @@ def _int(value: object) -> int | None:
 async def extract_audio(info: MediaInfo, wav: Path) -> Path:
     """16 kHz mono PCM, what the speech recogniser wants."""
     args = [
-        tools.find("ffmpeg"),
+        procs.find("ffmpeg"),
         "-nostdin",
         "-v",
         "error",
@@ -279,7 +279,7 @@ async def extract_audio(info: MediaInfo, wav: Path) -> Path:
     ]
     timeout = 60 + info.duration
     try:
-        await tools.run(args, timeout=timeout, what="audio extraction")
+        await procs.run(args, timeout=timeout, what="audio extraction")
     except ToolError as exc:
         raise JobError(
             "The audio track cannot be decoded.", phase="probe", detail=exc.detail

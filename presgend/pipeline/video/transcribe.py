@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from presgend.core import inputs, logs, tools
+from presgend.core import inputs, logs, procs
 from presgend.core.config import TranscriptionConfig
 from presgend.core.errors import JobError
 from presgend.pipeline.text import lexicon
@@ -527,7 +527,7 @@ async def transcribe(
     from presgend.pipeline.video import recogniser
 
     args = [sys.executable, "-m", "presgend.pipeline.video.recogniser"]
-    result = await tools.run(
+    result = await procs.run(
         args, timeout=RECOGNISER_TIMEOUT, check=False, what="speech recognition",
         on_stdout_line=on_line, stdin=recogniser.request_line(wav, cfg, cuda),
     )  # fmt: skip
@@ -536,7 +536,7 @@ async def transcribe(
     if "error" in answers:
         raise JobError(answers["error"], phase="content", detail=answers.get("detail", ""))
     if result.returncode < 0:  # killed from outside: the job may run once more
-        raise tools.failure("Speech recognition", result)
+        raise procs.failure("Speech recognition", result)
     stderr = result.stderr.decode("utf-8", "replace").strip()[-2000:]
     raise JobError(
         "Speech recognition failed on this audio.",

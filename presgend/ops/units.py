@@ -84,14 +84,14 @@ WantedBy=multi-user.target
 
 
 @dataclass(frozen=True)
-class ServicePaths:
+class UnitPaths:
     executable: Path
     config: Path
     workdir: Path
     folders: tuple[Path, ...]
 
 
-def paths_for(config: Config, config_path: str | None) -> ServicePaths:
+def paths_for(config: Config, config_path: str | None) -> UnitPaths:
     workdir = Path.cwd()
     exe = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "presgend" else None
     found = shutil.which("presgend")
@@ -103,7 +103,7 @@ def paths_for(config: Config, config_path: str | None) -> ServicePaths:
             f.resolve() for f in (p.inbox, p.outbox, p.failed, p.archive, p.logs) if f is not None
         )
     )
-    return ServicePaths(executable, config_file, workdir.resolve(), folders)
+    return UnitPaths(executable, config_file, workdir.resolve(), folders)
 
 
 def render(
@@ -122,7 +122,7 @@ def _quote(path: Path) -> str:
     return f'"{text}"' if " " in text else text
 
 
-def render_systemd(paths: ServicePaths, user: str, grace_seconds: float) -> str:
+def render_systemd(paths: UnitPaths, user: str, grace_seconds: float) -> str:
     return UNIT.format(
         mounts=" ".join(_quote(f) for f in paths.folders),
         executable=_quote(paths.executable),
@@ -134,7 +134,7 @@ def render_systemd(paths: ServicePaths, user: str, grace_seconds: float) -> str:
     )
 
 
-def render_launchd(paths: ServicePaths, grace_seconds: float) -> str:
+def render_launchd(paths: UnitPaths, grace_seconds: float) -> str:
     logs = next((f for f in paths.folders if f.name == "logs"), paths.workdir)
     plist = {
         "Label": "com.presgen.presgend",
@@ -155,7 +155,7 @@ def render_launchd(paths: ServicePaths, grace_seconds: float) -> str:
     return plistlib.dumps(plist, sort_keys=False).decode("utf-8")
 
 
-EXAMPLE = ServicePaths(
+EXAMPLE = UnitPaths(
     executable=Path("/opt/presgend/.venv/bin/presgend"),
     config=Path("/etc/presgend/presgend.toml"),
     workdir=Path("/srv/presgend"),

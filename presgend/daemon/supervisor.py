@@ -87,6 +87,7 @@ class Daemon:
         self.housekeeping = Housekeeping(
             self.settings,
             jobs=self.worker.jobs,
+            stop=self.worker.stop,
             intake=self.intake,
             monitor=self.monitor,
             snapshot=self._snapshot,
