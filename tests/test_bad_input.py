@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import cli
+from support.cli import cli
 
 
 def _assert_clean_failure(

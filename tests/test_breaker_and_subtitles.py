@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import itertools
 
-from talks import PITCH, flatten
+from support.talks import PITCH, flatten
 
 from presgend.core.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from presgend.pipeline.text.subtitles import cues, lines, timestamp, to_srt

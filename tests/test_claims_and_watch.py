@@ -260,7 +260,7 @@ def test_the_service_files_in_the_repo_are_the_rendered_example() -> None:
 
 
 def test_install_service_prints_a_unit_for_this_config(tmp_path: Path) -> None:
-    from conftest import cli
+    from support.cli import cli
 
     result = cli("install-service", "--kind", "systemd", "--config",
                  str(ROOT / "config" / "presgend.toml"), cwd=tmp_path)  # fmt: skip

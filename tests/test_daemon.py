@@ -16,8 +16,7 @@ from typing import Any
 
 import psutil
 import pytest
-from daemon_harness import (
-    CLIP_SENTENCES,
+from support.daemons import (
     DaemonProcess,
     OutboxWatcher,
     claims_left,
@@ -26,6 +25,8 @@ from daemon_harness import (
     valid_video,
     visible,
 )
+from support.talks import CLIP_SENTENCES
+from support.waiting import poll_until, until
 
 from presgend.ops import sample
 
@@ -196,10 +197,7 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(
     finally:
         first.kill()
     # its ffmpeg dies with it (PR_SET_PDEATHSIG), so the job is never composed twice at once
-    deadline = time.monotonic() + 10
-    while any(alive(p) for p in children) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [p.pid for p in children if alive(p)], "an orphaned ffmpeg is still running"
+    poll_until(lambda: not any(alive(p) for p in children), 10, "the orphaned ffmpeg's end")
     assert claims_left(tmp_path / "inbox"), "the killed job's claim should still be there"
     assert [n for n in visible(tmp_path / "outbox") if n.endswith(".mp4")] == []
     second = DaemonProcess(tmp_path, "second", output={"quality": "standard"})
@@ -324,7 +322,7 @@ def test_hostile_drops_fail_cleanly_and_good_files_still_run(
 def test_breaker_holds_admission_while_overloaded(tmp_path: Path, clip: sample.SampleTalk) -> None:
     import asyncio
 
-    from daemon_harness import daemon_config
+    from support.daemons import daemon_config
 
     from presgend.core import config as config_mod
     from presgend.core import logs
@@ -433,16 +431,6 @@ def test_inbox_that_disappears_pauses_intake_and_loses_nothing(
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-async def until(check: Any, timeout: float = 30.0) -> None:
-    """Poll `check` on the loop until it is true; fail after `timeout` seconds."""
-    import asyncio
-
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 def stat_kind(path: Path) -> str:

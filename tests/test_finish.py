@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 import talks
-from conftest import assert_changes_match, cli, gray_frames
+from support.cli import cli
+from support.frames import assert_changes_match, gray_frames
 
 from presgend.ops import sample
 from presgend.pipeline.text import fidelity, lexicon, phrases

@@ -15,8 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from daemon_harness import CLIP_SENTENCES, TOKEN, HttpServer, daemon_config, valid_video, visible
-from pg_server import free_port
+from support.daemons import daemon_config, valid_video, visible
+from support.http_service import TOKEN, HttpServer
+from support.ports import free_port
+from support.talks import CLIP_SENTENCES
+from support.waiting import poll_until
 
 from presgend.fronts import handin
 from presgend.ops import sample
@@ -293,7 +296,7 @@ def test_mcp_over_stdio_and_over_http(
 def test_another_daemon_on_the_inbox_runs_an_upload_and_the_status_follows(
     tmp_path: Path, clip: sample.SampleTalk
 ) -> None:
-    from daemon_harness import DaemonProcess
+    from support.daemons import DaemonProcess
 
     # the front's breaker never admits a job, so the other daemon on the inbox takes it
     front = HttpServer(tmp_path, tokens=[], breaker={"cpu_percent": 0.1, "cooldown_seconds": 600})
@@ -305,13 +308,13 @@ def test_another_daemon_on_the_inbox_runs_an_upload_and_the_status_follows(
         assert response.status_code == 202
         job_id = response.json()["job_id"]
         seen = set()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+
+        def finished() -> Any:
             status = httpx.get(f"{front.url}/api/jobs/{job_id}").json()
             seen.add(status["status"])
-            if status["status"] in ("ok", "failed"):
-                break
-            time.sleep(0.2)
+            return status if status["status"] in ("ok", "failed") else None
+
+        status = poll_until(finished, 120, "the shared upload's end", every=0.2)
         assert status["status"] == "ok" and "running" in seen
         assert [e["input"] for e in worker.events("input_claimed")] == ["shared.mp4"]
         assert [e["job_id"] for e in worker.events("input_claimed")] == [job_id]
@@ -376,7 +379,7 @@ def test_a_queued_upload_can_be_cancelled_and_parts_must_fit(
 def test_a_job_running_on_another_daemon_is_cancelled_through_any_front(
     tmp_path: Path, talk: sample.SampleTalk
 ) -> None:
-    from daemon_harness import DaemonProcess
+    from support.daemons import DaemonProcess
 
     front = HttpServer(tmp_path, tokens=[], breaker={"cpu_percent": 0.1, "cooldown_seconds": 600})
     worker = DaemonProcess(tmp_path, "worker", output={"quality": "standard"})

@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import cli, ffprobe, write_config
+from support.cli import cli, write_config
+from support.frames import ffprobe
 
 pytestmark = pytest.mark.slow
 

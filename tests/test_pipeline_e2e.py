@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_changes_match, cli, ffprobe, gray_frames, write_config
-from speech_check import word_error_rate
+from support.cli import cli, write_config
+from support.frames import assert_changes_match, ffprobe, gray_frames
+from support.speech import word_error_rate
 
 from presgend.pipeline.video import face, transcribe
 

@@ -11,22 +11,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import psutil
 import psycopg
 import pytest
-from daemon_harness import (
-    CLIP_SENTENCES,
-    DaemonProcess,
-    OutboxWatcher,
-    daemon_config,
-    remux,
-    valid_video,
-    visible,
-)
+from support.daemons import DaemonProcess, OutboxWatcher, daemon_config, remux, valid_video, visible
+from support.talks import CLIP_SENTENCES
+from support.waiting import poll_until
 
 from presgend.ops import sample
 
@@ -192,10 +185,7 @@ def test_a_killed_worker_s_job_completes_once_elsewhere(
         assert _running_job([a]) is a
         children = a.proc_children()
         a.kill()
-        deadline = time.monotonic() + 10
-        while any(_alive(p) for p in children) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not [p.pid for p in children if _alive(p)], "an orphaned child is still running"
+        poll_until(lambda: not any(_alive(p) for p in children), 10, "the orphaned child's end")
         assert [n for n in visible(tmp_path / "outbox") if n.endswith(".mp4")] == []
         b.wait_for(lambda: b.events("job_succeeded"), 240, "the job to run again on b")
     finally:
@@ -297,7 +287,7 @@ def test_an_upload_runs_through_the_queue_under_its_job_id(
     tmp_path: Path, clip: sample.SampleTalk, queue_dsn: str
 ) -> None:
     import httpx
-    from daemon_harness import HttpServer
+    from support.http_service import HttpServer
 
     init_queue(tmp_path, queue_dsn)
     front = HttpServer(tmp_path, tokens=[], queue=queue_section(queue_dsn))

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import cli, write_config
-from speech_check import word_error_rate
+from support.cli import cli, write_config
+from support.speech import word_error_rate
 
 from presgend.ops import sample
 from presgend.pipeline.text import fidelity, phrases, resentence

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_config
-from daemon_harness import DaemonProcess
+from support.cli import write_config
+from support.daemons import DaemonProcess
 
 from presgend.core import config as config_mod
 from presgend.core import logs

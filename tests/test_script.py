@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import assert_changes_match, cli, ffprobe, gray_frames, write_config
+from support.cli import cli, write_config
+from support.frames import assert_changes_match, ffprobe, gray_frames
 from test_slides import listener  # noqa: F401 - the request-recording fixture
 
 from presgend.core import config as config_mod

@@ -8,12 +8,12 @@ import errno
 import json
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_harness import daemon_config
+from support.daemons import daemon_config
+from support.waiting import until
 
 from presgend.core import config as config_mod
 from presgend.core import inputs, logs
@@ -65,10 +65,10 @@ def test_signal_handlers_are_put_back(daemon: Daemon) -> None:
 
     async def scenario() -> int:
         runner = asyncio.create_task(daemon.run())
-        deadline = time.monotonic() + 10
-        while signal.getsignal(signal.SIGTERM) == before[signal.SIGTERM]:  # ours, while running
-            assert time.monotonic() < deadline, "the daemon never took over SIGTERM"
-            await asyncio.sleep(0.01)
+        await until(  # ours, while running
+            lambda: signal.getsignal(signal.SIGTERM) != before[signal.SIGTERM], 10,
+            "the daemon's taking over SIGTERM",
+        )  # fmt: skip
         signal.raise_signal(signal.SIGTERM)  # handled by the loop: a clean stop
         return await runner
 
@@ -234,7 +234,8 @@ def test_housekeeping_keeps_its_schedule_on_a_fake_clock(tmp_path: Path) -> None
             raise Stop
 
     keeper = Housekeeping(
-        cfg, jobs={}, monitor=monitor, wake=lambda: None, clock=lambda: now[0], sleep=sleep,
+        cfg, jobs={}, stop=lambda _id, _why: False, monitor=monitor, wake=lambda: None,
+        clock=lambda: now[0], sleep=sleep,
         intake=Intake(cfg, wake=lambda: None, reject=lambda n, r: None),
         snapshot=lambda: states.append(now[0]) or {"pid": 1},  # type: ignore[func-returns-value]
     )  # fmt: skip

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import assert_changes_match, cli, gray_frames, write_config
-from speech_check import alignment, word_error_rate, words
-from talks import PITCH, flatten
+from support.cli import cli, write_config
+from support.frames import assert_changes_match, gray_frames
+from support.speech import alignment, word_error_rate, words
+from support.talks import PITCH, flatten
 
 from presgend.core.config import SlidesConfig, SpeechConfig, TranscriptionConfig
 from presgend.ops import sample

@@ -20,8 +20,9 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import write_config
-from daemon_harness import DaemonProcess, OutboxWatcher, valid_video, visible
+from support.cli import write_config
+from support.daemons import DaemonProcess, OutboxWatcher, valid_video, visible
+from support.waiting import until
 
 from presgend.core import aio, procs
 from presgend.core.config import TranscriptionConfig
@@ -290,9 +291,7 @@ def test_a_cancelled_recognition_takes_its_process_with_it(
 
     async def scenario() -> None:
         task = asyncio.create_task(transcribe.transcribe(wav, cfg, cuda=False))
-        deadline = time.monotonic() + 60
-        while not stopper.stopped and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await until(lambda: stopper.stopped, 60, "the recogniser's stop")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

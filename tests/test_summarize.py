@@ -7,7 +7,7 @@ import re
 
 import pytest
 import talks
-from conftest import TALK
+from support.talks import TALK
 
 from presgend.pipeline.text import fidelity, lexicon, phrases, summarize
 from presgend.pipeline.text.sentences import split_sentences

@@ -1,7 +1,7 @@
 """The optional language-model writer (`[summary] engine = "openai"`): its answers pass
 the extractive writer's fact checks or the slide stays extractive, a dead or silent
 server costs at most `summary.timeout_seconds`, and the key comes from the environment.
-The server is a real HTTP process the tests start (tests/llm_server.py), with canned
+The server is a real HTTP process the tests start (tests/support/llm.py), with canned
 answers: faithful, corrupted, silent and prose. No model is downloaded."""
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import cli, write_config
-from llm_server import corrupted
-from talks import PITCH, flatten
+from support.cli import cli, write_config
+from support.llm import corrupted
+from support.talks import PITCH, flatten
 
 from presgend.core import config
 from presgend.ops import sample
 from presgend.pipeline.text import summarize, writer
 from presgend.pipeline.text.summarize import Section, Sentence
 
-SERVER = Path(__file__).with_name("llm_server.py")
+SERVER = Path(__file__).parent / "support" / "llm.py"
 
 
 def pitch_sections() -> list[Section]:

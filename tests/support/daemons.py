@@ -15,16 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
-from conftest import write_config
-from pg_server import free_port
 
-CLIP_SENTENCES = [
-    "Solar panels turn sunlight into electricity.",
-    "Batteries store the surplus for the evening.",
-    "The grid balances supply and demand.",
-]
+from .cli import write_config
+from .waiting import poll_until
 
 
 def daemon_config(root: Path, name: str = "d", **sections: dict[str, Any]) -> Path:
@@ -84,8 +78,7 @@ class DaemonProcess:
     def wait_for(
         self, check: Callable[[], Any], timeout: float, what: str, *, failures_ok: bool = False
     ) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def checked() -> Any:
             result = check()
             if result:
                 return result
@@ -94,8 +87,9 @@ class DaemonProcess:
                 raise AssertionError(f"a job failed waiting for {what}: {failed[0]['error']}")
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited ({self.proc.returncode}) waiting for {what}")
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            return None
+
+        return poll_until(checked, timeout, what)
 
     def proc_children(self) -> list[psutil.Process]:
         try:
@@ -199,72 +193,3 @@ def remux(src: Path, dst: Path, tag: str) -> Path:
         check=True,
     )  # fmt: skip
     return dst
-
-
-TOKEN = "test-token-0123456789"
-
-
-class HttpServer:
-    """`presgend serve` in a subprocess, with its folders under `root`."""
-
-    def __init__(
-        self,
-        root: Path,
-        breaker: dict[str, Any] | None = None,
-        queue: dict[str, Any] | None = None,
-        **http: Any,
-    ) -> None:
-        self.root = root
-        self.port = free_port()
-        settings = {"tokens": [TOKEN], "max_upload_mb": 20, **http, "port": self.port}
-        extra = {"breaker": breaker} if breaker else {}
-        if queue:
-            extra["queue"] = queue
-        self.config = daemon_config(
-            root, "srv", http=settings, mcp={"allowed_roots": [str(root)]}, **extra
-        )
-        self.stderr = (root / "srv.stderr").open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "presgend", "serve", "--config", str(self.config)],
-            cwd=root, stdout=subprocess.DEVNULL, stderr=self.stderr,
-        )  # fmt: skip
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.client = httpx.Client(base_url=self.url, headers=self.auth, timeout=30)
-        deadline = time.monotonic() + 30
-        while True:
-            assert self.proc.poll() is None, (root / "srv.stderr").read_text()
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server did not answer"
-            time.sleep(0.1)
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {TOKEN}"}
-
-    def upload(self, path: Path, name: str | None = None, **extra: Path) -> httpx.Response:
-        files: dict[str, Any] = {"file": (name or path.name, path.read_bytes())}
-        for field, side in extra.items():
-            files[field] = (side.name, side.read_bytes())
-        return self.client.post("/api/jobs", files=files)
-
-    def wait(self, job_id: str, timeout: float = 180, until: tuple[str, ...] = ()) -> Any:
-        until = until or ("ok", "failed", "duplicate")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.client.get(f"/api/jobs/{job_id}").json()
-            if status["status"] in until:
-                return status
-            assert self.proc.poll() is None, "the server exited"
-            time.sleep(0.2)
-        raise AssertionError(f"job {job_id} did not reach {until}")
-
-    def stop(self) -> int:
-        self.client.close()
-        self.proc.terminate()
-        rc = self.proc.wait(60)
-        self.stderr.close()
-        return rc

@@ -10,11 +10,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from .ports import free_port
 
 
 def binary(name: str) -> str:
@@ -25,12 +26,6 @@ def binary(name: str) -> str:
     if found is None:
         raise RuntimeError(f"{name} is missing: install Debian's postgresql (make setup does)")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

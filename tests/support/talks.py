@@ -6,6 +6,24 @@ ends. Facts (numbers, names, asks) are marked so tests can check they reach a sl
 
 from __future__ import annotations
 
+TALK = [
+    "Solar panels turn sunlight into electricity for homes and businesses.",
+    "Modern solar panels convert about a fifth of the sunlight they receive.",
+    "Panel prices have fallen sharply over the past decade.",
+    "Battery storage keeps the lights on after the sun goes down.",
+    "Home batteries store the midday surplus for the evening peak.",
+    "Battery chemistry decides how long the storage lasts.",
+    "Grid operators balance supply and demand every second.",
+    "Smart meters help the grid operators shift demand to sunny hours.",
+    "Together these pieces make clean power reliable.",
+]
+
+CLIP_SENTENCES = [
+    "Solar panels turn sunlight into electricity.",
+    "Batteries store the surplus for the evening.",
+    "The grid balances supply and demand.",
+]
+
 PITCH = [
     [
         "Good morning everyone, and thanks for having us.",
