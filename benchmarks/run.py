@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from presgend.ops import sample  # noqa: E402
 from presgend.pipeline.job import tree_memory_mb  # noqa: E402
@@ -205,8 +204,7 @@ def spoken_fixture(seconds: float) -> tuple[sample.SampleTalk, str]:
 
 
 def whisper_section(opts: argparse.Namespace) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from speech_check import word_error_rate
+    from tests.support.speech import word_error_rate
 
     talk, said = spoken_fixture(opts.seconds)
     model, which = whisper_model(opts.whisper_model)
@@ -527,8 +525,7 @@ def _cluster_run(root: Path, pairs: list[tuple[Path, Path]], queue: str) -> floa
 def cluster_section(opts: argparse.Namespace) -> dict[str, Any]:
     """Jobs per hour of three daemons on one inbox: folder claims against the PostgreSQL
     queue (a real server started here, as the tests do)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from pg_server import Server
+    from tests.support.postgres import Server
 
     root = WORK / "cluster"
     shutil.rmtree(root, ignore_errors=True)
@@ -570,8 +567,7 @@ def http_section(opts: argparse.Namespace) -> dict[str, Any]:
     import httpx
     import psutil
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from pg_server import free_port
+    from tests.support.ports import free_port
 
     talk = fixture(opts.seconds)
     root = WORK / "http"

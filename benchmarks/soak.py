@@ -10,7 +10,7 @@ SIGSTOP a daemon past its lease then SIGCONT it, SIGKILL a daemon's ffmpeg, or S
 one and leave it stopped (the stall watchdog must catch that). Run with the folder
 claims and with the PostgreSQL queue (a real server started here, as the tests do).
 
-    .venv/bin/python benchmarks/soak.py [--backend folder|postgres|both] [--drops 30]
+    .venv/bin/python -m benchmarks.soak [--backend folder|postgres|both] [--drops 30]
 """
 
 from __future__ import annotations
@@ -36,13 +36,10 @@ from typing import Any
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # the tests' harnesses, as benchmarks/run.py does
-
-from daemon_harness import valid_video  # noqa: E402
-from pg_server import Server  # noqa: E402
 
 from presgend.ops import sample  # noqa: E402
+from tests.support.daemons import valid_video  # noqa: E402
+from tests.support.postgres import Server  # noqa: E402
 
 WORK = ROOT / ".bench" / "soak"
 PRESGEND = [sys.executable, "-m", "presgend"]
