@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-import talks
+from support import talks
 from support.cli import cli
 from support.frames import assert_changes_match, gray_frames
 

@@ -6,7 +6,7 @@ import itertools
 import re
 
 import pytest
-import talks
+from support import talks
 from support.talks import TALK
 
 from presgend.pipeline.text import fidelity, lexicon, phrases, summarize

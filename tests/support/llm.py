@@ -1,5 +1,5 @@
 """A stand-in for an OpenAI-compatible language model server, run as its own process by
-the tests: `python tests/llm_server.py --mode MODE --log FILE`; it prints "port N" when
+the tests: `python tests/support/llm.py --mode MODE --log FILE`; it prints "port N" when
 it listens. No model is in it: its answers are canned from the sentences it is sent.
 
 Modes: `faithful` (a title and the two longest sentences, word for word), `corrupt` (the
