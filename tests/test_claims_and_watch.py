@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from presgend.backends import claims
+from presgend.backends.folder import claims
 from presgend.core import config as config_mod
 from presgend.core import hardware, inputs
 from presgend.core.errors import ClaimLost

@@ -73,3 +73,16 @@ def test_the_daemon_never_imports_a_front() -> None:
         if (target if target in modules else target.rsplit(".", 1)[0]).startswith("presgend.fronts")
     ]
     assert broken == []
+
+
+def test_the_backend_is_chosen_once_and_its_name_compared_nowhere() -> None:
+    """`backends.kind` resolves `queue.backend` to a class once; no module branches on
+    the name itself (`cfg.queue.backend == "postgres"`)."""
+    compared = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(isinstance(s, ast.Attribute) and s.attr == "backend" for s in sides):
+                    compared.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert compared == []

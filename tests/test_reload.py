@@ -112,10 +112,10 @@ def test_a_reload_reaches_every_service_that_reads_the_setting(
 def test_queue_settings_reach_the_queue_service(tmp_path: Path) -> None:
     values = base(tmp_path, queue={"backend": "postgres", "dsn": "postgresql://u@127.0.0.1:9/q"})
     daemon, _, _ = reloaded(tmp_path, values, "queue", "max_attempts", 7)
-    assert daemon.queue is not None and daemon.queue.config.queue.max_attempts == 7
+    assert daemon.backend.config.queue.max_attempts == 7  # type: ignore[attr-defined]
     values["queue"]["max_attempts"] = 3
     daemon, _, _ = reloaded(tmp_path, values, "queue", "stalled_seconds", 90.0)
-    assert daemon.queue is not None and daemon.queue.config.queue.stalled_seconds == 90.0
+    assert daemon.backend.config.queue.stalled_seconds == 90.0  # type: ignore[attr-defined]
 
 
 FIXED: list[tuple[str, str, Any, dict[str, dict[str, Any]]]] = [

@@ -28,8 +28,6 @@ RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("http", "bind"),
     ("http", "port"),
 )
-# Fixed at start only with the PostgreSQL queue: procrastinate's worker has its slots.
-RESTART_ONLY_POSTGRES: tuple[tuple[str, str], ...] = (("jobs", "max_concurrent"),)
 
 
 @dataclass(frozen=True)
@@ -52,9 +50,10 @@ def changes(before: Config, after: Config) -> list[str]:
 
 
 class Settings:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, restart_only: tuple[tuple[str, str], ...] = ()) -> None:
         self.current = config
         self.listeners: list[Listener] = []
+        self.restart_only = RESTART_ONLY + restart_only  # and the backend's own
 
     @classmethod
     def of(cls, value: Settings | Config) -> Settings:
@@ -63,15 +62,10 @@ class Settings:
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)
 
-    def fixed(self) -> tuple[tuple[str, str], ...]:
-        if self.current.queue.backend == "postgres":
-            return RESTART_ONLY + RESTART_ONLY_POSTGRES
-        return RESTART_ONLY
-
     def apply(self, new: Config) -> Reloaded:
         """Make `new` the live settings, less those fixed at start; tell the listeners."""
         before = self.current
-        fixed = self.fixed()
+        fixed = self.restart_only
         kept: dict[str, Any] = {}
         need_restart = []
         for name in changes(before, new):

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from presgend.backends import claims
+from presgend.backends.folder import claims
 from presgend.core import hardware, logs
 from presgend.core.config import Config
 from presgend.core.errors import ClaimLost

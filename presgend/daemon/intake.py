@@ -21,7 +21,7 @@ from pathlib import Path
 
 from watchdog.observers.api import BaseObserver
 
-from presgend.backends import claims
+from presgend.backends.folder import claims
 from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import JobError

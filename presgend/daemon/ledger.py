@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from presgend.backends import claims
+from presgend.backends.folder import claims
 from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.pipeline import publish

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from presgend.backends import claims
+from presgend.backends.folder import claims
 from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import JobError

@@ -19,8 +19,8 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from presgend.backends import claims
-from presgend.backends import queue as queue_mod
+from presgend import backends
+from presgend.backends.folder import claims
 from presgend.core import aio, hardware, logs
 from presgend.core import config as config_mod
 from presgend.core.config import Config
@@ -44,7 +44,9 @@ class Daemon:
         sampler: Callable[[], hardware.Sample] = hardware.system_load,
         services: Services | None = None,
     ) -> None:
-        self.settings = Settings(config)  # the live settings every service reads
+        # the live settings every service reads; the backend is chosen once, here
+        chosen = backends.kind(config)
+        self.settings = Settings(config, restart_only=chosen.restart_only)
         self.config_path = config_path
         self.sampler = sampler
         self.services = services or Services()
@@ -77,10 +79,13 @@ class Daemon:
             wake=self.wake.set,
             max_concurrent=lambda: self.max_concurrent,
         )
-        self.queue: queue_mod.Queue | None = None
-        if cfg.queue.backend == "postgres":
-            self.queue = queue_mod.Queue(self.settings, worker=self.worker, outcomes=self.outcomes)
-        self.intake_done = asyncio.Event()  # --once: everything dropped is handed over
+        self.backend = chosen(
+            backends.Parts(
+                self.settings, worker=self.worker, outcomes=self.outcomes, intake=self.intake,
+                snapshot=self._snapshot, stopping=lambda: self.stopping,
+                finished=self.stop_event.set, concurrency=lambda: self.max_concurrent,
+            )
+        )  # fmt: skip
         # services a front adds (fronts/front.attach: HTTP; the CLI: MCP on stdio); the
         # daemon runs and stops them with its own, and never imports a front itself
         self.extra_services: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
@@ -111,16 +116,14 @@ class Daemon:
         self.loop = asyncio.get_running_loop()
         self.once = once
         self._prepare_folders()
-        if self.queue is not None:
-            await self.queue.open(self.max_concurrent)  # QueueUnavailable: one sentence
+        await self.backend.open()  # QueueUnavailable: one sentence
         # handlers first: a SIGHUP or SIGTERM right after READY=1 (a `systemctl reload`
         # as soon as the unit is up) must reach them, not kill the daemon by default
         with signals.handled(self.loop, self._on_signal, self._on_reload):
             self._start_watching()
             crashed = await self._supervise(self._services())
-        if self.queue is not None:
-            with contextlib.suppress(Exception):
-                await self.queue.close()
+        with contextlib.suppress(Exception):
+            await self.backend.close()
         self._write_state(stopped=True)
         log.info("daemon_stopped", crashed=crashed or None)
         return 1 if crashed else 0
@@ -145,9 +148,7 @@ class Daemon:
 
     def _services(self) -> dict[str, Coroutine[Any, Any, None]]:
         services = {"intake": self._intake_loop(), "housekeeping": self.housekeeping.run()}
-        if self.queue is not None:
-            services["worker"] = self._queue_worker(self.queue)
-            services["keeper"] = self.queue.keep(self._snapshot)
+        services.update(self.backend.services(once=self.once))
         for name, make in self.extra_services.items():
             services[name] = make()
         return services
@@ -222,8 +223,7 @@ class Daemon:
     async def _shutdown(self) -> None:
         self.stopping = True
         self.intake.stop()
-        if self.queue is not None:
-            self.queue.stop()
+        self.backend.stop()
         await self.worker.drain(self.config.jobs.grace_seconds, self.force_event)
 
     # -- watching and settling -----------------------------------------------------------
@@ -237,34 +237,9 @@ class Daemon:
                 self.reload()
             if not await self.intake.step():
                 continue
-            await self._admit()
-            if self.once and not self.intake.waiting:
-                if self.queue is not None:  # the queue's workers run what was handed over
-                    self.intake_done.set()
-                    return
-                if not self.worker.jobs:
-                    log.info("inbox_drained")
-                    self.stop_event.set()
-                    return
-
-    async def _admit(self) -> None:
-        """Folder claims: the worker takes what the load allows. Postgres: every ready
-        input goes to the queue while the outbox has room; workers take it from there."""
-        if self.queue is None:
-            self.worker.admit()
-        else:
-            await self.queue.hand_over(self.intake, lambda: not self.stopping)
-
-    async def _queue_worker(self, queue: queue_mod.Queue) -> None:
-        if self.once:
-            await self.intake_done.wait()
-            await queue.work(concurrency=self.max_concurrent, wait=False)
-            log.info("inbox_drained")
-            self.stop_event.set()
-            return
-        await queue.work(concurrency=self.max_concurrent, wait=True)
-        if not self.stopping:
-            raise RuntimeError("the queue worker stopped (its database connection failed)")
+            await self.backend.admit()
+            if self.once and not self.intake.waiting and self.backend.intake_drained():
+                return
 
     async def _sleep_until_needed(self) -> None:
         now = time.monotonic()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from presgend.backends import claims
+from presgend.backends.folder import claims
 from presgend.core import hardware, inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import ClaimLost

@@ -227,25 +227,20 @@ def _mcp(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _status(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend.backends import queue
-    from presgend.daemon import state
+    from presgend import backends
 
-    if cfg.queue.backend == "postgres":
-        snapshot = asyncio.run(queue.collect(cfg))
-        text = queue.render(snapshot)
-    else:
-        snapshot = state.collect(cfg)
-        text = state.render(snapshot)
-    print(json.dumps(snapshot, indent=2) if args.json else text)
+    chosen = backends.kind(cfg)
+    snapshot = chosen.status(cfg)
+    print(json.dumps(snapshot, indent=2) if args.json else chosen.render(snapshot))
     return 0
 
 
 def _queue(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend.backends import queue
+    from presgend.backends.postgres import database
 
-    dsn = queue.dsn_of(cfg)
-    created = asyncio.run(queue.init_schema(dsn))
-    where = queue.where(dsn)
+    dsn = database.dsn_of(cfg)
+    created = asyncio.run(database.init_schema(dsn))
+    where = database.where(dsn)
     print(f"created the queue's tables in {where}" if created else f"{where} is ready already")
     return 0
 

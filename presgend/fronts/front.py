@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from typing import TYPE_CHECKING, Any
 
-from presgend.backends import claims
+from presgend.backends.folder import claims
 from presgend.core import hardware, inputs
 from presgend.core.config import Config
 from presgend.core.settings import Settings
@@ -23,7 +22,7 @@ from presgend.daemon.outcomes import Outcomes
 from presgend.daemon.worker import Worker
 
 if TYPE_CHECKING:
-    from presgend.backends.queue import Queue
+    from presgend.backends import Backend
     from presgend.daemon.supervisor import Daemon
     from presgend.fronts.views import Hooks
 
@@ -37,7 +36,7 @@ class FrontDesk:
         worker: Worker,
         outcomes: Outcomes,
         monitor: hardware.ResourceMonitor,
-        queue: Queue | None,
+        backend: Backend,
     ) -> None:
         self.settings = Settings.of(settings)
         self.inbox = self.config.paths.inbox
@@ -45,8 +44,7 @@ class FrontDesk:
         self.worker = worker
         self.outcomes = outcomes
         self.monitor = monitor
-        self.queue = queue
-        self._cluster: tuple[float, dict[str, dict[str, Any]]] = (float("-inf"), {})
+        self.backend = backend
 
     @property
     def config(self) -> Config:
@@ -91,20 +89,10 @@ class FrontDesk:
         await http_api.serve(app, self.config, stop)
 
     def running_everywhere(self) -> dict[str, dict[str, Any]]:
-        """Running jobs' phase and progress: this daemon's now, the others' from their
-        state (files, or the queue's database), read at most once a second."""
+        """Running jobs' phase and progress: this daemon's now, the others' as the
+        backend last saw them (their state files, or the queue's database)."""
         mine = {job.job_id: job.as_dict() for job in self.worker.jobs.values()}
-        at, others = self._cluster
-        if time.monotonic() - at > 1.0:
-            from presgend.daemon import state
-
-            with contextlib.suppress(OSError, ValueError):
-                if self.queue is None:
-                    others = {j["job_id"]: j for j in state.collect(self.config)["running"]}
-                else:
-                    others = dict(self.queue.cluster_running)
-            self._cluster = (time.monotonic(), others)
-        return {**others, **mine}
+        return {**self.backend.running_elsewhere(), **mine}
 
     async def cancel(self, job_id: str) -> str:
         """Cancel a handed-in job: "cancelled" when it was here (still in the inbox, or
@@ -134,7 +122,7 @@ def attach(daemon: Daemon) -> FrontDesk:
     one sentence, before anything starts)."""
     front = FrontDesk(
         daemon.settings, intake=daemon.intake, worker=daemon.worker, outcomes=daemon.outcomes,
-        monitor=daemon.monitor, queue=daemon.queue,
+        monitor=daemon.monitor, backend=daemon.backend,
     )  # fmt: skip
     if daemon.config.http.enabled:
         from presgend.fronts import http_api

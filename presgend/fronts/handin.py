@@ -24,7 +24,7 @@ import time
 import unicodedata
 from pathlib import Path
 
-from presgend.backends import claims
+from presgend.backends.folder import claims
 from presgend.core import logs
 from presgend.core.config import Config
 from presgend.daemon.ledger import JOB_SIDECAR, record

@@ -42,8 +42,7 @@ def run_checks(cfg: Config) -> list[Check]:
     checks += _speech(cfg)
     checks += _folders(cfg)
     checks.append(_disk(cfg))
-    if cfg.queue.backend == "postgres":
-        checks.append(_queue(cfg))
+    checks += _backend(cfg)
     if cfg.http.enabled:
         checks.append(_http(cfg))
     if cfg.summary.engine == "openai":
@@ -70,26 +69,16 @@ def _summary(cfg: Config) -> Check:
     return Check("summary model", "ok", detail)
 
 
-def _queue(cfg: Config) -> Check:
-    """The queue's database answers and has its tables."""
-    import asyncio
+def _backend(cfg: Config) -> list[Check]:
+    """What the chosen backend needs (the queue's database answers and has its tables)."""
+    from presgend import backends
 
-    from presgend.backends import queue
-
-    async def probe() -> str:
-        app = await queue.connect(queue.dsn_of(cfg), max_size=1)
-        try:
-            if not await queue.has_schema(app):
-                raise queue.no_schema(queue.dsn_of(cfg))
-        finally:
-            await app.close_async()
-        return queue.where(queue.dsn_of(cfg))
-
+    name = f"queue {cfg.queue.backend}"
     try:
-        where = asyncio.run(probe())
+        detail = backends.kind(cfg).ready(cfg)
     except PresgendError as exc:
-        return Check("queue postgres", "fail", str(exc), "presgend queue init, or fix queue.dsn")
-    return Check("queue postgres", "ok", f"{where}, tables in place")
+        return [Check(name, "fail", str(exc), "presgend queue init, or fix queue.dsn")]
+    return [] if detail is None else [Check(name, "ok", detail)]
 
 
 def _http(cfg: Config) -> Check:

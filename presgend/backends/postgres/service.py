@@ -23,19 +23,30 @@ before the job was finished runs again, and is then found in the content index.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import os
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from presgend.backends import claims
+from presgend.backends import Parts, Service
+from presgend.backends.folder import claims
+from presgend.backends.postgres.database import (
+    QUERIES,
+    QUEUE,
+    TASK,
+    connect,
+    dsn_of,
+    has_schema,
+    no_schema,
+    owns,
+    retry_if_owned,
+    where,
+)
 from presgend.core import inputs, logs
 from presgend.core.config import Config
-from presgend.core.errors import ClaimLost, JobError, PresgendError
-from presgend.core.settings import Settings
+from presgend.core.errors import ClaimLost, JobError
 from presgend.daemon import ledger
 from presgend.pipeline.context import new_job_id
 from presgend.pipeline.report import JobRecord, error_document, sha256_of
@@ -43,197 +54,30 @@ from presgend.pipeline.report import JobRecord, error_document, sha256_of
 if TYPE_CHECKING:
     import procrastinate
     from procrastinate.job_context import JobContext
-    from procrastinate.jobs import Job
 
     from presgend.daemon.intake import Intake
-    from presgend.daemon.outcomes import Outcomes
-    from presgend.daemon.worker import Worker
 
 log = logs.get("presgend.queue")
-
-QUEUE = "presgend"
-TASK = "presgend.job"
-DSN_ENV = "PRESGEND_QUEUE_DSN"
-
-# the job's row, locked, while it is still the given worker's
-_OWNED = """
-    SELECT id FROM procrastinate_jobs
-     WHERE id = %(job_id)s AND status = 'doing'
-       AND worker_id IS NOT DISTINCT FROM %(worker_id)s
-       FOR UPDATE
-"""
-_FINISH = f"""
-    WITH owned AS MATERIALIZED ({_OWNED})
-    SELECT id, procrastinate_finish_job_v1(id, %(status)s, %(delete_job)s)::text
-      FROM owned
-"""
-_RETRY = f"""
-    WITH owned AS MATERIALIZED ({_OWNED})
-    SELECT id, procrastinate_retry_job_v2(id, %(retry_at)s, NULL, NULL, NULL)::text
-      FROM owned
-"""
-_SCHEMA = """
-    CREATE TABLE IF NOT EXISTS presgend_daemons (
-        name text PRIMARY KEY,
-        host text NOT NULL,
-        pid integer NOT NULL,
-        worker_id bigint,
-        started_at timestamptz NOT NULL DEFAULT now(),
-        seen_at timestamptz NOT NULL DEFAULT now(),
-        state jsonb NOT NULL DEFAULT '{}'
-    )
-"""
-
-
-class QueueUnavailable(PresgendError):
-    """The queue's database cannot be used; the sentence says what to do."""
-
-
-def dsn_of(config: Config) -> str:
-    value = os.environ.get(DSN_ENV) or config.queue.dsn
-    if not value:
-        raise QueueUnavailable(
-            f"The PostgreSQL queue needs a database: set queue.dsn in the config or {DSN_ENV}."
-        )
-    return value
-
-
-def where(dsn: str) -> str:
-    """host:port/database of a connection string, without its password."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        parts = conninfo_to_dict(dsn)
-    except Exception:
-        return "the configured database"
-    host = parts.get("host") or "localhost"
-    return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or parts.get('user') or ''}"
-
-
-def no_schema(dsn: str) -> QueueUnavailable:
-    return QueueUnavailable(
-        f"The queue database at {where(dsn)} has no presgend tables yet; run "
-        "`presgend queue init` once."
-    )
 
 
 def staging_dir(inbox: Path) -> Path:
     return claims.control_dir(inbox) / "queue"
 
 
-def make_app(dsn: str, *, max_size: int = 6, failed: set[int] | None = None) -> procrastinate.App:
-    """A procrastinate app on `dsn` whose job manager only lets a job's worker finish or
-    retry it; not opened yet. A job whose id is in `failed` ends as failed (presgend's
-    tasks return normally and file the failure themselves)."""
-    try:
-        import procrastinate
-        from procrastinate.manager import JobManager
-    except ImportError:
-        raise QueueUnavailable(
-            "The PostgreSQL queue needs procrastinate: pip install 'presgend[queue]'."
-        ) from None
-
-    class OwnerOnlyJobManager(JobManager):
-        async def finish_job(self, job: Job, status: Any, delete_job: bool) -> None:
-            if failed is not None and job.id in failed:
-                failed.discard(job.id)
-                status = type(status).FAILED
-            rows = await self.connector.execute_query_all_async(
-                query=_FINISH,
-                job_id=job.id,
-                worker_id=job.worker_id,
-                status=status.value,
-                delete_job=delete_job,
-            )
-            if not rows:
-                log.warning("queue_finish_skipped", queue_job=job.id, reason="no longer ours")
-
-        async def retry_job(self, job: Job, retry_at: Any = None, *args: Any, **kw: Any) -> None:
-            await retry_if_owned(self, job.id, job.worker_id, retry_at)
-
-    connector = procrastinate.PsycopgConnector(
-        conninfo=dsn, min_size=1, max_size=max_size, timeout=30
-    )
-    app = procrastinate.App(connector=connector)
-    app.job_manager = OwnerOnlyJobManager(connector)
-    return app
-
-
-async def retry_if_owned(
-    manager: Any, job_id: int | None, worker_id: int | None, retry_at: Any = None
-) -> bool:
-    """Put a job back in the queue if it is still `doing` on `worker_id`."""
-    rows = await manager.connector.execute_query_all_async(
-        query=_RETRY,
-        job_id=job_id,
-        worker_id=worker_id,
-        retry_at=retry_at or datetime.datetime.now(datetime.timezone.utc),
-    )
-    return bool(rows)
-
-
-async def owns(app: procrastinate.App, job_id: int | None, worker_id: int | None) -> bool:
-    row = await app.connector.execute_query_one_async(
-        query=f"SELECT count(*) AS n FROM ({_OWNED}) AS owned",
-        job_id=job_id,
-        worker_id=worker_id,
-    )
-    return bool(row["n"])
-
-
-async def connect(
-    dsn: str, *, max_size: int = 6, failed: set[int] | None = None
-) -> procrastinate.App:
-    """An opened app; QueueUnavailable with one sentence when the database cannot be
-    reached or has no schema."""
-    import psycopg
-
-    try:
-        probe = await psycopg.AsyncConnection.connect(dsn, connect_timeout=10)
-        await probe.close()
-    except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise QueueUnavailable(
-            f"The queue database at {where(dsn)} could not be reached ({reason})."
-        ) from None
-    app = make_app(dsn, max_size=max_size, failed=failed)
-    await app.open_async()
-    return app
-
-
-async def has_schema(app: procrastinate.App) -> bool:
-    row = await app.connector.execute_query_one_async(
-        query="SELECT to_regclass('procrastinate_jobs') IS NOT NULL AND "
-        "to_regclass('presgend_daemons') IS NOT NULL AS ok"
-    )
-    return bool(row["ok"])
-
-
-async def init_schema(dsn: str) -> bool:
-    """Apply procrastinate's schema and presgend's table; False if they were there."""
-    app = await connect(dsn, max_size=2)
-    try:
-        if await has_schema(app):
-            return False
-        row = await app.connector.execute_query_one_async(
-            query="SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS ok"
-        )
-        if not row["ok"]:
-            await app.schema_manager.apply_schema_async()
-        await app.connector.execute_query_async(query=_SCHEMA)
-        return True
-    finally:
-        await app.close_async()
-
-
-class Queue:
+class PostgresBackend:
     """One daemon's side of the queue: intake's hand-over, the worker, the keeper."""
 
-    def __init__(self, settings: Settings | Config, *, worker: Worker, outcomes: Outcomes) -> None:
-        self.settings = Settings.of(settings)
+    # procrastinate's worker has its slots from the start
+    restart_only: ClassVar[tuple[tuple[str, str], ...]] = (("jobs", "max_concurrent"),)
+
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
+        self.settings = parts.settings
         self.inbox = self.config.paths.inbox
-        self.worker = worker
-        self.outcomes = outcomes
+        self.worker = parts.worker
+        self.outcomes = parts.outcomes
+        self.drained = asyncio.Event()  # --once: intake has handed everything over
+        self.stopped = False
         self.name = f"{claims.HOST}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
         self.app: procrastinate.App | None = None
         self.runner: Any = None  # procrastinate's Worker
@@ -250,9 +94,38 @@ class Queue:
     def staging(self) -> Path:
         return staging_dir(self.inbox)
 
-    async def open(self, max_concurrent: int) -> None:
+    @classmethod
+    def status(cls, config: Config) -> dict[str, Any]:
+        from presgend.backends.postgres.status import collect
+
+        return asyncio.run(collect(config))
+
+    @classmethod
+    def render(cls, snapshot: dict[str, Any]) -> str:
+        from presgend.backends.postgres.status import render
+
+        return render(snapshot)
+
+    @classmethod
+    def ready(cls, config: Config) -> str | None:
+        """The database answers and has its tables (QueueUnavailable otherwise)."""
+
+        async def probe() -> str:
+            dsn = dsn_of(config)
+            app = await connect(dsn, max_size=1)
+            try:
+                if not await has_schema(app):
+                    raise no_schema(dsn)
+            finally:
+                await app.close_async()
+            return f"{where(dsn)}, tables in place"
+
+        return asyncio.run(probe())
+
+    async def open(self) -> None:
         dsn = dsn_of(self.config)
-        self.app = await connect(dsn, max_size=max_concurrent + 5, failed=self.failed)
+        size = self.parts.concurrency() + 5
+        self.app = await connect(dsn, max_size=size, failed=self.failed)
         if not await has_schema(self.app):
             await self.app.close_async()
             raise no_schema(dsn)
@@ -262,12 +135,24 @@ class Queue:
     async def close(self) -> None:
         if self.app is not None:
             await self.app.connector.execute_query_async(
-                query="DELETE FROM presgend_daemons WHERE name = %(name)s",
-                name=self.name,
+                query=QUERIES.forget_daemon, name=self.name
             )
             await self.app.close_async()
 
+    def services(self, *, once: bool) -> dict[str, Service]:
+        return {"worker": self.run_worker(once), "keeper": self.keep(self.parts.snapshot)}
+
+    def intake_drained(self) -> bool:
+        self.drained.set()  # the queue's workers run what was handed over
+        return True
+
+    def running_elsewhere(self) -> dict[str, dict[str, Any]]:
+        return dict(self.cluster_running)
+
     # -- intake's hand-over ------------------------------------------------------------------
+
+    async def admit(self) -> None:
+        await self.hand_over(self.parts.intake, lambda: not self.parts.stopping())
 
     async def enqueue(self, name: str, job_id: str) -> bool:
         """Stage `name` (and its sidecars) and defer its job; False if another daemon
@@ -337,8 +222,23 @@ class Queue:
         )
         await self.runner.run()
 
+    async def run_worker(self, once: bool) -> None:
+        """The queue's worker as a daemon service; with `once`, until everything handed
+        over has run."""
+        concurrency = self.parts.concurrency()
+        if once:
+            await self.drained.wait()
+            await self.work(concurrency=concurrency, wait=False)
+            log.info("inbox_drained")
+            self.parts.finished()
+            return
+        await self.work(concurrency=concurrency, wait=True)
+        if not self.stopped:
+            raise RuntimeError("the queue worker stopped (its database connection failed)")
+
     def stop(self) -> None:
         """Fetch no more jobs; the running ones are the Worker's to drain."""
+        self.stopped = True
         if self.runner is not None:
             self.runner.stop()
 
@@ -421,11 +321,7 @@ class Queue:
         assert self.app is not None
         worker_id = getattr(self.runner, "worker_id", None)
         await self.app.connector.execute_query_async(
-            query="""INSERT INTO presgend_daemons (name, host, pid, worker_id, state)
-                     VALUES (%(name)s, %(host)s, %(pid)s, %(worker_id)s, %(state)s)
-                     ON CONFLICT (name) DO UPDATE
-                        SET worker_id = EXCLUDED.worker_id, state = EXCLUDED.state,
-                            seen_at = now()""",
+            query=QUERIES.beat,
             name=self.name, host=claims.HOST, pid=os.getpid(), worker_id=worker_id,
             state=state,
         )  # fmt: skip
@@ -434,8 +330,7 @@ class Queue:
         """Every live worker's running jobs (phase, progress), from their last beat."""
         assert self.app is not None
         rows = await self.app.connector.execute_query_all_async(
-            query="""SELECT state->'running' AS running FROM presgend_daemons
-                      WHERE seen_at > now() - make_interval(secs => %(stale)s)""",
+            query=QUERIES.running_everywhere,
             stale=self.config.queue.stalled_seconds,
         )
         return {job["job_id"]: job for row in rows for job in (row["running"] or [])}
@@ -479,8 +374,7 @@ class Queue:
         if not old:
             return
         rows = await self.app.connector.execute_query_all_async(
-            query="""SELECT args->>'folder' AS folder FROM procrastinate_jobs
-                      WHERE task_name = %(task)s AND args->>'folder' = ANY(%(folders)s)""",
+            query=QUERIES.deferred_folders,
             task=TASK,
             folders=[f.name for f in old],
         )
@@ -508,111 +402,3 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return float("inf")
-
-
-# -- status --------------------------------------------------------------------------------
-
-
-async def collect(config: Config) -> dict[str, Any]:
-    """The cluster as the database sees it: every daemon, queued, running, recent jobs."""
-    dsn = dsn_of(config)
-    app = await connect(dsn, max_size=2)
-    try:
-        if not await has_schema(app):
-            raise no_schema(dsn)
-        stale = config.queue.stalled_seconds
-        daemons = await app.connector.execute_query_all_async(
-            query="""SELECT d.name, d.host, d.pid, d.worker_id, d.state,
-                            extract(epoch FROM now() - d.seen_at) AS seen_ago
-                       FROM presgend_daemons d
-                      WHERE d.seen_at > now() - make_interval(secs => %(stale)s)
-                      ORDER BY d.started_at""",
-            stale=stale,
-        )
-        jobs = await app.connector.execute_query_all_async(
-            query="""SELECT j.id, j.status::text AS status, j.args, j.attempts, j.worker_id,
-                            (SELECT max(e.at) FROM procrastinate_events e
-                              WHERE e.job_id = j.id) AS at
-                       FROM procrastinate_jobs j
-                      WHERE j.task_name = %(task)s
-                        AND (j.status IN ('todo', 'doing')
-                             OR j.id IN (SELECT id FROM procrastinate_jobs
-                                          WHERE task_name = %(task)s
-                                          ORDER BY id DESC LIMIT 50))
-                      ORDER BY j.id""",
-            task=TASK,
-        )
-    finally:
-        await app.close_async()
-    by_worker = {d["worker_id"]: d for d in daemons if d["worker_id"] is not None}
-    progress = {job["job_id"]: job for d in daemons for job in d["state"].get("running", [])}
-    outcomes = {r["job_id"]: r["status"] for d in daemons for r in d["state"].get("recent", [])}
-
-    def job_view(row: dict[str, Any]) -> dict[str, Any]:
-        args = row["args"] or {}
-        owner = by_worker.get(row["worker_id"])
-        live = progress.get(args.get("job_id"), {})
-        return {
-            "job_id": args.get("job_id"),
-            "queue_job": row["id"],
-            "input": args.get("label"),
-            "status": row["status"],
-            "outcome": outcomes.get(args.get("job_id")),
-            "attempts": row["attempts"],
-            "worker": f"{owner['host']}:{owner['pid']}" if owner else None,
-            "phase": live.get("phase", "start"),
-            "progress": live.get("progress", 0.0),
-            "at": row["at"].isoformat() if row["at"] else None,
-        }
-
-    views = [job_view(row) for row in jobs]
-    finished = [v for v in views if v["status"] not in ("todo", "doing")]
-    finished.sort(key=lambda v: v["at"] or "", reverse=True)
-    return {
-        "inbox": str(config.paths.inbox),
-        "backend": "postgres",
-        "database": where(dsn),
-        "daemons": [
-            {
-                "host": d["host"],
-                "pid": d["pid"],
-                "worker_id": d["worker_id"],
-                "seen_seconds_ago": round(float(d["seen_ago"]), 1),
-                "running": len(d["state"].get("running", [])),
-                "breaker": d["state"].get("breaker", {}),
-                "paused": d["state"].get("paused", False),
-                "low_disk": d["state"].get("low_disk", False),
-            }
-            for d in daemons
-        ],
-        "queued": [v for v in views if v["status"] == "todo"],
-        "running": [v for v in views if v["status"] == "doing"],
-        "recent": finished[:20],
-    }
-
-
-def render(snapshot: dict[str, Any]) -> str:
-    lines = [f"inbox    {snapshot['inbox']}", f"queue    postgres {snapshot['database']}"]
-    if not snapshot["daemons"]:
-        lines.append("workers  none running")
-    for d in snapshot["daemons"]:
-        b = d.get("breaker") or {}
-        flags = "  (paused: inbox unavailable)" if d.get("paused") else ""
-        flags += "  (paused: outbox low on space)" if d.get("low_disk") else ""
-        lines.append(
-            f"worker   {d['host']}:{d['pid']}  {d['running']} running  seen "
-            f"{d['seen_seconds_ago']:.0f}s ago  breaker {b.get('state')}{flags}"
-        )
-    lines.append(f"queued   {len(snapshot['queued'])}")
-    for job in snapshot["queued"]:
-        lines.append(f"queued   {job['job_id']}  {job['input']}  (attempts {job['attempts']})")
-    for job in snapshot["running"]:
-        lines.append(
-            f"running  {job['job_id']}  {job['input']}  on {job['worker'] or '?'}  "
-            f"{job['phase']} {job['progress'] * 100:.0f}%"
-        )
-    for job in snapshot["recent"][:10]:
-        status = job["outcome"] or job["status"]
-        at = (job["at"] or "")[:19].replace("T", " ")
-        lines.append(f"{status:<10}{at:<21}{job['input']}  ({job['job_id']})")
-    return "\n".join(lines)

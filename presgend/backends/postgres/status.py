@@ -1,0 +1,109 @@
+"""What `presgend status` shows with the PostgreSQL queue: every live daemon, and the
+queued, running and recent jobs, as the database sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from presgend.backends.postgres.database import (
+    QUERIES,
+    TASK,
+    connect,
+    dsn_of,
+    has_schema,
+    no_schema,
+    where,
+)
+from presgend.core.config import Config
+
+
+async def collect(config: Config) -> dict[str, Any]:
+    """The cluster as the database sees it: every daemon, queued, running, recent jobs."""
+    dsn = dsn_of(config)
+    app = await connect(dsn, max_size=2)
+    try:
+        if not await has_schema(app):
+            raise no_schema(dsn)
+        stale = config.queue.stalled_seconds
+        daemons = await app.connector.execute_query_all_async(
+            query=QUERIES.live_daemons,
+            stale=stale,
+        )
+        jobs = await app.connector.execute_query_all_async(
+            query=QUERIES.jobs_for_status,
+            task=TASK,
+        )
+    finally:
+        await app.close_async()
+    by_worker = {d["worker_id"]: d for d in daemons if d["worker_id"] is not None}
+    progress = {job["job_id"]: job for d in daemons for job in d["state"].get("running", [])}
+    outcomes = {r["job_id"]: r["status"] for d in daemons for r in d["state"].get("recent", [])}
+
+    def job_view(row: dict[str, Any]) -> dict[str, Any]:
+        args = row["args"] or {}
+        owner = by_worker.get(row["worker_id"])
+        live = progress.get(args.get("job_id"), {})
+        return {
+            "job_id": args.get("job_id"),
+            "queue_job": row["id"],
+            "input": args.get("label"),
+            "status": row["status"],
+            "outcome": outcomes.get(args.get("job_id")),
+            "attempts": row["attempts"],
+            "worker": f"{owner['host']}:{owner['pid']}" if owner else None,
+            "phase": live.get("phase", "start"),
+            "progress": live.get("progress", 0.0),
+            "at": row["at"].isoformat() if row["at"] else None,
+        }
+
+    views = [job_view(row) for row in jobs]
+    finished = [v for v in views if v["status"] not in ("todo", "doing")]
+    finished.sort(key=lambda v: v["at"] or "", reverse=True)
+    return {
+        "inbox": str(config.paths.inbox),
+        "backend": "postgres",
+        "database": where(dsn),
+        "daemons": [
+            {
+                "host": d["host"],
+                "pid": d["pid"],
+                "worker_id": d["worker_id"],
+                "seen_seconds_ago": round(float(d["seen_ago"]), 1),
+                "running": len(d["state"].get("running", [])),
+                "breaker": d["state"].get("breaker", {}),
+                "paused": d["state"].get("paused", False),
+                "low_disk": d["state"].get("low_disk", False),
+            }
+            for d in daemons
+        ],
+        "queued": [v for v in views if v["status"] == "todo"],
+        "running": [v for v in views if v["status"] == "doing"],
+        "recent": finished[:20],
+    }
+
+
+def render(snapshot: dict[str, Any]) -> str:
+    lines = [f"inbox    {snapshot['inbox']}", f"queue    postgres {snapshot['database']}"]
+    if not snapshot["daemons"]:
+        lines.append("workers  none running")
+    for d in snapshot["daemons"]:
+        b = d.get("breaker") or {}
+        flags = "  (paused: inbox unavailable)" if d.get("paused") else ""
+        flags += "  (paused: outbox low on space)" if d.get("low_disk") else ""
+        lines.append(
+            f"worker   {d['host']}:{d['pid']}  {d['running']} running  seen "
+            f"{d['seen_seconds_ago']:.0f}s ago  breaker {b.get('state')}{flags}"
+        )
+    lines.append(f"queued   {len(snapshot['queued'])}")
+    for job in snapshot["queued"]:
+        lines.append(f"queued   {job['job_id']}  {job['input']}  (attempts {job['attempts']})")
+    for job in snapshot["running"]:
+        lines.append(
+            f"running  {job['job_id']}  {job['input']}  on {job['worker'] or '?'}  "
+            f"{job['phase']} {job['progress'] * 100:.0f}%"
+        )
+    for job in snapshot["recent"][:10]:
+        status = job["outcome"] or job["status"]
+        at = (job["at"] or "")[:19].replace("T", " ")
+        lines.append(f"{status:<10}{at:<21}{job['input']}  ({job['job_id']})")
+    return "\n".join(lines)
