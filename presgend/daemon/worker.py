@@ -244,13 +244,7 @@ class Worker:
         point (after it, the input is archived). A job handed over by a queue first waits
         for admission (`wait_for_admission`)."""
         claim = job.claim
-        cfg = self.config
         self.jobs[job.job_id] = job
-
-        async def fenced() -> None:
-            await fence()
-            job.fenced = True
-
         try:
             if wait_for_admission:
                 await self.wait_for_admission(job)
@@ -264,47 +258,67 @@ class Worker:
             if original is not None:
                 self.outcomes.duplicate(job.job_id, job.label, claim, sha, original)
                 return "duplicate"
-            request = JobRequest(
-                claim.path,
-                cfg,
-                cfg.paths.outbox,
-                job_id=job.job_id,
-                stem=claims.stem_of(claim.main),
-                label=job.label,
-                sha256=sha,
-                progress=job.update,
-                before_publish=fenced,
-            )
-            outcome = await execute(request, self.services)
+            outcome = await execute(self.request(job, sha, fence), self.services)
         except asyncio.CancelledError:
-            if job.lost:
-                log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
-            elif job.fenced:
-                # its video is already out: never run it twice
-                self.outcomes.archived(job.job_id, job.label, claim)
-                log.warning("job_cancelled_while_publishing", job_id=job.job_id)
-            elif job.cancelled:
-                self.outcomes.cancelled(job.job_id, job.label, claim, job.phase)
-            else:
-                await give_back()
+            await self.stopped(job, give_back)
             raise
         except ClaimLost:
             job.lost = True
             log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
             return "discarded"
         else:
-            if outcome.ok:
-                self.outcomes.index(sha, job.job_id, job.label, outcome.document)
-                self.outcomes.archived(job.job_id, job.label, claim, outcome.document)
-                return "ok"
-            self.outcomes.failed(job.job_id, job.label, claim, outcome.document)
-            return "failed"
+            return self.filed(job, sha, outcome)
         finally:
             if job.marker is not None:
                 job.marker.unlink(missing_ok=True)
             self.jobs.pop(job.job_id, None)
             self.last_job_end = time.monotonic()
             self.wake()
+
+    def request(
+        self, job: RunningJob, sha: str, fence: Callable[[], Awaitable[None]]
+    ) -> JobRequest:
+        """The pipeline's request for a claimed job; its first output waits for `fence`."""
+
+        async def fenced() -> None:
+            await fence()
+            job.fenced = True
+
+        cfg, claim = self.config, job.claim
+        return JobRequest(
+            claim.path,
+            cfg,
+            cfg.paths.outbox,
+            job_id=job.job_id,
+            stem=claims.stem_of(claim.main),
+            label=job.label,
+            sha256=sha,
+            progress=job.update,
+            before_publish=fenced,
+        )
+
+    async def stopped(self, job: RunningJob, give_back: Callable[[], Awaitable[None]]) -> None:
+        """Where a cancelled job's files go: nowhere when its claim was taken back, the
+        archive once its video is out (never run twice), failed/ when its submitter
+        cancelled it, else back (the daemon is stopping)."""
+        if job.lost:
+            log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
+        elif job.fenced:
+            self.outcomes.archived(job.job_id, job.label, job.claim)
+            log.warning("job_cancelled_while_publishing", job_id=job.job_id)
+        elif job.cancelled:
+            self.outcomes.cancelled(job.job_id, job.label, job.claim, job.phase)
+        else:
+            await give_back()
+
+    def filed(self, job: RunningJob, sha: str, outcome: Outcome) -> str:
+        """A finished job's files to the archive (indexed by content) or to failed/."""
+        if outcome.ok:
+            self.outcomes.index(sha, job.job_id, job.label, outcome.document)
+            self.outcomes.archived(job.job_id, job.label, job.claim, outcome.document)
+            return "ok"
+        self.outcomes.failed(job.job_id, job.label, job.claim, outcome.document)
+        return "failed"
 
     async def drain(self, grace: float, forced: asyncio.Event) -> None:
         """Stop taking jobs; give running ones `grace` seconds (less if `forced` is set),

@@ -26,59 +26,60 @@ async def collect(config: Config) -> dict[str, Any]:
             raise no_schema(dsn)
         stale = config.queue.stalled_seconds
         daemons = await app.connector.execute_query_all_async(
-            query=QUERIES.live_daemons,
-            stale=stale,
+            query=QUERIES.live_daemons, stale=stale
         )
-        jobs = await app.connector.execute_query_all_async(
-            query=QUERIES.jobs_for_status,
-            task=TASK,
-        )
+        jobs = await app.connector.execute_query_all_async(query=QUERIES.jobs_for_status, task=TASK)
     finally:
         await app.close_async()
-    by_worker = {d["worker_id"]: d for d in daemons if d["worker_id"] is not None}
-    progress = {job["job_id"]: job for d in daemons for job in d["state"].get("running", [])}
-    outcomes = {r["job_id"]: r["status"] for d in daemons for r in d["state"].get("recent", [])}
-
-    def job_view(row: dict[str, Any]) -> dict[str, Any]:
-        args = row["args"] or {}
-        owner = by_worker.get(row["worker_id"])
-        live = progress.get(args.get("job_id"), {})
-        return {
-            "job_id": args.get("job_id"),
-            "queue_job": row["id"],
-            "input": args.get("label"),
-            "status": row["status"],
-            "outcome": outcomes.get(args.get("job_id")),
-            "attempts": row["attempts"],
-            "worker": f"{owner['host']}:{owner['pid']}" if owner else None,
-            "phase": live.get("phase", "start"),
-            "progress": live.get("progress", 0.0),
-            "at": row["at"].isoformat() if row["at"] else None,
-        }
-
-    views = [job_view(row) for row in jobs]
+    views = [job_view(row, daemons) for row in jobs]
     finished = [v for v in views if v["status"] not in ("todo", "doing")]
     finished.sort(key=lambda v: v["at"] or "", reverse=True)
     return {
         "inbox": str(config.paths.inbox),
         "backend": "postgres",
         "database": where(dsn),
-        "daemons": [
-            {
-                "host": d["host"],
-                "pid": d["pid"],
-                "worker_id": d["worker_id"],
-                "seen_seconds_ago": round(float(d["seen_ago"]), 1),
-                "running": len(d["state"].get("running", [])),
-                "breaker": d["state"].get("breaker", {}),
-                "paused": d["state"].get("paused", False),
-                "low_disk": d["state"].get("low_disk", False),
-            }
-            for d in daemons
-        ],
+        "daemons": [daemon_view(d) for d in daemons],
         "queued": [v for v in views if v["status"] == "todo"],
         "running": [v for v in views if v["status"] == "doing"],
         "recent": finished[:20],
+    }
+
+
+def job_view(row: dict[str, Any], daemons: list[dict[str, Any]]) -> dict[str, Any]:
+    """A queue job with its worker, and its phase and progress from that worker's beat."""
+    args = row["args"] or {}
+    job_id = args.get("job_id")
+    worker = row["worker_id"]
+    owner = next((d for d in daemons if worker is not None and d["worker_id"] == worker), None)
+    running = [j for d in daemons for j in d["state"].get("running", [])]
+    recent = [r for d in daemons for r in d["state"].get("recent", [])]
+    live: dict[str, Any] = next((j for j in running if j["job_id"] == job_id), {})
+    outcome = next((r["status"] for r in recent if r["job_id"] == job_id), None)
+    return {
+        "job_id": job_id,
+        "queue_job": row["id"],
+        "input": args.get("label"),
+        "status": row["status"],
+        "outcome": outcome,
+        "attempts": row["attempts"],
+        "worker": f"{owner['host']}:{owner['pid']}" if owner else None,
+        "phase": live.get("phase", "start"),
+        "progress": live.get("progress", 0.0),
+        "at": row["at"].isoformat() if row["at"] else None,
+    }
+
+
+def daemon_view(row: dict[str, Any]) -> dict[str, Any]:
+    state = row["state"]
+    return {
+        "host": row["host"],
+        "pid": row["pid"],
+        "worker_id": row["worker_id"],
+        "seen_seconds_ago": round(float(row["seen_ago"]), 1),
+        "running": len(state.get("running", [])),
+        "breaker": state.get("breaker", {}),
+        "paused": state.get("paused", False),
+        "low_disk": state.get("low_disk", False),
     }
 
 
