@@ -125,11 +125,11 @@ def test_markdown_script_uses_the_authors_headings_and_bullets(
     texts = [seg["text"] for seg in report["transcript"]["segments"]]
     assert texts[0] == "Solar panels turn sunlight into electricity."
     assert "Prices have fallen sharply." in texts  # list items are spoken too
-    # offline here: gTTS fails fast and Piper's neural voice speaks
+    # local first: Piper's neural voice speaks, and gTTS is never asked
     assert report["speech"]["engine"] == "piper"
     assert report["speech"]["voice"] == "en_US-joe-medium"
-    assert any("gTTS unavailable" in f and "Piper" in f for f in report["fallbacks"])
-    assert report["speech"]["fallbacks"] == [f for f in report["fallbacks"] if "gTTS" in f]
+    assert report["speech"]["fallbacks"] == []
+    assert not any("gTTS" in f for f in report["fallbacks"])
     assert report["presenter"] == {"kind": "panel", "image": "default"}
     assert any("branded panel" in f for f in report["fallbacks"])
     check_timing(outbox, "solar talk", report)
@@ -282,7 +282,7 @@ def test_plan_shows_sentences_sections_engine_and_estimates(
     out = result.stdout
     assert "slide 2: Storing the energy" in out
     assert "1. Solar panels turn sunlight into electricity." in out
-    assert "gTTS when online, else Piper (en_US-joe-medium)" in out
+    assert "Piper (en_US-joe-medium)" in out and "gTTS" not in out
     assert "SadTalker" in out and re.search(r"presenter\s+~\s*\d+", out)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["plan me.md", "presgend.toml", "SadTalker"]

@@ -24,6 +24,7 @@ from support.speech import alignment, word_error_rate, words
 from support.talks import PITCH, flatten
 
 from presgend.core.config import SlidesConfig, SpeechConfig, TranscriptionConfig
+from presgend.core.errors import JobError
 from presgend.ops import sample
 from presgend.pipeline.script import presenter, speech, voices
 from presgend.pipeline.text import slides
@@ -191,10 +192,14 @@ def test_engine_choice_and_its_fallbacks(tmp_path: Path) -> None:
         cfg = SpeechConfig(cache_dir=str(tmp_path / "c"), gtts_timeout=3, **kw)
         return asyncio.run(speech.choose_engine(cfg, lines, tmp_path))
 
-    engine, fallbacks = choose(engine="auto")  # offline: gTTS fails fast, Piper speaks
-    assert (engine.name, engine.voice) == ("piper", voices.BUNDLED_NAME)
-    assert len(fallbacks) == 1 and "gTTS unavailable" in fallbacks[0]
-    assert "Piper (en_US-joe-medium)" in fallbacks[0]
+    engine, fallbacks = choose(engine="auto")  # local first: Piper, gTTS never asked
+    assert (engine.name, engine.voice, fallbacks) == ("piper", voices.BUNDLED_NAME, [])
+    # no Piper voice for the script: gTTS is tried (offline, it fails), then espeak-ng
+    engine, fallbacks = choose(engine="auto", piper_voice="de_DE-thorsten-high")
+    assert engine.name == "espeak" and len(fallbacks) == 1
+    assert "presgend fetch-voice" in fallbacks[0] and "gTTS unavailable" in fallbacks[0]
+    with pytest.raises(JobError, match="gTTS could not synthesise speech"):
+        choose(engine="gtts")
     engine, fallbacks = choose(engine="espeak")
     assert (engine.name, fallbacks) == ("espeak", [])
     engine, fallbacks = choose(engine="piper", piper_voice="de_DE-thorsten-high")
@@ -241,7 +246,7 @@ def test_fetch_voice_puts_a_voice_in_the_cache_and_doctor_lists_it(
     ]  # fmt: skip
     assert Path(result.stdout.strip()) == cached / "en_US-joe-medium.onnx"
     doctor = cli("doctor", env=env)
-    assert "en_US-joe-medium (en) speaks offline scripts" in doctor.stdout
+    assert "en_US-joe-medium (en) speaks scripts first" in doctor.stdout
     assert "voice espeak-ng" in doctor.stdout and "voice gTTS" in doctor.stdout
     # unknown voice, and a bad name: one sentence each, nothing left behind
     missing = cli("fetch-voice", "en_GB-nobody-low", env=env)

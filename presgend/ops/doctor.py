@@ -187,7 +187,7 @@ def _speech(cfg: Config) -> list[Check]:
         if chosen is not None:
             others = sorted({v.name for v in found} - {chosen.name})
             extra = f"; also installed: {', '.join(others)}" if others else ""
-            detail = f"{chosen.name} ({chosen.language}) speaks offline scripts{extra}"
+            detail = f"{chosen.name} ({chosen.language}) speaks scripts first{extra}"
             checks.append(Check("voice piper", "ok", detail))
         elif not cfg.speech.piper_voice:
             checks.append(
@@ -210,7 +210,11 @@ def _speech(cfg: Config) -> list[Check]:
                 "sudo apt-get install espeak-ng",
             )
         )
-    checks.append(Check("voice gTTS", "ok", "used first when Google's service answers"))
+    gtts = {
+        "gtts": "speaks every script (speech.engine = gtts; needs the internet)",
+        "auto": "used when no Piper voice speaks the script and Google's service answers",
+    }.get(cfg.speech.engine, f"not used (speech.engine = {cfg.speech.engine})")
+    checks.append(Check("voice gTTS", "ok", gtts))
     return checks
 
 

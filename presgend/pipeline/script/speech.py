@@ -123,34 +123,41 @@ def piper_engine(cfg: SpeechConfig, lines: list[Line]) -> tuple[Engine | None, s
 async def choose_engine(
     cfg: SpeechConfig, lines: list[Line], work: Path
 ) -> tuple[Engine, list[str]]:
-    """gTTS when asked for (or, with `auto`, when Google answers), else Piper, else
-    espeak-ng; every step down is a fallback the report lists."""
-    fallbacks: list[str] = []
+    """Local first: with `auto`, the Piper voice when it is installed (nothing leaves the
+    machine, nothing waits on the network), else gTTS when Google answers, else
+    espeak-ng. `gtts`, `piper` and `espeak` pin one; every step down is a fallback the
+    report lists."""
     if cfg.engine == "espeak":
-        return espeak_engine(cfg, lines), fallbacks
-    if cfg.engine in ("auto", "gtts"):
-        language = script_language(cfg, lines)
-        gtts = Engine("gtts", language)
-        try:
-            await aio.bounded(_cached(gtts, lines[0].text, cfg, work), cfg.gtts_timeout)
-            return gtts, fallbacks
-        except Exception as exc:  # offline, refused, timed out, empty file: all mean "no gTTS"
-            reason = _first_line(exc) or type(exc).__name__
-            if cfg.engine == "gtts":
-                raise JobError(
-                    "gTTS could not synthesise speech (is the internet reachable?); set "
-                    "speech.engine to auto, piper or espeak to speak offline.",
-                    phase="speech",
-                    detail=reason,
-                ) from exc
-            fallbacks.append(f"gTTS unavailable ({reason[:120]})")
+        return espeak_engine(cfg, lines), []
+    if cfg.engine == "gtts":
+        gtts, reason = await _try_gtts(cfg, lines, work)
+        if gtts is None:
+            raise JobError(
+                "gTTS could not synthesise speech (is the internet reachable?); set "
+                "speech.engine to auto, piper or espeak to speak offline.",
+                phase="speech",
+                detail=reason,
+            )
+        return gtts, []
     piper, why_not = piper_engine(cfg, lines)
     if piper is not None:
-        if fallbacks:
-            fallbacks[-1] += f"; speech by Piper ({piper.voice})"
-        return piper, fallbacks
-    fallbacks.append(f"{why_not}; speech by espeak-ng")  # auto or piper: not the first choice
-    return espeak_engine(cfg, lines), fallbacks
+        return piper, []
+    if cfg.engine == "auto":
+        gtts, reason = await _try_gtts(cfg, lines, work)
+        if gtts is not None:
+            return gtts, [f"{why_not}; speech by gTTS"]
+        why_not += f"; gTTS unavailable ({reason[:120]})"
+    return espeak_engine(cfg, lines), [f"{why_not}; speech by espeak-ng"]
+
+
+async def _try_gtts(cfg: SpeechConfig, lines: list[Line], work: Path) -> tuple[Engine | None, str]:
+    """gTTS if it speaks the first line within `gtts_timeout`, else None and why not."""
+    gtts = Engine("gtts", script_language(cfg, lines))
+    try:
+        await aio.bounded(_cached(gtts, lines[0].text, cfg, work), cfg.gtts_timeout)
+    except Exception as exc:  # offline, refused, timed out, empty file: all mean "no gTTS"
+        return None, _first_line(exc) or type(exc).__name__
+    return gtts, ""
 
 
 def plan_engine(cfg: SpeechConfig, lines: list[Line]) -> str:
@@ -160,8 +167,11 @@ def plan_engine(cfg: SpeechConfig, lines: list[Line]) -> str:
     if cfg.engine == "espeak":
         return f"espeak-ng ({espeak_engine(cfg, lines).voice})"
     piper, why_not = piper_engine(cfg, lines)
-    offline = f"Piper ({piper.voice})" if piper else f"espeak-ng, as {why_not}"
-    return offline if cfg.engine == "piper" else f"gTTS when online, else {offline}"
+    if piper is not None:
+        return f"Piper ({piper.voice})"
+    if cfg.engine == "auto":
+        return f"gTTS when online, else espeak-ng ({why_not})"
+    return f"espeak-ng, as {why_not}"
 
 
 def _idle() -> None:
