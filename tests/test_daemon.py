@@ -210,7 +210,14 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(
         watcher.stop()
     assert watcher.problems == []
     outbox = visible(tmp_path / "outbox")
-    assert outbox == ["talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt"]
+    assert outbox == [
+        "talk.chapters.vtt",
+        "talk.mp4",
+        "talk.preview.jpg",
+        "talk.report.json",
+        "talk.srt",
+        "talk.vtt",
+    ]
     assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
     assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
     assert claims_left(tmp_path / "inbox") == []

@@ -78,7 +78,10 @@ def test_upload_follow_and_download(
     assert status["status"] == "ok" and status["input"] == "my talk.mp4"
     assert status["report"]["output"]["video"].endswith("my talk.mp4")
     links = status["links"]
-    assert set(links) == {"video", "srt", "report", "preview"}
+    assert set(links) == {"video", "srt", "vtt", "chapters_vtt", "report", "preview"}
+    captions = httpx.get(links["vtt"], timeout=30)
+    assert captions.headers["content-type"].startswith("text/vtt")
+    assert captions.text.startswith("WEBVTT")
     # the link works without the token, is a valid MP4, and seeks (range requests)
     video = httpx.get(links["video"], timeout=30)
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"

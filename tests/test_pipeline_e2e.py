@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +36,9 @@ def test_outputs_are_published_together(processed) -> None:  # type: ignore[no-u
     talk, outbox, report, result = processed
     stem = talk.video.stem
     assert sorted(p.name for p in outbox.iterdir()) == sorted(
-        [f"{stem}.mp4", f"{stem}.srt", f"{stem}.preview.jpg", f"{stem}.report.json"]
-    )
+        [f"{stem}.mp4", f"{stem}.srt", f"{stem}.vtt", f"{stem}.chapters.vtt",
+         f"{stem}.preview.jpg", f"{stem}.report.json"]
+    )  # fmt: skip
     assert report["status"] == "ok"
     assert (
         report["output"]["video"] == str((outbox / f"{stem}.mp4").absolute())
@@ -99,6 +102,60 @@ def test_srt_matches_the_transcript(processed) -> None:  # type: ignore[no-untyp
     assert " ".join(c.text for c in cues) == " ".join(s.text for s in talk.segments)
     assert cues[0].start == pytest.approx(talk.segments[0].start, abs=0.002)
     assert [s["text"] for s in report["transcript"]["segments"]] == [s.text for s in talk.segments]
+
+
+def test_captions_and_chapters_that_players_understand(processed) -> None:  # type: ignore[no-untyped-def]
+    talk, outbox, report, _ = processed
+    stem, titles = talk.video.stem, [s["title"] for s in report["slides"]]
+    srt = (outbox / f"{stem}.srt").read_text()
+    vtt = (outbox / f"{stem}.vtt").read_text()
+    assert vtt.startswith("WEBVTT\n") and report["output"]["vtt"].endswith(f"{stem}.vtt")
+    times = r"(\d\d:\d\d:\d\d)[,.](\d{3}) --> (\d\d:\d\d:\d\d)[,.](\d{3})"
+    assert re.findall(times, vtt) == re.findall(times, srt) != []  # the same cues
+    assert [c.text for c in transcribe.parse_cues(vtt)] == [
+        c.text for c in transcribe.parse_cues(srt)
+    ]
+    chapters_vtt = (outbox / f"{stem}.chapters.vtt").read_text()
+    assert report["output"]["chapters_vtt"].endswith(f"{stem}.chapters.vtt")
+    assert [c.text for c in transcribe.parse_cues(chapters_vtt)] == titles
+    info = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_chapters", "-show_streams", "-of", "json",
+             str(outbox / f"{stem}.mp4")],
+            capture_output=True, check=True, text=True,
+        ).stdout
+    )  # fmt: skip
+    chapters = info["chapters"]
+    assert [c["tags"]["title"] for c in chapters] == titles
+    starts = [float(c["start_time"]) for c in chapters]
+    assert starts[0] == 0.0
+    assert starts[1:] == pytest.approx([s["start_s"] for s in report["slides"]][1:], abs=0.002)
+    subtitles = [s for s in info["streams"] if s["codec_type"] == "subtitle"]
+    assert [(s["codec_name"], s["tags"]["language"]) for s in subtitles] == [("mov_text", "eng")]
+    data = (outbox / f"{stem}.mp4").read_bytes()
+    assert 0 < data.find(b"moov") < data.find(b"mdat")  # +faststart: plays before it is all in
+
+
+def test_burned_captions_are_in_the_picture_and_not_a_track(short_talk, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = write_config({"output": {"quality": "fast", "burn_captions": True}},
+                          tmp_path / "burn.toml")  # fmt: skip
+    outbox = tmp_path / "out"
+    result = cli("process", str(short_talk.video), "--outbox", str(outbox), "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    video = outbox / f"{short_talk.video.stem}.mp4"
+    streams = {s["codec_type"] for s in ffprobe(video)["streams"]}
+    assert "subtitle" not in streams and {"video", "audio"} <= streams
+    cue = transcribe.parse_cues((outbox / f"{short_talk.video.stem}.srt").read_text())[1]
+    frame = tmp_path / "frame.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{(cue.start + cue.end) / 2:.3f}", "-i",
+                    str(video), "-frames:v", "1", "-vf", "format=gray", str(frame)],
+                   check=True)  # fmt: skip
+    from PIL import Image
+
+    gray = np.asarray(Image.open(frame).convert("L"), dtype=np.float32)  # 960x540
+    beside_divider = gray[470:520, 490:540].mean()  # the caption's box, on the slide half
+    far_right = gray[470:520, 800:860].mean()  # the slide's own background
+    assert beside_divider < 110 < far_right, (beside_divider, far_right)
 
 
 def test_whisper_path_with_a_local_model(short_talk, tiny_model, tmp_path) -> None:  # type: ignore[no-untyped-def]

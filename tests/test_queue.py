@@ -196,7 +196,8 @@ def test_a_killed_worker_s_job_completes_once_elsewhere(
     assert len(stalled) == 1
     assert [e["attempt"] for e in b.events("input_claimed")] == [2]
     assert visible(tmp_path / "outbox") == [
-        "talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt"
+        "talk.chapters.vtt", "talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt",
+        "talk.vtt",
     ]  # fmt: skip
     assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
     assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
@@ -223,7 +224,14 @@ def test_a_stalled_worker_that_wakes_publishes_nothing(
         assert b.stop() == 0
         watcher.stop()
     assert watcher.problems == []
-    assert published == ["talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt"]
+    assert published == [
+        "talk.chapters.vtt",
+        "talk.mp4",
+        "talk.preview.jpg",
+        "talk.report.json",
+        "talk.srt",
+        "talk.vtt",
+    ]
     assert visible(tmp_path / "outbox") == published
     assert a.events("job_succeeded") == []
     assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]

@@ -64,6 +64,7 @@ class BreakerConfig:
 class OutputConfig:
     quality: str = "auto"
     encoder: str = "auto"
+    burn_captions: bool = False  # captions drawn into the picture, not a soft track
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ class Outcomes:
                 self.inbox, job_id, status="ok", input=label.name, phase="done", progress=1.0,
                 finished_at=report.get("finished_at") or now_iso(), document=document,
                 outputs={"video": output["video"], "srt": output.get("srt"),
+                         "vtt": output.get("vtt"), "chapters_vtt": output.get("chapters_vtt"),
                          "report": document, "preview": output.get("preview")},
                 phases=report.get("phases", {}),
             )  # fmt: skip

@@ -57,6 +57,7 @@ MEDIA_TYPES = {
     ".mp4": "video/mp4",
     ".jpg": "image/jpeg",
     ".srt": "application/x-subrip",
+    ".vtt": "text/vtt",
     ".json": "application/json",
 }
 

@@ -523,6 +523,8 @@ class Job:
         run = f"{self.record.job_id}.{os.getpid()}.{id(self):x}"
         staging = publish.staging_dir(self.outbox, run)
         temp = staging / "video.mp4"
+        captions = _text_file(work / "captions.srt", subtitles.to_srt(transcript.segments))
+        chapters = subtitles.chapters([(s.start, s.title) for s in sections], info.duration)
         plan = compose.ComposePlan(
             video=source.video,
             audio=source.audio,
@@ -539,6 +541,10 @@ class Job:
             loop_video=source.loop,
             audio_channels=source.audio_channels or info.audio_channels,
             threads=min(self.services.profile.cpu_cores, 16),
+            captions=captions,
+            captions_language=subtitles.track_language(transcript.language),
+            burn_captions=self.config.output.burn_captions,
+            chapters=_text_file(work / "chapters.txt", subtitles.ffmetadata(chapters)),
         )
         try:
             await compose.compose(plan, lambda f: self.report_progress("compose", f * 0.97))
@@ -554,6 +560,12 @@ class Job:
         srt = publish.write_atomic(
             self.outbox / f"{stem}.srt", subtitles.to_srt(transcript.segments)
         )
+        vtt = publish.write_atomic(
+            self.outbox / f"{stem}.vtt", subtitles.to_vtt(transcript.segments)
+        )
+        chapters_vtt = publish.write_atomic(
+            self.outbox / f"{stem}.chapters.vtt", subtitles.chapters_vtt(chapters)
+        )
         sheet, audio = await asyncio.gather(
             self.preview(video, sections, deck, work), loudness.measure(video)
         )
@@ -563,6 +575,8 @@ class Job:
         )
         report = self.report(video, srt, verified, transcript, sections, framing)
         report["output"]["preview"] = str(sheet) if sheet else None
+        report["output"]["vtt"] = str(vtt)
+        report["output"]["chapters_vtt"] = str(chapters_vtt)
         report["audio"] = {
             "loudness_lufs": round(audio.integrated, 1) if audio else None,
             "true_peak_dbtp": round(audio.true_peak, 1) if audio else None,
@@ -747,6 +761,15 @@ class _Steps:
         self.done += 1
         self.report(self.done / self.total)
         return result
+
+
+def _text_file(path: Path, text: str) -> Path | None:
+    """`text` in `path`, for ffmpeg to read; None when there is nothing in it (a
+    transcript with no words gives no caption track)."""
+    if not text.strip() or text.strip() == ";FFMETADATA1":
+        return None
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _consume(task: asyncio.Task[Any]) -> None:

@@ -25,7 +25,9 @@ from typing import Any
 
 STAGING = ".presgend-tmp"
 PUBLISHING = ".presgend-publishing"
-SUFFIXES = (".mp4", ".srt", ".preview.jpg", ".report.json")  # what one job publishes
+SUFFIXES = (  # what one job publishes
+    ".mp4", ".srt", ".vtt", ".chapters.vtt", ".preview.jpg", ".report.json"
+)
 
 
 def staging_dir(outbox: Path, job_id: str) -> Path:

@@ -117,8 +117,16 @@
     const result = card.querySelector(".result");
     if (links.preview) card.querySelector(".preview").src = links.preview;
     else card.querySelector(".preview").remove();
-    if (links.video) card.querySelector(".player").src = links.video;
-    ["video", "srt", "report"].forEach((kind) => {
+    const player = card.querySelector(".player");
+    if (links.video) player.src = links.video;
+    if (links.vtt) {  // the captions on the page's player too
+      const track = document.createElement("track");
+      track.kind = "captions";
+      track.label = "Captions";
+      track.src = links.vtt;
+      player.appendChild(track);
+    }
+    ["video", "srt", "vtt", "chapters_vtt", "report"].forEach((kind) => {
       const a = card.querySelector("a." + kind);
       if (links[kind]) a.href = links[kind]; else a.remove();
     });

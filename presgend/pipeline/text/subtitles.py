@@ -1,4 +1,5 @@
-"""Subtitles: transcript segments as SRT cues a broadcaster would accept.
+"""Subtitles: transcript segments as SRT and WebVTT cues a broadcaster would accept, and
+the slides as chapters (WebVTT chapters and the MP4's own chapter list).
 
 Each sentence is cut into as few cues as fit (at most two lines of 42 characters), at
 clause boundaries where it can be ("…more scenes, / or changing other parameters."),
@@ -8,7 +9,9 @@ its sentence is shorter: a short cue borrows time from the silence around it.
 
 from __future__ import annotations
 
+import re
 import textwrap
+from dataclasses import dataclass
 
 from presgend.pipeline.text.sentences import join_words
 from presgend.pipeline.video.transcribe import Segment, Word, words_of
@@ -135,3 +138,73 @@ def to_srt(segments: list[Segment]) -> str:
         text = "\n".join(lines(cue.text))
         blocks.append(f"{i}\n{timestamp(cue.start)} --> {timestamp(cue.end)}\n{text}\n")
     return "\n".join(blocks)
+
+
+def vtt_timestamp(seconds: float) -> str:
+    return timestamp(seconds).replace(",", ".")
+
+
+def to_vtt(segments: list[Segment]) -> str:
+    """WebVTT with the same cues as the SRT (players and LMSs read this one)."""
+    blocks = ["WEBVTT\n"]
+    for cue in cues(segments):
+        text = "\n".join(_vtt_text(line) for line in lines(cue.text))
+        blocks.append(f"{vtt_timestamp(cue.start)} --> {vtt_timestamp(cue.end)}\n{text}\n")
+    return "\n".join(blocks)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    start: float
+    end: float
+    title: str
+
+
+def chapters(spans: list[tuple[float, str]], duration: float) -> list[Chapter]:
+    """One chapter per slide, from its start to the next one's; the first from 0 (a
+    player's chapter list starts at the beginning), the last to the end."""
+    found = []
+    for k, (start, title) in enumerate(spans):
+        begin = 0.0 if k == 0 else start
+        end = spans[k + 1][0] if k + 1 < len(spans) else duration
+        if end > begin:
+            found.append(Chapter(begin, end, title))
+    return found
+
+
+def chapters_vtt(found: list[Chapter]) -> str:
+    """WebVTT chapters (`<track kind="chapters">`): each cue is a chapter's title."""
+    blocks = ["WEBVTT\n"]
+    for k, chapter in enumerate(found, start=1):
+        span = f"{vtt_timestamp(chapter.start)} --> {vtt_timestamp(chapter.end)}"
+        blocks.append(f"{k}\n{span}\n{_vtt_text(chapter.title)}\n")
+    return "\n".join(blocks)
+
+
+def ffmetadata(found: list[Chapter]) -> str:
+    """ffmpeg's metadata file with the chapters, for the MP4's own chapter list."""
+    out = [";FFMETADATA1"]
+    for chapter in found:
+        title = re.sub(r"([=;#\\\n])", r"\\\1", chapter.title)
+        out += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={round(chapter.start * 1000)}",
+                f"END={round(chapter.end * 1000)}", f"title={title}"]  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def _vtt_text(text: str) -> str:
+    """Text as a WebVTT cue holds it: `&`, `<` and `>` escaped, no `-->`."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("--&gt;", "→")
+
+
+# ISO 639-1 → 639-2/B, for the MP4's subtitle track (mov_text wants three letters)
+LANGUAGES = {
+    "en": "eng", "de": "ger", "fr": "fre", "es": "spa", "it": "ita", "pt": "por",
+    "nl": "dut", "sv": "swe", "da": "dan", "no": "nor", "fi": "fin", "pl": "pol",
+    "cs": "cze", "ru": "rus", "uk": "ukr", "tr": "tur", "el": "gre", "ar": "ara",
+    "he": "heb", "hi": "hin", "ja": "jpn", "ko": "kor", "zh": "chi", "id": "ind",
+}  # fmt: skip
+
+
+def track_language(language: str) -> str:
+    return LANGUAGES.get(language.split("-")[0].lower(), "und")

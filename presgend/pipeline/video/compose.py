@@ -75,6 +75,10 @@ class ComposePlan:
     blank: Path | None = None  # the slide background, faded through between slides
     build_fade: float = BUILD_FADE
     gain_db: float | None = None  # levelling gain from phase 1; None leaves the sound as is
+    captions: Path | None = None  # an SRT: a soft subtitle track (mov_text)
+    captions_language: str = "und"  # ISO 639-2, as the MP4 track is tagged
+    burn_captions: bool = False  # the captions drawn into the picture instead
+    chapters: Path | None = None  # ffmpeg metadata with one chapter per slide
 
 
 def output_fps(info_fps: float, cap: int) -> int:
@@ -125,7 +129,10 @@ def build_filtergraph(plan: ComposePlan) -> str:
     pw, ph = plan.quality.panel
     chains = [_left_chain(plan, plan.crop[0].box, pw, ph)]
     chains += _right_chains(plan, pw, ph)
-    chains.append("[left][right]hstack=inputs=2[v]")
+    if plan.burn_captions and plan.captions is not None:
+        chains.append(f"[left][right]hstack=inputs=2,{burned(plan.captions)}[v]")
+    else:
+        chains.append("[left][right]hstack=inputs=2[v]")
     chains.append(f"[{audio_input(plan)}:a:0]{audio_filters(plan)}[a]")
     return ";".join(chains)
 
@@ -266,6 +273,23 @@ def encoder_args(plan: ComposePlan) -> list[str]:
     ]
 
 
+# libass draws an SRT on a 384x288 canvas scaled to the frame; BorderStyle 3 puts the
+# words on a translucent box (the outline is its padding), readable across the divider
+BURN_STYLE = (
+    "FontName=DejaVu Sans,FontSize=13,BorderStyle=3,Outline=3,Shadow=0,"
+    "BackColour=&H99000000,MarginV=12"
+)
+
+
+def burned(captions: Path) -> str:
+    """The captions drawn across the bottom of the frame (libass): white with a dark
+    outline, readable over the presenter and the slide alike."""
+    path = str(captions.absolute())
+    for char in ("\\", ":", "'", ",", "[", "]", ";"):
+        path = path.replace(char, "\\" + char)
+    return f"subtitles=filename={path}:force_style='{BURN_STYLE}'"
+
+
 def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg") -> list[str]:
     # Filter threads let crop/scale/xfade run beside the decoder and x264 rather than
     # in their thread: on two cores this is the difference between 1.2x and 1.0x the floor.
@@ -288,6 +312,14 @@ def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg") -> list[str]:
         args += ["-i", str(plan.blank.absolute())]
     if plan.audio != plan.video:
         args += ["-i", str(plan.audio.absolute())]
+    extra = []  # the soft captions and the chapters, after every picture and sound input
+    if plan.captions is not None and not plan.burn_captions:
+        extra += ["-map", f"{args.count('-i')}:s", "-c:s", "mov_text",
+                  "-metadata:s:s:0", f"language={plan.captions_language}"]  # fmt: skip
+        args += ["-i", str(plan.captions.absolute())]
+    if plan.chapters is not None:
+        extra += ["-map_chapters", str(args.count("-i"))]
+        args += ["-f", "ffmetadata", "-i", str(plan.chapters.absolute())]
     args += [
         "-filter_complex",
         build_filtergraph(plan),
@@ -295,6 +327,7 @@ def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg") -> list[str]:
         "[v]",
         "-map",
         "[a]",
+        *extra,
         "-t",
         f"{plan.duration:.3f}",
         *encoder_args(plan),
