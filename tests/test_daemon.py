@@ -213,6 +213,7 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(
     assert outbox == [
         "talk.chapters.vtt",
         "talk.mp4",
+        "talk.pptx",
         "talk.preview.jpg",
         "talk.report.json",
         "talk.srt",

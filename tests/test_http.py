@@ -78,7 +78,7 @@ def test_upload_follow_and_download(
     assert status["status"] == "ok" and status["input"] == "my talk.mp4"
     assert status["report"]["output"]["video"].endswith("my talk.mp4")
     links = status["links"]
-    assert set(links) == {"video", "srt", "vtt", "chapters_vtt", "report", "preview"}
+    assert set(links) == {"video", "srt", "vtt", "chapters_vtt", "pptx", "report", "preview"}
     captions = httpx.get(links["vtt"], timeout=30)
     assert captions.headers["content-type"].startswith("text/vtt")
     assert captions.text.startswith("WEBVTT")

@@ -36,7 +36,7 @@ def test_outputs_are_published_together(processed) -> None:  # type: ignore[no-u
     talk, outbox, report, result = processed
     stem = talk.video.stem
     assert sorted(p.name for p in outbox.iterdir()) == sorted(
-        [f"{stem}.mp4", f"{stem}.srt", f"{stem}.vtt", f"{stem}.chapters.vtt",
+        [f"{stem}.mp4", f"{stem}.srt", f"{stem}.vtt", f"{stem}.chapters.vtt", f"{stem}.pptx",
          f"{stem}.preview.jpg", f"{stem}.report.json"]
     )  # fmt: skip
     assert report["status"] == "ok"
@@ -134,6 +134,32 @@ def test_captions_and_chapters_that_players_understand(processed) -> None:  # ty
     assert [(s["codec_name"], s["tags"]["language"]) for s in subtitles] == [("mov_text", "eng")]
     data = (outbox / f"{stem}.mp4").read_bytes()
     assert 0 < data.find(b"moov") < data.find(b"mdat")  # +faststart: plays before it is all in
+
+
+def test_the_deck_is_editable_with_the_spoken_words_in_its_notes(processed) -> None:  # type: ignore[no-untyped-def]
+    from pptx import Presentation
+
+    talk, outbox, report, _ = processed
+    path = outbox / f"{talk.video.stem}.pptx"
+    assert report["output"]["pptx"] == str(path) or Path(report["output"]["pptx"]).name == path.name
+    deck = Presentation(str(path))
+    assert len(deck.slides) == len(report["slides"])
+    notes = []
+    for slide, shown in zip(deck.slides, report["slides"], strict=True):
+        texts = [shape for shape in slide.shapes if shape.has_text_frame and shape.text_frame.text]
+        assert not [shape for shape in slide.shapes if shape.shape_type == 13]  # no picture
+        title = slide.shapes.title
+        assert title.text_frame.text == shown["title"]
+        body = [shape for shape in texts if shape.shape_id != title.shape_id]
+        assert [p.text for p in body[0].text_frame.paragraphs] == shown["bullets"]
+        run = title.text_frame.paragraphs[0].runs[0]
+        assert str(run.font.color.rgb) == "1B2230" and run.font.name == "Inter"  # the theme
+        notes.append(slide.notes_slide.notes_text_frame.text)
+    # every sentence is in the notes of the slide it was spoken over, in order
+    assert " ".join(notes) == " ".join(s.text for s in talk.segments)
+    for slide_notes, shown in zip(notes, report["slides"], strict=True):
+        for source in shown["sources"]:
+            assert talk.segments[source].text in slide_notes
 
 
 def test_burned_captions_are_in_the_picture_and_not_a_track(short_talk, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -196,8 +196,8 @@ def test_a_killed_worker_s_job_completes_once_elsewhere(
     assert len(stalled) == 1
     assert [e["attempt"] for e in b.events("input_claimed")] == [2]
     assert visible(tmp_path / "outbox") == [
-        "talk.chapters.vtt", "talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt",
-        "talk.vtt",
+        "talk.chapters.vtt", "talk.mp4", "talk.pptx", "talk.preview.jpg", "talk.report.json",
+        "talk.srt", "talk.vtt",
     ]  # fmt: skip
     assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
     assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
@@ -227,6 +227,7 @@ def test_a_stalled_worker_that_wakes_publishes_nothing(
     assert published == [
         "talk.chapters.vtt",
         "talk.mp4",
+        "talk.pptx",
         "talk.preview.jpg",
         "talk.report.json",
         "talk.srt",

@@ -362,8 +362,8 @@ def test_process_a_recogniser_that_hangs_is_stopped_and_the_job_run_once_more(
     assert stalls[0]["seconds"] >= 8.0
     assert gone(stopper.stopped[0])
     assert visible(tmp_path / "out") == [
-        "talk.chapters.vtt", "talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt",
-        "talk.vtt",
+        "talk.chapters.vtt", "talk.mp4", "talk.pptx", "talk.preview.jpg", "talk.report.json",
+        "talk.srt", "talk.vtt",
     ]  # fmt: skip
     assert valid_video(tmp_path / "out" / "talk.mp4") == ""
     report = json.loads((tmp_path / "out" / "talk.report.json").read_text())
@@ -414,8 +414,8 @@ def test_daemon_a_stopped_ffmpeg_is_caught_and_the_job_completes_once(
         watcher.stop()
     assert watcher.problems == []
     assert visible(tmp_path / "outbox") == [
-        "talk.chapters.vtt", "talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt",
-        "talk.vtt",
+        "talk.chapters.vtt", "talk.mp4", "talk.pptx", "talk.preview.jpg", "talk.report.json",
+        "talk.srt", "talk.vtt",
     ]  # fmt: skip
     assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
     assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
@@ -436,7 +436,7 @@ def test_process_a_program_killed_from_outside_is_run_once_more(
     assert len(interrupted) == 1 and interrupted[0]["phase"] == "compose"
     assert interrupted[0]["program"].endswith("ffmpeg")
     assert visible(tmp_path / "out") == [
-        "talk.chapters.vtt", "talk.mp4", "talk.preview.jpg", "talk.report.json", "talk.srt",
-        "talk.vtt",
+        "talk.chapters.vtt", "talk.mp4", "talk.pptx", "talk.preview.jpg", "talk.report.json",
+        "talk.srt", "talk.vtt",
     ]  # fmt: skip
     assert valid_video(tmp_path / "out" / "talk.mp4") == ""

@@ -60,6 +60,7 @@ class Outcomes:
                 finished_at=report.get("finished_at") or now_iso(), document=document,
                 outputs={"video": output["video"], "srt": output.get("srt"),
                          "vtt": output.get("vtt"), "chapters_vtt": output.get("chapters_vtt"),
+                         "pptx": output.get("pptx"),
                          "report": document, "preview": output.get("preview")},
                 phases=report.get("phases", {}),
             )  # fmt: skip

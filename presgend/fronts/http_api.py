@@ -58,6 +58,7 @@ MEDIA_TYPES = {
     ".jpg": "image/jpeg",
     ".srt": "application/x-subrip",
     ".vtt": "text/vtt",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     ".json": "application/json",
 }
 

@@ -28,7 +28,7 @@ from presgend.pipeline import publish, stall
 from presgend.pipeline.context import JobRequest, Services
 from presgend.pipeline.report import JobRecord, error_document, now_iso, sha256_of
 from presgend.pipeline.script import script
-from presgend.pipeline.text import resentence, slides, subtitles, summarize, writer
+from presgend.pipeline.text import powerpoint, resentence, slides, subtitles, summarize, writer
 from presgend.pipeline.video import compose, face, loudness, preview, probe, transcribe
 
 MAX_UPSCALE = 1.5  # enlarging the presenter more than this is worth a warning
@@ -566,6 +566,7 @@ class Job:
         chapters_vtt = publish.write_atomic(
             self.outbox / f"{stem}.chapters.vtt", subtitles.chapters_vtt(chapters)
         )
+        pptx = await self.editable_deck(stem, sections)
         sheet, audio = await asyncio.gather(
             self.preview(video, sections, deck, work), loudness.measure(video)
         )
@@ -577,6 +578,7 @@ class Job:
         report["output"]["preview"] = str(sheet) if sheet else None
         report["output"]["vtt"] = str(vtt)
         report["output"]["chapters_vtt"] = str(chapters_vtt)
+        report["output"]["pptx"] = str(pptx) if pptx else None
         report["audio"] = {
             "loudness_lufs": round(audio.integrated, 1) if audio else None,
             "true_peak_dbtp": round(audio.true_peak, 1) if audio else None,
@@ -586,6 +588,21 @@ class Job:
         publish.published(self.outbox, self.record.sha256)
         self.report_progress("compose", 1.0)
         return report
+
+    async def editable_deck(self, stem: str, sections: list[summarize.Section]) -> Path | None:
+        """`<stem>.pptx`; a deck that cannot be written is a warning, not a failed job
+        (the video is out already)."""
+        cfg = self.config.slides
+        try:
+            data = await asyncio.to_thread(
+                powerpoint.pptx_bytes, sections, slides.look_from(cfg), cfg.logo
+            )
+        except Exception as exc:  # python-pptx or a logo it cannot read
+            self.record.warnings.append(
+                f"The editable deck could not be written ({type(exc).__name__}: {exc})."
+            )
+            return None
+        return publish.write_atomic(self.outbox / f"{stem}.pptx", data)
 
     async def preview(
         self, video: Path, sections: list[summarize.Section], deck: slides.Deck, work: Path

@@ -26,7 +26,13 @@ from typing import Any
 STAGING = ".presgend-tmp"
 PUBLISHING = ".presgend-publishing"
 SUFFIXES = (  # what one job publishes
-    ".mp4", ".srt", ".vtt", ".chapters.vtt", ".preview.jpg", ".report.json"
+    ".mp4",
+    ".srt",
+    ".vtt",
+    ".pptx",
+    ".chapters.vtt",
+    ".preview.jpg",
+    ".report.json",
 )
 
 

@@ -126,7 +126,7 @@
       track.src = links.vtt;
       player.appendChild(track);
     }
-    ["video", "srt", "vtt", "chapters_vtt", "report"].forEach((kind) => {
+    ["video", "srt", "vtt", "chapters_vtt", "pptx", "report"].forEach((kind) => {
       const a = card.querySelector("a." + kind);
       if (links[kind]) a.href = links[kind]; else a.remove();
     });
