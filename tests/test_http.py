@@ -129,6 +129,7 @@ def test_tokens_links_and_errors_speak_plainly(
     metrics = server.client.get("/metrics").text
     assert 'presgend_jobs{status="ok"}' in metrics and "presgend_breaker_open 0" in metrics
     assert "presgend_phase_seconds_count" in metrics
+    assert 'presgend_webhook_deliveries{result="delivered"} 0' in metrics
     ready = bare.get("/readyz")
     assert ready.status_code in (200, 503) and ready.json()
     bare.close()

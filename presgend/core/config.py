@@ -146,6 +146,18 @@ class HttpConfig:
     link_ttl_hours: float = 24.0  # download links, and uploads' outputs, expire after this
 
 
+WEBHOOK_EVENTS = ("job.succeeded", "job.failed")
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    urls: tuple[str, ...] = ()  # every one gets a POST of JSON on each event
+    secret_env: str = ""  # the NAME of an environment variable holding the signing secret
+    events: tuple[str, ...] = WEBHOOK_EVENTS
+    timeout_seconds: float = 10.0  # one attempt
+    max_attempts: int = 6  # then the delivery is given up (retries back off exponentially)
+
+
 @dataclass(frozen=True)
 class McpConfig:
     allowed_roots: tuple[str, ...] = ()  # folders submit_file and plan may read from
@@ -178,6 +190,7 @@ class Config:
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     mcp: McpConfig = field(default_factory=McpConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     source: str = "defaults"
 
 
@@ -275,6 +288,16 @@ def _check_together(sections: dict[str, Any], problems: list[str]) -> None:
         problems.append(
             "summary.api_key_env must name an environment variable (such as OPENAI_API_KEY) "
             "that holds the key; the key itself never goes in the file"
+        )
+    hooks = sections.get("webhooks", WebhooksConfig())
+    problems += [f"webhooks.urls: {u!r} must start with http:// or https://"
+                 for u in hooks.urls if not re.match(r"https?://", u)]  # fmt: skip
+    problems += [f"webhooks.events: {e!r} is not one of {', '.join(WEBHOOK_EVENTS)}"
+                 for e in hooks.events if e not in WEBHOOK_EVENTS]  # fmt: skip
+    if hooks.secret_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", hooks.secret_env):
+        problems.append(
+            "webhooks.secret_env must name an environment variable that holds the secret; "
+            "the secret itself never goes in the file"
         )
     queue = sections.get("queue", QueueConfig())
     if queue.stalled_seconds < 2 * queue.heartbeat_seconds:

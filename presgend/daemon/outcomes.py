@@ -29,6 +29,9 @@ from presgend.pipeline.report import JobRecord, error_document, now_iso
 log = logs.get("presgend.outcomes")
 
 Remember = Callable[[str, Path, str], None]  # job id, input as dropped, status
+# told when a job ends: "job.succeeded" or "job.failed", its ledger entry, and its report
+# or error document (a front's webhooks listen here; the daemon never imports them)
+Listener = Callable[[str, dict[str, Any], dict[str, Any]], None]
 CANCELLED = "The job was cancelled."
 
 
@@ -37,6 +40,7 @@ class Outcomes:
         self.settings = Settings.of(settings)
         self.inbox = self.config.paths.inbox
         self.remember = remember
+        self.listeners: list[Listener] = []
 
     @property
     def config(self) -> Config:
@@ -55,7 +59,7 @@ class Outcomes:
         if report is not None:
             output = report["output"]
             document = str(publish.report_path(Path(output["video"])))
-            ledger.record(
+            entry = ledger.record(
                 self.inbox, job_id, status="ok", input=label.name, phase="done", progress=1.0,
                 finished_at=report.get("finished_at") or now_iso(), document=document,
                 outputs={"video": output["video"], "srt": output.get("srt"),
@@ -64,6 +68,7 @@ class Outcomes:
                          "report": document, "preview": output.get("preview")},
                 phases=report.get("phases", {}),
             )  # fmt: skip
+            self._tell("job.succeeded", entry, report)
 
     def _archive(self, claim: claims.Claim) -> None:
         archive = self.config.paths.archive
@@ -97,11 +102,20 @@ class Outcomes:
     def _failed_in_ledger(
         self, job_id: str, name: str, document: dict[str, Any], path: Path
     ) -> None:
-        ledger.record(
+        entry = ledger.record(
             self.inbox, job_id, status="failed", input=name, phase="done", progress=1.0,
             finished_at=document.get("finished_at") or now_iso(), error=document["error"],
             document=str(path), phases={},
         )  # fmt: skip
+        self._tell("job.failed", entry, document)
+
+    def _tell(self, event: str, entry: dict[str, Any], document: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(event, entry, document)
+            except Exception as exc:  # a listener's trouble never changes an outcome
+                log.error("outcome_listener_failed", job_event=event, job_id=entry.get("job_id"),
+                          error=f"{type(exc).__name__}: {exc}")  # fmt: skip
 
     def cancelled(self, job_id: str, label: Path, claim: claims.Claim, phase: str) -> None:
         """A job cancelled by its submitter: its files to failed/, reason "cancelled"."""

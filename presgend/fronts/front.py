@@ -20,6 +20,7 @@ from presgend.daemon import ledger
 from presgend.daemon.intake import Intake
 from presgend.daemon.outcomes import Outcomes
 from presgend.daemon.worker import Worker
+from presgend.fronts import views, webhooks
 
 if TYPE_CHECKING:
     from presgend.backends import Backend
@@ -45,6 +46,7 @@ class FrontDesk:
         self.outcomes = outcomes
         self.monitor = monitor
         self.backend = backend
+        self.webhooks: webhooks.Webhooks | None = None  # attach() adds them
 
     @property
     def config(self) -> Config:
@@ -63,7 +65,15 @@ class FrontDesk:
             queue_length=lambda: self.intake.waiting,
             breaker=self.monitor.as_dict,
             ready_checks=lambda: doctor.run_checks(self.config),
+            webhook_counts=lambda: dict(self.webhooks.counts) if self.webhooks else {},
         )
+
+    def outputs_of(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """A finished job's outputs as a webhook names them: download links when the
+        HTTP service is on, else the files' paths."""
+        if self.config.http.enabled:
+            return views.links(self.config, entry, self.url())
+        return {kind: path for kind, path in (entry.get("outputs") or {}).items() if path}
 
     def url(self) -> str:
         http = self.config.http
@@ -129,6 +139,9 @@ def attach(daemon: Daemon) -> FrontDesk:
 
         http_api.check_settings(daemon.config)  # HttpRefused
         daemon.extra_services["http"] = lambda: front.serve(daemon.stop_event)
+    front.webhooks = webhooks.Webhooks(daemon.settings, front.outputs_of)
+    daemon.outcomes.listeners.append(front.webhooks.on_finished)
+    daemon.extra_services["webhooks"] = front.webhooks.run
     return front
 
 

@@ -394,7 +394,12 @@ def render_metrics(hooks: Hooks) -> str:
         "# TYPE presgend_breaker_open gauge",
         f"presgend_breaker_open {0 if state == 'closed' else 1}",
         f'presgend_breaker_state{{state="{state}"}} 1',
+        "# HELP presgend_webhook_deliveries Webhook delivery attempts by this daemon, by result.",
+        "# TYPE presgend_webhook_deliveries counter",
     ]
+    counts = hooks.webhook_counts()
+    for result in ("delivered", "retried", "failed"):
+        lines.append(f'presgend_webhook_deliveries{{result="{result}"}} {counts.get(result, 0)}')
     return "\n".join(lines) + "\n"
 
 

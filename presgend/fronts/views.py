@@ -29,6 +29,7 @@ class Hooks:
     queue_length: Callable[[], int]
     breaker: Callable[[], dict[str, Any]]
     ready_checks: Callable[[], list[Any]] = field(default=lambda: [])
+    webhook_counts: Callable[[], dict[str, int]] = field(default=lambda: {})
 
     @property
     def config(self) -> Config:

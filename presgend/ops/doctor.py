@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from presgend.core import procs
 from presgend.core.config import Config
@@ -43,6 +44,8 @@ def run_checks(cfg: Config) -> list[Check]:
     checks += _folders(cfg)
     checks.append(_disk(cfg))
     checks += _backend(cfg)
+    if cfg.webhooks.urls:
+        checks.append(_webhooks(cfg))
     if cfg.http.enabled:
         checks.append(_http(cfg))
     if cfg.summary.engine == "openai":
@@ -67,6 +70,20 @@ def _summary(cfg: Config) -> Check:
             "start the server, or fix summary.base_url and summary.model",
         )  # fmt: skip
     return Check("summary model", "ok", detail)
+
+
+def _webhooks(cfg: Config) -> Check:
+    """The webhook settings, and whether the signing secret is there."""
+    hooks = cfg.webhooks
+    where = ", ".join(urlsplit(u).netloc or u for u in hooks.urls)
+    detail = (f"{len(hooks.urls)} URL(s) ({where}) on {', '.join(hooks.events)}; "
+              f"{hooks.max_attempts} attempts of {hooks.timeout_seconds:g} s")  # fmt: skip
+    if hooks.secret_env and not os.environ.get(hooks.secret_env):
+        return Check("webhooks", "warn", f"{detail}; ${hooks.secret_env} is not set, so "
+                     "deliveries go unsigned", f"export {hooks.secret_env}=… in the service's "
+                     "environment")  # fmt: skip
+    signed = f"signed with ${hooks.secret_env}" if hooks.secret_env else "unsigned"
+    return Check("webhooks", "ok", f"{detail}; {signed}")
 
 
 def _backend(cfg: Config) -> list[Check]:
