@@ -89,6 +89,7 @@ LIVE: list[tuple[str, str, Any, Seen]] = [
         lambda d, f: [list(f.hooks().config.http.tokens), list(f.config.http.tokens)],
     ),
     ("http", "max_upload_mb", 10, lambda d, f: [f.hooks().config.http.max_upload_mb]),
+    ("webhooks", "max_attempts", 9, lambda d, f: [f.webhooks.config.webhooks.max_attempts]),
     (
         "mcp",
         "allowed_roots",
