@@ -21,6 +21,7 @@ from support.daemons import (
     OutboxWatcher,
     claims_left,
     event_time,
+    published,
     remux,
     valid_video,
     visible,
@@ -210,15 +211,7 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(
         watcher.stop()
     assert watcher.problems == []
     outbox = visible(tmp_path / "outbox")
-    assert outbox == [
-        "talk.chapters.vtt",
-        "talk.mp4",
-        "talk.pptx",
-        "talk.preview.jpg",
-        "talk.report.json",
-        "talk.srt",
-        "talk.vtt",
-    ]
+    assert outbox == published("talk")
     assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
     assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
     assert claims_left(tmp_path / "inbox") == []

@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 import pytest
 from support.cli import write_config
-from support.daemons import DaemonProcess, OutboxWatcher, valid_video, visible
+from support.daemons import DaemonProcess, OutboxWatcher, published, valid_video, visible
 from support.waiting import until
 
 from presgend.core import aio, procs
@@ -361,10 +361,7 @@ def test_process_a_recogniser_that_hangs_is_stopped_and_the_job_run_once_more(
     assert stalls[0]["attempt"] == 1 and stalls[0]["phase"] in ("probe", "content")
     assert stalls[0]["seconds"] >= 8.0
     assert gone(stopper.stopped[0])
-    assert visible(tmp_path / "out") == [
-        "talk.chapters.vtt", "talk.mp4", "talk.pptx", "talk.preview.jpg", "talk.report.json",
-        "talk.srt", "talk.vtt",
-    ]  # fmt: skip
+    assert visible(tmp_path / "out") == published("talk")  # fmt: skip
     assert valid_video(tmp_path / "out" / "talk.mp4") == ""
     report = json.loads((tmp_path / "out" / "talk.report.json").read_text())
     assert report["transcript"]["source"] == "whisper" and report["slides"]
@@ -413,10 +410,7 @@ def test_daemon_a_stopped_ffmpeg_is_caught_and_the_job_completes_once(
         assert daemon.stop() == 0
         watcher.stop()
     assert watcher.problems == []
-    assert visible(tmp_path / "outbox") == [
-        "talk.chapters.vtt", "talk.mp4", "talk.pptx", "talk.preview.jpg", "talk.report.json",
-        "talk.srt", "talk.vtt",
-    ]  # fmt: skip
+    assert visible(tmp_path / "outbox") == published("talk")  # fmt: skip
     assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
     assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
 
@@ -435,8 +429,5 @@ def test_process_a_program_killed_from_outside_is_run_once_more(
     interrupted = [e for e in json_lines(err) if e.get("event") == "job_interrupted"]
     assert len(interrupted) == 1 and interrupted[0]["phase"] == "compose"
     assert interrupted[0]["program"].endswith("ffmpeg")
-    assert visible(tmp_path / "out") == [
-        "talk.chapters.vtt", "talk.mp4", "talk.pptx", "talk.preview.jpg", "talk.report.json",
-        "talk.srt", "talk.vtt",
-    ]  # fmt: skip
+    assert visible(tmp_path / "out") == published("talk")  # fmt: skip
     assert valid_video(tmp_path / "out" / "talk.mp4") == ""

@@ -11,12 +11,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import standins
 from support.cli import cli
 from support.daemons import DaemonProcess, event_time
 from support.ports import free_port
@@ -24,7 +24,6 @@ from support.talks import CLIP_SENTENCES
 
 from presgend.ops import sample
 
-RECEIVER = Path(__file__).parent / "support" / "receiver.py"
 SECRET = "correct horse battery staple"
 
 pytestmark = pytest.mark.slow
@@ -44,21 +43,13 @@ def receiver(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
 
     def start(mode: str, port: int = 0) -> tuple[str, Path]:
         log = tmp_path / f"{mode}-{len(started)}.jsonl"
-        proc = subprocess.Popen(
-            [sys.executable, str(RECEIVER), "--mode", mode, "--log", str(log), "--port", str(port)],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        proc, port = standins.start("receiver.py", "--mode", mode, "--log", str(log),
+                                    "--port", str(port))  # fmt: skip
         started.append(proc)
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline().split()[1])
         return f"http://127.0.0.1:{port}/hook", log
 
     yield start
-    for proc in started:
-        proc.kill()
-        proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+    standins.stop(started)
 
 
 def requests(log: Path) -> list[dict[str, Any]]:

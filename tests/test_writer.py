@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import standins
 from support.cli import cli, write_config
 from support.llm import corrupted
 from support.talks import PITCH, flatten
@@ -24,8 +24,6 @@ from presgend.core import config
 from presgend.ops import sample
 from presgend.pipeline.text import summarize, writer
 from presgend.pipeline.text.summarize import Section, Sentence
-
-SERVER = Path(__file__).parent / "support" / "llm.py"
 
 
 def pitch_sections() -> list[Section]:
@@ -46,19 +44,12 @@ def llm(tmp_path: Path) -> Iterator[Callable[[str], tuple[str, Path]]]:
 
     def start(mode: str) -> tuple[str, Path]:
         log = tmp_path / f"{mode}.requests.jsonl"
-        proc = subprocess.Popen(
-            [sys.executable, str(SERVER), "--mode", mode, "--log", str(log)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        proc, port = standins.start("llm.py", "--mode", mode, "--log", str(log))
         started.append(proc)
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline().split()[1])
         return f"http://127.0.0.1:{port}/v1", log
 
     yield start
-    for proc in started:
-        proc.kill()
-        proc.communicate()  # reaps it and closes its pipes
+    standins.stop(started)
 
 
 def _requests(log: Path) -> list[dict[str, object]]:

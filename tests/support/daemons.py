@@ -113,6 +113,13 @@ class DaemonProcess:
         self.stderr.close()
 
 
+def published(stem: str) -> list[str]:
+    """Every file one job publishes, sorted as `visible` lists them."""
+    from presgend.pipeline import publish
+
+    return sorted(stem + suffix for suffix in publish.SUFFIXES)
+
+
 def event_time(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
 
