@@ -521,11 +521,54 @@ class Job:
         # not clear the folder the next run is composing into (the queue retries a job
         # under its id)
         run = f"{self.record.job_id}.{os.getpid()}.{id(self):x}"
-        staging = publish.staging_dir(self.outbox, run)
-        temp = staging / "video.mp4"
-        captions = _text_file(work / "captions.srt", subtitles.to_srt(transcript.segments))
+        temp = publish.staging_dir(self.outbox, run) / "video.mp4"
         chapters = subtitles.chapters([(s.start, s.title) for s in sections], info.duration)
-        plan = compose.ComposePlan(
+        plan = self.compose_plan(info, source, framing, transcript, deck, level, temp)
+        plan = dataclasses.replace(
+            plan, chapters=_text_file(work / "chapters.txt", subtitles.ffmetadata(chapters)),
+            captions=_text_file(work / "captions.srt", subtitles.to_srt(transcript.segments)),
+        )  # fmt: skip
+        try:
+            await compose.compose(plan, lambda f: self.report_progress("compose", f * 0.97))
+            verified = await compose.verify(temp, info.duration, self.quality)
+            self.report_progress("compose", 0.98)
+            await self.before_publish()
+            video = publish.publish_video(temp, self.outbox, self.stem, self.record.sha256)
+            self.published = True
+        finally:
+            temp.unlink(missing_ok=True)
+            publish.release_staging(self.outbox, run)
+        outputs = await self.beside(video.stem, transcript, sections, chapters)
+        sheet, audio = await asyncio.gather(
+            self.preview(video, sections, deck, work), loudness.measure(video)
+        )
+        self.report_progress("compose", 0.99)
+        self.record.phases["compose"] = round(
+            time.monotonic() - self.started - sum(self.record.phases.values()), 3
+        )
+        report = self.report(video, outputs.pop("srt"), verified, transcript, sections, framing)
+        report["output"].update(outputs, preview=str(sheet) if sheet else None)
+        report["audio"] = {
+            "loudness_lufs": round(audio.integrated, 1) if audio else None,
+            "true_peak_dbtp": round(audio.true_peak, 1) if audio else None,
+            "sample_rate": verified.sample_rate,
+        }
+        publish.write_json(publish.report_path(video), report)
+        publish.published(self.outbox, self.record.sha256)
+        self.report_progress("compose", 1.0)
+        return report
+
+    def compose_plan(
+        self,
+        info: probe.MediaInfo,
+        source: compose.PresenterSource,
+        framing: face.Framing,
+        transcript: transcribe.Transcript,
+        deck: slides.Deck,
+        level: loudness.Leveling | None,
+        output: Path,
+    ) -> compose.ComposePlan:
+        return compose.ComposePlan(
             video=source.video,
             audio=source.audio,
             duration=info.duration,
@@ -537,57 +580,32 @@ class Job:
             gain_db=level.gain_db if level else None,
             crossfade=self.config.slides.crossfade_seconds,
             encoder=self.encoder(),
-            output=temp,
+            output=output,
             loop_video=source.loop,
             audio_channels=source.audio_channels or info.audio_channels,
             threads=min(self.services.profile.cpu_cores, 16),
-            captions=captions,
             captions_language=subtitles.track_language(transcript.language),
             burn_captions=self.config.output.burn_captions,
-            chapters=_text_file(work / "chapters.txt", subtitles.ffmetadata(chapters)),
         )
-        try:
-            await compose.compose(plan, lambda f: self.report_progress("compose", f * 0.97))
-            verified = await compose.verify(temp, info.duration, self.quality)
-            self.report_progress("compose", 0.98)
-            await self.before_publish()
-            video = publish.publish_video(temp, self.outbox, self.stem, self.record.sha256)
-            self.published = True
-        finally:
-            temp.unlink(missing_ok=True)
-            publish.release_staging(self.outbox, run)
-        stem = video.stem
-        srt = publish.write_atomic(
-            self.outbox / f"{stem}.srt", subtitles.to_srt(transcript.segments)
-        )
-        vtt = publish.write_atomic(
-            self.outbox / f"{stem}.vtt", subtitles.to_vtt(transcript.segments)
-        )
-        chapters_vtt = publish.write_atomic(
-            self.outbox / f"{stem}.chapters.vtt", subtitles.chapters_vtt(chapters)
-        )
+
+    async def beside(
+        self,
+        stem: str,
+        transcript: transcribe.Transcript,
+        sections: list[summarize.Section],
+        chapters: list[subtitles.Chapter],
+    ) -> dict[str, Any]:
+        """The files published beside the video: captions, chapters, the deck."""
+        out = self.outbox
         pptx = await self.editable_deck(stem, sections)
-        sheet, audio = await asyncio.gather(
-            self.preview(video, sections, deck, work), loudness.measure(video)
-        )
-        self.report_progress("compose", 0.99)
-        self.record.phases["compose"] = round(
-            time.monotonic() - self.started - sum(self.record.phases.values()), 3
-        )
-        report = self.report(video, srt, verified, transcript, sections, framing)
-        report["output"]["preview"] = str(sheet) if sheet else None
-        report["output"]["vtt"] = str(vtt)
-        report["output"]["chapters_vtt"] = str(chapters_vtt)
-        report["output"]["pptx"] = str(pptx) if pptx else None
-        report["audio"] = {
-            "loudness_lufs": round(audio.integrated, 1) if audio else None,
-            "true_peak_dbtp": round(audio.true_peak, 1) if audio else None,
-            "sample_rate": verified.sample_rate,
-        }
-        publish.write_json(publish.report_path(video), report)
-        publish.published(self.outbox, self.record.sha256)
-        self.report_progress("compose", 1.0)
-        return report
+        return {
+            "srt": publish.write_atomic(out / f"{stem}.srt", subtitles.to_srt(transcript.segments)),
+            "vtt": str(publish.write_atomic(out / f"{stem}.vtt",
+                                            subtitles.to_vtt(transcript.segments))),
+            "chapters_vtt": str(publish.write_atomic(out / f"{stem}.chapters.vtt",
+                                                     subtitles.chapters_vtt(chapters))),
+            "pptx": str(pptx) if pptx else None,
+        }  # fmt: skip
 
     async def editable_deck(self, stem: str, sections: list[summarize.Section]) -> Path | None:
         """`<stem>.pptx`; a deck that cannot be written is a warning, not a failed job
