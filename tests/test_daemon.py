@@ -226,12 +226,7 @@ def test_sigterm_lets_a_job_finish_within_grace(tmp_path: Path, clip: sample.Sam
     assert daemon.events("job_succeeded")
     drained = daemon.events("shutdown_drained")
     assert [(d["finished"], d["cancelled"]) for d in drained] == [(1, 0)]
-    assert visible(tmp_path / "outbox") == [
-        "clip.mp4",
-        "clip.preview.jpg",
-        "clip.report.json",
-        "clip.srt",
-    ]
+    assert visible(tmp_path / "outbox") == published("clip")
     assert visible(tmp_path / "archive") == ["clip.mp4", "clip.srt"]
     assert claims_left(tmp_path / "inbox") == []
 

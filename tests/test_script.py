@@ -95,7 +95,8 @@ def check_timing(outbox: Path, stem: str, report: dict[str, Any]) -> None:
     probed = ffprobe(video)
     duration = float(probed["format"]["duration"])
     assert abs(duration - report["speech"]["duration_s"]) < 0.1
-    assert {s["codec_type"] for s in probed["streams"]} == {"video", "audio"}
+    kinds = sorted(s["codec_type"] for s in probed["streams"])
+    assert kinds == ["audio", "data", "subtitle", "video"]  # + captions and chapters
     starts = [s["start_s"] for s in report["slides"]]
     sentence_starts = [seg["start"] for seg in report["transcript"]["segments"]]
     for start in starts[1:]:

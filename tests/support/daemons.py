@@ -135,7 +135,8 @@ def valid_video(path: Path) -> str:
         return f"ffprobe failed: {result.stderr.strip()[:200]}"
     data = json.loads(result.stdout)
     kinds = sorted(s["codec_type"] for s in data.get("streams", []))
-    if kinds != ["audio", "video"]:
+    # one picture and one sound; the captions track and the chapter list may come with them
+    if kinds.count("video") != 1 or kinds.count("audio") != 1:
         return f"streams {kinds}"
     if float(data.get("format", {}).get("duration", 0)) < 1:
         return "too short"
