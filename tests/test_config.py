@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from presgend.core import config
-from presgend.core.errors import ConfigError
+from presgend.core.errors import ConfigError, PresetUnknown
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,3 +63,36 @@ def test_broken_toml_and_missing_file_are_config_errors(tmp_path: Path) -> None:
         config.load(bad)
     with pytest.raises(ConfigError, match="does not exist"):
         config.load(tmp_path / "missing.toml")
+
+
+PRESETS = """
+[presets.board]
+slides.theme = "dark"
+output.quality = "high"
+[presets.social]
+output.burn_captions = true
+"""
+
+
+def test_presets_are_checked_at_load_and_override_only_their_keys(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(PRESETS)
+    loaded = config.load(path)
+    board = config.with_preset(loaded, "board")
+    assert (board.slides.theme, board.output.quality) == ("dark", "high")
+    assert board.slides.max_slides == loaded.slides.max_slides and board.paths == loaded.paths
+    assert config.with_preset(loaded, "") is loaded
+    assert config.with_preset(loaded, "social").output.burn_captions is True
+    with pytest.raises(
+        PresetUnknown, match="no preset named 'nope'; the config has: board, social"
+    ):
+        config.with_preset(loaded, "nope")
+    path.write_text(PRESETS + '[presets.bad]\npaths.inbox = "x"\nslides.theme = "pink"\n'
+                    'slides.nope = 1\n[presets."two words"]\nslides.theme = "dark"\n')  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    problems = "\n".join(caught.value.problems)  # every one of them, at once
+    assert "presets.bad.paths: a preset overrides only output, slides" in problems
+    assert "presets.bad: slides.theme must be one of" in problems
+    assert "presets.bad: unknown key slides.nope" in problems
+    assert "presets.two words: a preset is a table named with letters" in problems

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from presgend.core.errors import ConfigError
+from presgend.core.errors import ConfigError, PresetUnknown
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -191,6 +191,8 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     mcp: McpConfig = field(default_factory=McpConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    # [presets.NAME]: overrides of PRESET_SECTIONS, name -> section -> key -> value
+    presets: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     source: str = "defaults"
 
 
@@ -263,7 +265,9 @@ def from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
     sections: dict[str, Any] = {}
     hints = get_type_hints(Config)
     for name, value in raw.items():
-        if name not in hints or name == "source":
+        if name == "presets":
+            sections[name] = _presets(value, problems)
+        elif name not in hints or name == "source":
             problems.append(f"unknown section [{name}]")
         elif not isinstance(value, dict):
             problems.append(f"[{name}] must be a table")
@@ -274,6 +278,52 @@ def from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
     if problems:
         raise ConfigError(source, problems)
     return Config(**sections, source=source)
+
+
+PRESET_SECTIONS = ("output", "slides", "speech", "transcription", "summary")
+PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}")
+
+
+def _presets(raw: Any, problems: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """`[presets.NAME]` tables: each key checked as in its own section."""
+    if not isinstance(raw, dict):
+        problems.append("[presets] must hold tables: [presets.NAME]")
+        return {}
+    hints = get_type_hints(Config)
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, sections in raw.items():
+        if not PRESET_NAME.fullmatch(name) or not isinstance(sections, dict):
+            problems.append(f"presets.{name}: a preset is a table named with letters, digits, "
+                            "- and _ (it is also the inbox subfolder's name)")  # fmt: skip
+            continue
+        found[name] = {}
+        for section, values in sections.items():
+            where = f"presets.{name}.{section}"
+            if section not in PRESET_SECTIONS or not isinstance(values, dict):
+                problems.append(f"{where}: a preset overrides only "
+                                f"{', '.join(PRESET_SECTIONS)}")  # fmt: skip
+                continue
+            mine: list[str] = []
+            _build_section(section, hints[section], values, mine)
+            problems += [f"presets.{name}: {problem}" for problem in mine]
+            if not mine:
+                found[name][section] = dict(values)
+    return found
+
+
+def with_preset(config: Config, name: str) -> Config:
+    """`config` with the preset `name`'s overrides; PresetUnknown when there is none."""
+    if not name:
+        return config
+    preset = config.presets.get(name)
+    if preset is None:
+        known = ", ".join(sorted(config.presets)) or "none"
+        raise PresetUnknown(f"There is no preset named {name!r}; the config has: {known}.")
+    changed = {
+        section: dataclasses.replace(getattr(config, section), **values)
+        for section, values in preset.items()
+    }
+    return dataclasses.replace(config, **changed)
 
 
 def _check_together(sections: dict[str, Any], problems: list[str]) -> None:

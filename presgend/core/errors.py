@@ -29,6 +29,10 @@ class ConfigError(PresgendError):
         super().__init__(f"The configuration in {source} has {len(problems)} problem(s):\n{lines}")
 
 
+class PresetUnknown(PresgendError):
+    """A preset name the config does not define; the sentence lists those it does."""
+
+
 class ToolMissing(PresgendError):
     """An external program presgend needs is not installed."""
 

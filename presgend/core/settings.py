@@ -43,6 +43,11 @@ def changes(before: Config, after: Config) -> list[str]:
         if section.name == "source":
             continue
         old, new = getattr(before, section.name), getattr(after, section.name)
+        if section.name == "presets":
+            found += [
+                f"presets.{n}" for n in sorted(set(old) | set(new)) if old.get(n) != new.get(n)
+            ]
+            continue
         for key in dataclasses.fields(old):
             if getattr(old, key.name) != getattr(new, key.name):
                 found.append(f"{section.name}.{key.name}")

@@ -26,7 +26,8 @@ from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import JobError
 from presgend.core.settings import Settings
-from presgend.daemon import notify, watcher
+from presgend.daemon import ledger, notify, watcher
+from presgend.pipeline.context import new_job_id
 
 log = logs.get("presgend.intake")
 
@@ -59,6 +60,8 @@ class Intake:
         self.mode, self.mode_reason = watcher.watch_mode(config.watch.mode, self.inbox)
         self.paused = False
         self.next_rescan = 0.0
+        self.preset_seen: dict[str, tuple[tuple[int, int], float]] = {}  # settling there
+        self.subfolders_told: set[str] = set()  # subfolders with no preset, logged once
         self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -110,6 +113,7 @@ class Intake:
         pokes, self.pokes = self.pokes, set()
         for name in pokes:
             self.look_at(name)
+        self.preset_drops()
         for candidate in self.settler.due():
             await self._settled(candidate)
         return True
@@ -191,6 +195,9 @@ class Intake:
         kind = inputs.classify(name)
         if kind in ("ignored", "sidecar"):
             return
+        if kind == "unsupported" and (self.inbox / name).is_dir():
+            self.subfolder(name)
+            return
         if name in self.ready:
             if self.settler.signature(name) == self.ready[name]:
                 return
@@ -203,6 +210,52 @@ class Intake:
                 candidate.changed_at, self.clock() - self.settler.settle_seconds
             )
             self.wake()
+
+    # -- presets' subfolders -------------------------------------------------------------
+
+    def subfolder(self, name: str) -> None:
+        """`inbox/NAME/` is a preset's (its drops are handed in by `preset_drops`); any
+        other subfolder is logged once and left alone."""
+        if name in self.config.presets or name in self.subfolders_told:
+            return
+        self.subfolders_told.add(name)
+        log.warning("inbox_subfolder_ignored", folder=name,
+                    reason="no [presets.NAME] of that name")  # fmt: skip
+
+    def preset_drops(self) -> None:
+        """A file dropped into `inbox/NAME/` that has held still for `settle_seconds` is
+        handed in to the inbox with its transcript or picture and the preset's name, as an
+        upload is, so it runs like any drop and with that preset."""
+        now = self.clock()
+        for preset in self.config.presets:
+            folder = self.inbox / preset
+            try:
+                entries = [e for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
+            except OSError:
+                continue
+            for entry in entries:
+                if inputs.classify(entry.name) != "main":
+                    continue
+                key, stat = f"{preset}/{entry.name}", entry.stat(follow_symlinks=False)
+                signature = (stat.st_size, stat.st_mtime_ns)
+                seen = self.preset_seen.get(key)
+                if seen is None or seen[0] != signature:
+                    self.preset_seen[key] = (signature, now)
+                elif now - seen[1] >= self.settler.settle_seconds and stat.st_size > 0:
+                    self.preset_seen.pop(key)
+                    self.hand_in_preset(folder, entry.name, preset)
+
+    def hand_in_preset(self, folder: Path, name: str, preset: str) -> None:
+        stem = claims.stem_of(name)
+        sidecars = {n[len(stem):]: folder / n for n in inputs.sidecars_of(folder, name)
+                    if not n.lower().endswith(inputs.JOB_SUFFIX)}  # fmt: skip
+        try:
+            final = ledger.hand_in(self.config, folder / name, name, new_job_id(),
+                                   sidecars=sidecars, source="folder", preset=preset)  # fmt: skip
+        except OSError as exc:
+            log.error("preset_hand_in_failed", input=f"{preset}/{name}", error=str(exc))
+            return
+        self.notice(final)
 
     # -- settling ------------------------------------------------------------------------
 

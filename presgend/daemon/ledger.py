@@ -1,7 +1,11 @@
 """The ledger, and what every daemon and front on one inbox shares on disk.
 
+* **Hand-in.** A file that arrives by upload, by path from MCP, or in a preset's
+  subfolder goes into the inbox like any drop, with a `<stem>.job.json` sidecar that
+  carries its job id (and preset); the sidecar is written first and the main file
+  renamed in last, so intake sees a complete file.
 * **The ledger.** `inbox/.presgend/jobs/<job_id>.json` says where each job stands: a
-  hand-in (fronts/handin.py) writes `queued`, `outcomes.py` writes how it ended,
+  hand-in writes `queued`, `outcomes.py` writes how it ended,
   retention writes `expired`. Running jobs' phase and progress come from the daemons'
   live state.
 * **Cancel markers.** A cancel asked on one daemon's front for a job another daemon runs
@@ -92,6 +96,66 @@ def job_id_of(folder: Path, files: list[str]) -> str | None:
     return None
 
 
+def preset_of(folder: Path, files: list[str]) -> str:
+    """The preset a hand-in's `.job.json` sidecar names ("" for none)."""
+    for name in files:
+        if name.lower().endswith(JOB_SIDECAR):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                value = json.loads((folder / name).read_text(encoding="utf-8")).get("preset")
+                if isinstance(value, str):
+                    return value
+    return ""
+
+
+# -- hand-in -------------------------------------------------------------------------------
+
+
+def hand_in(
+    config: Config,
+    main: Path,
+    name: str,
+    job_id: str,
+    *,
+    sidecars: dict[str, Path] | None = None,
+    source: str = "upload",
+    move: bool = True,
+    preset: str = "",
+) -> str:
+    """Put `main` (and `sidecars`, keyed by their suffix such as ".srt") into the inbox
+    under a free version of `name`; the job sidecar first (the job id, and the preset to
+    run it with), the main file last, by rename (`move`) or by a copy renamed into place.
+    The name used. Uploads, MCP and the presets' subfolders hand files in this way."""
+    inbox = config.paths.inbox
+    sidecars = sidecars or {}
+    stem = claims.stem_of(name)
+    suffix = name[len(stem) :]
+    names = [name, *(stem + s for s in sidecars)]
+    free = claims.free_stem(inbox, names, (JOB_SIDECAR,))
+    final = free + suffix
+    ttl = config.http.link_ttl_hours if source == "upload" else 0
+    record(inbox, job_id, status="queued", input=final, source=source, ttl_hours=ttl,
+           phase="queued", progress=0.0, preset=preset or None)  # fmt: skip
+    publish.write_json(
+        inbox / (free + JOB_SIDECAR), {"job_id": job_id, "source": source, "preset": preset}
+    )
+    for side_suffix, path in sidecars.items():
+        _place(path, inbox / (free + side_suffix), move)
+    _place(main, inbox / final, move)
+    log.info("input_handed_in", input=final, job_id=job_id, source=source, preset=preset or None)
+    return final
+
+
+def _place(src: Path, dst: Path, move: bool) -> None:
+    if move:
+        os.replace(src, dst)
+        return
+    temp = dst.with_name(f".{dst.name}.{os.getpid()}.part")
+    with src.open("rb") as reader, temp.open("wb") as writer:
+        while chunk := reader.read(1 << 20):
+            writer.write(chunk)
+    os.replace(temp, dst)
+
+
 def cancel_marker(inbox: Path, job_id: str) -> Path:
     return claims.control_dir(inbox) / "cancel" / job_id
 
@@ -155,11 +219,13 @@ def expire(config: Config, now: float | None = None) -> list[str]:
         if not hours or finished is None or now < finished + min(hours) * 3600:
             continue
         outputs = [Path(p) for p in item["outputs"].values() if p]
-        names = [p.name for p in outputs]
+        outbox = config.paths.outbox  # names as links give them: "board/talk.mp4" for a preset
+        names = [p.relative_to(outbox).as_posix() if p.is_relative_to(outbox) else p.name
+                 for p in outputs]  # fmt: skip
         if any(being_downloaded(inbox, n) for n in names):
             continue
         for path in outputs:
-            if path.parent == config.paths.outbox:
+            if config.paths.outbox in (path.parent, path.parent.parent):  # a preset's too
                 path.unlink(missing_ok=True)
         record(inbox, item["job_id"], status="expired", expired_at=now_iso())
         log.info("output_expired", job_id=item["job_id"], files=names)

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from presgend.backends.folder import claims
+from presgend.core import config as config_mod
 from presgend.core import hardware, inputs, logs
 from presgend.core.config import Config
-from presgend.core.errors import ClaimLost
+from presgend.core.errors import ClaimLost, JobError, PresetUnknown, PresgendError
 from presgend.core.settings import Settings
 from presgend.daemon import ledger, notify
 from presgend.daemon.intake import Intake
@@ -26,7 +27,7 @@ from presgend.daemon.outcomes import Outcomes
 from presgend.pipeline import publish
 from presgend.pipeline.context import JobRequest, Services, new_job_id
 from presgend.pipeline.job import JobFailed, run_job
-from presgend.pipeline.report import sha256_of
+from presgend.pipeline.report import JobRecord, error_document, sha256_of
 
 log = logs.get("presgend.worker")
 
@@ -88,14 +89,17 @@ async def process_files(
     outbox: Path,
     quality: str | None = None,
     progress_factory: Callable[[Path], Any] | None = None,
+    preset: str = "",
 ) -> list[Outcome]:
-    """One-shot mode: each file in turn, results and error files into `outbox`."""
+    """One-shot mode: each file in turn, results and error files into `outbox`, with
+    the preset `preset` when one is named (PresetUnknown, one sentence, if there is none)."""
+    config = config_mod.with_preset(config, preset)
     services = Services()
     outcomes = []
     for path in paths:
         bar = progress_factory(path) if progress_factory else None
         try:
-            request = JobRequest(path, config, outbox, quality=quality or "")
+            request = JobRequest(path, config, outbox, quality=quality or "", preset=preset)
             if bar is not None:
                 request = dataclasses.replace(request, progress=bar)
             outcomes.append(await execute(request, services, error_dir=outbox))
@@ -252,13 +256,21 @@ class Worker:
                 self.outcomes.cancelled(job.job_id, job.label, claim, job.phase)
                 return "failed"
             sha = await asyncio.to_thread(sha256_of, claim.path)
+            # the same bytes with another preset are another video, not a duplicate
+            preset = ledger.preset_of(claim.folder, claim.files)
+            key = f"{sha}-{preset}" if preset else sha
             original, job.marker = await self.outcomes.first_of(
-                sha, job.job_id, lambda: job.update("waiting", 0.0)
+                key, job.job_id, lambda: job.update("waiting", 0.0)
             )
             if original is not None:
                 self.outcomes.duplicate(job.job_id, job.label, claim, sha, original)
                 return "duplicate"
-            outcome = await execute(self.request(job, sha, fence), self.services)
+            try:
+                request = self.request(job, sha, fence)
+            except PresetUnknown as exc:  # removed from the config since the hand-in
+                self.outcomes.failed(job.job_id, job.label, claim, self.refused(job, exc))
+                return "failed"
+            outcome = await execute(request, self.services)
         except asyncio.CancelledError:
             await self.stopped(job, give_back)
             raise
@@ -267,7 +279,7 @@ class Worker:
             log.warning("job_discarded", job_id=job.job_id, reason="claim taken back")
             return "discarded"
         else:
-            return self.filed(job, sha, outcome)
+            return self.filed(job, key, outcome)
         finally:
             if job.marker is not None:
                 job.marker.unlink(missing_ok=True)
@@ -284,11 +296,16 @@ class Worker:
             await fence()
             job.fenced = True
 
-        cfg, claim = self.config, job.claim
+        claim = job.claim
+        preset = ledger.preset_of(claim.folder, claim.files)
+        cfg = config_mod.with_preset(self.config, preset)  # PresetUnknown
+        outbox = cfg.paths.outbox / preset if preset else cfg.paths.outbox
+        outbox.mkdir(parents=True, exist_ok=True)
         return JobRequest(
             claim.path,
             cfg,
-            cfg.paths.outbox,
+            outbox,
+            preset=preset,
             job_id=job.job_id,
             stem=claims.stem_of(claim.main),
             label=job.label,
@@ -296,6 +313,11 @@ class Worker:
             progress=job.update,
             before_publish=fenced,
         )
+
+    def refused(self, job: RunningJob, exc: PresgendError) -> dict[str, Any]:
+        """The error document of a job that cannot start, in `exc`'s sentence."""
+        record = JobRecord(job.job_id, job.label, inputs.reported_kind(job.claim.main))
+        return error_document(record, JobError(str(exc), phase="intake"))
 
     async def stopped(self, job: RunningJob, give_back: Callable[[], Awaitable[None]]) -> None:
         """Where a cancelled job's files go: nowhere when its claim was taken back, the
@@ -311,10 +333,10 @@ class Worker:
         else:
             await give_back()
 
-    def filed(self, job: RunningJob, sha: str, outcome: Outcome) -> str:
+    def filed(self, job: RunningJob, key: str, outcome: Outcome) -> str:
         """A finished job's files to the archive (indexed by content) or to failed/."""
         if outcome.ok:
-            self.outcomes.index(sha, job.job_id, job.label, outcome.document)
+            self.outcomes.index(key, job.job_id, job.label, outcome.document)
             self.outcomes.archived(job.job_id, job.label, job.claim, outcome.document)
             return "ok"
         self.outcomes.failed(job.job_id, job.label, job.claim, outcome.document)

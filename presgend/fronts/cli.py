@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--outbox", type=Path, metavar="D", help="where results go")
     p.add_argument("--quality", choices=["auto", "fast", "standard", "high"])
+    p.add_argument("--preset", default="", metavar="NAME", help="a [presets.NAME] of the config")
     p = command("plan", "show what processing a file would do, writing nothing")
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--quality", choices=["auto", "fast", "standard", "high"])
@@ -138,6 +139,7 @@ def _process(args: argparse.Namespace, cfg: Config) -> int:
             outbox=outbox,
             quality=args.quality,
             progress_factory=lambda path: ProgressBar(sys.stderr, path.name),
+            preset=args.preset,
         )
     ):
         if outcome.ok:

@@ -1,14 +1,12 @@
-"""Hand-in and links: how a file that arrives by upload (or by path, from MCP) becomes a
-job, and how its outputs are fetched without the bearer token.
+"""Uploads' names and links: a client's file name made safe, where uploads are written
+while they arrive, and the signed download links.
 
-* **Hand-in.** The file goes into the inbox like any drop, with one more sidecar,
-  `<stem>.job.json`, that carries the job id the caller was given. The sidecar is
-  written first and the main file is renamed in last, so intake sees a complete file
-  (it skips the settle wait for it) and any daemon on the inbox may run it under that
-  id. Its ledger entry (daemon/ledger.py) says `queued` from the start.
-* **Links.** A download link names one output file and its expiry, signed with HMAC
-  by a key kept beside the ledger (`inbox/.presgend/http.key`), so every daemon on the
-  inbox honours every other's links, and a link works without the bearer token.
+* **Hand-in** itself is the daemon's (`daemon/ledger.hand_in`): uploads, MCP and the
+  presets' subfolders all use it.
+* **Links.** A download link names one output file (`talk.mp4`, or `board/talk.mp4` for
+  a preset's) and its expiry, signed with HMAC by a key kept beside the ledger
+  (`inbox/.presgend/http.key`), so every daemon on the inbox honours every other's
+  links, and a link works without the bearer token.
 """
 
 from __future__ import annotations
@@ -26,9 +24,7 @@ from pathlib import Path
 
 from presgend.backends.folder import claims
 from presgend.core import logs
-from presgend.core.config import Config
-from presgend.daemon.ledger import JOB_SIDECAR, record
-from presgend.pipeline import publish
+from presgend.core.config import PRESET_NAME
 
 log = logs.get("presgend.desk")
 
@@ -60,48 +56,6 @@ def uploads_dir(inbox: Path) -> Path:
 
 
 # -- hand-in -------------------------------------------------------------------------------------
-
-
-def hand_in(
-    config: Config,
-    main: Path,
-    name: str,
-    job_id: str,
-    *,
-    sidecars: dict[str, Path] | None = None,
-    source: str = "upload",
-    move: bool = True,
-) -> str:
-    """Put `main` (and `sidecars`, keyed by their suffix such as ".srt") into the inbox
-    under a free version of `name`; the job sidecar first, the main file last, by
-    rename (`move`) or by a copy renamed into place. The name used."""
-    inbox = config.paths.inbox
-    sidecars = sidecars or {}
-    stem = claims.stem_of(name)
-    suffix = name[len(stem) :]
-    names = [name, *(stem + s for s in sidecars)]
-    free = claims.free_stem(inbox, names, (JOB_SIDECAR,))
-    final = free + suffix
-    ttl = config.http.link_ttl_hours if source == "upload" else 0
-    record(inbox, job_id, status="queued", input=final, source=source, ttl_hours=ttl,
-           phase="queued", progress=0.0)  # fmt: skip
-    publish.write_json(inbox / (free + JOB_SIDECAR), {"job_id": job_id, "source": source})
-    for side_suffix, path in sidecars.items():
-        _place(path, inbox / (free + side_suffix), move)
-    _place(main, inbox / final, move)
-    log.info("input_handed_in", input=final, job_id=job_id, source=source)
-    return final
-
-
-def _place(src: Path, dst: Path, move: bool) -> None:
-    if move:
-        os.replace(src, dst)
-        return
-    temp = dst.with_name(f".{dst.name}.{os.getpid()}.part")
-    with src.open("rb") as reader, temp.open("wb") as writer:
-        while chunk := reader.read(1 << 20):
-            writer.write(chunk)
-    os.replace(temp, dst)
 
 
 # -- links ----------------------------------------------------------------------------------------
@@ -158,6 +112,7 @@ def verify(key: bytes, token: str, now: float | None = None) -> str:
     if (now or time.time()) > float(data.get("e", 0)):
         raise ExpiredLink("This link has expired; ask for the job's status to get a new one.")
     relative = str(data["f"])
-    if "/" in relative or relative.startswith("."):
-        raise BadLink("This link is not valid.")
+    folder, _, name = relative.rpartition("/")
+    if not name or name.startswith(".") or (folder and not PRESET_NAME.fullmatch(folder)):
+        raise BadLink("This link is not valid.")  # a file of the outbox, or of a preset's
     return relative

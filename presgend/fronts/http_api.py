@@ -34,9 +34,10 @@ from fastapi.responses import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from presgend.core import config as config_mod
 from presgend.core import inputs, logs
 from presgend.core.config import Config
-from presgend.core.errors import PresgendError
+from presgend.core.errors import PresetUnknown, PresgendError
 from presgend.daemon import ledger
 from presgend.fronts import handin, uploads
 from presgend.fronts.views import Hooks, recent, view
@@ -198,7 +199,13 @@ async def submit(request: Request) -> Any:
         sidecars = uploads.sidecars(parts, name)
         if isinstance(sidecars, str):
             return error(415, sidecars)
-        final = handin.hand_in(hooks.config, main.path, name, job_id, sidecars=sidecars)
+        preset = uploads.text(parts, "preset")
+        config_mod.with_preset(hooks.config, preset)  # PresetUnknown: 400, in its words
+        final = ledger.hand_in(
+            hooks.config, main.path, name, job_id, sidecars=sidecars, preset=preset
+        )
+    except PresetUnknown as exc:
+        return error(400, str(exc))
     except uploads.UploadTooLarge:
         return error(413, uploads.too_large(hooks.config))
     except uploads.BadUpload as exc:

@@ -12,7 +12,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from presgend.core import config as config_mod
 from presgend.core import inputs
+from presgend.core.errors import PresetUnknown
+from presgend.daemon import ledger
 from presgend.fronts import handin
 from presgend.fronts.views import Hooks, recent, view
 from presgend.pipeline.context import new_job_id
@@ -64,18 +67,23 @@ class Tools:
             raise ToolError(f"{path} is not a file presgend can read.")
         return source
 
-    async def submit_file(self, path: str) -> dict[str, Any]:
+    async def submit_file(self, path: str, preset: str = "") -> dict[str, Any]:
         """Queue a video (.mp4 .mov .mkv .webm .m4v .avi) or a script (.txt .md) on the
-        presgend machine, with its transcript or picture beside it if there is one.
-        Returns the job id; poll job_status with it."""
+        presgend machine, with its transcript or picture beside it if there is one, and
+        optionally a preset of the config by name. Returns the job id; poll job_status
+        with it."""
+        try:
+            config_mod.with_preset(self.hooks.config, preset)
+        except PresetUnknown as exc:
+            raise ToolError(str(exc)) from None
         source = self.readable(path)
         name = handin.safe_name(source.name)
         if inputs.classify(name) != "main":
             raise ToolError(f"{source.name} is neither a video nor a script presgend can use.")
         job_id = new_job_id()
         final = await asyncio.to_thread(
-            handin.hand_in, self.hooks.config, source, name, job_id,
-            sidecars=sidecars_beside(source, name), source="mcp", move=False,
+            ledger.hand_in, self.hooks.config, source, name, job_id,
+            sidecars=sidecars_beside(source, name), source="mcp", move=False, preset=preset,
         )  # fmt: skip
         self.hooks.poke(final)
         return {"job_id": job_id, "input": final, "status": "queued"}

@@ -119,6 +119,12 @@ async def receive(
     return sink.parts
 
 
+def text(parts: dict[str, Part], name: str) -> str:
+    """A short text field's value ("" when it is not there)."""
+    part = parts.get(name)
+    return bytes(part.text).decode("utf-8", "replace").strip() if part is not None else ""
+
+
 def too_large(config: Config) -> str:
     return f"The upload is larger than the {config.http.max_upload_mb} MB this server accepts."
 

@@ -94,7 +94,9 @@ def links(cfg: Config, item: dict[str, Any], base_url: str) -> dict[str, str]:
     out = {}
     for kind, path in (item.get("outputs") or {}).items():
         if path and Path(path).is_file():
-            out[kind] = f"{base_url}/d/{handin.sign(key, Path(path).name, expires)}"
+            # "talk.mp4", or "board/talk.mp4" for a preset's outputs
+            relative = Path(path).relative_to(cfg.paths.outbox).as_posix()
+            out[kind] = f"{base_url}/d/{handin.sign(key, relative, expires)}"
     return out
 
 

@@ -54,6 +54,7 @@ class JobRequest:
     stem: str = ""  # the outputs' name; "" = the input's stem
     label: Path | None = None  # where the user dropped it, when the job runs on a claimed copy
     sha256: str = ""  # when the caller has read the file already
+    preset: str = ""  # the [presets.NAME] `config` was made with, for the report
     progress: ProgressFn = _no_progress
     # work moved that the progress fraction does not show (the stall watchdog hears it)
     beat: Callable[[], None] = _no_beat

@@ -685,6 +685,7 @@ class Job:
                 "height": verified.height,
             },
             "quality": self.quality.name,
+            "preset": self.request.preset or None,
             "transcript": {
                 "source": transcript.source,
                 "language": transcript.language,

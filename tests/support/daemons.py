@@ -21,8 +21,9 @@ from .cli import write_config
 from .waiting import poll_until
 
 
-def daemon_config(root: Path, name: str = "d", **sections: dict[str, Any]) -> Path:
-    """A config for a daemon sharing `root`'s folders; its logs go to `root/logs-<name>`."""
+def daemon_config(root: Path, name: str = "d", toml: str = "", **sections: dict[str, Any]) -> Path:
+    """A config for a daemon sharing `root`'s folders; its logs go to `root/logs-<name>`.
+    `toml` is added as written (tables such as [presets.NAME])."""
     values: dict[str, dict[str, Any]] = {
         "paths": {
             "inbox": str(root / "inbox"),
@@ -39,7 +40,10 @@ def daemon_config(root: Path, name: str = "d", **sections: dict[str, Any]) -> Pa
     for section, extra in sections.items():
         values.setdefault(section, {}).update(extra)
     (root / "inbox").mkdir(exist_ok=True)
-    return write_config(values, root / f"{name}.toml")
+    path = write_config(values, root / f"{name}.toml")
+    if toml:
+        path.write_text(path.read_text() + toml)
+    return path
 
 
 class DaemonProcess:

@@ -24,6 +24,7 @@ class HttpServer:
         root: Path,
         breaker: dict[str, Any] | None = None,
         queue: dict[str, Any] | None = None,
+        toml: str = "",
         **http: Any,
     ) -> None:
         self.root = root
@@ -33,7 +34,7 @@ class HttpServer:
         if queue:
             extra["queue"] = queue
         self.config = daemon_config(
-            root, "srv", http=settings, mcp={"allowed_roots": [str(root)]}, **extra
+            root, "srv", toml, http=settings, mcp={"allowed_roots": [str(root)]}, **extra
         )
         self.stderr = (root / "srv.stderr").open("w")
         self.proc = subprocess.Popen(
@@ -55,11 +56,19 @@ class HttpServer:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {TOKEN}"}
 
-    def upload(self, path: Path, name: str | None = None, **extra: Path) -> httpx.Response:
+    def upload(
+        self,
+        path: Path,
+        name: str | None = None,
+        fields: dict[str, str] | None = None,
+        **extra: Path,
+    ) -> httpx.Response:
+        """`path` as the `file` part, `extra` as more file parts (a transcript), `fields`
+        as plain form fields (a preset)."""
         files: dict[str, Any] = {"file": (name or path.name, path.read_bytes())}
         for field, side in extra.items():
             files[field] = (side.name, side.read_bytes())
-        return self.client.post("/api/jobs", files=files)
+        return self.client.post("/api/jobs", files=files, data=fields or {})
 
     def wait(self, job_id: str, timeout: float = 180, until: tuple[str, ...] = ()) -> Any:
         until = until or ("ok", "failed", "duplicate")
