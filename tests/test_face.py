@@ -71,6 +71,23 @@ def test_a_brief_move_is_ignored() -> None:
     assert len(face.plan_framing(_info(), (640, 720), samples).crop) == 1
 
 
+def test_a_lone_face_in_many_samples_is_not_framed_on() -> None:
+    """A real recording, its head cut off at the top: Haar found a "face" in the
+    background once in 11 samples, and the presenter was framed out of the picture."""
+    samples: list[tuple[float, Box | None]] = [(float(t), None) for t in range(11)]
+    samples[4] = (4.0, Box(725, 48, 293, 293))
+    framing = face.plan_framing(_info(), (640, 720), samples)
+    assert not framing.detected and framing.crop[0].box.x == 320  # centred
+    few = [(0.0, Box(725, 48, 293, 293)), (1.0, None), (2.0, None)]  # a short clip: kept
+    assert face.plan_framing(_info(), (640, 720), few).detected
+    # a shot of its own with its face in one sample of many is centred, the others framed
+    two_shots = [(float(t), Box(200, 200, 150, 150)) for t in range(6)]
+    two_shots += [(float(t), None) for t in range(6, 12)]
+    two_shots[8] = (8.0, Box(900, 200, 150, 150))
+    framing = face.plan_framing(_info(), (640, 720), two_shots, cuts=[6.0])
+    assert framing.detected and framing.hits == 6
+
+
 def test_no_face_gives_a_centred_crop() -> None:
     framing = face.plan_framing(_info(), (640, 720), [(1.0, None), (2.0, None)])
     assert not framing.detected and framing.method == "centre"
