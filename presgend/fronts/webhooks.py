@@ -84,15 +84,18 @@ class Webhooks:
         self.requeue_stale()
         limit = asyncio.Semaphore(PARALLEL)
         while True:
-            for path in self.due():
-                taken = self.take(path)
+            now, waits = time.time(), [1.0]  # look again within a second in any case
+            for path, due_at in self.pending():
+                taken = self.take(path) if due_at <= now else None
                 if taken is not None:
                     task = asyncio.create_task(self.deliver(taken, limit))
                     self.sending.add(task)
                     task.add_done_callback(self.sending.discard)
+                elif due_at > now:
+                    waits.append(max(0.05, due_at - now))
             self.wake.clear()
             try:
-                await aio.bounded(self.wake.wait(), self.next_in())
+                await aio.bounded(self.wake.wait(), min(waits))
             except asyncio.TimeoutError:
                 pass
             except asyncio.CancelledError:
@@ -101,25 +104,14 @@ class Webhooks:
                 await asyncio.gather(*self.sending, return_exceptions=True)
                 raise
 
-    def due(self) -> list[Path]:
-        now = time.time()
+    def pending(self) -> list[tuple[Path, float]]:
+        """Every pending delivery and when it is due, read once per look."""
         found = []
         with contextlib.suppress(OSError):
             for path in sorted(self.folder.glob("*.json")):
-                with contextlib.suppress(OSError, ValueError):
-                    if json.loads(path.read_text(encoding="utf-8"))["next_at"] <= now:
-                        found.append(path)
+                with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                    found.append((path, float(json.loads(path.read_text("utf-8"))["next_at"])))
         return found
-
-    def next_in(self) -> float:
-        """Seconds until the next pending delivery is due (at most one)."""
-        soonest = 1.0
-        with contextlib.suppress(OSError):
-            for path in self.folder.glob("*.json"):
-                with contextlib.suppress(OSError, ValueError, KeyError):
-                    wait = json.loads(path.read_text(encoding="utf-8"))["next_at"] - time.time()
-                    soonest = min(soonest, max(0.05, wait))
-        return soonest
 
     def take(self, path: Path) -> Path | None:
         """A pending delivery taken by rename (another daemon may take it first)."""
@@ -139,7 +131,7 @@ class Webhooks:
         now = claims.share_now(self.folder)
         for taken in self.folder.glob("*.sending.*"):
             host, _, pid = taken.name.split(".sending.")[1].rpartition(".")
-            gone = host == claims.HOST and pid.isdigit() and not _alive(int(pid))
+            gone = pid.isdigit() and claims.owner_dead({"host": host, "pid": int(pid)})
             with contextlib.suppress(OSError):
                 if gone or now - taken.stat().st_mtime > stale_after:
                     self.give_back(taken)
@@ -183,16 +175,6 @@ class Webhooks:
             self.counts["retried"] += 1
             log.warning("webhook_retry", **fields, error=why, retry_in_s=delay)
             self.wake.set()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def payload(
