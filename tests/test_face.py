@@ -161,3 +161,71 @@ def test_borders_are_cropped_only_where_there_are_bars(
         assert 87 <= crop.y <= 96 and crop.y + crop.h <= 720 - 87
     else:
         assert crop.x >= 160 and crop.x + crop.w <= 1120
+
+
+def _two_shots(tmp_path: Path, astronaut_png: Path, name: str, how: str, *x264: str) -> Path:
+    """6 s at 30 fps, 320x180: the astronaut, then the coffee cup from frame 75 (2.5 s),
+    by a hard cut or a 1 s cross-fade; a slow zoom keeps the frames changing."""
+    from skimage import data
+
+    cup = tmp_path / "cup.png"
+    Image.fromarray(data.coffee()).save(cup)
+    zoom = "scale=320:180,zoompan=z='1.1+0.001*on':d=1:s=320x180:fps=30"
+    joined = (
+        "[a]trim=0:2.5,setpts=PTS-STARTPTS[a2];[b]trim=0:3.5,setpts=PTS-STARTPTS[b2];"
+        "[a2][b2]concat=n=2:v=1"
+        if how == "cut"
+        else "[a][b]xfade=transition=fade:duration=1:offset=2,trim=0:6"
+    )
+    out = tmp_path / f"{name}.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-loop", "1", "-t", "6", "-i", str(astronaut_png),
+         "-loop", "1", "-t", "6", "-i", str(cup), "-filter_complex",
+         f"[0:v]{zoom}[a];[1:v]{zoom}[b];{joined},format=yuv420p[v]", "-map", "[v]",
+         "-c:v", "libx264", *x264, str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize(
+    "how, x264, expected",
+    [
+        # a camera-like stream without B-frames, keyframes every 40 frames: cut mid-GOP
+        ("cut", ["-preset", "ultrafast", "-g", "40"], [2.5]),
+        # B-frames and scene-cut keyframes, as an editor exports: the cut is a keyframe
+        ("cut", ["-preset", "veryfast"], [2.5]),
+        # B-frames, fixed keyframes and no scene-cut detection: decoded to find the frame
+        ("cut", ["-preset", "veryfast", "-x264-params", "keyint=40:scenecut=0"], [2.5]),
+        ("fade", ["-preset", "veryfast"], []),
+        ("fade", ["-preset", "ultrafast", "-g", "40"], []),
+    ],
+)
+def test_a_cut_is_found_on_its_frame_and_a_cross_fade_is_none(
+    tmp_path: Path, astronaut_png: Path, how: str, x264: list[str], expected: list[float]
+) -> None:
+    video = _two_shots(tmp_path, astronaut_png, "shots", how, *x264)
+
+    async def cuts() -> list[float]:
+        info = await probe.probe(video)
+        keys = await face._frames(info, (320, 180), keyframes_only=True)
+        return await face.find_cuts(info, keys)
+
+    found = asyncio.run(cuts())
+    assert len(found) == len(expected)
+    assert all(abs(a - b) < 0.5 / 30 for a, b in zip(found, expected, strict=True)), found
+
+
+def test_packet_sizes_place_a_cut_or_leave_it_to_the_decoder() -> None:
+    p_frames = [(0.1 * k, 2000, False) for k in range(1, 20)]
+    spike = [(t, 40_000 if abs(t - 1.2) < 1e-6 else s, k) for t, s, k in p_frames]
+    key = [(2.0, 60_000, True)]
+    assert face.cut_from_sizes(spike + key, 0.0, 2.0) == pytest.approx(1.2)
+    # with B-frames the big frame may come after the cut: decode to find it
+    assert face.cut_from_sizes(spike + key, 0.0, 2.0, reordered=True) is None
+    # nothing stands out and little changed before the keyframe: the keyframe is the cut
+    assert face.cut_from_sizes(p_frames + key, 0.0, 2.0) == pytest.approx(2.0)
+    assert face.cut_from_sizes(p_frames + key, 0.0, 2.0, dark=True) is None  # may be a fade
+    busy = [(t, 20_000, k) for t, _, k in p_frames]  # a pan: every frame changes a lot
+    assert face.cut_from_sizes(busy + key, 0.0, 2.0) is None
+    assert face.cut_from_sizes([(0.5, 50_000, True), (1.0, 50_000, True)], 0.0, 1.0) is None

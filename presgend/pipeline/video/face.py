@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import itertools
 import math
 import re
@@ -159,20 +160,45 @@ async def _samples(
     chosen: dict[float, np.ndarray | None] = {}
     missing = []
     for t in times:
-        same_shot = [k for k in keys if bisect.bisect(cuts, k[0]) == bisect.bisect(cuts, t)]
+        # a keyframe on a cut opens the new shot (cut times are rounded to the millisecond)
+        same_shot = [k for k in keys if bisect.bisect(cuts, k[0] + 2e-3) == bisect.bisect(cuts, t)]
         key = min(same_shot, key=lambda k: abs(k[0] - t), default=None)
         if key is not None and abs(key[0] - t) <= near:
             chosen[key[0]] = key[1]
         else:
             missing.append(t)
+    chosen.update(await _sought(info, missing, [k[0] for k in keys], width))
+    return sorted(chosen.items(), key=lambda item: item[0])
+
+
+async def _sought(
+    info: MediaInfo, times: list[float], keys: list[float], width: int
+) -> dict[float, np.ndarray | None]:
+    """The frames at `times`: each sought on its own (a seek decodes from the keyframe
+    before it), or all picked out of one decode of the stretch that holds them, whichever
+    decodes fewer seconds of video. A short clip with one keyframe is decoded once, not
+    once per sample; a long one with keyframes every few seconds is sought."""
+    if not times:
+        return {}
+
+    def before(t: float) -> float:
+        i = bisect.bisect_right(keys, t)
+        return keys[i - 1] if i else 0.0
+
+    start, end = before(min(times)), max(times)
+    if end - start <= sum(t - before(t) for t in times):
+        frame = 1.0 / info.fps if info.fps else 0.04
+        picked = await _frames(
+            info, (width, _detect_height(info, width)), pick=times, start=start, end=end + 2 * frame
+        )
+        return {t: next((f for ft, f in picked if ft >= t - frame / 2), None) for t in times}
     limit = asyncio.Semaphore(2)
 
     async def seek(t: float) -> np.ndarray | None:
         async with limit:
             return await sample_frame(info, t, width)
 
-    chosen.update(zip(missing, await asyncio.gather(*(seek(t) for t in missing)), strict=True))
-    return sorted(chosen.items(), key=lambda item: item[0])
+    return dict(zip(times, await asyncio.gather(*(seek(t) for t in times)), strict=True))
 
 
 def _detect_height(info: MediaInfo, width: int) -> int:
@@ -238,19 +264,79 @@ def _bar(lines: np.ndarray) -> int:
 
 
 async def find_cuts(info: MediaInfo, keys: list[tuple[float, np.ndarray]]) -> list[float]:
-    """Hard cuts between shots: keyframes that differ a lot, refined to the exact frame
-    by decoding only the stretch between them. Encoders put a keyframe at or after each
-    cut, so the video is never decoded in full."""
+    """Hard cuts between shots: keyframes that differ a lot, placed on the exact frame.
+
+    Encoders put a keyframe at or after each cut, so the video is never decoded in full.
+    Where the cut lies between two keyframes is read first from the sizes of the packets
+    between them (one demux of every such stretch, nothing decoded): a frame coded from
+    a new picture is many times the size of the frames around it, and when none stands
+    out and the frames before the later keyframe barely changed, the cut is that
+    keyframe (what encoders do at a scene change). Only a stretch the sizes leave in
+    doubt (a fade, a pan, an all-intra file, a cut between reordered B-frames) is
+    decoded and compared frame by frame; so the cost follows the length, not the cuts."""
     small = [(t, _shrink(f)) for t, f in keys]
+    changed = [
+        (t0, t1, a, b) for (t0, a), (t1, b) in itertools.pairwise(small) if _diff(a, b) >= CUT_DIFF
+    ]
+    sizes = await packet_sizes(info, [(t0, t1) for t0, t1, _, _ in changed]) if changed else []
     cuts = []
-    for (t0, a), (t1, b) in itertools.pairwise(small):
-        if _diff(a, b) < CUT_DIFF:
-            continue
-        stretch = await _frames(info, CUT_SIZE, start=t0, end=t1 + 0.05)
-        jumps = [(_diff(x, y), t) for (_, x), (t, y) in itertools.pairwise(stretch)]
-        if jumps and max(jumps)[0] >= CUT_DIFF:
-            cuts.append(round(max(jumps)[1], 3))
+    for t0, t1, a, b in changed:
+        dark = min(float(a.mean()), float(b.mean())) < DARK_LUMA
+        at = cut_from_sizes(sizes, t0, t1, reordered=info.b_frames, dark=dark)
+        if at is None:
+            stretch = await _frames(info, CUT_SIZE, start=t0, end=t1 + 0.05)
+            jumps = [(_diff(x, y), t) for (_, x), (t, y) in itertools.pairwise(stretch)]
+            at = max(jumps)[1] if jumps and max(jumps)[0] >= CUT_DIFF else None
+        if at is not None:
+            cuts.append(round(at, 3))
     return [c for c in cuts if 0.5 < c < info.duration - 0.5]
+
+
+SPIKE = 5.0  # a frame this many times the stretch's usual large frame starts a new picture
+STILL = 0.1  # frames under this fraction of the keyframe's size barely change the picture
+DARK_LUMA = 40.0  # a keyframe this dark may end or start a fade: its stretch is decoded
+
+
+def cut_from_sizes(
+    packets: list[tuple[float, int, bool]],
+    t0: float,
+    t1: float,
+    *,
+    reordered: bool = False,
+    dark: bool = False,
+) -> float | None:
+    """The cut between keyframes `t0` and `t1` as the packet sizes (time, bytes,
+    keyframe) show it, or None when they cannot tell. With B-frames a big frame may
+    follow the cut by a few frames, so there only a cut on the keyframe is read."""
+    inside = [p for p in packets if t0 + 1e-3 < p[0] <= t1 + 1e-3]
+    plain = [p for p in inside if not p[2] and p[0] < t1 - 1e-3]
+    key = next((size for t, size, is_key in inside if is_key and abs(t - t1) < 2e-3), None)
+    if len(plain) < 3 or key is None:
+        return None  # all-intra, too few frames to judge, or no keyframe where one was decoded
+    # the 90th percentile: a predicted (P) frame's size, which B-frames stay far under
+    usual = max(float(np.percentile([size for _, size, _ in plain], 90)), 1.0)
+    when, biggest, _ = max(plain, key=lambda p: p[1])
+    if biggest >= SPIKE * usual:
+        return None if reordered else when
+    return t1 if usual <= STILL * key and not dark else None
+
+
+async def packet_sizes(
+    info: MediaInfo, stretches: list[tuple[float, float]]
+) -> list[tuple[float, int, bool]]:
+    """(time, bytes, keyframe) of the video packets in `stretches`: one ffprobe that
+    demuxes those stretches and decodes nothing."""
+    intervals = ",".join(f"{a:.3f}%{b + 0.05:.3f}" for a, b in stretches)
+    args = [procs.find("ffprobe"), "-v", "error", "-select_streams", "v:0"]
+    args += ["-read_intervals", intervals, "-show_entries", "packet=pts_time,size,flags"]
+    args += ["-of", "csv=p=0", str(info.path.absolute())]
+    result = await procs.run(args, timeout=60 + info.duration / 10, check=False, what="packet scan")
+    found = []
+    for line in result.stdout.decode("ascii", "replace").splitlines():
+        parts = line.split(",")
+        with contextlib.suppress(ValueError, IndexError):
+            found.append((float(parts[0]), int(parts[1]), "K" in parts[2]))
+    return sorted(set(found))
 
 
 def _shrink(frame: np.ndarray) -> np.ndarray:
@@ -271,15 +357,19 @@ async def _frames(
     keyframes_only: bool = False,
     start: float = 0.0,
     end: float = 0.0,
+    pick: list[float] | None = None,
 ) -> list[tuple[float, np.ndarray]]:
     """Grey frames of `size` with their times (from showinfo): the keyframes, at most
-    `KEY_GAP` apart so an all-keyframe file cannot flood memory, or a stretch."""
+    `KEY_GAP` apart so an all-keyframe file cannot flood memory; a stretch; or from a
+    stretch, the first frame at or after each time in `pick`."""
     w, h = size
-    keep = (
-        f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{KEY_GAP})',"
-        if keyframes_only
-        else ""
-    )
+    keep = ""
+    if keyframes_only:
+        keep = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{KEY_GAP})',"
+    elif pick:  # times count from the seek point; a frame is picked once for each time
+        at = [f"{t - start:.3f}" for t in sorted(pick)]
+        first = [f"gte(t\\,{t})*(isnan(prev_selected_t)+lt(prev_selected_t\\,{t}))" for t in at]
+        keep = f"select='{'+'.join(first)}',"
     args = [procs.find("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-v", "info"]
     args += ["-skip_frame", "nokey"] if keyframes_only else ["-ss", f"{start:.3f}"]
     args += ["-i", str(info.path.absolute()), "-an"]

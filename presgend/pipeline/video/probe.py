@@ -31,6 +31,7 @@ class MediaInfo:
     audio_duration: float | None
     video_duration: float | None
     frame_count: int | None
+    b_frames: bool = False  # frames predicted from later ones: the stream is reordered
 
     @property
     def aspect(self) -> float:
@@ -204,6 +205,7 @@ def parse(path: Path, data: dict[str, Any]) -> MediaInfo:
         audio_duration=_float(audio.get("duration")) if audio else None,
         video_duration=_float(video.get("duration")),
         frame_count=_int(video.get("nb_frames")),
+        b_frames=bool(_int(video.get("has_b_frames"))),
     )
 
 
