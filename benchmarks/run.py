@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -143,6 +144,73 @@ def video_section(opts: argparse.Namespace) -> dict[str, Any]:
 
 
 SECTIONS.append(video_section)
+
+
+# --- one analysis pass ---------------------------------------------------------------------
+
+
+def cut_fixture(talk: sample.SampleTalk, cuts: int) -> Path:
+    """The talk cut between two shots of the presenter `cuts` times, evenly (the second
+    shot mirrored and closer), encoded like a camera's file (x264 veryfast)."""
+    folder = WORK / talk.video.parent.name.replace("talk", "cuts")
+    video = folder / f"cuts{cuts:02d}.mp4"
+    if video.is_file():
+        return video
+    folder.mkdir(parents=True, exist_ok=True)
+    seg = talk.duration / (cuts + 1)
+    graph = (
+        "[0:v]split[a][b];[b]hflip,crop=iw*0.8:ih*0.8,scale=1280:720[c];"
+        f"[a][c]overlay=enable='eq(mod(floor(t/{seg:.4f}),2),1)'[v]"
+    )
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(talk.video),
+         "-filter_complex", graph, "-map", "[v]", "-map", "0:a", "-c:v", "libx264",
+         "-preset", "veryfast", "-c:a", "copy", str(video)],
+        check=True,
+    )  # fmt: skip
+    shutil.copy(talk.srt, video.with_suffix(".srt"))
+    return video
+
+
+def analyse(video: Path) -> tuple[float, int]:
+    """The probe phase of a sidecar job, as the job runs it: ffprobe, then framing (cuts,
+    borders, faces) beside the loudness plan. Seconds; the cuts found."""
+    import asyncio
+
+    from presgend.core.hardware import QUALITIES
+    from presgend.pipeline.video import face, loudness, probe
+
+    async def run() -> tuple[float, int]:
+        started = time.monotonic()
+        info = await probe.probe(video)
+        framing, _ = await asyncio.gather(
+            face.find_framing(info, QUALITIES["standard"].panel),
+            loudness.plan(info.path, timeout=600),
+        )
+        shots = [int(m) for n in framing.notes for m in re.findall(r"has (\d+) shots", n)]
+        return time.monotonic() - started, max(shots, default=1) - 1
+
+    return asyncio.run(run())
+
+
+def analysis_section(opts: argparse.Namespace) -> dict[str, Any]:
+    print(f"\nanalysis (probe phase of a sidecar job), best of {opts.repeat}")
+    results: dict[str, Any] = {}
+    for seconds in (90.0, 180.0):
+        talk = fixture(seconds)
+        variants = [("no cut", talk.video)]
+        if seconds == 90.0:
+            variants += [(f"{n} cuts", cut_fixture(talk, n)) for n in (3, 30)]
+        for name, video in variants:
+            runs = [analyse(video) for _ in range(opts.repeat)]
+            best = min(s for s, _ in runs)
+            print(f"  {seconds:.0f} s talk, {name:7s}: {best:5.2f} s  (cuts found: {runs[0][1]};"
+                  f" runs {[round(s, 2) for s, _ in runs]})")  # fmt: skip
+            results[f"{int(seconds)}s {name}"] = {"seconds": round(best, 3), "cuts": runs[0][1]}
+    return results
+
+
+SECTIONS.append(analysis_section)
 
 
 # --- the whisper path ---------------------------------------------------------------------
