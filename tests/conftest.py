@@ -16,7 +16,7 @@ from presgend.ops import sample
 
 sys.path.insert(0, str(Path(__file__).parent))  # `support`, whatever pytest's import mode
 
-from support.talks import TALK
+from support.talks import CLIP_SENTENCES, TALK
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +43,16 @@ def short_talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) ->
         out, TALK[:4], name="short", image=astronaut_png, preset="ultrafast", size=(640, 360),
         engine="piper",
     )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
+    """A ~9 s 640x360 clip of three sentences with its SRT: what the daemon, queue, HTTP
+    and webhook tests drop."""
+    out = tmp_path_factory.mktemp("clip")
+    return sample.make_talk(
+        out, CLIP_SENTENCES, name="clip", image=astronaut_png, preset="ultrafast", size=(640, 360)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -27,8 +27,9 @@ pytestmark = pytest.mark.slow
 def pitch_report(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("pitch")
     talk = sample.make_talk(
-        work, talks.flatten(talks.PITCH), name="pitch", image=astronaut_png, preset="ultrafast"
-    )
+        work, talks.flatten(talks.PITCH), name="pitch", image=astronaut_png, preset="ultrafast",
+        size=(640, 360),  # what is checked is the slide half and the words
+    )  # fmt: skip
     return _process(talk.video, work / "out")
 
 

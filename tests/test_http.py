@@ -18,7 +18,6 @@ import pytest
 from support.daemons import daemon_config, valid_video, visible
 from support.http_service import TOKEN, HttpServer
 from support.ports import free_port
-from support.talks import CLIP_SENTENCES
 from support.waiting import poll_until
 
 from presgend.fronts import handin
@@ -27,14 +26,6 @@ from presgend.ops import sample
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
-    out = tmp_path_factory.mktemp("clip")
-    return sample.make_talk(
-        out, CLIP_SENTENCES, name="clip", image=astronaut_png, preset="ultrafast", size=(640, 360)
-    )
 
 
 @pytest.fixture(scope="module")

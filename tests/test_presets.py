@@ -16,7 +16,6 @@ from support.cli import cli
 from support.daemons import remux
 from support.frames import gray_frames
 from support.http_service import HttpServer
-from support.talks import CLIP_SENTENCES
 from support.waiting import poll_until
 
 from presgend.ops import sample
@@ -28,13 +27,6 @@ PRESETS = """
 slides.theme = "dark"
 output.quality = "fast"
 """
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
-    out = tmp_path_factory.mktemp("clip")
-    return sample.make_talk(out, CLIP_SENTENCES, name="clip", image=astronaut_png,
-                            preset="ultrafast", size=(640, 360))  # fmt: skip
 
 
 def slide_luma(video: Path) -> float:

@@ -26,7 +26,6 @@ from support.daemons import (
     valid_video,
     visible,
 )
-from support.talks import CLIP_SENTENCES
 from support.waiting import poll_until
 
 from presgend.ops import sample
@@ -34,14 +33,6 @@ from presgend.ops import sample
 pytestmark = pytest.mark.slow
 
 STAGING = Path(".presgend") / "queue"
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
-    out = tmp_path_factory.mktemp("clip")
-    return sample.make_talk(
-        out, CLIP_SENTENCES, name="clip", image=astronaut_png, preset="ultrafast", size=(640, 360)
-    )
 
 
 def queue_section(dsn: str, **extra: Any) -> dict[str, Any]:
@@ -101,13 +92,16 @@ def test_queue_init_is_idempotent_and_run_says_what_is_missing(
     assert "set queue.dsn in the config or PRESGEND_QUEUE_DSN" in missing.stderr
 
 
+DROPS = 6  # two for each worker: enough to see the work shared and nothing run twice
+
+
 def test_three_workers_share_one_inbox_and_run_each_drop_once(
     tmp_path: Path, clip: sample.SampleTalk, queue_dsn: str
 ) -> None:
     init_queue(tmp_path, queue_dsn)
     drops_dir = tmp_path / "drops"
     drops_dir.mkdir()
-    drops = [remux(clip.video, drops_dir / f"talk{i:02d}.mp4", str(i)) for i in range(12)]
+    drops = [remux(clip.video, drops_dir / f"talk{i:02d}.mp4", str(i)) for i in range(DROPS)]
     watcher = OutboxWatcher(tmp_path / "outbox")
     watcher.start()
     section = queue_section(queue_dsn, stalled_seconds=8.0)
@@ -129,9 +123,9 @@ def test_three_workers_share_one_inbox_and_run_each_drop_once(
         assert job["input"].startswith("talk") and job["worker"]
 
         def finished() -> bool:
-            return sum(len(d.events("job_succeeded")) for d in daemons) >= 12
+            return sum(len(d.events("job_succeeded")) for d in daemons) >= DROPS
 
-        daemons[0].wait_for(finished, 300, "twelve jobs")
+        daemons[0].wait_for(finished, 300, "every job")
         text = presgend(daemons[0].config, "status")
         assert "worker   " in text.stdout and "ok " in text.stdout, text.stdout
     finally:
@@ -142,16 +136,16 @@ def test_three_workers_share_one_inbox_and_run_each_drop_once(
     queued = [e["input"] for d in daemons for e in d.events("input_queued")]
     assert sorted(queued) == sorted(p.name for p in drops)  # staged once each
     ran = {d.name: [e["input"] for e in d.events("job_succeeded")] for d in daemons}
-    assert sum(len(v) for v in ran.values()) == 12
+    assert sum(len(v) for v in ran.values()) == DROPS
     assert sum(1 for v in ran.values() if v) >= 2  # the work was shared
     outbox = tmp_path / "outbox"
     for path in drops:
         assert valid_video(outbox / path.name) == ""
         assert (outbox / f"{path.stem}.report.json").is_file()
     assert not [n for n in visible(outbox) if "-2." in n]  # nothing composed twice
-    assert len(visible(tmp_path / "archive")) == 24
+    assert len(visible(tmp_path / "archive")) == 2 * DROPS
     assert staged(tmp_path / "inbox") == []
-    assert jobs_in(queue_dsn) == [("succeeded", 1)] * 12
+    assert jobs_in(queue_dsn) == [("succeeded", 1)] * DROPS
 
 
 def _running_job(daemons: list[DaemonProcess]) -> DaemonProcess:

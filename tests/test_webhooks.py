@@ -20,20 +20,12 @@ from support import standins
 from support.cli import cli
 from support.daemons import DaemonProcess, event_time
 from support.ports import free_port
-from support.talks import CLIP_SENTENCES
 
 from presgend.ops import sample
 
 SECRET = "correct horse battery staple"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
-    out = tmp_path_factory.mktemp("clip")
-    return sample.make_talk(out, CLIP_SENTENCES, name="clip", image=astronaut_png,
-                            preset="ultrafast", size=(640, 360))  # fmt: skip
 
 
 @pytest.fixture
