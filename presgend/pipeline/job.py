@@ -33,6 +33,7 @@ from presgend.pipeline.video import compose, face, loudness, preview, probe, tra
 
 MAX_UPSCALE = 1.5  # enlarging the presenter more than this is worth a warning
 T = TypeVar("T")
+Content = tuple[transcribe.Transcript, list[summarize.Section], slides.Deck]
 PHASE_SPAN = {"probe": (0.0, 0.08), "content": (0.08, 0.25), "compose": (0.25, 1.0)}
 
 log = logs.get("presgend.job")
@@ -185,6 +186,8 @@ class Job:
         self.stem = request.output_stem
         self.started = time.monotonic()
         self.recognising: asyncio.Task[transcribe.Transcript] | None = None
+        # a sidecar's slides, made while the probe phase frames the presenter
+        self.early_content: asyncio.Task[Content] | None = None
         self.recognition_s: float | None = None
         self.sidecar: Path | None = None  # the transcript dropped with the video
         self.told: transcribe.Transcript | None = None  # and what it says
@@ -209,7 +212,7 @@ class Job:
     async def run_video(self, work: Path) -> dict[str, Any]:
         info, framing, wav, level = await self.phase("probe", self.probe_phase(work))
         transcript, sections, deck = await self.phase(
-            "content", self.content_phase(info, wav, work)
+            "content", self.early_content or self.content_phase(info, wav, work)
         )
         source = compose.PresenterSource(info.path, info.path, loop=False)
         return await self.phase(
@@ -218,12 +221,13 @@ class Job:
         )
 
     async def stop_recognising(self) -> None:
-        """A recognition started beside the probe is not awaited until the content phase:
-        when the job ends before that, its child process is stopped here."""
-        task = self.recognising
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        """A recognition or the slides started beside the probe are not awaited until the
+        content phase: when the job ends before that, they (and their child processes) are
+        stopped here."""
+        for task in (self.recognising, self.early_content):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def phase(self, name: str, work: Awaitable[T]) -> T:
         self.record.phase = name
@@ -236,6 +240,8 @@ class Job:
         return result
 
     def report_progress(self, phase: str, fraction: float) -> None:
+        if phase != self.record.phase:
+            return  # work started early for a later phase shows when that phase begins
         low, high = PHASE_SPAN.get(phase, (0.0, 1.0))
         self.progress(phase, low + (high - low) * fraction)
 
@@ -262,6 +268,9 @@ class Job:
                 sidecar, info.duration, self.config.transcription.language
             )
         needs_audio = sidecar is None or self.may_hear_punctuation()
+        if not needs_audio:  # the slides need only the sidecar: made beside the framing
+            self.early_content = asyncio.create_task(self.content_phase(info, None, work))
+            self.early_content.add_done_callback(_consume)
         self.report_progress("probe", 0.1)
         steps = _Steps(lambda f: self.report_progress("probe", 0.1 + 0.9 * f), 3)
         framing, wav, level = await asyncio.gather(
@@ -305,9 +314,7 @@ class Job:
             )
         return framing
 
-    async def content_phase(
-        self, info: probe.MediaInfo, wav: Path | None, work: Path
-    ) -> tuple[transcribe.Transcript, list[summarize.Section], slides.Deck]:
+    async def content_phase(self, info: probe.MediaInfo, wav: Path | None, work: Path) -> Content:
         transcript = await self.transcript(info, wav)
         self.report_progress("content", 0.6)
         sentences = summarize.sentences_from(transcript.segments, transcript.language)
