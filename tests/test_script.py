@@ -62,7 +62,7 @@ def speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def script_config(tmp_path: Path, cache: Path, **sections: dict[str, Any]) -> Path:
     values: dict[str, dict[str, Any]] = {
         "paths": {"logs": str(tmp_path / "logs")},
-        "output": {"quality": "standard"},
+        "output": {"quality": "fast"},  # 960x540: what is checked scales with the frame
         "speech": {"cache_dir": str(cache)},
     }
     for section, extra in sections.items():
@@ -158,7 +158,8 @@ def test_presenter_image_is_framed_on_its_face(
     tmp_path: Path, speech_cache: Path, astronaut_png: Path
 ) -> None:
     shutil.copy(astronaut_png, tmp_path / "moon.png")
-    result, outbox, _ = process(tmp_path, speech_cache, "moon.md", "# The Moon\n\n" + PROSE[:160])
+    result, outbox, _ = process(tmp_path, speech_cache, "moon.md", "# The Moon\n\n" + PROSE[:160],
+                                output={"quality": "standard"})  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = report_of(outbox, "moon")
     assert report["presenter"] == {"kind": "image", "image": "sidecar"}
