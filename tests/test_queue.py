@@ -175,7 +175,7 @@ def two_workers_one_talk(
     shutil.copy(talk.srt, root / "inbox" / "talk.srt")
     shutil.copy(talk.video, root / "inbox" / "talk.mp4")
     a.wait_for(lambda: a.events("input_claimed"), 60, "a to take the job")
-    b = DaemonProcess(root, "b", queue=section, output={"quality": "standard"})
+    b = DaemonProcess(root, "b", queue=section)  # fast: only a's run must last long enough
     return watcher, a, b
 
 
