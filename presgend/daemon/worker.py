@@ -266,7 +266,7 @@ class Worker:
                 self.outcomes.duplicate(job.job_id, job.label, claim, sha, original)
                 return "duplicate"
             try:
-                request = self.request(job, sha, fence)
+                request = self.request(job, sha, fence, preset)
             except PresetUnknown as exc:  # removed from the config since the hand-in
                 self.outcomes.failed(job.job_id, job.label, claim, self.refused(job, exc))
                 return "failed"
@@ -288,16 +288,16 @@ class Worker:
             self.wake()
 
     def request(
-        self, job: RunningJob, sha: str, fence: Callable[[], Awaitable[None]]
+        self, job: RunningJob, sha: str, fence: Callable[[], Awaitable[None]], preset: str
     ) -> JobRequest:
-        """The pipeline's request for a claimed job; its first output waits for `fence`."""
+        """The pipeline's request for a claimed job, run with `preset` (the one its job
+        sidecar names); its first output waits for `fence`."""
 
         async def fenced() -> None:
             await fence()
             job.fenced = True
 
         claim = job.claim
-        preset = ledger.preset_of(claim.folder, claim.files)
         cfg = config_mod.with_preset(self.config, preset)  # PresetUnknown
         outbox = cfg.paths.outbox / preset if preset else cfg.paths.outbox
         outbox.mkdir(parents=True, exist_ok=True)
