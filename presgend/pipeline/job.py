@@ -207,7 +207,7 @@ class Job:
                     return await script.run(self, work)
                 return await self.run_video(work)
             finally:
-                await self.stop_recognising()
+                await self.stop_early_work()
 
     async def run_video(self, work: Path) -> dict[str, Any]:
         info, framing, wav, level = await self.phase("probe", self.probe_phase(work))
@@ -220,7 +220,7 @@ class Job:
             self.compose_phase(info, source, framing, transcript, sections, deck, work, level),
         )
 
-    async def stop_recognising(self) -> None:
+    async def stop_early_work(self) -> None:
         """A recognition or the slides started beside the probe are not awaited until the
         content phase: when the job ends before that, they (and their child processes) are
         stopped here."""
