@@ -16,11 +16,12 @@ import pytest
 from PIL import Image
 
 from presgend.core.config import SlidesConfig
-from presgend.pipeline.text import slides
+from presgend.pipeline.text import browser, slides
 from presgend.pipeline.text.summarize import Section
 
 LIGHT = slides.look_from(SlidesConfig())
 DARK = slides.look_from(SlidesConfig(theme="dark"))
+CHROMIUM = "/usr/bin/chromium"
 
 
 def _finals(deck: slides.Deck) -> list[Path]:
@@ -209,3 +210,47 @@ def test_brand_footer_logo_and_accent(tmp_path: Path) -> None:
     assert red.mean() > 0.01, "the logo is in the footer"
     bar = image[300:400, 2]
     assert abs(bar[:, 1] - 0xA1).max() < 10, "the accent colour is used"
+
+
+def test_jobs_share_one_chromium_that_comes_back_after_a_crash_and_leaves_when_idle(
+    listener: tuple[int, list[str]], tmp_path: Path
+) -> None:
+    """A process's renders share one browser; a hostile deck rendered after another
+    deck still makes no request; a browser that died is launched again; an idle one is
+    closed; and the next loop (a new `presgend process`) gets one of its own."""
+    port, hits = listener
+    shared = browser.SharedBrowser(idle_seconds=0.5)
+
+    async def renders() -> list[slides.Deck]:
+        decks = []
+        for k in range(2):
+            out = tmp_path / f"deck{k}"
+            out.mkdir(exist_ok=True)
+            sections = [_built(2)] if k == 0 else _hostile(port)
+            deck = await slides.render_chromium(sections, (640, 720), out, LIGHT, CHROMIUM, shared)
+            decks.append(deck)
+        assert shared.launches == 1 and shared.running
+        await shared._browser.close()  # as if Chromium crashed between two jobs
+        one = [_built(1)]
+        decks.append(
+            await slides.render_chromium(one, (640, 720), tmp_path, LIGHT, CHROMIUM, shared)
+        )
+        assert shared.launches == 2
+        await asyncio.sleep(1.0)
+        assert not shared.running, "closed after half a second with no render"
+        return decks
+
+    decks = asyncio.run(renders())
+    for deck in decks:
+        image = np.asarray(Image.open(deck.builds[-1].png).convert("L"))
+        assert (image < 100).mean() > 0.005, "text was drawn"
+    assert [p.name for p in _finals(decks[1])] == ["slide-01-3.png", "slide-02-2.png"]
+    assert hits == []
+
+    async def again() -> None:
+        await slides.render_chromium([_built(1)], (640, 720), tmp_path, DARK, CHROMIUM, shared)
+        assert shared.launches == 3 and shared.running
+        await shared.close()
+        assert not shared.running
+
+    asyncio.run(again())

@@ -124,6 +124,7 @@ class Daemon:
             crashed = await self._supervise(self._services())
         with contextlib.suppress(Exception):
             await self.backend.close()
+        await self.services.browser.close()
         self._write_state(stopped=True)
         log.info("daemon_stopped", crashed=crashed or None)
         return 1 if crashed else 0

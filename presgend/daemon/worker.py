@@ -96,16 +96,19 @@ async def process_files(
     config = config_mod.with_preset(config, preset)
     services = Services()
     outcomes = []
-    for path in paths:
-        bar = progress_factory(path) if progress_factory else None
-        try:
-            request = JobRequest(path, config, outbox, quality=quality or "", preset=preset)
-            if bar is not None:
-                request = dataclasses.replace(request, progress=bar)
-            outcomes.append(await execute(request, services, error_dir=outbox))
-        finally:
-            if bar is not None and hasattr(bar, "done"):
-                bar.done()
+    try:
+        for path in paths:
+            bar = progress_factory(path) if progress_factory else None
+            try:
+                request = JobRequest(path, config, outbox, quality=quality or "", preset=preset)
+                if bar is not None:
+                    request = dataclasses.replace(request, progress=bar)
+                outcomes.append(await execute(request, services, error_dir=outbox))
+            finally:
+                if bar is not None and hasattr(bar, "done"):
+                    bar.done()
+    finally:
+        await services.browser.close()
     return outcomes
 
 

@@ -20,6 +20,7 @@ from presgend.core.config import Config
 from presgend.core.hardware import HardwareProfile, Quality
 from presgend.pipeline.report import JobRecord
 from presgend.pipeline.text import slides, summarize
+from presgend.pipeline.text.browser import SharedBrowser
 from presgend.pipeline.video import compose, face, loudness, probe, transcribe
 
 T = TypeVar("T")
@@ -69,10 +70,13 @@ class JobRequest:
 
 @dataclass
 class Services:
-    """What jobs of one process share: the hardware profile and the stage breakers."""
+    """What jobs of one process share: the hardware profile, the stage breakers and one
+    Chromium for their slides (whoever makes a Services closes `browser` before its
+    event loop ends)."""
 
     profile: HardwareProfile = field(default_factory=hardware.detect)
     breakers: StageBreakers = field(default_factory=StageBreakers)
+    browser: SharedBrowser = field(default_factory=SharedBrowser)
 
     def __post_init__(self) -> None:
         hardware.limit_blas()

@@ -49,8 +49,17 @@ class JobFailed(PresgendError):
 
 async def run_job(request: JobRequest, services: Services | None = None) -> dict[str, Any]:
     """Run one job: its report, or JobFailed carrying its error document."""
+    if services is not None:
+        return await _run_job(request, services)
+    own = Services()
+    try:
+        return await _run_job(request, own)
+    finally:
+        await own.browser.close()
+
+
+async def _run_job(request: JobRequest, services: Services) -> dict[str, Any]:
     config = request.config
-    services = services or Services()
     attempts = Attempts(request, services)
     with structlog.contextvars.bound_contextvars(
         job_id=request.job_id, input=str(request.label or request.input_path)
@@ -493,12 +502,16 @@ class Job:
         if breaker.allow():
             try:
                 deck = await aio.bounded(
-                    slides.render_chromium(sections, size, work, look, cfg.chromium), 120
+                    slides.render_chromium(
+                        sections, size, work, look, cfg.chromium, self.services.browser
+                    ),
+                    120,
                 )
                 breaker.record_success()
                 return deck
             except Exception as exc:  # any browser trouble: draw the slides instead
                 breaker.record_failure()
+                await self.services.browser.close()  # the next job gets a fresh one
                 reason = (
                     str(exc).strip().splitlines()[0][:160]
                     if str(exc).strip()

@@ -19,23 +19,10 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from presgend.core.config import SlidesConfig
+from presgend.pipeline.text import browser
 from presgend.pipeline.text.summarize import Section
 
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-extensions",
-    "--mute-audio",
-    "--disable-features=Translate,MediaRouter,OptimizationHints",
-]
-LAUNCH_TIMEOUT_MS = 30_000
+CHROMIUM_FLAGS = browser.CHROMIUM_FLAGS  # what tests launch with
 
 
 @dataclass(frozen=True)
@@ -154,40 +141,42 @@ body.blank .slide, body.blank .foot {{ visibility: hidden; }}
 
 
 async def render_chromium(
-    sections: list[Section], size: tuple[int, int], out_dir: Path, look: Look, chromium: str
+    sections: list[Section],
+    size: tuple[int, int],
+    out_dir: Path,
+    look: Look,
+    chromium: str,
+    shared: browser.SharedBrowser | None = None,
 ) -> Deck:
-    """Render every build of every slide with one browser; raise if Chromium cannot."""
-    from playwright.async_api import async_playwright
-
+    """Render every build of every slide in one page of `shared` (a browser of its own,
+    closed after, when none is given); raise if Chromium cannot."""
+    if shared is None:
+        own = browser.SharedBrowser()
+        try:
+            return await render_chromium(sections, size, out_dir, look, chromium, own)
+        finally:
+            await own.close()
     builds: list[Build] = []
     sizes: list[float] = []
     blank = out_dir / "slide-blank.png"
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_FLAGS, timeout=LAUNCH_TIMEOUT_MS
-        )
-        try:
-            context = await browser.new_context(
-                viewport={"width": size[0], "height": size[1]},
-                java_script_enabled=False,
-                offline=True,
-                service_workers="block",
-            )
-            await context.route("**/*", lambda route: route.abort())
-            page = await context.new_page()
-            for section in sections:
-                html_text = slide_html(section, len(sections), look)
-                await page.set_content(html_text, wait_until="load")
-                sizes.append(float(await page.evaluate(_FIT_SCRIPT)))
-                for start, shown in build_times(section):
-                    await page.evaluate(_SHOW_SCRIPT, shown)
-                    path = out_dir / f"slide-{section.index + 1:02d}-{shown}.png"
-                    await page.screenshot(path=str(path), type="png")
-                    builds.append(Build(section.index, shown, start, path))
-            await page.evaluate("() => document.body.classList.add('blank')")
-            await page.screenshot(path=str(blank), type="png")
-        finally:
-            await browser.close()
+    async with shared.page(
+        chromium,
+        viewport={"width": size[0], "height": size[1]},
+        java_script_enabled=False,
+        offline=True,
+        service_workers="block",
+    ) as page:
+        for section in sections:
+            html_text = slide_html(section, len(sections), look)
+            await page.set_content(html_text, wait_until="load")
+            sizes.append(float(await page.evaluate(_FIT_SCRIPT)))
+            for start, shown in build_times(section):
+                await page.evaluate(_SHOW_SCRIPT, shown)
+                path = out_dir / f"slide-{section.index + 1:02d}-{shown}.png"
+                await page.screenshot(path=str(path), type="png")
+                builds.append(Build(section.index, shown, start, path))
+        await page.evaluate("() => document.body.classList.add('blank')")
+        await page.screenshot(path=str(blank), type="png")
     return Deck(builds, blank, sizes)
 
 

@@ -1,0 +1,140 @@
+"""One Chromium for the jobs of a process.
+
+Starting Chromium and Playwright's driver costs about 1.5 CPU-seconds and a second of
+wall time on two cores: more than rendering a deck. A daemon's jobs share one browser
+instead. It is launched when a job first needs slides; each render gets a page of its
+own, in a context with JavaScript off and every request aborted, so no page can reach
+anything another left behind (a new context per render cost 0.4 CPU-seconds more); it is
+closed after `idle_seconds` with no render, so an idle daemon holds no Chromium. A
+browser that has died is launched again; one that failed a render is closed by the
+caller (`close`), and the next render launches a fresh one.
+
+Playwright's objects belong to the event loop that made them. Whoever owns the loop a
+`SharedBrowser` is used from closes it before the loop ends (the supervisor, the
+one-shot `process`, a `run_job` given no services).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from presgend.core import aio
+
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-extensions",
+    "--mute-audio",
+    "--disable-features=Translate,MediaRouter,OptimizationHints",
+]
+LAUNCH_TIMEOUT_MS = 30_000
+IDLE_SECONDS = 60.0
+CLOSE_SECONDS = 10.0
+
+
+class SharedBrowser:
+    def __init__(self, idle_seconds: float = IDLE_SECONDS) -> None:
+        self.idle_seconds = idle_seconds
+        self.launches = 0  # browsers started so far
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = asyncio.Lock()
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._executable = ""
+        self._users = 0
+        self._idle: asyncio.Task[None] | None = None
+        self._contexts: dict[str, Any] = {}
+
+    @property
+    def running(self) -> bool:
+        return self._browser is not None
+
+    @contextlib.asynccontextmanager
+    async def page(self, executable: str, **options: Any) -> AsyncIterator[Any]:
+        """A new page, closed on the way out, in the shared browser's context made with
+        Playwright's `new_context(**options)` (one per set of options, every request
+        aborted); launches the browser if none is running."""
+        context = await self._acquire(executable, options)
+        try:
+            page = await context.new_page()
+            try:
+                yield page
+            finally:
+                with contextlib.suppress(Exception):
+                    await aio.bounded(page.close(), CLOSE_SECONDS)
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._browser is not None:
+                self._idle = asyncio.get_running_loop().create_task(self._close_when_idle())
+
+    async def close(self) -> None:
+        """Close the browser now; the next render launches a new one."""
+        if self._idle is not None and self._idle is not asyncio.current_task():
+            self._idle.cancel()
+        self._idle = None
+        browser, playwright = self._browser, self._playwright
+        self._browser = self._playwright = None
+        self._contexts.clear()
+        if browser is not None:
+            with contextlib.suppress(Exception):
+                await aio.bounded(browser.close(), CLOSE_SECONDS)
+        if playwright is not None:
+            with contextlib.suppress(Exception):
+                await aio.bounded(playwright.stop(), CLOSE_SECONDS)
+
+    async def _acquire(self, executable: str, options: dict[str, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # the loop it was made on has ended, and the browser
+            self._loop, self._lock = loop, asyncio.Lock()  # with it (owners close it)
+            self._browser = self._playwright = self._idle = None
+            self._users = 0
+            self._contexts.clear()
+        async with self._lock:
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+            if self._browser is not None and (
+                not self._browser.is_connected() or self._executable != executable
+            ):  # it died, or the settings name another Chromium
+                await self.close()
+            if self._browser is None:
+                await self._launch(executable)
+            key = repr(sorted(options.items()))
+            if key not in self._contexts:
+                context = await self._browser.new_context(**options)
+                await context.route("**/*", lambda route: route.abort())
+                self._contexts[key] = context
+            self._users += 1
+            return self._contexts[key]
+
+    async def _launch(self, executable: str) -> None:
+        from playwright.async_api import async_playwright
+
+        self._browser = None
+        playwright = await async_playwright().start()
+        try:
+            self._browser = await playwright.chromium.launch(
+                executable_path=executable, args=CHROMIUM_FLAGS, timeout=LAUNCH_TIMEOUT_MS
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await aio.bounded(playwright.stop(), CLOSE_SECONDS)
+            raise
+        self._playwright, self._executable = playwright, executable
+        self.launches += 1
+
+    async def _close_when_idle(self) -> None:
+        await asyncio.sleep(self.idle_seconds)
+        async with self._lock:
+            if self._users == 0 and self._idle is asyncio.current_task():
+                await self.close()
