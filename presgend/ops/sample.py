@@ -62,15 +62,19 @@ def speak(text: str, wav: Path, voice: str = "en", speed: int = 165) -> float:
 
 
 def piper_speak(sentences: list[str], folder: Path) -> dict[str, Path]:
-    """Each distinct sentence spoken by the installed Piper voice, in one Piper run."""
+    """Each distinct sentence spoken by the installed Piper voice, in one Piper run,
+    without Piper's random variation (its generator and phoneme-width noise at 0): the
+    same sentences give the same samples on every run, so a test or a benchmark hears
+    the same speech each time."""
     voice = voices.find_voice("")
     if voice is None:
         raise RuntimeError("no Piper voice is installed (pip install 'presgend[voice]')")
     distinct = sorted({voices.one_line(s) for s in sentences})
     text_file = folder / "sentences.txt"
     text_file.write_text("\n".join(distinct) + "\n", encoding="utf-8")
+    command = voices.synth_command(voice, text_file, folder / "piper")
     subprocess.run(
-        voices.synth_command(voice, text_file, folder / "piper"),
+        [*command, "--noise-scale", "0", "--noise-w-scale", "0"],
         check=True,
         capture_output=True,
         timeout=600,
