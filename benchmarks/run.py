@@ -326,6 +326,111 @@ def whisper_section(opts: argparse.Namespace) -> dict[str, Any]:
 SECTIONS.append(whisper_section)
 
 
+def _speech_sets() -> dict[str, tuple[Path, list[tuple[float, str]]]]:
+    """Audio with the time each sentence starts: three of the tests' scripts spoken by
+    Piper (the pitch 8 dB under its level over music), and the LibriVox clips one after
+    another with a second between them (a clip starts at its first sound within 30 dB
+    of its loudest)."""
+    import wave
+
+    import numpy as np
+
+    from presgend.pipeline.video import loudness
+    from tests.support import talks
+
+    folder = WORK / "speech-sets"
+    folder.mkdir(parents=True, exist_ok=True)
+    sets = {}
+    for name, sentences, music in (
+        ("pitch", talks.flatten(talks.PITCH), True),
+        ("lesson", talks.flatten(talks.LESSON), False),
+        ("facts", talks.PITCH_FACTS, False),
+    ):
+        wav, known = folder / f"{name}.wav", folder / f"{name}.json"
+        if not known.is_file():
+            segments = sample.speech_track(sentences, wav, engine="piper")
+            if music:
+                sample.mix_music(wav, -34, -8)
+            known.write_text(json.dumps([[s.start, s.text] for s in segments]))
+        sets[name] = (wav, [(float(t), str(x)) for t, x in json.loads(known.read_text())])
+    clips = ROOT / ".cache" / "testdata" / "librivox"
+    if not clips.is_dir():
+        return sets
+    texts = {}
+    for line in (clips / "transcription").read_text().splitlines():
+        found = re.match(r"(.*)\((.*)\)\s*$", line)
+        if found:
+            texts[found.group(2).strip()] = re.sub(r"<[^>]+>", "", found.group(1)).strip()
+    wav, truth, pcm, rate = folder / "librivox.wav", [], b"", 16000
+    for clip in sorted(clips.glob("*.wav")):
+        with wave.open(str(clip)) as f:
+            data = f.readframes(f.getnframes())
+        level = loudness.frame_db(np.frombuffer(data, "<i2") / 32768.0, rate // 100)
+        first = int(np.argmax(level > level.max() - 30)) / 100
+        truth.append((len(pcm) / 2 / rate + first, texts[clip.stem]))
+        pcm += data + bytes(2 * rate)
+    with wave.open(str(wav), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(pcm)
+    sets["librivox"] = (wav, truth)
+    return sets
+
+
+def beam_section(opts: argparse.Namespace) -> dict[str, Any]:
+    """Beam 1 against beam 5 on the same audio: recognition time, word error rate, and
+    how far from where it was spoken the recogniser puts each sentence's first word
+    (word times place the slides and their builds)."""
+
+    import numpy as np
+
+    from presgend.core.config import TranscriptionConfig
+    from presgend.pipeline.video import transcribe
+    from tests.support.speech import alignment, word_error_rate, words
+
+    sets = _speech_sets()
+    model, which = whisper_model(opts.whisper_model)
+    print(f"\nbeam 1 against 5: model {which}, on the CPU, in this process, "
+          f"alternating, best of {opts.repeat}")  # fmt: skip
+    results: dict[str, Any] = {"model": which}
+    for name, (wav, known) in sets.items():
+        ref, firsts = [], []
+        for start, text in known:
+            firsts.append((len(ref), start))
+            ref += words(text)
+        said = " ".join(text for _, text in known)
+        times: dict[int, list[float]] = {1: [], 5: []}
+        for _ in range(opts.repeat):
+            for beam in (1, 5):
+                cfg = TranscriptionConfig(model=str(model), language="en", beam_size=beam)
+                started = time.monotonic()
+                heard = transcribe.whisper_transcribe(wav, cfg, cuda=False)
+                times[beam].append(time.monotonic() - started)
+                timed = [(w, word.start) for s in heard.segments for word in s.words
+                         for w in words(word.text)]  # fmt: skip
+                _, matched = alignment(ref, [w for w, _ in timed])
+                errors = np.abs([timed[matched[i]][1] - t for i, t in firsts if i in matched])
+                wer = word_error_rate(said, " ".join(s.text for s in heard.segments))
+                results[f"beam{beam}_{name}"] = {
+                    "seconds": round(min(times[beam]), 2),
+                    "wer": round(wer, 4),
+                    "matched": len(errors),
+                    "of": len(firsts),
+                    "mean_error_s": round(float(errors.mean()), 3),
+                    "max_error_s": round(float(errors.max()), 3),
+                }
+        for beam in (1, 5):
+            row = results[f"beam{beam}_{name}"]
+            print(f"  beam {beam}  {name:9s} {row['seconds']:5.1f} s  WER {row['wer']:6.1%}  "
+                  f"first words {row['matched']}/{row['of']}: mean {row['mean_error_s']:.3f} s, "
+                  f"max {row['max_error_s']:.3f} s off")  # fmt: skip
+    return results
+
+
+SECTIONS.append(beam_section)
+
+
 # --- script drops -----------------------------------------------------------------------
 
 SCRIPT_SENTENCES = [
@@ -721,7 +826,8 @@ def main() -> int:
         "--whisper-model", choices=["base", "tiny.en"], default="base", help="for `whisper`"
     )
     parser.add_argument(
-        "--only", help="run one section: video, whisper, script, daemon, cluster or http"
+        "--only",
+        help="run one section: video, analysis, whisper, beam, script, daemon, cluster or http",
     )
     opts = parser.parse_args()
     WORK.mkdir(exist_ok=True)

@@ -96,3 +96,16 @@ def test_presets_are_checked_at_load_and_override_only_their_keys(tmp_path: Path
     assert "presets.bad: slides.theme must be one of" in problems
     assert "presets.bad: unknown key slides.nope" in problems
     assert "presets.two words: a preset is a table named with letters" in problems
+
+
+def test_beam_size_follows_the_device_unless_set() -> None:
+    from presgend.pipeline.video import transcribe
+
+    default = config.from_dict({}).transcription
+    assert default.beam_size == 0
+    assert transcribe.beam_size(default, "cpu") == 1  # greedy: the same words, less time
+    assert transcribe.beam_size(default, "cuda") == 5
+    chosen = config.from_dict({"transcription": {"beam_size": 3}}).transcription
+    assert transcribe.beam_size(chosen, "cpu") == 3
+    with pytest.raises(ConfigError, match="beam_size must not be negative"):
+        config.from_dict({"transcription": {"beam_size": -1}})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import json
 import os
 import re
@@ -234,6 +235,12 @@ def threads(cfg: TranscriptionConfig) -> int:
     return cfg.cpu_threads or max(1, os.cpu_count() or 1)
 
 
+def beam_size(cfg: TranscriptionConfig, device: str) -> int:
+    """Greedy decoding on the CPU: beam search cost 35-60% more time there for the same
+    words (benchmarks/README.md); a GPU has the time to search."""
+    return cfg.beam_size or (5 if device == "cuda" else 1)
+
+
 def batch_size(cfg: TranscriptionConfig, device: str) -> int:
     """How many speech chunks to decode at once. On two cores 2 is about as fast as 8
     (11.6 s against 10.6 s for 180 s with `base`) at 570 MB instead of 920 MB at the peak."""
@@ -346,7 +353,9 @@ def whisper_transcribe(
     """Recognise in this process (the recogniser child calls this; `transcribe` runs it)."""
     model = load_model(cfg, cuda)
     audio, gain_db = normalise_level(load_audio(wav))
-    batch = batch_size(cfg, resolve_device(cfg, cuda)[0])
+    device = resolve_device(cfg, cuda)[0]
+    batch = batch_size(cfg, device)
+    cfg = dataclasses.replace(cfg, beam_size=beam_size(cfg, device))
     try:
         segments, language = _decode(model, audio, cfg, batch, vad=cfg.vad, heard=heard)
         if not segments and cfg.vad and audio.size:
