@@ -137,6 +137,18 @@ async def find_framing(info: MediaInfo, panel: tuple[int, int]) -> Framing:
     cuts = await find_cuts(info, keys)
     times = sorted(set(sample_times(info.duration, SAMPLES)) | set(shot_samples(info, cuts)))
     samples = await _samples(info, times, keys, cuts, width)
+    # in a thread: face detection takes 40 ms a frame and more on a busy machine, and
+    # the event loop beats the queue's heartbeat and serves the HTTP API meanwhile
+    return await asyncio.to_thread(_framing_of, info, panel, samples, cuts, width)
+
+
+def _framing_of(
+    info: MediaInfo,
+    panel: tuple[int, int],
+    samples: list[tuple[float, np.ndarray | None]],
+    cuts: list[float],
+    width: int,
+) -> Framing:
     frames = [f for _, f in samples if f is not None]
     scale = info.width / width
     area = active_area(frames, scale, info)
