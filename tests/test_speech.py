@@ -5,6 +5,7 @@ what was said: words, word times, and the slides that change on them."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import http.server
 import json
@@ -297,3 +298,46 @@ def test_branded_panel_has_the_name_and_the_accent() -> None:
     assert reds.mean() > 0.05  # the accent circle
     plain = presenter.panel_image(presenter.Brand(look), (640, 720))
     assert np.abs(panel.astype(int) - plain).sum(axis=2)[480:600].mean() > 1  # name drawn
+
+
+def test_a_word_whisper_gave_no_time_starts_where_it_is_heard() -> None:
+    """Whisper sometimes gives a sentence's first word no length, at the end of its sound
+    or inside the next word ("First," 0.68 s late on the lesson): its start moves back
+    to where its sound begins after the pause; a word with a length looks back 0.3 s at
+    most, and the next word keeps its start."""
+    rate = transcribe.RATE
+    t = np.arange(int(4.0 * rate)) / rate
+
+    def spoken(*spans: tuple[float, float]) -> np.ndarray:
+        audio = np.zeros_like(t, dtype=np.float32)
+        for start, end in spans:
+            on = (t >= start) & (t < end)
+            audio[on] = 0.3 * np.sin(2 * np.pi * 220 * t[on])
+        return audio
+
+    def heard(first: float) -> list[transcribe.Segment]:
+        return [
+            transcribe.Segment(0.3, 1.0, "water.", (transcribe.Word(0.3, 1.0, "water."),)),
+            transcribe.Segment(first, 3.0, "First, let's", (
+                transcribe.Word(first, first, "First,"), transcribe.Word(2.6, 3.0, "let's"))),
+        ]  # fmt: skip
+
+    # "First," then "let's" with no pause between; whisper put "First," in "let's"
+    moved = transcribe.onsets(heard(2.6), spoken((0.3, 1.0), (2.0, 2.5), (2.55, 3.0)))
+    assert moved[1].start == pytest.approx(2.0, abs=0.02)
+    assert moved[1].words[1].start == pytest.approx(2.6, abs=0.02), "in sound, no pause near"
+    # a comma's pause after "First,"; whisper put it in the pause, not on its sound
+    comma = spoken((0.3, 1.0), (2.0, 2.3), (2.6, 3.0))
+    moved = transcribe.onsets(heard(2.4), comma)
+    assert moved[1].start == pytest.approx(2.0, abs=0.02)
+    assert moved[1].words[1].start == pytest.approx(2.6, abs=0.02)
+    # the same with a length ("Next," 0.6 s late, tiny.en on the lesson)
+    late = heard(2.4)
+    late[1] = dataclasses.replace(late[1], words=(
+        transcribe.Word(2.4, 2.5, "Next,"), transcribe.Word(2.6, 3.0, "let's")))  # fmt: skip
+    assert transcribe.onsets(late, comma)[1].start == pytest.approx(2.0, abs=0.02)
+    # a word early in the silence before its sound still moves forward onto it
+    early = heard(2.4)
+    early[1] = dataclasses.replace(early[1], words=(
+        transcribe.Word(1.8, 2.2, "First,"), transcribe.Word(2.6, 3.0, "let's")))  # fmt: skip
+    assert transcribe.onsets(early, comma)[1].start == pytest.approx(2.0, abs=0.02)

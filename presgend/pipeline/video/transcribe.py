@@ -384,6 +384,8 @@ ONSET_RISE_DB = 6.0  # a word's sound stands this far above the local background
 ONSET_SEARCH = 0.6  # seconds after whisper's start in which to look for it
 ONSET_BACK = 0.3  # seconds before it, after a pause, in which the sound may already start
 PAUSE_FRAMES = 10  # 100 ms of background makes a pause
+COLLAPSED = 0.02  # a word whisper gave less time than this has no time of its own
+SAID_BEFORE = 1.5  # seconds before whisper's time in which a word's sound may start
 
 
 def onsets(segments: list[Segment], audio: np.ndarray) -> list[Segment]:
@@ -392,19 +394,25 @@ def onsets(segments: list[Segment], audio: np.ndarray) -> list[Segment]:
     Whisper's word starts are off by up to a few tenths: often in the silence before the
     word (at a window's or VAD chunk's start), sometimes a little late after a pause.
     Slides and bullets appear on these times, so a word that starts in background sound
-    moves forward to where the level rises above it, and one that starts in sound moves
-    back to the end of a pause just before it. Background is judged locally (the quieter
-    part of the surrounding three seconds), so a music bed under the voice is not taken
-    for speech."""
+    moves forward to where the level rises within it; one placed in the pause after its
+    own sound (a comma's: "Next," 0.6 s late) or given no time at all moves back to the
+    last sound to begin since the word before; and one that starts in sound moves back to
+    the end of a pause just before it. Background is judged locally (the quieter part of
+    the surrounding three seconds), so a music bed under the voice is not taken for
+    speech."""
     loud = _sounding(audio)
     n = len(loud)
     if n == 0:
         return segments
     result = []
+    before = 0.0  # where the word before ended
     for seg in segments:
-        moved = tuple(_moved(w, _onset(w, loud, n)) for w in seg.words)
+        moved = []
+        for w in seg.words:
+            moved.append(_moved(w, _onset(w, loud, n, before)))
+            before = w.end
         start = moved[0].start if moved else seg.start
-        result.append(Segment(start, seg.end, seg.text, moved))
+        result.append(Segment(start, seg.end, seg.text, tuple(moved)))
     return result
 
 
@@ -431,10 +439,23 @@ def _sounding(audio: np.ndarray) -> np.ndarray:
     return sustained  # type: ignore[no-any-return]
 
 
-def _onset(word: Word, loud: np.ndarray, n: int) -> float:
+def _onset(word: Word, loud: np.ndarray, n: int, before: float) -> float:
+    """Where `word` starts to sound; `before` is where the word before it ended."""
     first = min(n - 1, max(0, round(word.start * 100)))
-    if not loud[first]:  # in background: forward to the first sound
-        last = min(n, round((word.start + ONSET_SEARCH) * 100))
+    # since the word before, or as far back as a word's sound may lie from whisper's time
+    since = max(0, round(max(before, word.start - SAID_BEFORE) * 100))
+    if word.end - word.start < COLLAPSED:  # no time: the last sound to start after a
+        found = _last_onset(loud, since, first + 1)  # pause before it (or ending there)
+        if found is not None:
+            return found
+    if not loud[first]:  # in background: forward to the first sound within the word,
+        own = np.flatnonzero(loud[first : min(n, round(word.end * 100))])
+        if own.size:
+            return (first + int(own[0])) / 100
+        said = _last_onset(loud, since, first)  # else said just before, in the pause
+        if said is not None:  # after the word before
+            return said
+        last = min(n, round((word.start + ONSET_SEARCH) * 100))  # else the next sound
         rises = np.flatnonzero(loud[first:last])
         return (first + int(rises[0])) / 100 if rises.size else word.start
     back = max(0, first - int(ONSET_BACK * 100))  # in sound: back to a pause just before
@@ -444,6 +465,18 @@ def _onset(word: Word, loud: np.ndarray, n: int) -> float:
     onset = back + int(quiet[-1]) + 1
     pause = loud[max(0, onset - PAUSE_FRAMES) : onset]
     return onset / 100 if pause.size == PAUSE_FRAMES and not pause.any() else word.start
+
+
+def _last_onset(loud: np.ndarray, start: int, end: int) -> float | None:
+    """The last frame in [start, end) where sound begins after a pause, in seconds."""
+    lo = max(0, start - PAUSE_FRAMES)
+    if end - lo <= PAUSE_FRAMES:
+        return None
+    paused = np.lib.stride_tricks.sliding_window_view(~loud[lo : end - 1], PAUSE_FRAMES)
+    onsets = lo + PAUSE_FRAMES + np.flatnonzero(paused.all(axis=1))
+    onsets = onsets[(onsets >= start) & (onsets < end)]
+    onsets = onsets[loud[onsets]]
+    return int(onsets[-1]) / 100 if onsets.size else None
 
 
 def _decode(
