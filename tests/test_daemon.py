@@ -154,12 +154,6 @@ def test_two_daemons_share_an_inbox_and_take_each_file_once(
     assert claims_left(tmp_path / "inbox") == []
 
 
-def descendants(pid: int) -> list[psutil.Process]:
-    with contextlib.suppress(psutil.Error):
-        return list(psutil.Process(pid).children(recursive=True))
-    return []
-
-
 def alive(process: psutil.Process) -> bool:
     try:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
@@ -182,7 +176,7 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(
             "the compose phase",
         )
         children = first.wait_for(
-            lambda: [p for p in descendants(first.proc.pid) if p.name() == "ffmpeg"],
+            lambda: first.programs("ffmpeg"),
             30,
             "the compose's ffmpeg",
         )

@@ -153,10 +153,9 @@ def _running_job(daemons: list[DaemonProcess]) -> DaemonProcess:
 
     def composing() -> DaemonProcess | None:
         for d in daemons:
-            if [e for e in d.events("phase_started") if e.get("phase") == "compose"]:
-                ffmpeg = [p for p in d.proc_children() if p.name() == "ffmpeg"]
-                if ffmpeg:
-                    return d
+            composed = [e for e in d.events("phase_started") if e.get("phase") == "compose"]
+            if composed and d.programs("ffmpeg"):
+                return d
         return None
 
     found: DaemonProcess = daemons[0].wait_for(composing, 120, "a job in compose")
@@ -191,6 +190,8 @@ def test_a_killed_worker_s_job_completes_once_elsewhere(
         assert [n for n in visible(tmp_path / "outbox") if n.endswith(".mp4")] == []
         b.wait_for(lambda: b.events("job_succeeded"), 240, "the job to run again on b")
     finally:
+        if a.proc.poll() is None:  # failed before the kill
+            a.kill()
         assert b.stop() == 0
         watcher.stop()
     assert watcher.problems == []

@@ -3,6 +3,7 @@ that checks every file appearing in the outbox the moment it appears."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -101,6 +102,10 @@ class DaemonProcess:
         except psutil.Error:
             return []
 
+    def programs(self, name: str) -> list[psutil.Process]:
+        """The daemon's descendants called `name` (say "ffmpeg")."""
+        return named(self.proc_children(), name)
+
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
 
@@ -115,6 +120,17 @@ class DaemonProcess:
         self.proc.kill()
         self.proc.wait()
         self.stderr.close()
+
+
+def named(processes: list[psutil.Process], name: str) -> list[psutil.Process]:
+    """The processes called `name`, leaving out any that end while being looked at (a
+    daemon's Chromium opens and closes a renderer for each deck)."""
+    found = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            if process.name() == name:
+                found.append(process)
+    return found
 
 
 def published(stem: str) -> list[str]:
