@@ -215,29 +215,33 @@ def test_brand_footer_logo_and_accent(tmp_path: Path) -> None:
 def test_jobs_share_one_chromium_that_comes_back_after_a_crash_and_leaves_when_idle(
     listener: tuple[int, list[str]], tmp_path: Path
 ) -> None:
-    """A process's renders share one browser; a hostile deck rendered after another
-    deck still makes no request; a browser that died is launched again; an idle one is
-    closed; and the next loop (a new `presgend process`) gets one of its own."""
+    """Kept between decks (slides.keep_browser_seconds), a process's renders share one
+    browser; a hostile deck rendered after another still makes no request; a browser
+    that died is launched again; one kept is closed when its time is up, one not kept
+    (the default) at once; and the next loop (a new `presgend process`) gets its own."""
     port, hits = listener
-    shared = browser.SharedBrowser(idle_seconds=0.5)
+    shared = browser.SharedBrowser()
+
+    async def render(sections: list[Section], out: Path, keep: float = 0.5) -> slides.Deck:
+        out.mkdir(exist_ok=True)
+        return await slides.render_chromium(
+            sections, (640, 720), out, LIGHT, CHROMIUM, shared, keep
+        )
 
     async def renders() -> list[slides.Deck]:
-        decks = []
-        for k in range(2):
-            out = tmp_path / f"deck{k}"
-            out.mkdir(exist_ok=True)
-            sections = [_built(2)] if k == 0 else _hostile(port)
-            deck = await slides.render_chromium(sections, (640, 720), out, LIGHT, CHROMIUM, shared)
-            decks.append(deck)
+        decks = [
+            await render([_built(2)], tmp_path / "a"),
+            await render(_hostile(port), tmp_path / "b"),
+        ]
         assert shared.launches == 1 and shared.running
         await shared._browser.close()  # as if Chromium crashed between two jobs
-        one = [_built(1)]
-        decks.append(
-            await slides.render_chromium(one, (640, 720), tmp_path, LIGHT, CHROMIUM, shared)
-        )
+        decks.append(await render([_built(1)], tmp_path / "c"))
         assert shared.launches == 2
         await asyncio.sleep(1.0)
-        assert not shared.running, "closed after half a second with no render"
+        assert not shared.running, "closed half a second after the last deck"
+        decks.append(await render([_built(1)], tmp_path / "d", keep=0.0))
+        await asyncio.sleep(0.2)
+        assert shared.launches == 3 and not shared.running, "not kept: closed at once"
         return decks
 
     decks = asyncio.run(renders())
@@ -248,8 +252,8 @@ def test_jobs_share_one_chromium_that_comes_back_after_a_crash_and_leaves_when_i
     assert hits == []
 
     async def again() -> None:
-        await slides.render_chromium([_built(1)], (640, 720), tmp_path, DARK, CHROMIUM, shared)
-        assert shared.launches == 3 and shared.running
+        await render([_built(1)], tmp_path / "e")
+        assert shared.launches == 4 and shared.running
         await shared.close()
         assert not shared.running
 

@@ -504,7 +504,13 @@ class Job:
             try:
                 deck = await aio.bounded(
                     slides.render_chromium(
-                        sections, size, work, look, cfg.chromium, self.services.browser
+                        sections,
+                        size,
+                        work,
+                        look,
+                        cfg.chromium,
+                        self.services.browser,
+                        cfg.keep_browser_seconds,
                     ),
                     120,
                 )

@@ -1,13 +1,15 @@
 """One Chromium for the jobs of a process.
 
 Starting Chromium and Playwright's driver costs about 1.5 CPU-seconds and a second of
-wall time on two cores: more than rendering a deck. A daemon's jobs share one browser
-instead. It is launched when a job first needs slides; each render gets a page of its
-own, in a context with JavaScript off and every request aborted, so no page can reach
-anything another left behind (a new context per render cost 0.4 CPU-seconds more); it is
-closed after `idle_seconds` with no render, so an idle daemon holds no Chromium. A
-browser that has died is launched again; one that failed a render is closed by the
-caller (`close`), and the next render launches a fresh one.
+wall time on two cores: more than rendering a deck. A process's jobs share one browser:
+jobs that render at once, and, where `slides.keep_browser_seconds` keeps it, the next
+job. It is launched when a job first needs slides. Each render gets a page of its own,
+in a context with JavaScript off and every request aborted, so no page can reach
+anything another left behind (a new context per render cost 0.4 CPU-seconds more). It
+is closed `keep_browser_seconds` after the last render, at once by default: an idle
+Chromium holds about 400 MB, which the job's compose would carry beside it. A browser
+that has died is launched again; one that failed a render is closed by the caller
+(`close`), and the next render launches a fresh one.
 
 Playwright's objects belong to the event loop that made them. Whoever owns the loop a
 `SharedBrowser` is used from closes it before the loop ends (the supervisor, the
@@ -38,12 +40,11 @@ CHROMIUM_FLAGS = [
     "--disable-features=Translate,MediaRouter,OptimizationHints",
 ]
 LAUNCH_TIMEOUT_MS = 30_000
-IDLE_SECONDS = 60.0
 CLOSE_SECONDS = 10.0
 
 
 class SharedBrowser:
-    def __init__(self, idle_seconds: float = IDLE_SECONDS) -> None:
+    def __init__(self, idle_seconds: float = 0.0) -> None:
         self.idle_seconds = idle_seconds
         self.launches = 0  # browsers started so far
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -60,10 +61,12 @@ class SharedBrowser:
         return self._browser is not None
 
     @contextlib.asynccontextmanager
-    async def page(self, executable: str, **options: Any) -> AsyncIterator[Any]:
+    async def page(self, executable: str, keep: float, **options: Any) -> AsyncIterator[Any]:
         """A new page, closed on the way out, in the shared browser's context made with
         Playwright's `new_context(**options)` (one per set of options, every request
-        aborted); launches the browser if none is running."""
+        aborted); launches the browser if none is running. Once no page is open, the
+        browser is closed after `keep` seconds (at once for 0)."""
+        self.idle_seconds = keep
         context = await self._acquire(executable, options)
         try:
             page = await context.new_page()

@@ -147,9 +147,11 @@ async def render_chromium(
     look: Look,
     chromium: str,
     shared: browser.SharedBrowser | None = None,
+    keep: float = 0.0,
 ) -> Deck:
     """Render every build of every slide in one page of `shared` (a browser of its own,
-    closed after, when none is given); raise if Chromium cannot."""
+    closed after, when none is given), kept `keep` seconds for the next deck; raise if
+    Chromium cannot."""
     if shared is None:
         own = browser.SharedBrowser()
         try:
@@ -161,6 +163,7 @@ async def render_chromium(
     blank = out_dir / "slide-blank.png"
     async with shared.page(
         chromium,
+        keep,
         viewport={"width": size[0], "height": size[1]},
         java_script_enabled=False,
         offline=True,
