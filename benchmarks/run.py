@@ -328,15 +328,11 @@ SECTIONS.append(whisper_section)
 
 def _speech_sets() -> dict[str, tuple[Path, list[tuple[float, str]]]]:
     """Audio with the time each sentence starts: three of the tests' scripts spoken by
-    Piper (the pitch 8 dB under its level over music), and the LibriVox clips one after
-    another with a second between them (a clip starts at its first sound within 30 dB
-    of its loudest)."""
-    import wave
-
-    import numpy as np
-
-    from presgend.pipeline.video import loudness
+    Piper (the pitch 8 dB under its level over music), and the LibriVox clips read one
+    after another as the real-speech tests hear them (a clip starts at its first 20 ms
+    within 30 dB of its loudest)."""
     from tests.support import talks
+    from tests.support.librivox import read_aloud
 
     folder = WORK / "speech-sets"
     folder.mkdir(parents=True, exist_ok=True)
@@ -353,28 +349,11 @@ def _speech_sets() -> dict[str, tuple[Path, list[tuple[float, str]]]]:
                 sample.mix_music(wav, -34, -8)
             known.write_text(json.dumps([[s.start, s.text] for s in segments]))
         sets[name] = (wav, [(float(t), str(x)) for t, x in json.loads(known.read_text())])
-    clips = ROOT / ".cache" / "testdata" / "librivox"
-    if not clips.is_dir():
+    reading = read_aloud(folder / "librivox.wav")
+    if reading is None:
         return sets
-    texts = {}
-    for line in (clips / "transcription").read_text().splitlines():
-        found = re.match(r"(.*)\((.*)\)\s*$", line)
-        if found:
-            texts[found.group(2).strip()] = re.sub(r"<[^>]+>", "", found.group(1)).strip()
-    wav, truth, pcm, rate = folder / "librivox.wav", [], b"", 16000
-    for clip in sorted(clips.glob("*.wav")):
-        with wave.open(str(clip)) as f:
-            data = f.readframes(f.getnframes())
-        level = loudness.frame_db(np.frombuffer(data, "<i2") / 32768.0, rate // 100)
-        first = int(np.argmax(level > level.max() - 30)) / 100
-        truth.append((len(pcm) / 2 / rate + first, texts[clip.stem]))
-        pcm += data + bytes(2 * rate)
-    with wave.open(str(wav), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes(pcm)
-    sets["librivox"] = (wav, truth)
+    truth = [(a, text) for (a, _), text in zip(reading.spans, reading.said, strict=True)]
+    sets["librivox"] = (reading.wav, truth)
     return sets
 
 

@@ -10,14 +10,12 @@ import itertools
 import json
 import re
 import subprocess
-import wave
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from support.cli import cli, write_config
+from support.librivox import Reading, read_aloud
 from support.speech import word_error_rate
 
 from presgend.ops import sample
@@ -25,60 +23,16 @@ from presgend.pipeline.text import fidelity, phrases, resentence
 from presgend.pipeline.text.subtitles import lines
 from presgend.pipeline.video.transcribe import parse_cues, words_of
 
-LIBRIVOX = Path(__file__).resolve().parents[1] / ".cache" / "testdata" / "librivox"
 TRAILING = {"to", "the", "a", "an", "of", "and", "or", "should", "with", "for", "in", "but"}
-
-
-GAP = 0.6  # seconds of silence between her sentences (the clips were cut at them)
-
-
-def _clips() -> tuple[list[Path], list[str]]:
-    if not (LIBRIVOX / "transcription").is_file():
-        pytest.skip("pocketsphinx-testdata is missing: `make setup` fetches it")
-    said = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        match = re.match(r"<s> (.*) </s> \((.*)\)", line)
-        if match:
-            said[match.group(2)] = match.group(1)
-    names = sorted(said)
-    return [LIBRIVOX / f"{n}.wav" for n in names], [said[n] for n in names]
-
-
-@dataclass(frozen=True)
-class Reading:
-    wav: Path
-    said: list[str]  # each clip's text, lower case without punctuation
-    spans: list[tuple[float, float]]  # where each clip's speech is in the wav
 
 
 @pytest.fixture(scope="module")
 def reading(tmp_path_factory: pytest.TempPathFactory) -> Reading:
     """Her five clips as one recording, a pause between sentences."""
-    clips, said = _clips()
-    rate, audio, spans = 16_000, [], []
-    t = 0.0
-    for clip in clips:
-        with wave.open(str(clip)) as w:
-            assert w.getframerate() == rate and w.getnchannels() == 1
-            samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-        a, b = _speech(samples, rate)
-        spans.append((t + a, t + b))
-        audio += [samples, np.zeros(int(GAP * rate), dtype=np.int16)]
-        t += len(samples) / rate + GAP
-    wav = tmp_path_factory.mktemp("reading") / "speech.wav"
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
-        w.writeframes(np.concatenate(audio).tobytes())
-    return Reading(wav, said, spans)
-
-
-def _speech(samples: np.ndarray, rate: float) -> tuple[float, float]:
-    """First and last 20 ms frame within 30 dB of the loudest."""
-    frame = int(rate * 0.02)
-    x = samples[: len(samples) // frame * frame].astype(float).reshape(-1, frame)
-    db = 10 * np.log10(np.mean(x**2, axis=1) + 1e-9)
-    loud = np.flatnonzero(db > db.max() - 30)
-    return loud[0] * 0.02, (loud[-1] + 1) * 0.02
+    found = read_aloud(tmp_path_factory.mktemp("reading") / "speech.wav")
+    if found is None:
+        pytest.skip("pocketsphinx-testdata is missing: `make setup` fetches it")
+    return found
 
 
 def auto_captions(reading: Reading, per_cue: int = 7) -> str:
