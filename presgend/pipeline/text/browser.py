@@ -44,8 +44,7 @@ CLOSE_SECONDS = 10.0
 
 
 class SharedBrowser:
-    def __init__(self, idle_seconds: float = 0.0) -> None:
-        self.idle_seconds = idle_seconds
+    def __init__(self) -> None:
         self.launches = 0  # browsers started so far
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
@@ -66,7 +65,6 @@ class SharedBrowser:
         Playwright's `new_context(**options)` (one per set of options, every request
         aborted); launches the browser if none is running. Once no page is open, the
         browser is closed after `keep` seconds (at once for 0)."""
-        self.idle_seconds = keep
         context = await self._acquire(executable, options)
         try:
             page = await context.new_page()
@@ -78,10 +76,21 @@ class SharedBrowser:
         finally:
             self._users -= 1
             if self._users == 0 and self._browser is not None:
-                self._idle = asyncio.get_running_loop().create_task(self._close_when_idle())
+                if keep > 0:
+                    self._idle = asyncio.get_running_loop().create_task(self._close_later(keep))
+                else:
+                    await self.close()
 
     async def close(self) -> None:
-        """Close the browser now; the next render launches a new one."""
+        """Close the browser now (once a close under way has finished); the next render
+        launches a new one."""
+        if self._loop is not asyncio.get_running_loop():
+            return  # never used on this loop: nothing of it is open here
+        async with self._lock:
+            await self._close()
+
+    async def _close(self) -> None:
+        """`close`, with the lock held."""
         if self._idle is not None and self._idle is not asyncio.current_task():
             self._idle.cancel()
         self._idle = None
@@ -109,7 +118,7 @@ class SharedBrowser:
             if self._browser is not None and (
                 not self._browser.is_connected() or self._executable != executable
             ):  # it died, or the settings name another Chromium
-                await self.close()
+                await self._close()
             if self._browser is None:
                 await self._launch(executable)
             key = repr(sorted(options.items()))
@@ -136,8 +145,8 @@ class SharedBrowser:
         self._playwright, self._executable = playwright, executable
         self.launches += 1
 
-    async def _close_when_idle(self) -> None:
-        await asyncio.sleep(self.idle_seconds)
+    async def _close_later(self, keep: float) -> None:
+        await asyncio.sleep(keep)
         async with self._lock:
             if self._users == 0 and self._idle is asyncio.current_task():
-                await self.close()
+                await self._close()
