@@ -204,7 +204,7 @@ class Config:
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("watch", "mode"): ("auto", "inotify", "polling"),
     ("presenter", "sadtalker"): ("auto", "on", "off"),
-    ("output", "quality"): ("auto", "fast", "standard", "high"),
+    ("output", "quality"): ("auto", "draft", "fast", "standard", "high"),
     ("output", "encoder"): ("auto", "libx264", "nvenc"),
     ("transcription", "device"): ("auto", "cpu", "cuda"),
     ("transcription", "compute_type"): (

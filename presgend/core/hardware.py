@@ -35,6 +35,8 @@ class Quality:
 
 
 QUALITIES = {
+    # a quick look at the slides and their timing: a quarter of standard's pixels
+    "draft": Quality("draft", 640, 360, 25, "ultrafast", 28, "p1", "64k"),
     "fast": Quality("fast", 960, 540, 25, "superfast", 26, "p2", "96k"),
     "standard": Quality("standard", 1280, 720, 30, "veryfast", 23, "p4", "128k"),
     "high": Quality("high", 1920, 1080, 30, "medium", 20, "p6", "192k"),
@@ -216,7 +218,7 @@ class ResourceMonitor:
 
 # Seconds of work per second of media on one core, measured on a 2-core x86-64 machine
 # (see benchmarks/README.md); divided by the cores that the work can use.
-ENCODE_CORE_SECONDS = {"fast": 0.18, "standard": 0.40, "high": 1.60}
+ENCODE_CORE_SECONDS = {"draft": 0.06, "fast": 0.18, "standard": 0.40, "high": 1.60}
 # whisper: batched at temperature 0 (2026-11-29: base 12 s for 181 s on 2 cores)
 WHISPER_CORE_SECONDS = {"tiny": 0.07, "base": 0.12, "small": 0.4, "medium": 1.2}
 

@@ -16,6 +16,8 @@ from presgend.core import logs
 from presgend.core.config import Config
 from presgend.core.errors import ConfigError, PresgendError
 
+QUALITY_CHOICES = config_mod.CHOICES[("output", "quality")]
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -42,11 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("process", "process files now and write the results to the outbox")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--outbox", type=Path, metavar="D", help="where results go")
-    p.add_argument("--quality", choices=["auto", "fast", "standard", "high"])
+    p.add_argument("--quality", choices=QUALITY_CHOICES)
     p.add_argument("--preset", default="", metavar="NAME", help="a [presets.NAME] of the config")
     p = command("plan", "show what processing a file would do, writing nothing")
     p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--quality", choices=["auto", "fast", "standard", "high"])
+    p.add_argument("--quality", choices=QUALITY_CHOICES)
     p = command("doctor", "check that everything presgend needs is ready")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = command("status", "show queues, running jobs and recent results of the daemons")
