@@ -21,7 +21,7 @@ from presgend.pipeline.text.summarize import Section
 
 LIGHT = slides.look_from(SlidesConfig())
 DARK = slides.look_from(SlidesConfig(theme="dark"))
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = browser.executable("auto")  # what the product renders with
 
 
 def _finals(deck: slides.Deck) -> list[Path]:
@@ -83,7 +83,7 @@ def _hostile(port: int) -> list[Section]:
 def test_hostile_text_makes_no_request(listener: tuple[int, list[str]], tmp_path: Path) -> None:
     port, hits = listener
     deck = asyncio.run(
-        slides.render_chromium(_hostile(port), (640, 720), tmp_path, LIGHT, "/usr/bin/chromium")
+        slides.render_chromium(_hostile(port), (640, 720), tmp_path, LIGHT, CHROMIUM)
     )
     pngs = _finals(deck)
     assert [p.name for p in pngs] == ["slide-01-3.png", "slide-02-2.png"]
@@ -103,7 +103,7 @@ def test_hostile_text_is_literal_text(listener: tuple[int, list[str]]) -> None:
     html = slides.slide_html(section, 2, LIGHT)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium", args=slides.CHROMIUM_FLAGS
+            executable_path=CHROMIUM, args=slides.CHROMIUM_FLAGS
         )
         context = browser.new_context(java_script_enabled=False)
         context.route("**/*", lambda route: route.abort())
@@ -128,7 +128,7 @@ def test_long_text_shrinks_to_fit(tmp_path: Path) -> None:
         [],
     )
     deck = asyncio.run(
-        slides.render_chromium([long], (640, 720), tmp_path, LIGHT, "/usr/bin/chromium")
+        slides.render_chromium([long], (640, 720), tmp_path, LIGHT, CHROMIUM)
     )
     [png] = _finals(deck)
     assert deck.bullet_px[0] < 24, "it says how far it shrank"
@@ -144,7 +144,7 @@ def test_cjk_glyphs_render(tmp_path: Path) -> None:
     )
     [png] = _finals(
         asyncio.run(
-            slides.render_chromium([section], (640, 720), tmp_path, DARK, "/usr/bin/chromium")
+            slides.render_chromium([section], (640, 720), tmp_path, DARK, CHROMIUM)
         )
     )
     image = np.asarray(Image.open(png).convert("L"))
@@ -180,7 +180,7 @@ def test_a_build_adds_text_and_moves_nothing(render: str, tmp_path: Path) -> Non
     section = _built(3)
     if render == "chromium":
         deck = asyncio.run(
-            slides.render_chromium([section], (640, 720), tmp_path, LIGHT, "/usr/bin/chromium")
+            slides.render_chromium([section], (640, 720), tmp_path, LIGHT, CHROMIUM)
         )
     else:
         deck = slides.render_pillow([section], (640, 720), tmp_path, LIGHT)
@@ -202,7 +202,7 @@ def test_brand_footer_logo_and_accent(tmp_path: Path) -> None:
     html = slides.slide_html(_built(1), 1, look)
     assert "Acme Robotics" in html and "text-wrap: balance" in html and "img-src data:" in html
     deck = asyncio.run(
-        slides.render_chromium([_built(1)], (640, 720), tmp_path, look, "/usr/bin/chromium")
+        slides.render_chromium([_built(1)], (640, 720), tmp_path, look, CHROMIUM)
     )
     image = np.asarray(Image.open(deck.builds[-1].png).convert("RGB")).astype(int)
     footer = image[-60:, :300]
@@ -258,3 +258,20 @@ def test_jobs_share_one_chromium_that_comes_back_after_a_crash_and_leaves_when_i
         assert not shared.running
 
     asyncio.run(again())
+
+
+def test_auto_takes_the_headless_shell_when_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shell = tmp_path / "chromium-headless-shell"
+    shell.write_text("#!/bin/sh\n")
+    shell.chmod(0o755)
+    monkeypatch.setattr(browser, "HEADLESS_SHELL", str(shell))
+    assert browser.executable("auto") == str(shell)
+    assert browser.executable("/opt/chrome/chrome") == "/opt/chrome/chrome"  # as set
+    monkeypatch.setattr(browser, "HEADLESS_SHELL", str(tmp_path / "absent"))
+    full = tmp_path / "chromium"
+    full.write_text("#!/bin/sh\n")
+    full.chmod(0o755)
+    monkeypatch.setattr(browser, "FULL_CHROMIUM", str(full))
+    assert browser.executable("auto") == str(full)

@@ -93,7 +93,9 @@ class TranscriptionConfig:
 class SlidesConfig:
     theme: str = "professional_minimal"
     max_slides: int = 5
-    chromium: str = "/usr/bin/chromium"
+    # "auto": Debian's chromium-headless-shell if installed (half the CPU a deck), else
+    # /usr/bin/chromium; or a path to any Chromium or Chrome
+    chromium: str = "auto"
     # Chromium kept running this long after a deck, for the next job's slides (a launch
     # costs about 1.5 CPU-seconds); 0 closes it at once. An idle one holds about 400 MB.
     keep_browser_seconds: float = 0.0

@@ -133,7 +133,9 @@ def _x264() -> Check:
 
 
 def _chromium(cfg: Config) -> Check:
-    path = cfg.slides.chromium
+    from presgend.pipeline.text import browser
+
+    path = browser.executable(cfg.slides.chromium)
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         found = shutil.which("chromium") or shutil.which("chromium-browser")
         return Check(
@@ -142,9 +144,17 @@ def _chromium(cfg: Config) -> Check:
             f"{path} not found; slides will be drawn with Pillow",
             f'sudo apt-get install chromium, or set slides.chromium = "{found}"'
             if found
-            else "sudo apt-get install chromium",
+            else "sudo apt-get install chromium-headless-shell (or chromium)",
         )
-    return Check("chromium", "ok", _first_line([path, "--version"]) or path)
+    version = _first_line([path, "--version"]) or path
+    if cfg.slides.chromium == "auto" and path != browser.HEADLESS_SHELL:
+        return Check(
+            "chromium",
+            "ok",
+            f"{version}; chromium-headless-shell would start each deck in half the CPU time",
+            "sudo apt-get install chromium-headless-shell",
+        )
+    return Check("chromium", "ok", version)
 
 
 def _word_list() -> Check:

@@ -11,6 +11,11 @@ Chromium holds about 400 MB, which the job's compose would carry beside it. A br
 that has died is launched again; one that failed a render is closed by the caller
 (`close`), and the next render launches a fresh one.
 
+`slides.chromium = "auto"` takes Debian's `chromium-headless-shell` where it is
+installed: the same renderer without the browser around it, it starts a deck in half
+the CPU time of the full `chromium` (1.3 against 3.0 CPU-seconds for launch and nine
+slide pictures) and draws the same pixels.
+
 Playwright's objects belong to the event loop that made them. Whoever owns the loop a
 `SharedBrowser` is used from closes it before the loop ends (the supervisor, the
 one-shot `process`, a `run_job` given no services).
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -39,7 +46,23 @@ CHROMIUM_FLAGS = [
     "--mute-audio",
     "--disable-features=Translate,MediaRouter,OptimizationHints",
 ]
+# "auto": the headless shell first (the binary itself: the /usr/bin wrapper is a shell
+# script that does not exec, so a stopped browser would leave its child behind)
+HEADLESS_SHELL = "/usr/lib/chromium/chromium-headless-shell"
+FULL_CHROMIUM = "/usr/bin/chromium"
 LAUNCH_TIMEOUT_MS = 30_000
+
+
+def executable(setting: str) -> str:
+    """The Chromium that `slides.chromium` names; for "auto", the headless shell if it is
+    installed, else the full browser (its usual path when none is found, for the error)."""
+    if setting != "auto":
+        return setting
+    for path in (HEADLESS_SHELL, FULL_CHROMIUM):
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    names = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
+    return next((found for name in names if (found := shutil.which(name))), FULL_CHROMIUM)
 CLOSE_SECONDS = 10.0
 
 
@@ -60,12 +83,12 @@ class SharedBrowser:
         return self._browser is not None
 
     @contextlib.asynccontextmanager
-    async def page(self, executable: str, keep: float, **options: Any) -> AsyncIterator[Any]:
+    async def page(self, chromium: str, keep: float, **options: Any) -> AsyncIterator[Any]:
         """A new page, closed on the way out, in the shared browser's context made with
         Playwright's `new_context(**options)` (one per set of options, every request
         aborted); launches the browser if none is running. Once no page is open, the
         browser is closed after `keep` seconds (at once for 0)."""
-        context = await self._acquire(executable, options)
+        context = await self._acquire(chromium, options)
         try:
             page = await context.new_page()
             try:
@@ -104,7 +127,8 @@ class SharedBrowser:
             with contextlib.suppress(Exception):
                 await aio.bounded(playwright.stop(), CLOSE_SECONDS)
 
-    async def _acquire(self, executable: str, options: dict[str, Any]) -> Any:
+    async def _acquire(self, chromium: str, options: dict[str, Any]) -> Any:
+        executable_path = executable(chromium)
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # the loop it was made on has ended, and the browser
             self._loop, self._lock = loop, asyncio.Lock()  # with it (owners close it)
@@ -116,11 +140,11 @@ class SharedBrowser:
                 self._idle.cancel()
                 self._idle = None
             if self._browser is not None and (
-                not self._browser.is_connected() or self._executable != executable
+                not self._browser.is_connected() or self._executable != executable_path
             ):  # it died, or the settings name another Chromium
                 await self._close()
             if self._browser is None:
-                await self._launch(executable)
+                await self._launch(executable_path)
             key = repr(sorted(options.items()))
             if key not in self._contexts:
                 context = await self._browser.new_context(**options)
