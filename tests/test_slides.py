@@ -102,9 +102,7 @@ def test_hostile_text_is_literal_text(listener: tuple[int, list[str]]) -> None:
     section = _hostile(port)[0]
     html = slides.slide_html(section, 2, LIGHT)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=slides.CHROMIUM_FLAGS
-        )
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=slides.CHROMIUM_FLAGS)
         context = browser.new_context(java_script_enabled=False)
         context.route("**/*", lambda route: route.abort())
         page = context.new_page()
@@ -127,9 +125,7 @@ def test_long_text_shrinks_to_fit(tmp_path: Path) -> None:
         1.0,
         [],
     )
-    deck = asyncio.run(
-        slides.render_chromium([long], (640, 720), tmp_path, LIGHT, CHROMIUM)
-    )
+    deck = asyncio.run(slides.render_chromium([long], (640, 720), tmp_path, LIGHT, CHROMIUM))
     [png] = _finals(deck)
     assert deck.bullet_px[0] < 24, "it says how far it shrank"
     image = np.asarray(Image.open(png).convert("L"))
@@ -143,9 +139,7 @@ def test_cjk_glyphs_render(tmp_path: Path) -> None:
         0, "太陽光発電", ["電池は夜のために電気を蓄えます", "스마트 계량기"], 0.0, 1.0, []
     )
     [png] = _finals(
-        asyncio.run(
-            slides.render_chromium([section], (640, 720), tmp_path, DARK, CHROMIUM)
-        )
+        asyncio.run(slides.render_chromium([section], (640, 720), tmp_path, DARK, CHROMIUM))
     )
     image = np.asarray(Image.open(png).convert("L"))
     assert (image > 200).mean() > 0.01, "light glyphs on the dark theme"
@@ -179,9 +173,7 @@ def test_builds_open_with_what_is_spoken_and_add_the_rest_in_time() -> None:
 def test_a_build_adds_text_and_moves_nothing(render: str, tmp_path: Path) -> None:
     section = _built(3)
     if render == "chromium":
-        deck = asyncio.run(
-            slides.render_chromium([section], (640, 720), tmp_path, LIGHT, CHROMIUM)
-        )
+        deck = asyncio.run(slides.render_chromium([section], (640, 720), tmp_path, LIGHT, CHROMIUM))
     else:
         deck = slides.render_pillow([section], (640, 720), tmp_path, LIGHT)
     images = [np.asarray(Image.open(b.png).convert("L")).astype(int) for b in deck.builds]
@@ -201,9 +193,7 @@ def test_brand_footer_logo_and_accent(tmp_path: Path) -> None:
     assert look.theme.accent == "#12a150" and look.logo.startswith("data:image/png;base64,")
     html = slides.slide_html(_built(1), 1, look)
     assert "Acme Robotics" in html and "text-wrap: balance" in html and "img-src data:" in html
-    deck = asyncio.run(
-        slides.render_chromium([_built(1)], (640, 720), tmp_path, look, CHROMIUM)
-    )
+    deck = asyncio.run(slides.render_chromium([_built(1)], (640, 720), tmp_path, look, CHROMIUM))
     image = np.asarray(Image.open(deck.builds[-1].png).convert("RGB")).astype(int)
     footer = image[-60:, :300]
     red = (footer[..., 0] > 150) & (footer[..., 1] < 80)
