@@ -105,7 +105,8 @@ def test_three_workers_share_one_inbox_and_run_each_drop_once(
     watcher = OutboxWatcher(tmp_path / "outbox")
     watcher.start()
     section = queue_section(queue_dsn, stalled_seconds=8.0)
-    daemons = [DaemonProcess(tmp_path, name, queue=section) for name in ("a", "b", "c")]
+    kept = {"keep_browser_seconds": 60.0}  # each worker's jobs share its Chromium
+    daemons = [DaemonProcess(tmp_path, name, queue=section, slides=kept) for name in "abc"]
     try:
         for path in drops:  # all at once: the transcript first, then a rename each
             shutil.copy(clip.srt, tmp_path / "inbox" / f"{path.stem}.srt")

@@ -188,13 +188,13 @@ def test_a_new_watch_mode_restarts_the_watcher(tmp_path: Path) -> None:
 def test_sighup_the_next_job_follows_the_new_settings(
     tmp_path: Path, short_talk: sample.SampleTalk
 ) -> None:
-    daemon = DaemonProcess(tmp_path, output={"quality": "fast"})
+    daemon = DaemonProcess(tmp_path, output={"quality": "draft"})
     try:
         text = daemon.config.read_text()
-        changed = text.replace('quality = "fast"', 'quality = "standard"').replace(
+        changed = text.replace('quality = "draft"', 'quality = "fast"').replace(
             "grace_seconds = 60.0", "grace_seconds = 30.0"
         )
-        assert changed.count("standard") == 1 and "30.0" in changed
+        assert changed.count('"fast"') == 1 and "30.0" in changed
         daemon.config.write_text(changed)
         daemon.signal(signal.SIGHUP)
         line = daemon.wait_for(lambda: daemon.events("config_reloaded"), 10, "the reload")[0]
@@ -205,4 +205,4 @@ def test_sighup_the_next_job_follows_the_new_settings(
     finally:
         assert daemon.stop() == 0
     report = json.loads((tmp_path / "outbox" / "talk.report.json").read_text())
-    assert report["quality"] == "standard"
+    assert report["quality"] == "fast"

@@ -62,7 +62,7 @@ def speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def script_config(tmp_path: Path, cache: Path, **sections: dict[str, Any]) -> Path:
     values: dict[str, dict[str, Any]] = {
         "paths": {"logs": str(tmp_path / "logs")},
-        "output": {"quality": "fast"},  # 960x540: what is checked scales with the frame
+        "output": {"quality": "draft"},  # 640x360: what is checked scales with the frame
         "speech": {"cache_dir": str(cache)},
     }
     for section, extra in sections.items():

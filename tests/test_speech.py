@@ -56,7 +56,7 @@ def heard(
     tmp = tmp_path_factory.mktemp("heard")
     config = write_config(
         {"transcription": {"model": str(tiny_model), "language": "en"},
-         "output": {"quality": "fast"}},  # what is checked is the words and the slide half
+         "output": {"quality": "draft"}},  # what is checked is the words and the slide half
         tmp / "presgend.toml",
     )  # fmt: skip
     result = cli(

@@ -306,7 +306,7 @@ def stall_config(tmp_path: Path, tiny_model: Path, **jobs: Any) -> Path:
         {
             "paths": {"logs": str(tmp_path / "logs")},
             "jobs": {"stall_seconds": 8.0, **jobs},
-            "output": {"quality": "fast"},
+            "output": {"quality": "draft"},
             "transcription": {"model": str(tiny_model), "language": "en"},
         },
         tmp_path / "stall.toml",

@@ -36,7 +36,8 @@ def daemon_config(root: Path, name: str = "d", toml: str = "", **sections: dict[
         "watch": {"settle_seconds": 1.0, "unreadable_seconds": 1.0, "rescan_interval": 30.0},
         "jobs": {"max_concurrent": 1, "lease_seconds": 10.0, "grace_seconds": 60.0},
         "breaker": {"cpu_percent": 100.0, "cooldown_seconds": 1.0},
-        "output": {"quality": "fast"},
+        # 640x360: what a daemon test checks is what happens to files, not the picture
+        "output": {"quality": "draft"},
     }
     for section, extra in sections.items():
         values.setdefault(section, {}).update(extra)
