@@ -179,7 +179,7 @@ def test_every_file_gets_an_outcome_and_the_exit_code_reflects_any_failure(
         "--outbox",
         str(tmp_path / "out"),
         "--quality",
-        "fast",
+        "draft",
         cwd=tmp_path,
     )
     assert result.returncode == 1

@@ -63,7 +63,7 @@ def test_rotated_portrait_444_vfr_mov(short_talk, tmp_path: Path) -> None:  # ty
     assert video["pix_fmt"] == "yuv444p" and video["avg_frame_rate"] != video["r_frame_rate"]
     duration = float(source["format"]["duration"])
     result = cli(
-        "process", str(odd), "--outbox", str(tmp_path / "out"), "--quality", "fast", cwd=tmp_path
+        "process", str(odd), "--outbox", str(tmp_path / "out"), "--quality", "draft", cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "out" / "phone clip.report.json").read_text())
@@ -72,7 +72,7 @@ def test_rotated_portrait_444_vfr_mov(short_talk, tmp_path: Path) -> None:  # ty
     assert report["warnings"] == [
         "The input has a variable frame rate; the output is constant-rate."
     ]
-    assert (out_video["width"], out_video["height"]) == (960, 540)
+    assert (out_video["width"], out_video["height"]) == (640, 360)
     assert out_video["pix_fmt"] == "yuv420p"
     assert abs(float(out["format"]["duration"]) - duration) <= 0.1
     x, y, w, h = report["face"]["crop"]
@@ -95,7 +95,7 @@ def test_chromium_missing_falls_back_to_pillow(short_talk, tmp_path: Path) -> No
         "--config",
         str(config),
         "--quality",
-        "fast",
+        "draft",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr

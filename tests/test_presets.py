@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 PRESETS = """
 [presets.board]
 slides.theme = "dark"
-output.quality = "fast"
+output.quality = "draft"
 """
 
 
@@ -43,10 +43,10 @@ def test_process_with_a_preset_and_an_unknown_one(tmp_path: Path, clip: sample.S
                "--preset", "board")  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads((out / "clip.report.json").read_text())
-    assert report["preset"] == "board" and report["quality"] == "fast"
+    assert report["preset"] == "board" and report["quality"] == "draft"
     assert slide_luma(out / "clip.mp4") < 60  # the dark theme
     plain = cli("process", str(clip.video), "--outbox", str(tmp_path / "plain"), "--quality",
-                "fast")  # fmt: skip
+                "draft")  # fmt: skip
     assert plain.returncode == 0, plain.stderr
     assert json.loads((tmp_path / "plain" / "clip.report.json").read_text())["preset"] is None
     assert slide_luma(tmp_path / "plain" / "clip.mp4") > 180  # the light theme
@@ -76,7 +76,7 @@ def test_a_preset_folder_and_an_upload_s_preset(tmp_path: Path, clip: sample.Sam
     finally:
         assert server.stop() == 0
     report = json.loads(report_path.read_text())
-    assert report["preset"] == "board" and report["quality"] == "fast"
+    assert report["preset"] == "board" and report["quality"] == "draft"
     assert slide_luma(tmp_path / "outbox" / "board" / "clip.mp4") < 60
     assert sorted(os.listdir(inbox / "board")) == []  # handed in, transcript and all
     assert (inbox / "misc" / "keep.mp4").read_bytes() == b"left alone"

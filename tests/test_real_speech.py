@@ -76,7 +76,7 @@ def _talk(reading: Reading, astronaut_png: Path, video: Path) -> None:
 def _process(video: Path, tiny_model: Path, work: Path) -> tuple[dict[str, Any], Path]:
     config = write_config(
         {"transcription": {"model": str(tiny_model), "language": "en"},
-         "output": {"quality": "fast"}, "paths": {"logs": str(work / "logs")}},
+         "output": {"quality": "draft"}, "paths": {"logs": str(work / "logs")}},
         work / "presgend.toml",
     )  # fmt: skip
     out = work / "out"

@@ -214,7 +214,7 @@ def _job(talk: sample.SampleTalk, work: Path, **summary: object) -> tuple[dict[s
     """`presgend process` on the talk with the writer configured: (report, config)."""
     cfg = write_config({
         "summary": {"engine": "openai", "model": "test-model", **summary},
-        "output": {"quality": "fast"}, "paths": {"logs": str(work / "logs")},
+        "output": {"quality": "draft"}, "paths": {"logs": str(work / "logs")},
     }, work / "presgend.toml")  # fmt: skip
     result = cli("process", str(talk.video), "--outbox", str(work / "out"), "--config", str(cfg))
     assert result.returncode == 0, result.stderr[-2000:]
