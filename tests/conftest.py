@@ -4,9 +4,13 @@ output contains."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pickle
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -18,30 +22,57 @@ sys.path.insert(0, str(Path(__file__).parent))  # `support`, whatever pytest's i
 
 from support.talks import CLIP_SENTENCES, TALK
 
+T = TypeVar("T")
+
+
+def made_once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T]) -> T:
+    """`make(folder)` once for the whole run: pytest-xdist's workers share what the first
+    of them made (under a lock, in the run's common temporary folder), so an encoded talk
+    is encoded once, not once a worker. What is made is read-only to the tests."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return make(factory.mktemp(name))
+    shared = factory.getbasetemp().parent / "made-once"
+    shared.mkdir(exist_ok=True)
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / f"{name}.pickle"
+        if done.is_file():
+            made: T = pickle.loads(done.read_bytes())
+            return made
+        made = make(shared / name)
+        done.write_bytes(pickle.dumps(made))
+        return made
+
 
 @pytest.fixture(scope="session")
 def astronaut_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from PIL import Image
     from skimage import data
 
-    path = tmp_path_factory.mktemp("images") / "astronaut.png"
-    Image.fromarray(data.astronaut()).save(path)
-    return path
+    def make(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(data.astronaut()).save(folder / "astronaut.png")
+        return folder / "astronaut.png"
+
+    return made_once(tmp_path_factory, "images", make)
 
 
 @pytest.fixture(scope="session")
 def talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
     """A ~35 s talking head with a sidecar SRT, under a hostile file name."""
-    out = tmp_path_factory.mktemp("talk")
-    return sample.make_talk(out, TALK, name="-my talk ü", image=astronaut_png, preset="ultrafast")
+    return made_once(
+        tmp_path_factory, "talk",
+        lambda out: sample.make_talk(out, TALK, name="-my talk ü", image=astronaut_png,
+                                     preset="ultrafast"),
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def short_talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
-    out = tmp_path_factory.mktemp("short")
-    return sample.make_talk(
-        out, TALK[:4], name="short", image=astronaut_png, preset="ultrafast", size=(640, 360),
-        engine="piper",
+    return made_once(
+        tmp_path_factory, "short",
+        lambda out: sample.make_talk(out, TALK[:4], name="short", image=astronaut_png,
+                                     preset="ultrafast", size=(640, 360), engine="piper"),
     )  # fmt: skip
 
 
@@ -49,10 +80,11 @@ def short_talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) ->
 def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sample.SampleTalk:
     """A ~9 s 640x360 clip of three sentences with its SRT: what the daemon, queue, HTTP
     and webhook tests drop."""
-    out = tmp_path_factory.mktemp("clip")
-    return sample.make_talk(
-        out, CLIP_SENTENCES, name="clip", image=astronaut_png, preset="ultrafast", size=(640, 360)
-    )
+    return made_once(
+        tmp_path_factory, "clip",
+        lambda out: sample.make_talk(out, CLIP_SENTENCES, name="clip", image=astronaut_png,
+                                     preset="ultrafast", size=(640, 360)),
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
