@@ -51,6 +51,7 @@ CHROMIUM_FLAGS = [
 HEADLESS_SHELL = "/usr/lib/chromium/chromium-headless-shell"
 FULL_CHROMIUM = "/usr/bin/chromium"
 LAUNCH_TIMEOUT_MS = 30_000
+CLOSE_SECONDS = 10.0
 
 
 def executable(setting: str) -> str:
@@ -63,7 +64,6 @@ def executable(setting: str) -> str:
             return path
     names = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
     return next((found for name in names if (found := shutil.which(name))), FULL_CHROMIUM)
-CLOSE_SECONDS = 10.0
 
 
 class SharedBrowser:
