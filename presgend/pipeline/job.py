@@ -555,6 +555,9 @@ class Job:
             plan, chapters=_text_file(work / "chapters.txt", subtitles.ffmetadata(chapters)),
             captions=_text_file(work / "captions.srt", subtitles.to_srt(transcript.segments)),
         )  # fmt: skip
+        # the editable deck is built while ffmpeg encodes (about 0.7 CPU-s with python-pptx's
+        # import, which the encode leaves room for), not after it
+        deck_bytes = asyncio.ensure_future(self.deck_bytes(sections))
         try:
             await compose.compose(plan, lambda f: self.report_progress("compose", f * 0.97))
             verified = await compose.verify(temp, info.duration, self.quality)
@@ -562,10 +565,13 @@ class Job:
             await self.before_publish()
             video = publish.publish_video(temp, self.outbox, self.stem, self.record.sha256)
             self.published = True
+        except BaseException:
+            await asyncio.gather(deck_bytes, return_exceptions=True)  # its thread ends first
+            raise
         finally:
             temp.unlink(missing_ok=True)
             publish.release_staging(self.outbox, run)
-        outputs = await self.beside(video.stem, transcript, sections, chapters)
+        outputs = await self.beside(video.stem, transcript, sections, chapters, await deck_bytes)
         sheet, audio = await asyncio.gather(
             self.preview(video, sections, deck, work), loudness.measure(video)
         )
@@ -621,10 +627,11 @@ class Job:
         transcript: transcribe.Transcript,
         sections: list[summarize.Section],
         chapters: list[subtitles.Chapter],
+        deck: bytes | None,
     ) -> dict[str, Any]:
         """The files published beside the video: captions, chapters, the deck."""
         out = self.outbox
-        pptx = await self.editable_deck(stem, sections)
+        pptx = publish.write_atomic(out / f"{stem}.pptx", deck) if deck is not None else None
         return {
             "srt": publish.write_atomic(out / f"{stem}.srt", subtitles.to_srt(transcript.segments)),
             "vtt": str(publish.write_atomic(out / f"{stem}.vtt",
@@ -634,12 +641,12 @@ class Job:
             "pptx": str(pptx) if pptx else None,
         }  # fmt: skip
 
-    async def editable_deck(self, stem: str, sections: list[summarize.Section]) -> Path | None:
-        """`<stem>.pptx`; a deck that cannot be written is a warning, not a failed job
-        (the video is out already)."""
+    async def deck_bytes(self, sections: list[summarize.Section]) -> bytes | None:
+        """The editable deck's `.pptx`; a deck that cannot be made is a warning, not a
+        failed job (the video is out by the time it is written)."""
         cfg = self.config.slides
         try:
-            data = await asyncio.to_thread(
+            return await asyncio.to_thread(
                 powerpoint.pptx_bytes, sections, slides.look_from(cfg), cfg.logo
             )
         except Exception as exc:  # python-pptx or a logo it cannot read
@@ -647,7 +654,6 @@ class Job:
                 f"The editable deck could not be written ({type(exc).__name__}: {exc})."
             )
             return None
-        return publish.write_atomic(self.outbox / f"{stem}.pptx", data)
 
     async def preview(
         self, video: Path, sections: list[summarize.Section], deck: slides.Deck, work: Path
