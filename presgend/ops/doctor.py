@@ -136,14 +136,15 @@ def _chromium(cfg: Config) -> Check:
     from presgend.pipeline.text import browser
 
     path = browser.executable(cfg.slides.chromium)
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser.runnable(path):
+        found = browser.executable("auto")  # what "auto" would take instead
+        usable = found != path and browser.runnable(found)
         return Check(
             "chromium",
             "warn",
             f"{path} not found; slides will be drawn with Pillow",
-            f'sudo apt-get install chromium, or set slides.chromium = "{found}"'
-            if found
+            f'set slides.chromium = "auto" (it finds {found})'
+            if usable
             else "sudo apt-get install chromium-headless-shell (or chromium)",
         )
     version = _first_line([path, "--version"]) or path

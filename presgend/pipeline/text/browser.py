@@ -60,10 +60,14 @@ def executable(setting: str) -> str:
     if setting != "auto":
         return setting
     for path in (HEADLESS_SHELL, FULL_CHROMIUM):
-        if os.path.isfile(path) and os.access(path, os.X_OK):
+        if runnable(path):
             return path
     names = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
     return next((found for name in names if (found := shutil.which(name))), FULL_CHROMIUM)
+
+
+def runnable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
 class SharedBrowser:
