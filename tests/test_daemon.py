@@ -17,6 +17,7 @@ from typing import Any
 import psutil
 import pytest
 from support.daemons import (
+    KEEP_BROWSER,
     DaemonProcess,
     OutboxWatcher,
     claims_left,
@@ -55,9 +56,7 @@ def test_each_writer_gives_one_job_after_its_last_byte(
                ("slow", "cp", "rsync", "inplace", "mv")}  # fmt: skip
     watcher = OutboxWatcher(tmp_path / "outbox")
     watcher.start()
-    daemon = DaemonProcess(
-        tmp_path, jobs={"max_concurrent": 2}, slides={"keep_browser_seconds": 60.0}
-    )  # its five jobs share one Chromium
+    daemon = DaemonProcess(tmp_path, jobs={"max_concurrent": 2}, slides=KEEP_BROWSER)
     try:
         # temp and system names: never taken
         for junk in (".hidden.mp4", "movie.mp4.part", "movie.tmp", "._movie.mp4", ".DS_Store",
@@ -121,9 +120,8 @@ def test_two_daemons_share_an_inbox_and_take_each_file_once(
     drops = [remux(clip.video, staging / f"talk{i:02d}.mp4", str(i)) for i in range(6)]
     watcher = OutboxWatcher(tmp_path / "outbox")
     watcher.start()
-    kept = {"keep_browser_seconds": 60.0}  # each daemon's jobs share its Chromium
-    a = DaemonProcess(tmp_path, "a", slides=kept)
-    b = DaemonProcess(tmp_path, "b", slides=kept)
+    a = DaemonProcess(tmp_path, "a", slides=KEEP_BROWSER)
+    b = DaemonProcess(tmp_path, "b", slides=KEEP_BROWSER)
     try:
         for path in drops:  # all at once: a rename each, the transcript first
             shutil.copy(clip.srt, tmp_path / "inbox" / f"{path.stem}.srt")

@@ -18,6 +18,7 @@ import psutil
 import psycopg
 import pytest
 from support.daemons import (
+    KEEP_BROWSER,
     DaemonProcess,
     OutboxWatcher,
     daemon_config,
@@ -105,8 +106,7 @@ def test_three_workers_share_one_inbox_and_run_each_drop_once(
     watcher = OutboxWatcher(tmp_path / "outbox")
     watcher.start()
     section = queue_section(queue_dsn, stalled_seconds=8.0)
-    kept = {"keep_browser_seconds": 60.0}  # each worker's jobs share its Chromium
-    daemons = [DaemonProcess(tmp_path, name, queue=section, slides=kept) for name in "abc"]
+    daemons = [DaemonProcess(tmp_path, n, queue=section, slides=KEEP_BROWSER) for n in "abc"]
     try:
         for path in drops:  # all at once: the transcript first, then a rename each
             shutil.copy(clip.srt, tmp_path / "inbox" / f"{path.stem}.srt")

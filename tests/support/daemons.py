@@ -21,6 +21,11 @@ import psutil
 from .cli import write_config
 from .waiting import poll_until
 
+# for a test whose daemon runs several jobs: they share its Chromium instead of starting
+# one each (1.5 CPU-s a job); a test that kills a daemon keeps the default, so no kept
+# browser outlives it
+KEEP_BROWSER = {"keep_browser_seconds": 60.0}
+
 
 def daemon_config(root: Path, name: str = "d", toml: str = "", **sections: dict[str, Any]) -> Path:
     """A config for a daemon sharing `root`'s folders; its logs go to `root/logs-<name>`.
