@@ -125,6 +125,64 @@ def test_quiet_speech_is_levelled_before_vad(spoken_pitch: sample.SampleTalk) ->
     assert 0.05 < float(np.sqrt(np.mean(loud**2))) < 0.5
 
 
+def test_the_audio_is_cut_for_the_decoders_in_its_pauses() -> None:
+    """Each decoder gets a stretch of about equal length, cut in the quietest moment near
+    its even place (a pause, over a music bed too), never a word cut in two."""
+    rate = transcribe.RATE
+    rng = np.random.default_rng(5)
+    music = 0.01 * rng.standard_normal(12 * rate).astype(np.float32)
+    speech_ = music + 0.3 * rng.standard_normal(12 * rate).astype(np.float32)
+    for start in (5.3, 8.2):  # two 300 ms pauses: one near the half, one near two thirds
+        a = int(start * rate)
+        speech_[a : a + int(0.3 * rate)] = music[a : a + int(0.3 * rate)]
+    two = transcribe.quiet_cuts(speech_, 2)
+    assert two[0] == 0 and two[-1] == len(speech_) and len(two) == 3
+    assert 5.3 <= two[1] / rate <= 5.6  # in the pause by the middle, not at 6.0 s
+    three = transcribe.quiet_cuts(speech_, 3)
+    assert 3.6 <= three[1] / rate <= 4.4 and 8.2 <= three[2] / rate <= 8.5
+    assert transcribe.quiet_cuts(speech_, 1) == [0, len(speech_)]
+    assert transcribe.quiet_cuts(speech_[: rate // 2], 2) == [0, rate // 2]
+
+
+def test_decoders_by_the_machine_and_the_length() -> None:
+    cfg = TranscriptionConfig(cpu_threads=2)
+    assert transcribe.decoders(cfg, "cpu", 180.0) == 2  # one per core
+    assert transcribe.decoders(cfg, "cpu", 25.0) == 1  # one 30 s window: one decoder
+    assert transcribe.decoders(cfg, "cuda", 180.0) == 1
+    many = TranscriptionConfig(cpu_threads=16)
+    assert transcribe.decoders(many, "cpu", 600.0) == transcribe.MAX_DECODERS
+    assert transcribe.decoders(dataclasses.replace(cfg, decoders=3), "cpu", 40.0) == 2
+    assert transcribe.batch_size(cfg, "cpu", 1) == 1 and transcribe.batch_size(cfg, "cuda", 8) == 16
+    assert transcribe.batch_size(dataclasses.replace(cfg, batch_size=4), "cpu", 1) == 4
+
+
+def test_two_decoders_hear_what_one_hears(
+    talk: sample.SampleTalk, tiny_model: Path, tmp_path: Path
+) -> None:
+    """The ~35 s talk decoded by two recognisers side by side, each its own stretch: as
+    many words right as one decoder hears, each sentence's start where it was said (the
+    second stretch's times are the talk's, not the stretch's), and the progress climbs
+    to the end."""
+    wav = tmp_path / "a.wav"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(talk.video), "-ac", "1", "-ar", "16000",
+         str(wav)], check=True,
+    )  # fmt: skip
+    one = TranscriptionConfig(model=str(tiny_model), language="en", decoders=1, batch_size=2)
+    alone = transcribe.whisper_transcribe(wav, one, cuda=False)
+    progress: list[float] = []
+    both = transcribe.whisper_transcribe(
+        wav, dataclasses.replace(one, decoders=2, batch_size=0), cuda=False, heard=progress.append
+    )
+    said = " ".join(s.text for s in talk.segments)
+    assert word_error_rate(said, both.text) <= word_error_rate(said, alone.text) + 0.05
+    starts = [w.start for s in both.segments for w in s.words]
+    assert starts == sorted(starts) and starts[-1] > 20
+    for sentence in talk.segments:  # each said sentence begins on a heard word
+        assert min(abs(sentence.start - t) for t in starts) <= 0.3, sentence
+    assert progress == sorted(progress) and progress[-1] >= talk.duration * 0.8
+
+
 def test_no_speech_found_by_vad_means_listening_to_everything(
     short_talk: sample.SampleTalk, tiny_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -80,11 +80,16 @@ class TranscriptionConfig:
     # quality thresholds is decoded again at 0.4 and 0.8 (sequential decoding only): over
     # music that is every window, and several times the cost for no better text.
     temperature_fallback: bool = False
-    # Speech chunks decoded together by faster-whisper's batched pipeline; 1 = one at a
-    # time; 0 = by the machine (one per core, 2 to 8; 16 on CUDA). Each one in a batch
-    # costs about 85 MB of memory with `base` on the CPU.
+    # Recognisers decoding side by side, each a stretch of the audio cut at a pause (at
+    # least 30 s each); 0 = by the machine (one per core, up to 4, on the CPU; 1 on CUDA).
+    # Each costs about 50 MB more memory with `base`.
+    decoders: int = 0
+    # Speech chunks each decoder decodes together (faster-whisper's batched pipeline);
+    # 0 = by the machine (one per thread it has on the CPU; 16 on CUDA). Each one in a
+    # batch costs about 85 MB of memory with `base` on the CPU. With `decoders = 1`,
+    # 1 decodes one 30 s window after another, seeking by timestamps.
     batch_size: int = 0
-    cpu_threads: int = 0  # 0 = one per core
+    cpu_threads: int = 0  # 0 = one per core, shared among the decoders
     vad: bool = True  # skip silence and music (Silero VAD, after level normalisation)
     allow_download: bool = False
 
@@ -434,8 +439,8 @@ def _check_value(section: str, key: str, value: Any, problems: list[str]) -> Non
         problems.append(f"{name} must be a percentage between 0 and 100, not {value!r}")
     non_negative = {
         "max_concurrent", "grace_seconds", "unreadable_seconds", "cooldown_seconds",
-        "crossfade_seconds", "keep_browser_seconds", "cpu_threads", "batch_size", "min_free_mb",
-        "retention_hours", "beam_size",
+        "crossfade_seconds", "keep_browser_seconds", "cpu_threads", "batch_size", "decoders",
+        "min_free_mb", "retention_hours", "beam_size",
     }  # fmt: skip
     if key in non_negative and value < 0:
         problems.append(f"{name} must not be negative, not {value!r}")

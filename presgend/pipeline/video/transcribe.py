@@ -10,13 +10,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import itertools
 import json
+import math
 import os
 import re
 import sys
 import threading
 import wave
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,7 +222,7 @@ RATE = 16_000  # what whisper hears; probe.extract_audio writes this
 SPEECH_RMS_DB = -20.0  # speech is brought to this level before VAD
 MAX_GAIN_DB = 40.0
 
-_models: dict[tuple[str, str, str, int], Any] = {}
+_models: dict[tuple[str, str, str, int, int], Any] = {}
 _models_lock = threading.Lock()
 
 
@@ -241,14 +244,26 @@ def beam_size(cfg: TranscriptionConfig, device: str) -> int:
     return cfg.beam_size or (5 if device == "cuda" else 1)
 
 
-def batch_size(cfg: TranscriptionConfig, device: str) -> int:
-    """How many speech chunks to decode at once. On two cores 2 is about as fast as 8
-    (11.6 s against 10.6 s for 180 s with `base`) at 570 MB instead of 920 MB at the peak."""
+def decoders(cfg: TranscriptionConfig, device: str, seconds: float) -> int:
+    """How many recognisers decode side by side, each its own stretch of the audio.
+
+    On the CPU a greedy decoder keeps about one core busy however many threads it is
+    given: on two cores the 180 s bench talk took 17.8 s with one decoder of two threads
+    and 11.6 s with two decoders of one thread each. A stretch is at least one 30 s
+    window, so a short clip keeps one decoder and all the threads."""
+    wanted = cfg.decoders or (1 if device == "cuda" else min(MAX_DECODERS, threads(cfg)))
+    return max(1, min(wanted, math.ceil(seconds / WINDOW_SECONDS)))
+
+
+def batch_size(cfg: TranscriptionConfig, device: str, threads_each: int) -> int:
+    """How many speech chunks each decoder decodes at once: one per thread it has on the
+    CPU (two single-threaded decoders on two cores were faster at 1 than at 2 or 4, and
+    each chunk in a batch costs about 85 MB with `base`), 16 on CUDA."""
     if cfg.batch_size:
         return cfg.batch_size
     if device == "cuda":
         return 16
-    return min(8, max(2, threads(cfg)))
+    return min(8, threads_each)
 
 
 def model_missing_message(model: str) -> str:
@@ -260,17 +275,18 @@ def model_missing_message(model: str) -> str:
     )
 
 
-def load_model(cfg: TranscriptionConfig, cuda: bool) -> Any:
-    """Load (once per process) the configured model; a clear JobError if it is missing."""
+def load_model(cfg: TranscriptionConfig, cuda: bool, workers: int = 1) -> Any:
+    """Load (once per process) the configured model for `workers` decoders side by side,
+    sharing the threads; a clear JobError if it is missing."""
     device, compute = resolve_device(cfg, cuda)
-    key = (cfg.model, device, compute, threads(cfg))
+    key = (cfg.model, device, compute, threads(cfg), workers)
     with _models_lock:
         if key not in _models:
-            _models[key] = _load(cfg, device, compute)
+            _models[key] = _load(cfg, device, compute, workers)
         return _models[key]
 
 
-def _load(cfg: TranscriptionConfig, device: str, compute: str) -> Any:
+def _load(cfg: TranscriptionConfig, device: str, compute: str, workers: int) -> Any:
     from faster_whisper import WhisperModel
 
     local = Path(cfg.model).expanduser()
@@ -284,7 +300,8 @@ def _load(cfg: TranscriptionConfig, device: str, compute: str) -> Any:
             source,
             device=device,
             compute_type=compute,
-            cpu_threads=threads(cfg),
+            cpu_threads=max(1, threads(cfg) // workers),
+            num_workers=workers,
             local_files_only=not cfg.allow_download,
         )
     except Exception as exc:  # missing files, hub errors, bad model dirs
@@ -351,17 +368,20 @@ def whisper_transcribe(
     wav: Path, cfg: TranscriptionConfig, cuda: bool, heard: Heard = _deaf
 ) -> Transcript:
     """Recognise in this process (the recogniser child calls this; `transcribe` runs it)."""
-    model = load_model(cfg, cuda)
     audio, gain_db = normalise_level(load_audio(wav))
     device = resolve_device(cfg, cuda)[0]
-    batch = batch_size(cfg, device)
+    workers = decoders(cfg, device, len(audio) / RATE) if cfg.vad else 1
+    model = load_model(cfg, cuda, workers)
+    batch = batch_size(cfg, device, max(1, threads(cfg) // workers))
     cfg = dataclasses.replace(cfg, beam_size=beam_size(cfg, device))
+    log.info("recognising", device=device, decoders=workers, batch=batch, beam=cfg.beam_size)
     try:
-        segments, language = _decode(model, audio, cfg, batch, vad=cfg.vad, heard=heard)
+        segments, language = _decode(model, audio, cfg, batch, workers, heard=heard)
         if not segments and cfg.vad and audio.size:
             # VAD heard nothing (music, a very quiet room): listen to all of it instead
             log.info("vad_found_no_speech", gain_db=round(gain_db, 1))
-            segments, language = _decode(model, audio, cfg, batch, vad=False, heard=heard)
+            novad = dataclasses.replace(cfg, vad=False)
+            segments, language = _decode(model, audio, novad, batch, 1, heard=heard)
     except Exception as exc:
         raise JobError(
             "Speech recognition failed on this audio.",
@@ -484,7 +504,7 @@ def _decode(
     audio: np.ndarray,
     cfg: TranscriptionConfig,
     batch: int,
-    vad: bool,
+    workers: int,
     heard: Heard = _deaf,
 ) -> tuple[list[Segment], str]:
     options: dict[str, Any] = {
@@ -493,19 +513,11 @@ def _decode(
         "word_timestamps": True,
         "condition_on_previous_text": False,
     }
-    if batch > 1 and vad:
-        # VAD's speech chunks (each under 30 s) decoded side by side: several times
-        # faster than one window after another. Without VAD the windows would be cut
-        # blindly mid-word, so that case decodes sequentially, seeking by timestamps.
-        from faster_whisper import BatchedInferencePipeline
-
-        options["batch_size"] = batch
-        options["temperature"] = 0.0
-        pieces, info = BatchedInferencePipeline(model).transcribe(audio, **options)
-    else:
-        options["temperature"] = [0.0, 0.4, 0.8] if cfg.temperature_fallback else 0.0
-        options["vad_filter"] = vad
-        pieces, info = model.transcribe(audio, **options)
+    if cfg.vad and (batch > 1 or workers > 1):
+        return _decode_chunks(model, audio, options, batch, workers, heard)
+    options["temperature"] = [0.0, 0.4, 0.8] if cfg.temperature_fallback else 0.0
+    options["vad_filter"] = cfg.vad
+    pieces, info = model.transcribe(audio, **options)
     segments = []
     for piece in pieces:  # a generator: each piece is decoded as it is asked for
         segment = _segment(piece)
@@ -515,13 +527,85 @@ def _decode(
     return segments, str(info.language)
 
 
-def _segment(piece: Any) -> Segment:
+def _decode_chunks(
+    model: Any,
+    audio: np.ndarray,
+    options: dict[str, Any],
+    batch: int,
+    workers: int,
+    heard: Heard,
+) -> tuple[list[Segment], str]:
+    """VAD's speech chunks (each under 30 s) decoded `batch` at a time by faster-whisper's
+    batched pipeline, with the audio cut at its quietest moments into one stretch per
+    decoder, decoded side by side. (Without VAD the windows would be cut blindly
+    mid-word, so that case decodes sequentially, seeking by timestamps.)"""
+    from faster_whisper import BatchedInferencePipeline
+
+    options = {**options, "batch_size": batch, "temperature": 0.0}
+    cuts = quiet_cuts(audio, workers)
+    # VAD and the features are computed here, one stretch after another (numpy has one
+    # caller at a time); the generators then decode in their own threads
+    started = [
+        BatchedInferencePipeline(model).transcribe(audio[a:b], **options)
+        for a, b in itertools.pairwise(cuts)
+    ]
+    done = [0.0] * len(started)
+    lock = threading.Lock()
+
+    def decode(part: int) -> list[Segment]:
+        offset, found = cuts[part] / RATE, []
+        for piece in started[part][0]:
+            segment = _segment(piece, offset)
+            with lock:
+                done[part] = segment.end - offset
+                heard(sum(done))
+            if segment.text:
+                found.append(segment)
+        return found
+
+    if len(started) == 1:
+        parts = [decode(0)]
+    else:
+        with ThreadPoolExecutor(len(started), thread_name_prefix="decoder") as pool:
+            parts = list(pool.map(decode, range(len(started))))
+    return [s for part in parts for s in part], str(started[0][1].language)
+
+
+WINDOW_SECONDS = 30.0  # whisper hears 30 s at a time
+MAX_DECODERS = 4
+
+
+def quiet_cuts(audio: np.ndarray, parts: int) -> list[int]:
+    """Sample indices that cut `audio` into `parts` stretches of about equal length, each
+    cut at the quietest 200 ms within a tenth of a stretch of its even place: a pause
+    between words, even over a music bed, rather than a word cut in two."""
+    n = len(audio)
+    if parts <= 1 or n < parts * RATE:
+        return [0, n]
+    frame = RATE // 50
+    power = 10 ** (loudness.frame_db(audio, frame) / 10)
+    smooth = np.convolve(power, np.ones(10) / 10, mode="same")
+    reach = max(1, len(smooth) // (10 * parts))
+    cuts = [0]
+    for k in range(1, parts):
+        middle = len(smooth) * k // parts
+        low, high = max(1, middle - reach), min(len(smooth) - 1, middle + reach)
+        cuts.append((low + int(np.argmin(smooth[low:high]))) * frame)
+    return [*cuts, n]
+
+
+def _at(offset: float, seconds: Any) -> float:
+    return round(offset + float(seconds), 3)
+
+
+def _segment(piece: Any, offset: float = 0.0) -> Segment:
     words = tuple(
-        Word(float(w.start), float(w.end), str(w.word).strip())
+        Word(_at(offset, w.start), _at(offset, w.end), str(w.word).strip())
         for w in (piece.words or [])
         if str(w.word).strip()
     )
-    return Segment(float(piece.start), float(piece.end), str(piece.text).strip(), words)
+    start, end = _at(offset, piece.start), _at(offset, piece.end)
+    return Segment(start, end, str(piece.text).strip(), words)
 
 
 # --- in a child process -------------------------------------------------------------------
