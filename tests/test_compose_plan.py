@@ -120,6 +120,14 @@ def test_separate_audio_input_and_looped_presenter() -> None:
     assert "-ac" not in compose.build_args(_plan([0.0])), "mono and stereo are kept"
 
 
+def test_each_quality_encodes_with_its_preset_and_only_standard_adds_to_it() -> None:
+    for name, quality in QUALITIES.items():
+        args = compose.encoder_args(dataclasses.replace(_plan([0.0]), quality=quality))
+        assert args[args.index("-preset") + 1] == quality.x264_preset
+        extra = args[args.index("-x264-params") + 1] if "-x264-params" in args else ""
+        assert extra == ("subme=1" if name == "standard" else ""), name
+
+
 def test_nvenc_arguments() -> None:
     args = compose.encoder_args(dataclasses.replace(_plan([0.0]), encoder="nvenc"))
     assert args[args.index("-c:v") + 1] == "h264_nvenc"

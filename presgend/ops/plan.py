@@ -79,7 +79,8 @@ async def _plan_video(
         (
             "compose",
             f"{quality.width}x{quality.height} H.264 "
-            f"({quality.x264_preset}, crf {quality.crf}), AAC",
+            f"({' '.join(filter(None, [quality.x264_preset, quality.x264_params]))}, "
+            f"crf {quality.crf}), AAC",
             hardware.estimate_compose(info.duration, quality, profile),
         )
     )

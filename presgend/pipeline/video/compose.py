@@ -247,6 +247,7 @@ def encoder_args(plan: ComposePlan) -> list[str]:
         ]
     else:
         video = ["-c:v", "libx264", "-preset", q.x264_preset, "-crf", str(q.crf)]
+        video += ["-x264-params", q.x264_params] if q.x264_params else []
     return [
         *video,
         "-pix_fmt",
