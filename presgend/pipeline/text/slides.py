@@ -161,25 +161,17 @@ async def render_chromium(
     builds: list[Build] = []
     sizes: list[float] = []
     blank = out_dir / "slide-blank.png"
-    async with shared.page(
-        chromium,
-        keep,
-        viewport={"width": size[0], "height": size[1]},
-        java_script_enabled=False,
-        offline=True,
-        service_workers="block",
-    ) as page:
+    async with shared.page(chromium, keep, size[0], size[1]) as page:
         for section in sections:
-            html_text = slide_html(section, len(sections), look)
-            await page.set_content(html_text, wait_until="load")
+            await page.set_content(slide_html(section, len(sections), look))
             sizes.append(float(await page.evaluate(_FIT_SCRIPT)))
             for start, shown in build_times(section):
                 await page.evaluate(_SHOW_SCRIPT, shown)
                 path = out_dir / f"slide-{section.index + 1:02d}-{shown}.png"
-                await page.screenshot(path=str(path), type="png")
+                await page.screenshot(path)
                 builds.append(Build(section.index, shown, start, path))
         await page.evaluate("() => document.body.classList.add('blank')")
-        await page.screenshot(path=str(blank), type="png")
+        await page.screenshot(blank)
     return Deck(builds, blank, sizes)
 
 
