@@ -6,12 +6,16 @@ import asyncio
 import dataclasses
 import http.server
 import itertools
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import psutil
 import pytest
 from PIL import Image
 
@@ -248,6 +252,36 @@ def test_jobs_share_one_chromium_that_comes_back_after_a_crash_and_leaves_when_i
         assert not shared.running
 
     asyncio.run(again())
+
+
+def test_a_killed_process_leaves_no_chromium_behind(tmp_path: Path) -> None:
+    """Chromium reads its DevTools pipe from the process that started it: when that
+    process is killed (kill -9: no clean-up runs), the pipe closes and Chromium exits."""
+    script = (
+        "import asyncio, sys\n"
+        "from presgend.pipeline.text import browser\n"
+        "async def main():\n"
+        f"    devtools = await browser.DevTools.launch({CHROMIUM!r})\n"
+        "    print(devtools.process.pid, flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+    ) as owner:
+        assert owner.stdout is not None
+        pid = int(owner.stdout.readline())
+        assert psutil.Process(pid).is_running()
+        owner.kill()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return  # exited, not yet reaped by its new parent
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"Chromium {pid} outlived the process that started it")
 
 
 def test_auto_takes_the_headless_shell_when_installed(
