@@ -153,6 +153,8 @@ def test_decoders_by_the_machine_and_the_length() -> None:
     assert transcribe.decoders(many, "cpu", 600.0) == transcribe.MAX_DECODERS
     assert transcribe.decoders(dataclasses.replace(cfg, decoders=3), "cpu", 40.0) == 2
     assert transcribe.batch_size(cfg, "cpu", 1) == 1 and transcribe.batch_size(cfg, "cuda", 8) == 16
+    # 32 cores: 4 decoders of 8 threads, 2 chunks each: 8 in flight, as one decoder had
+    assert transcribe.batch_size(cfg, "cpu", 8, 4) == 2
     assert transcribe.batch_size(dataclasses.replace(cfg, batch_size=4), "cpu", 1) == 4
 
 

@@ -255,15 +255,15 @@ def decoders(cfg: TranscriptionConfig, device: str, seconds: float) -> int:
     return max(1, min(wanted, math.ceil(seconds / WINDOW_SECONDS)))
 
 
-def batch_size(cfg: TranscriptionConfig, device: str, threads_each: int) -> int:
+def batch_size(cfg: TranscriptionConfig, device: str, threads_each: int, workers: int = 1) -> int:
     """How many speech chunks each decoder decodes at once: one per thread it has on the
-    CPU (two single-threaded decoders on two cores were faster at 1 than at 2 or 4, and
-    each chunk in a batch costs about 85 MB with `base`), 16 on CUDA."""
+    CPU (two single-threaded decoders on two cores were faster at 1 than at 2 or 4),
+    with at most 8 in flight in all (each costs about 85 MB with `base`); 16 on CUDA."""
     if cfg.batch_size:
         return cfg.batch_size
     if device == "cuda":
         return 16
-    return min(8, threads_each)
+    return max(1, min(threads_each, MAX_CHUNKS // max(1, workers)))
 
 
 def model_missing_message(model: str) -> str:
@@ -372,7 +372,7 @@ def whisper_transcribe(
     device = resolve_device(cfg, cuda)[0]
     workers = decoders(cfg, device, len(audio) / RATE) if cfg.vad else 1
     model = load_model(cfg, cuda, workers)
-    batch = batch_size(cfg, device, max(1, threads(cfg) // workers))
+    batch = batch_size(cfg, device, max(1, threads(cfg) // workers), workers)
     cfg = dataclasses.replace(cfg, beam_size=beam_size(cfg, device))
     log.info("recognising", device=device, decoders=workers, batch=batch, beam=cfg.beam_size)
     try:
@@ -573,6 +573,7 @@ def _decode_chunks(
 
 WINDOW_SECONDS = 30.0  # whisper hears 30 s at a time
 MAX_DECODERS = 4
+MAX_CHUNKS = 8  # speech chunks in flight in all the decoders (memory)
 
 
 def quiet_cuts(audio: np.ndarray, parts: int) -> list[int]:
