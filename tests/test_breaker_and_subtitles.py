@@ -57,6 +57,22 @@ def test_srt_round_trip_and_long_cues_split() -> None:
     assert timestamp(3661.5) == "01:01:01,500"
 
 
+def test_no_cue_runs_past_the_end_of_the_video() -> None:
+    """A short last cue is lengthened to a second, but not past the video's end (a
+    subtitle track that outlasts the picture makes the whole file longer than the talk),
+    and a cue that starts after the end is left out."""
+    segments = [Segment(0.5, 3.0, "Hello there."), Segment(9.3, 9.6, "Bye."),
+                Segment(10.5, 11.0, "After the end.")]  # fmt: skip
+    assert cues(segments)[1].end == 10.3  # lengthened to a second
+    clipped = cues(segments, end=10.04)
+    assert [(c.start, c.end, c.text) for c in clipped] == [
+        (0.5, 3.0, "Hello there."), (9.3, 10.04, "Bye.")
+    ]  # fmt: skip
+    assert parse_cues(to_srt(segments, 10.04))[-1].end == 10.04
+    last = cues(segments[:2], end=10.04)[-1]  # the last cue borrows from before it instead
+    assert (last.start, last.end) == (9.04, 10.04)
+
+
 def test_vtt_with_tags_and_settings() -> None:
     vtt = (
         "WEBVTT\n\nNOTE hello\n\n00:01.000 --> 00:02.500 align:start\n<v Bob>Hi <b>all</b>\n\n"

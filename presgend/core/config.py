@@ -86,8 +86,9 @@ class TranscriptionConfig:
     decoders: int = 0
     # Speech chunks each decoder decodes together (faster-whisper's batched pipeline);
     # 0 = by the machine (one per thread it has on the CPU, at most 8 in all the decoders;
-    # 16 on CUDA). Each one in a batch costs about 85 MB of memory with `base` on the CPU. With `decoders = 1`,
-    # 1 decodes one 30 s window after another, seeking by timestamps.
+    # 16 on CUDA). Each one in a batch costs about 85 MB of memory with `base` on the
+    # CPU. With `decoders = 1`, 1 decodes one 30 s window after another, seeking by
+    # timestamps.
     batch_size: int = 0
     cpu_threads: int = 0  # 0 = one per core, shared among the decoders
     vad: bool = True  # skip silence and music (Silero VAD, after level normalisation)

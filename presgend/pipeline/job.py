@@ -553,7 +553,8 @@ class Job:
         plan = self.compose_plan(info, source, framing, transcript, deck, level, temp)
         plan = dataclasses.replace(
             plan, chapters=_text_file(work / "chapters.txt", subtitles.ffmetadata(chapters)),
-            captions=_text_file(work / "captions.srt", subtitles.to_srt(transcript.segments)),
+            captions=_text_file(work / "captions.srt",
+                                subtitles.to_srt(transcript.segments, info.duration)),
         )  # fmt: skip
         # the editable deck is built while ffmpeg encodes (about 0.7 CPU-s with python-pptx's
         # import, which the encode leaves room for), not after it
@@ -571,7 +572,9 @@ class Job:
         finally:
             temp.unlink(missing_ok=True)
             publish.release_staging(self.outbox, run)
-        outputs = await self.beside(video.stem, transcript, sections, chapters, await deck_bytes)
+        outputs = await self.beside(
+            video.stem, transcript, sections, chapters, await deck_bytes, verified.duration
+        )
         sheet, audio = await asyncio.gather(
             self.preview(video, sections, deck, work), loudness.measure(video)
         )
@@ -628,14 +631,17 @@ class Job:
         sections: list[summarize.Section],
         chapters: list[subtitles.Chapter],
         deck: bytes | None,
+        end: float,
     ) -> dict[str, Any]:
-        """The files published beside the video: captions, chapters, the deck."""
+        """The files published beside the video: captions (none past the video's `end`),
+        chapters, the deck."""
         out = self.outbox
         pptx = publish.write_atomic(out / f"{stem}.pptx", deck) if deck is not None else None
+        segments = transcript.segments
         return {
-            "srt": publish.write_atomic(out / f"{stem}.srt", subtitles.to_srt(transcript.segments)),
+            "srt": publish.write_atomic(out / f"{stem}.srt", subtitles.to_srt(segments, end)),
             "vtt": str(publish.write_atomic(out / f"{stem}.vtt",
-                                            subtitles.to_vtt(transcript.segments))),
+                                            subtitles.to_vtt(segments, end))),
             "chapters_vtt": str(publish.write_atomic(out / f"{stem}.chapters.vtt",
                                                      subtitles.chapters_vtt(chapters))),
             "pptx": str(pptx) if pptx else None,

@@ -9,6 +9,7 @@ its sentence is shorter: a short cue borrows time from the silence around it.
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from dataclasses import dataclass
@@ -31,14 +32,20 @@ _PHRASE_BEFORE = frozenset(
 )
 
 
-def cues(segments: list[Segment]) -> list[Segment]:
-    """Every segment (a sentence, or a sidecar's cue) cut into readable cues."""
+def cues(segments: list[Segment], end: float = math.inf) -> list[Segment]:
+    """Every segment (a sentence, or a sidecar's cue) cut into readable cues, none of them
+    past `end` (the video's end: a caption that outlasts the picture makes a subtitle
+    track, and so the whole file, longer than the talk)."""
     result: list[Segment] = []
     for seg in segments:
         words = list(words_of(seg))
         if words:
             result.extend(_sentence_cues(words))
-    return _lengthened(result)
+    return [
+        Segment(cue.start, min(cue.end, end), cue.text, cue.words)
+        for cue in _lengthened(result, end)
+        if cue.start < end
+    ]
 
 
 def _sentence_cues(words: list[Word]) -> list[Segment]:
@@ -110,13 +117,14 @@ def lines(text: str) -> list[str]:
     return textwrap.wrap(text, LINE) or [text]
 
 
-def _lengthened(found: list[Segment]) -> list[Segment]:
-    """Cues under a second borrow time from the silence after them, then before them."""
+def _lengthened(found: list[Segment], limit: float = math.inf) -> list[Segment]:
+    """Cues under a second borrow time from the silence after them (up to `limit`), then
+    before them."""
     result = list(found)
     for i, cue in enumerate(result):
         if cue.end - cue.start >= MIN_CUE:
             continue
-        after = result[i + 1].start if i + 1 < len(result) else cue.start + MIN_CUE
+        after = result[i + 1].start if i + 1 < len(result) else min(cue.start + MIN_CUE, limit)
         end = max(cue.end, min(cue.start + MIN_CUE, after))
         before = result[i - 1].end if i else 0.0
         start = min(cue.start, max(end - MIN_CUE, before))
@@ -132,9 +140,9 @@ def timestamp(seconds: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
 
 
-def to_srt(segments: list[Segment]) -> str:
+def to_srt(segments: list[Segment], end: float = math.inf) -> str:
     blocks = []
-    for i, cue in enumerate(cues(segments), start=1):
+    for i, cue in enumerate(cues(segments, end), start=1):
         text = "\n".join(lines(cue.text))
         blocks.append(f"{i}\n{timestamp(cue.start)} --> {timestamp(cue.end)}\n{text}\n")
     return "\n".join(blocks)
@@ -144,10 +152,10 @@ def vtt_timestamp(seconds: float) -> str:
     return timestamp(seconds).replace(",", ".")
 
 
-def to_vtt(segments: list[Segment]) -> str:
+def to_vtt(segments: list[Segment], end: float = math.inf) -> str:
     """WebVTT with the same cues as the SRT (players and LMSs read this one)."""
     blocks = ["WEBVTT\n"]
-    for cue in cues(segments):
+    for cue in cues(segments, end):
         text = "\n".join(_vtt_text(line) for line in lines(cue.text))
         blocks.append(f"{vtt_timestamp(cue.start)} --> {vtt_timestamp(cue.end)}\n{text}\n")
     return "\n".join(blocks)
