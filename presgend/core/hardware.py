@@ -41,7 +41,7 @@ QUALITIES = {
     "fast": Quality("fast", 960, 540, 25, "superfast", 26, "p2", "96k"),
     # veryfast with superfast's one-iteration subpixel refinement (subme 1): on the
     # split screen, 17% less encoding CPU for the same PSNR on the bench talk (3.6% more
-    # bytes) and 0.08 dB less on a real camera recording (the same bytes); see
+    # bytes), and 24% less for 0.07 dB less on a real webcam clip (6% more bytes); see
     # benchmarks/README.md
     "standard": Quality("standard", 1280, 720, 30, "veryfast", 23, "p4", "128k", "subme=1"),
     "high": Quality("high", 1920, 1080, 30, "medium", 20, "p6", "192k"),
