@@ -153,7 +153,7 @@ class DevTools:
         self._writer.write(json.dumps(message).encode() + b"\0")
         try:
             return await asyncio.wait_for(answer, timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin one before Python 3.11
             raise BrowserError(f"Chromium did not answer {method} in {timeout:.0f} s") from None
         finally:
             self._calls.pop(message["id"], None)
@@ -198,7 +198,7 @@ class DevTools:
                 await self.call("Browser.close", timeout=CLOSE_SECONDS)
         try:
             await asyncio.wait_for(self.process.wait(), CLOSE_SECONDS)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin one before Python 3.11
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             await self.process.wait()
@@ -232,7 +232,7 @@ class Page:
         try:
             await self.call("Page.setDocumentContent", {"frameId": frame, "html": html})
             await asyncio.wait_for(loaded, CALL_SECONDS)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin one before Python 3.11
             raise BrowserError(f"a slide did not load in {CALL_SECONDS:.0f} s") from None
         finally:
             loaded.cancel()
