@@ -162,9 +162,9 @@ def test_two_decoders_hear_what_one_hears(
     talk: sample.SampleTalk, tiny_model: Path, tmp_path: Path
 ) -> None:
     """The ~35 s talk decoded by two recognisers side by side, each its own stretch: as
-    many words right as one decoder hears, each sentence's start where it was said (the
-    second stretch's times are the talk's, not the stretch's), and the progress climbs
-    to the end."""
+    many words right as one decoder hears, each sentence's start as near where it was
+    said as one decoder puts it (the second stretch's times are the talk's, not the
+    stretch's), and the progress climbs to the end."""
     wav = tmp_path / "a.wav"
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-i", str(talk.video), "-ac", "1", "-ar", "16000",
@@ -180,8 +180,15 @@ def test_two_decoders_hear_what_one_hears(
     assert word_error_rate(said, both.text) <= word_error_rate(said, alone.text) + 0.05
     starts = [w.start for s in both.segments for w in s.words]
     assert starts == sorted(starts) and starts[-1] > 20
-    for sentence in talk.segments:  # each said sentence begins on a heard word
-        assert min(abs(sentence.start - t) for t in starts) <= 0.3, sentence
+
+    def off(result: transcribe.Transcript, said_at: float) -> float:
+        return min(abs(said_at - w.start) for s in result.segments for w in s.words)
+
+    # each said sentence begins on a heard word, as near as one decoder puts it (tiny.en
+    # starts some of this talk's sentences 0.34-0.36 s late on its own; a stretch's
+    # offset forgotten would be 17 s)
+    for sentence in talk.segments:
+        assert off(both, sentence.start) <= max(0.3, off(alone, sentence.start) + 0.1), sentence
     assert progress == sorted(progress) and progress[-1] >= talk.duration * 0.8
 
 
