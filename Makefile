@@ -10,9 +10,12 @@ APT_PACKAGES := ffmpeg espeak-ng chromium fonts-inter fonts-dejavu-core fonts-no
                 python3-venv systemd rsync postgresql wamerican
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
-# pytest workers: one per core, at most 4; each takes whole modules (--dist loadfile),
-# so a module's shared fixture (an encoded talk, a processed pitch) is built once
-TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+# pytest workers: one more than the cores, at most 4 (the daemon, queue and stall tests
+# spend seconds waiting on leases and stall timers, which a third worker on two cores
+# fills: 280 s against 299 s, the CPU busy 92% against 82%); each takes whole modules
+# (--dist loadfile), so a module's shared fixture (an encoded talk, a processed pitch)
+# is built once
+TEST_WORKERS ?= $(shell n=$$(( $$(nproc 2>/dev/null || echo 1) + 1 )); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: all setup system-deps demo test bench soak lint clean
 
