@@ -33,6 +33,30 @@ def _info(width: int = 1280, height: int = 720) -> MediaInfo:
     )
 
 
+def test_samples_take_a_keyframe_of_their_shot_within_one_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 60 s clip sampled every 60/13 = 4.6 s: a keyframe of the sample's shot up to one
+    interval away stands in for it (two samples may share one); a sample with none that
+    near in its shot is sought."""
+    sought: list[float] = []
+
+    async def seek(info: MediaInfo, times: list[float], keys: list[float], width: int) -> dict:
+        sought.extend(times)
+        return {t: None for t in times}
+
+    monkeypatch.setattr(face, "_sought", seek)
+    frame = np.zeros((2, 2), np.uint8)
+    keys = [(t, frame) for t in (0.0, 8.0, 16.0, 40.0)]  # 24 s to 40 s: no keyframe
+    times = face.sample_times(60.0, face.SAMPLES)
+    chosen = asyncio.run(face._samples(_info(), times, keys, [16.0], 320))
+    # 4.6 s and 9.2 s share 8.0 (3.4 s and 1.2 s away); 13.8 s is 5.8 s from 8.0, and
+    # 16.0 opens the next shot (a keyframe on a cut), where it stands in for 18.5 s;
+    # 36.9 s and 41.5 s share 40.0
+    assert [t for t, f in chosen if f is not None] == [8.0, 16.0, 40.0]
+    assert sought == [times[i] for i in (2, 4, 5, 6, 9, 10, 11)]
+
+
 def test_haar_finds_the_astronaut(astronaut_png: Path) -> None:
     gray = np.asarray(Image.open(astronaut_png).convert("L"))
     found = face.detect_faces(gray)

@@ -166,9 +166,11 @@ async def _samples(
     cuts: list[float],
     width: int,
 ) -> list[tuple[float, np.ndarray | None]]:
-    """A frame for each wanted time: a keyframe of the same shot near it, else one
-    sought at that time (a seek decodes up to a whole GOP, a keyframe only itself)."""
-    near = max(1.0, info.duration / (2 * SAMPLES))
+    """A frame for each wanted time: a keyframe of the same shot within one sample
+    interval of it, else one sought at that time (a seek decodes up to a whole GOP, a
+    keyframe only itself). Within one interval, the face is looked at no further from a
+    sample's time than the samples are apart; two samples may share a keyframe."""
+    near = max(1.0, info.duration / (SAMPLES + 1))
     chosen: dict[float, np.ndarray | None] = {}
     missing = []
     for t in times:
