@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import http.server
 import itertools
@@ -252,6 +253,28 @@ def test_jobs_share_one_chromium_that_comes_back_after_a_crash_and_leaves_when_i
         assert not shared.running
 
     asyncio.run(again())
+
+
+def test_a_shot_compressed_for_speed_has_the_default_shot_s_pixels(tmp_path: Path) -> None:
+    """Slides are captured with Chromium's fast PNG compression: a bigger file, the
+    pixels of its default compression."""
+
+    async def shots() -> tuple[Path, bytes]:
+        shared = browser.SharedBrowser()
+        try:
+            async with shared.page(CHROMIUM, 0.0, 640, 720) as page:
+                await page.set_content(slides.slide_html(_built(3), 4, DARK))
+                await page.screenshot(tmp_path / "fast.png")
+                default = await page.call("Page.captureScreenshot", {"format": "png"})
+        finally:
+            await shared.close()
+        return tmp_path / "fast.png", base64.b64decode(default["data"])
+
+    fast, default = asyncio.run(shots())
+    (tmp_path / "default.png").write_bytes(default)
+    assert fast.stat().st_size > len(default)
+    same = [np.asarray(Image.open(p)) for p in (fast, tmp_path / "default.png")]
+    assert same[0].shape == (720, 640, 3) and np.array_equal(*same)
 
 
 def test_a_killed_process_leaves_no_chromium_behind(tmp_path: Path) -> None:
