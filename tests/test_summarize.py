@@ -87,6 +87,17 @@ def test_titles_are_distinct_noun_phrases(topics: list[list[str]]) -> None:
         assert not verb or words[-2].lower() in ("our", "the", "your", "a"), title
 
 
+def test_a_keyword_title_is_what_was_said_when_its_words_were_said_together() -> None:
+    """Real speech of a webcam clip (tiny.en): the title's two distinctive words were
+    said together, so the title is those words as said, not "Take and Hand"."""
+    heard = [
+        Segment(1.2, 2.22, "That's it."), Segment(2.44, 2.98, "Oh my god."),
+        Segment(3.38, 4.58, "That's already shy."), Segment(5.67, 6.41, "Take your hand."),
+        Segment(15.84, 16.42, "one log."),
+    ]  # fmt: skip
+    assert [s.title for s in summarize.summarize(heard, 33.6)] == ["Oh My God", "Take Your Hand"]
+
+
 def test_agenda_and_announced_topics_name_the_slides() -> None:
     pitch = summarize.summarize(_segments(talks.flatten(talks.PITCH)), 200)
     assert [s.title for s in pitch] == [

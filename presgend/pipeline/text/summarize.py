@@ -508,11 +508,24 @@ def _keyword_title(
     ranked = sorted(seen, key=lambda k: -idf.get(k, 1.0))
     for size in (2, 3):
         pick = [seen[k] for k in seen if k in ranked[:size]]
-        joined = " and ".join(pick) if size == 2 and language.startswith("en") else " ".join(pick)
+        joined = _said_between(spoken, pick) or (
+            " and ".join(pick) if size == 2 and language.startswith("en") else " ".join(pick)
+        )
         title = phrases.title_case(joined, language)
         if len(pick) >= 2 and title.lower() not in {u.lower() for u in used}:
             return title
     return phrases.title_case(" ".join(words[:4]), language) or f"Part {len(used) + 1}"
+
+
+def _said_between(spoken: list[Sentence], pick: list[str]) -> str:
+    """The words of one sentence from the first picked word to the last, when that is at
+    most four words: "Take your hand", not "Take and Hand", which nobody said."""
+    for sentence in spoken:
+        words = re.findall(r"[^\W\d_][\w'’-]*", sentence.text)
+        where = [i for i, w in enumerate(words) if w in pick]
+        if where and {words[i] for i in where} == set(pick) and where[-1] - where[0] < 4:
+            return " ".join(words[where[0] : where[-1] + 1])
+    return ""
 
 
 def _cjk_title(group: list[Sentence], used: list[str]) -> str:
