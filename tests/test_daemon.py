@@ -167,7 +167,9 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(
 ) -> None:
     watcher = OutboxWatcher(tmp_path / "outbox")
     watcher.start()
-    first = DaemonProcess(tmp_path, "first", output={"quality": "standard"})
+    tmp = {"TMPDIR": str(tmp_path / "tmp")}  # the daemons' own, to see what a kill leaves
+    (tmp_path / "tmp").mkdir()
+    first = DaemonProcess(tmp_path, "first", env=tmp, output={"quality": "standard"})
     try:
         shutil.copy(talk.srt, tmp_path / "inbox" / "talk.srt")
         shutil.copy(talk.video, tmp_path / "inbox" / "talk.mp4")
@@ -187,11 +189,14 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(
     poll_until(lambda: not any(alive(p) for p in children), 10, "the orphaned ffmpeg's end")
     assert claims_left(tmp_path / "inbox"), "the killed job's claim should still be there"
     assert [n for n in visible(tmp_path / "outbox") if n.endswith(".mp4")] == []
-    second = DaemonProcess(tmp_path, "second")  # draft: only the first run must last
+    left = [p.name for p in (tmp_path / "tmp").glob("presgend-*")]
+    assert len(left) == 1, "the killed job's work folder stays until a daemon sweeps it"
+    second = DaemonProcess(tmp_path, "second", env=tmp)  # draft: only the first run must last
     try:
         second.wait_for(lambda: second.events("job_succeeded"), 180, "the reclaimed job")
         reclaimed = second.events("claim_reclaimed")
         assert len(reclaimed) == 1 and reclaimed[0]["reason"] == "owner gone"
+        assert [e["folders"] for e in second.events("work_folders_cleaned")] == [left]
     finally:
         assert second.stop() == 0
         watcher.stop()
@@ -201,6 +206,7 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(
     assert valid_video(tmp_path / "outbox" / "talk.mp4") == ""
     assert visible(tmp_path / "archive") == ["talk.mp4", "talk.srt"]
     assert claims_left(tmp_path / "inbox") == []
+    assert list((tmp_path / "tmp").glob("presgend-*")) == []
 
 
 def test_sigterm_lets_a_job_finish_within_grace(tmp_path: Path, clip: sample.SampleTalk) -> None:

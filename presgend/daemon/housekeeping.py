@@ -2,9 +2,10 @@
 
 It samples the load for the resource breaker, beats the leases of this daemon's claims
 (and its in-progress markers), returns other daemons' stale claims to the inbox, cleans
-stale staging files, writes the state file `presgend status` reads, and pings systemd's
-watchdog. If it dies, the supervisor stops the daemon, so the watchdog ping stops too.
-The clock and the sleep are passed in, so the timing is tested without waiting.
+stale staging files and the work folders of jobs killed on this machine, writes the
+state file `presgend status` reads, and pings systemd's watchdog. If it dies, the
+supervisor stops the daemon, so the watchdog ping stops too. The clock and the sleep
+are passed in, so the timing is tested without waiting.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from presgend.core.settings import Settings
 from presgend.daemon import ledger, notify, outcomes, state
 from presgend.daemon.intake import Intake
 from presgend.daemon.worker import RunningJob, StopReason
-from presgend.pipeline import publish
+from presgend.pipeline import publish, workdir
 
 log = logs.get("presgend.housekeeping")
 
@@ -100,7 +101,8 @@ class Housekeeping:
                     self.stop(job.job_id, "lost")
 
     def reclaim(self) -> None:
-        """Return other daemons' stale claims to the inbox; clean stale staging files."""
+        """Return other daemons' stale claims to the inbox; clean stale staging files and
+        orphaned work folders."""
         mine = {job.claim.folder.name for job in self.jobs.values()}
         lease = self.config.jobs.lease_seconds
         try:
@@ -113,6 +115,9 @@ class Housekeeping:
         stale = publish.remove_stale_staging(self.config.paths.outbox, lease)
         if stale:
             log.info("staging_cleaned", files=stale)
+        orphans = workdir.sweep()  # the work folders of jobs killed on this machine
+        if orphans:
+            log.info("work_folders_cleaned", folders=orphans)
         if self.config.outbox.retention_hours > 0 or self.config.http.enabled:
             # outputs past outbox.retention_hours, or uploads past their link time (the
             # daemons serving HTTP see to those): nothing else expires, so plain folder

@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import os
 import stat
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ import structlog
 from presgend.core import aio, hardware, inputs, logs
 from presgend.core.errors import ClaimLost, JobError, PresgendError, ToolError, causes
 from presgend.core.hardware import Quality
-from presgend.pipeline import publish, stall
+from presgend.pipeline import publish, stall, workdir
 from presgend.pipeline.context import JobRequest, Services
 from presgend.pipeline.report import JobRecord, error_document, now_iso, sha256_of
 from presgend.pipeline.script import script
@@ -211,7 +210,7 @@ class Job:
         check_input(path)
         if not self.record.sha256:
             self.record.sha256 = await asyncio.to_thread(sha256_of, path)
-        async with _peak_rss(self.record), _workdir() as work:
+        async with _peak_rss(self.record), workdir.work_folder() as work:
             try:
                 if self.record.kind == "script":
                     return await script.run(self, work)
@@ -851,12 +850,6 @@ def _consume(task: asyncio.Task[Any]) -> None:
     """Retrieve a background task's exception so an abandoned one is not reported twice."""
     if not task.cancelled():
         task.exception()
-
-
-@contextlib.asynccontextmanager
-async def _workdir() -> AsyncIterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="presgend-") as name:
-        yield Path(name)
 
 
 @contextlib.asynccontextmanager
