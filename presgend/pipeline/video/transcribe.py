@@ -221,6 +221,9 @@ def spread_text(text: str, start: float, end: float) -> list[Segment]:
 RATE = 16_000  # what whisper hears; probe.extract_audio writes this
 SPEECH_RMS_DB = -20.0  # speech is brought to this level before VAD
 MAX_GAIN_DB = 40.0
+WINDOW_SECONDS = 30.0  # whisper hears 30 s at a time
+MAX_DECODERS = 4
+MAX_CHUNKS = 8  # speech chunks in flight in all the decoders (memory)
 
 _models: dict[tuple[str, str, str, int, int], Any] = {}
 _models_lock = threading.Lock()
@@ -569,11 +572,6 @@ def _decode_chunks(
         with ThreadPoolExecutor(len(started), thread_name_prefix="decoder") as pool:
             parts = list(pool.map(decode, range(len(started))))
     return [s for part in parts for s in part], str(started[0][1].language)
-
-
-WINDOW_SECONDS = 30.0  # whisper hears 30 s at a time
-MAX_DECODERS = 4
-MAX_CHUNKS = 8  # speech chunks in flight in all the decoders (memory)
 
 
 def quiet_cuts(audio: np.ndarray, parts: int) -> list[int]:
