@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -32,16 +31,16 @@ def test_a_killed_job_s_folder_is_swept_and_a_running_one_is_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    holder = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True, env=env
-    )
-    assert holder.stdout is not None
-    killed = Path(holder.stdout.readline().strip())
-    assert killed.parent == tmp_path and (killed / "slide-01-1.png").is_file()
-    assert workdir.sweep(tmp_path) == [], "its job still runs"
-    holder.send_signal(signal.SIGKILL)
-    holder.wait(10)
-    holder.stdout.close()
+    ) as holder:
+        try:
+            assert holder.stdout is not None
+            killed = Path(holder.stdout.readline().strip())
+            assert killed.parent == tmp_path and (killed / "slide-01-1.png").is_file()
+            assert workdir.sweep(tmp_path) == [], "its job still runs"
+        finally:
+            holder.kill()  # SIGKILL: no clean-up runs
     assert killed.is_dir(), "a kill -9 leaves the folder behind"
     (tmp_path / "presgend-older").mkdir()  # a folder with no .owner: not the sweep's
     (tmp_path / "other").mkdir()
