@@ -41,7 +41,7 @@ def test_each_slide_is_decoded_once_and_held_as_a_still() -> None:
     assert graph.count("[1:v]scale=640:720") == 1 and "split=2" in graph and "split=3" in graph
     assert "[4:v]scale=640:720,setsar=1,format=yuv420p,split=4" in graph, "blank: 2 fades"
     assert graph.count("xfade=") == 4, "xfade only inside transitions: out, then in"
-    assert "concat=n=7:v=1:a=0[right]" in graph
+    assert "concat=n=7:v=1:a=0,settb=1/30,setpts=N[right]" in graph
     assert "[left][right]hstack=inputs=2[v]" in graph
     assert "[0:a:0]" in graph and "apad=whole_dur=60.000" in graph
     assert args[args.index("-t") + 1] == "60.000"
@@ -94,7 +94,7 @@ def test_holds_and_fades_add_up_to_the_whole_video_in_frames() -> None:
 def test_a_single_slide_needs_no_fade() -> None:
     graph = compose.build_filtergraph(_plan([0.0]))
     assert "xfade" not in graph and "split" not in graph
-    assert "concat=n=1:v=1:a=0[right]" in graph
+    assert "concat=n=1:v=1:a=0,settb=1/30,setpts=N[right]" in graph
 
 
 def test_steady_crop_is_a_constant_and_moves_ramp() -> None:
@@ -144,4 +144,4 @@ def test_progress_lines_become_fractions() -> None:
 def test_without_a_background_picture_slides_cross_dissolve() -> None:
     graph = compose.build_filtergraph(dataclasses.replace(_plan([0.0, 20.0, 40.0]), blank=None))
     assert "[b0]" not in graph and graph.count("xfade=") == 2
-    assert "concat=n=5:v=1:a=0[right]" in graph
+    assert "concat=n=5:v=1:a=0,settb=1/30,setpts=N[right]" in graph

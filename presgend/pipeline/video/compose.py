@@ -177,7 +177,12 @@ def _right_chains(plan: ComposePlan, pw: int, ph: int) -> list[str]:
             fade_chains, fade_pieces = _fade(fades[i], f"p{i}o", f"p{i + 1}i", blanks, fps, f"t{i}")
             chains += fade_chains
             pieces += fade_pieces
-    chains.append("".join(pieces) + f"concat=n={len(pieces)}:v=1:a=0[right]")
+    # concat counts in microseconds and rounds each piece's start down: frame n of the
+    # slide half came out 1 us before frame n of the presenter, hstack took them for two
+    # frames, and the encoder's constant rate then dropped presenter frames (the presenter
+    # fell up to 3 frames behind its sound). Back on the frame grid, exactly.
+    joined = f"concat=n={len(pieces)}:v=1:a=0,settb=1/{fps},setpts=N[right]"
+    chains.append("".join(pieces) + joined)
     return chains
 
 
