@@ -145,3 +145,66 @@ def test_without_a_background_picture_slides_cross_dissolve() -> None:
     graph = compose.build_filtergraph(dataclasses.replace(_plan([0.0, 20.0, 40.0]), blank=None))
     assert "[b0]" not in graph and graph.count("xfade=") == 2
     assert "concat=n=5:v=1:a=0,settb=1/30,setpts=N[right]" in graph
+
+
+def test_a_long_talk_is_encoded_in_two_parts_that_meet_on_a_keyframe() -> None:
+    plan = _plan([0.0, 20.0, 29.0, 40.0], builds=(2,))  # 60 s at 30 fps: 1800 frames
+    first, second = compose.split(plan, 2, Path("/w"))
+    # the keyframe ending the build at 29 s (frame 876) is the one nearest frame 900
+    assert (first.first, first.end, second.first, second.end) == (0, 876, 876, None)
+    assert first.output == Path("/w/picture-0.mp4") and second.output.parent == Path("/w")
+
+    head = compose.build_args(plan, part=first)
+    assert "-ss" not in head and head[head.index("-frames:v") + 1] == "876"
+    assert head[head.index("-force_key_frames") + 1] == "20.200"
+    assert "[a]" not in head and "-c:a" not in head and "+faststart" not in head
+    assert head[-1] == "/w/picture-0.mp4"
+
+    tail = compose.build_args(plan, part=second)
+    assert tail[tail.index("-ss") + 1] == "29.200000" and tail.index("-ss") < tail.index("-i")
+    assert tail[tail.index("-t") + 1] == "30.800000" and "-frames:v" not in tail
+    assert tail[tail.index("-force_key_frames") + 1] == "11.000", "40.2 s, from 29.2 s"
+    graph = compose.build_filtergraph(plan, second)
+    assert "fps=30:start_time=0," in graph and "[0:a:0]" not in graph
+    assert "[1:v]" not in graph and "[2:v]" not in graph, "slides shown before the part"
+    holds = [int(x.split("[")[0]) for x in graph.split("trim=end_frame=")[1:]]
+    assert holds == [318, 6, 6, 6, 6, 624], "to the fade at 1194, out and in, to the end"
+    assert 318 + 6 + 6 + 624 == 61 * 30 - 876
+
+
+def test_one_part_where_parts_would_not_pay() -> None:
+    plan = _plan([0.0, 20.0])
+    assert len(compose.split(dataclasses.replace(plan, duration=29.0), 2, Path("/w"))) == 1
+    assert len(compose.split(dataclasses.replace(plan, encoder="nvenc"), 2, Path("/w"))) == 1
+    assert len(compose.split(dataclasses.replace(plan, loop_video=True), 2, Path("/w"))) == 1
+    (whole,) = compose.split(plan, 1, Path("/w"))
+    assert whole == compose.Part(0, None, plan.output)
+    # no fade near the middle: the seam is the middle
+    assert [p.first for p in compose.split(_plan([0.0]), 2, Path("/w"))] == [0, 900]
+
+
+def test_a_later_part_keeps_the_talk_s_time_for_the_crop_and_the_captions() -> None:
+    moved = [CropSegment(0.0, Box(100, 20, 640, 720)), CropSegment(40.0, Box(300, 20, 640, 720))]
+    assert compose.crop_expr(moved, "x", 30.0).startswith("if(lt((t+30.000000),40.000),100,")
+    plan = dataclasses.replace(_plan([0.0]), captions=Path("/w/c.srt"), burn_captions=True)
+    graph = compose.build_filtergraph(plan, compose.Part(900, None, Path("/w/p.mp4")))
+    assert "setpts=PTS+30.000000/TB,subtitles=filename=/w/c.srt" in graph
+    assert graph.count("setpts=PTS-30.000000/TB[v]") == 1
+
+
+def test_the_parts_are_joined_without_encoding_again() -> None:
+    plan = dataclasses.replace(_plan([0.0]), captions=Path("/w/c.srt"), chapters=Path("/w/ch.txt"))
+    args = compose.join_args(plan, Path("/w/list.txt"), Path("/w/sound.m4a"))
+    assert args[args.index("-f") : args.index("-f") + 6] == [
+        "-f", "concat", "-safe", "0", "-i", "/w/list.txt"
+    ]  # fmt: skip
+    assert args[args.index("-c:v") + 1] == "copy" and args[args.index("-c:a") + 1] == "copy"
+    assert "-filter_complex" not in args and "+faststart" in args
+    at = args.index("2:s")
+    assert args[at - 1 : at + 3] == ["-map", "2:s", "-c:s", "mov_text"]
+    assert args[args.index("-map_chapters") + 1] == "3"
+    sound = compose.audio_args(plan, Path("/w/sound.m4a"))
+    assert "volume=4.50dB" in sound[sound.index("-filter_complex") + 1]
+    assert sound[sound.index("-t") + 1] == "60.000" and sound[-1] == "/w/sound.m4a"
+    listing = compose.concat_listing([compose.Part(0, 9, Path("/w/it's.mp4"))])
+    assert listing == "file '/w/it'\\''s.mp4'\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from support.frames import gray_frames
+from support.frames import ffprobe, gray_frames
 
 from presgend.core.hardware import Quality
 from presgend.pipeline.text import subtitles
@@ -78,10 +78,12 @@ def _plan(video: Path, output: Path) -> compose.ComposePlan:
     )
 
 
-def _compose(video: Path, out: Path) -> list[float]:
+def _compose(video: Path, out: Path, parts: int) -> list[float]:
     out.mkdir()
     progress: list[float] = []
-    asyncio.run(compose.compose(_plan(video, out / "video.mp4"), progress.append))
+    asyncio.run(
+        compose.compose(_plan(video, out / "video.mp4"), progress.append, parts, folder=out)
+    )
     return progress
 
 
@@ -111,6 +113,42 @@ def test_the_presenter_stays_on_its_own_frame_beside_many_slides(
 ) -> None:
     """Frame n of the output shows source frame n, all the way through six slide
     changes (concat's rounding had made the presenter fall up to three frames behind)."""
-    progress = _compose(coded, tmp_path / "one")
+    progress = _compose(coded, tmp_path / "one", parts=1)
     _assert_presenter_in_time(tmp_path / "one" / "video.mp4", coded)
     assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0, abs=0.02)
+
+
+def test_a_picture_made_in_two_parts_is_the_one_made_in_one(
+    coded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compose, "PART_MIN_SECONDS", 4.0)  # 12 s: two parts
+    plan = _plan(coded, tmp_path / "two" / "video.mp4")
+    pieces = compose.split(plan, 2, tmp_path / "two")
+    assert len(pieces) == 2 and pieces[0].end is not None
+    seam = pieces[0].end
+    _compose(coded, tmp_path / "one", parts=1)
+    progress = _compose(coded, tmp_path / "two", parts=2)
+    one, two = tmp_path / "one" / "video.mp4", tmp_path / "two" / "video.mp4"
+
+    _assert_presenter_in_time(two, coded)
+    slides_one, slides_two = _levels(one, "320:360:320:0"), _levels(two, "320:360:320:0")
+    assert len(slides_one) == len(slides_two)
+    moved = np.flatnonzero(np.abs(slides_one - slides_two) > 3)
+    assert not moved.size, f"the slide half differs at frames {moved[:10]} (seam {seam})"
+    for (first, _), level in zip(CUES, SLIDE_LEVELS, strict=True):
+        shown = slides_two[first + 10]  # past its fade
+        assert abs(shown - level) <= 3, f"slide from frame {first}: {shown}"
+
+    info_one, info_two = ffprobe(one), ffprobe(two)
+    kinds = [s["codec_type"] for s in info_two["streams"]]
+    assert kinds[:3] == ["video", "audio", "subtitle"], kinds
+    assert float(info_two["format"]["duration"]) == pytest.approx(SECONDS, abs=0.05)
+    assert info_two["streams"][0]["nb_read_frames"] == info_one["streams"][0]["nb_read_frames"]
+    assert _sound(two) == _sound(one), "the sound is encoded as in one run"
+    chapters = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_chapters", "-of", "csv=p=0", str(two)],
+        capture_output=True, check=True, text=True,
+    ).stdout.split()  # fmt: skip
+    assert len(chapters) == 2
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["video.mp4"], "parts removed"
+    assert progress == sorted(progress) and progress[-1] == 1.0

@@ -26,6 +26,7 @@ from support.waiting import until
 
 from presgend.core import aio, procs
 from presgend.core.config import TranscriptionConfig
+from presgend.core.errors import ToolError
 from presgend.ops import sample
 from presgend.pipeline import stall
 from presgend.pipeline.video import transcribe
@@ -187,6 +188,22 @@ def test_bounded_work_is_cancelled_at_its_limit_and_results_come_back() -> None:
         return await aio.bounded(asyncio.sleep(0, "ok"), 5), stopped.is_set()
 
     assert asyncio.run(scenario()) == ("ok", True)
+
+
+def test_work_side_by_side_stops_when_one_fails_and_its_error_is_raised() -> None:
+    """The parts of a composition: when one ffmpeg fails, the others are killed, not
+    left encoding for a job that has failed."""
+
+    async def scenario() -> tuple[list[Any], list[int]]:
+        together = await aio.together(asyncio.sleep(0.1, "a"), asyncio.sleep(0, "b"))
+        runs = [procs.run(["sleep", "30"], timeout=60) for _ in range(2)]
+        failing = procs.run(["sh", "-c", "sleep 0.3; exit 3"], timeout=60, what="a part")
+        with pytest.raises(ToolError, match="a part"):
+            await aio.together(*runs, failing)
+        left = [p.pid for p in psutil.Process().children() if p.name() == "sleep"]
+        return together, left
+
+    assert asyncio.run(scenario()) == (["a", "b"], [])
 
 
 def test_a_program_cancelled_while_it_runs_is_killed_and_the_cancel_propagates() -> None:

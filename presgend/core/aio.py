@@ -35,6 +35,24 @@ async def bounded(work: Awaitable[T], seconds: float) -> T:
     return task.result()
 
 
+async def together(*works: Awaitable[Any]) -> list[Any]:
+    """Await `works` side by side, their results in order. When one fails the others are
+    cancelled (and awaited) and its error is raised; `asyncio.gather` would leave them
+    running, and `asyncio.TaskGroup` needs Python 3.11."""
+    tasks = [asyncio.ensure_future(work) for work in works]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:  # one failed, or we were cancelled: the rest stop
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
+    return [task.result() for task in tasks]
+
+
 async def in_thread(call: Callable[[], T]) -> T:
     """`call()` in a daemon thread: unlike the loop's executor (`asyncio.to_thread`), a
     thread stuck in a socket never keeps the process from exiting. For network calls."""

@@ -559,7 +559,12 @@ class Job:
         # import, which the encode leaves room for), not after it
         deck_bytes = asyncio.ensure_future(self.deck_bytes(sections))
         try:
-            await compose.compose(plan, lambda f: self.report_progress("compose", f * 0.97))
+            await compose.compose(
+                plan,
+                lambda f: self.report_progress("compose", f * 0.97),
+                parts=compose.PARTS if self.services.profile.cpu_cores > 1 else 1,
+                folder=work,
+            )
             verified = await compose.verify(temp, info.duration, self.quality)
             self.report_progress("compose", 0.98)
             await self.before_publish()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presgend.core import procs
+from presgend.core import aio, procs
 from presgend.core.errors import JobError, ToolError
 from presgend.core.hardware import Quality
 from presgend.pipeline.video import loudness
@@ -23,6 +23,10 @@ from presgend.pipeline.video.probe import TRUNCATED, ffprobe_json
 CROP_RAMP_SECONDS = 0.6
 DURATION_TOLERANCE = 0.1
 BUILD_FADE = 0.2
+# Parts of the picture encoded side by side (`split`), each by an ffmpeg of about 180 MB.
+# Two parts of 18 s still paid: a 36 s talk took 9.6-10.1 s instead of 10.5-10.6.
+PARTS = 2
+PART_MIN_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -81,26 +85,68 @@ class ComposePlan:
     chapters: Path | None = None  # ffmpeg metadata with one chapter per slide
 
 
+@dataclass(frozen=True)
+class Part:
+    """One stretch of the picture, frames [first, end) (to the talk's end for None),
+    encoded by an ffmpeg of its own beside the others'."""
+
+    first: int
+    end: int | None
+    output: Path
+
+
+def split(plan: ComposePlan, count: int, folder: Path) -> list[Part]:
+    """The picture in `count` parts of about equal length (fewer where the talk is short),
+    each written in `folder`; one part is the whole, written to the output.
+
+    One ffmpeg leaves about a fifth of two cores idle: its main thread decodes, filters
+    and feeds x264 in turn, and x264's threads wait on it. Two, each on half the talk,
+    keep both cores busy (the 90 s talk: 12.0 s instead of 14.1, the same CPU time).
+    A seam is put on the keyframe that ends a fade where one is near, so the part's
+    first frame (a keyframe) costs nothing more; a fade is shorter than "near", so a
+    seam never falls inside one.
+    """
+    total = math.ceil(plan.duration * plan.fps - 1e-6)
+    count = max(1, min(count, int(plan.duration // PART_MIN_SECONDS)))
+    if count == 1 or plan.encoder != "libx264" or plan.loop_video:
+        return [Part(0, None, plan.output)]
+    fades = transitions(plan.slides, plan.crossfade, plan.build_fade, plan.fps)
+    seams: list[int] = []
+    for k in range(1, count):
+        ideal = round(total * k / count)
+        near = [f.end for f in fades if abs(f.end - ideal) <= total / count / 4]
+        seam = min(near, key=lambda f: abs(f - ideal)) if near else ideal
+        if seam > (seams[-1] if seams else 0) and seam < total:
+            seams.append(seam)
+    ends: list[int | None] = [*seams, None]
+    return [
+        Part(first, end, folder / f"picture-{i}.mp4")
+        for i, (first, end) in enumerate(zip([0, *seams], ends, strict=True))
+    ]
+
+
 def output_fps(info_fps: float, cap: int) -> int:
     return max(10, min(cap, round(info_fps) if info_fps else cap))
 
 
-def crop_expr(segments: list[CropSegment], axis: str) -> str:
-    """A per-frame crop offset: steady within a segment, a short ramp between segments."""
+def crop_expr(segments: list[CropSegment], axis: str, offset: float = 0.0) -> str:
+    """A per-frame crop offset: steady within a segment, a short ramp between segments.
+    `offset`: the source time of the first frame, for a part that starts later."""
     values = [getattr(s.box, axis) for s in segments]
     if len(set(values)) == 1:
         return str(values[0])
-    expr = _ramp(segments, values, len(segments) - 1)
+    t = f"(t+{offset:.6f})" if offset else "t"
+    expr = _ramp(segments, values, len(segments) - 1, t)
     for i in range(len(segments) - 2, -1, -1):
-        expr = f"if(lt(t,{segments[i + 1].start:.3f}),{_ramp(segments, values, i)},{expr})"
+        expr = f"if(lt({t},{segments[i + 1].start:.3f}),{_ramp(segments, values, i, t)},{expr})"
     return expr
 
 
-def _ramp(segments: list[CropSegment], values: list[int], i: int) -> str:
+def _ramp(segments: list[CropSegment], values: list[int], i: int, t: str) -> str:
     if i == 0 or segments[i].cut:
         return str(values[i])  # a new shot is framed from its first frame
     start, before, after = segments[i].start, values[i - 1], values[i]
-    return f"{before}+({after - before})*min(1,(t-{start:.3f})/{CROP_RAMP_SECONDS})"
+    return f"{before}+({after - before})*min(1,({t}-{start:.3f})/{CROP_RAMP_SECONDS})"
 
 
 def transitions(cues: list[SlideCue], fade: float, build_fade: float, fps: int) -> list[Transition]:
@@ -125,15 +171,23 @@ def keyframe_times(plan: ComposePlan) -> list[float]:
     return [round(t.end / plan.fps, 3) for t in fades]
 
 
-def build_filtergraph(plan: ComposePlan) -> str:
+def build_filtergraph(plan: ComposePlan, part: Part | None = None) -> str:
+    """The whole graph; for a `part`, only its stretch of the picture (the sound is
+    encoded on its own, `audio_args`)."""
     pw, ph = plan.quality.panel
-    chains = [_left_chain(plan, plan.crop[0].box, pw, ph)]
-    chains += _right_chains(plan, pw, ph)
+    first, end = (part.first, part.end) if part else (0, None)
+    offset = first / plan.fps
+    chains = [_left_chain(plan, plan.crop[0].box, pw, ph, offset)]
+    chains += _right_chains(plan, pw, ph, first, end)
+    stack = "[left][right]hstack=inputs=2"
     if plan.burn_captions and plan.captions is not None:
-        chains.append(f"[left][right]hstack=inputs=2,{burned(plan.captions)}[v]")
-    else:
-        chains.append("[left][right]hstack=inputs=2[v]")
-    chains.append(f"[{audio_input(plan)}:a:0]{audio_filters(plan)}[a]")
+        # the captions are timed from the talk's start, a part's frames from its own
+        shift = f"setpts=PTS+{offset:.6f}/TB," if offset else ""
+        back = f",setpts=PTS-{offset:.6f}/TB" if offset else ""
+        stack += f",{shift}{burned(plan.captions)}{back}"
+    chains.append(f"{stack}[v]")
+    if part is None:
+        chains.append(f"[{audio_input(plan)}:a:0]{audio_filters(plan)}[a]")
     return ";".join(chains)
 
 
@@ -148,42 +202,45 @@ def audio_filters(plan: ComposePlan) -> str:
     return ",".join([*chain, f"apad=whole_dur={plan.duration:.3f}"])
 
 
-def _right_chains(plan: ComposePlan, pw: int, ph: int) -> list[str]:
-    """The slide half as a concatenation of still holds and short fade clips.
+def _right_chains(plan: ComposePlan, pw: int, ph: int, first: int, end: int | None) -> list[str]:
+    """The slide half of frames [first, end) (to the end for None) as a concatenation of
+    still holds and short fade clips.
 
     Chaining `xfade` over whole-length slide streams costs per-frame work for the full
     video; here `xfade` only runs inside each transition and the holds are a decoded
-    frame repeated. Lengths are whole frames, so nothing drifts over many slides.
+    frame repeated. Lengths are whole frames, so nothing drifts over many slides. A
+    part's ends never fall inside a fade (`seams`); a hold is cut to the part.
     """
     fps, cues = plan.fps, plan.slides
     count = len(cues)
     fades = transitions(cues, plan.crossfade, plan.build_fade, fps)
     total = math.ceil((plan.duration + 1.0) * fps)
-    chains = []
-    for i in range(count):
-        outs = ["h"] + (["o"] if i + 1 < count else []) + (["i"] if i else [])
-        chains.append(_decoded(i + 1, pw, ph, [f"p{i}{o}" for o in outs]))
-    through = plan.blank is not None  # without a background picture, slides cross-dissolve
-    blanks = [f"b{k}" for k in range(2 * sum(f.opens for f in fades))] if through else []
-    if blanks:
-        chains.append(_decoded(count + 1, pw, ph, blanks))
+    stop = total if end is None else end
+    uses: list[list[str]] = [[] for _ in range(count + 1)]  # the blank's last
+    blank = uses[count] if plan.blank is not None else None  # else slides cross-dissolve
+    chains: list[str] = []
     pieces: list[str] = []
     for i in range(count):
         begin = fades[i - 1].end if i else 0
-        end = fades[i].begin if i + 1 < count else max(total, begin + 1)
-        chains.append(_still(f"p{i}h", end - begin, fps, f"h{i}"))
-        pieces.append(f"[h{i}]")
-        if i + 1 < count:
-            fade_chains, fade_pieces = _fade(fades[i], f"p{i}o", f"p{i + 1}i", blanks, fps, f"t{i}")
+        last = fades[i].begin if i + 1 < count else max(total, begin + 1)
+        held = min(last, stop) - max(begin, first)
+        if held > 0:
+            uses[i].append(f"p{i}h")
+            chains.append(_still(f"p{i}h", held, fps, f"h{i}"))
+            pieces.append(f"[h{i}]")
+        if i + 1 < count and first <= fades[i].begin and fades[i].end <= stop:
+            uses[i].append(f"p{i}o")
+            uses[i + 1].append(f"p{i + 1}i")
+            fade_chains, fade_pieces = _fade(fades[i], f"p{i}o", f"p{i + 1}i", blank, fps, f"t{i}")
             chains += fade_chains
             pieces += fade_pieces
+    decoded = [_decoded(i + 1, pw, ph, labels) for i, labels in enumerate(uses) if labels]
     # concat counts in microseconds and rounds each piece's start down: frame n of the
     # slide half came out 1 us before frame n of the presenter, hstack took them for two
     # frames, and the encoder's constant rate then dropped presenter frames (the presenter
     # fell up to 3 frames behind its sound). Back on the frame grid, exactly.
     joined = f"concat=n={len(pieces)}:v=1:a=0,settb=1/{fps},setpts=N[right]"
-    chains.append("".join(pieces) + joined)
-    return chains
+    return [*decoded, *chains, "".join(pieces) + joined]
 
 
 def _decoded(index: int, pw: int, ph: int, outs: list[str]) -> str:
@@ -193,14 +250,15 @@ def _decoded(index: int, pw: int, ph: int, outs: list[str]) -> str:
 
 
 def _fade(
-    fade: Transition, old: str, new: str, blanks: list[str], fps: int, out: str
+    fade: Transition, old: str, new: str, blank: list[str] | None, fps: int, out: str
 ) -> tuple[list[str], list[str]]:
     """The chains of one transition and the pieces it adds to the concatenation: a
-    cross-dissolve, or for a new slide old → background → new (taking two of `blanks`),
-    never two layouts on top of each other."""
-    if not (fade.opens and blanks):
+    cross-dissolve, or for a new slide old → background → new (two more uses of the
+    `blank` picture's labels), never two layouts on top of each other."""
+    if not (fade.opens and blank is not None):
         return _dissolve(old, new, fade.frames, fps, out), [f"[{out}]"]
-    first, second = blanks.pop(0), blanks.pop(0)
+    first, second = f"b{len(blank)}", f"b{len(blank) + 1}"
+    blank += [first, second]
     half = fade.frames // 2
     chains = [
         *_dissolve(old, first, half, fps, f"{out}a"),
@@ -225,18 +283,26 @@ def _still(label: str, frames: int, fps: int, out: str) -> str:
     )
 
 
-def _left_chain(plan: ComposePlan, box: Box, pw: int, ph: int) -> str:
-    x, y = crop_expr(plan.crop, "x"), crop_expr(plan.crop, "y")
+def _left_chain(plan: ComposePlan, box: Box, pw: int, ph: int, offset: float) -> str:
+    x, y = crop_expr(plan.crop, "x", offset), crop_expr(plan.crop, "y", offset)
+    # a later part's first frame is its time 0: `start_time` keeps every part on the
+    # same grid of frames, so the parts join without a frame lost or repeated
+    fps = f"fps={plan.fps}:start_time=0" if offset else f"fps={plan.fps}"
     return (
-        f"[0:v]fps={plan.fps},crop={box.w}:{box.h}:x='{x}':y='{y}',"
+        f"[0:v]{fps},crop={box.w}:{box.h}:x='{x}':y='{y}',"
         f"scale={pw}:{ph}:flags=bicubic,setsar=1,format=yuv420p,"
         f"tpad=stop_mode=clone:stop_duration={plan.duration:.3f}[left]"
     )
 
 
 def encoder_args(plan: ComposePlan) -> list[str]:
+    return [*video_args(plan, keyframe_times(plan)), *audio_codec_args(plan),
+            "-movflags", "+faststart"]  # fmt: skip
+
+
+def video_args(plan: ComposePlan, keys: list[float]) -> list[str]:
+    """The picture's encoder, with a keyframe at each of `keys` (seconds)."""
     q = plan.quality
-    keys = keyframe_times(plan)
     if plan.encoder == "nvenc":
         video = [
             "-c:v",
@@ -262,6 +328,12 @@ def encoder_args(plan: ComposePlan) -> list[str]:
         "-r",
         str(plan.fps),
         *(["-force_key_frames", ",".join(f"{t:.3f}" for t in keys)] if keys else []),
+    ]
+
+
+def audio_codec_args(plan: ComposePlan) -> list[str]:
+    q = plan.quality
+    return [
         "-c:a",
         "aac",
         # At 96-128 kb/s the fast coder is transparent for speech and encodes 48 kHz in
@@ -274,8 +346,6 @@ def encoder_args(plan: ComposePlan) -> list[str]:
         # The source's channels are kept (mono speech stays mono: stereo would cost
         # encode time and gain nothing); surround is folded down.
         *(["-ac", "2"] if plan.audio_channels > 2 else []),
-        "-movflags",
-        "+faststart",
     ]
 
 
@@ -296,29 +366,18 @@ def burned(captions: Path) -> str:
     return f"subtitles=filename={path}:force_style='{BURN_STYLE}'"
 
 
-def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg") -> list[str]:
-    # Filter threads let crop/scale/xfade run beside the decoder and x264 rather than
-    # in their thread: on two cores this is the difference between 1.2x and 1.0x the floor.
-    args = [
-        ffmpeg,
-        "-nostdin",
-        "-hide_banner",
-        "-v",
-        "error",
-        "-y",
-        "-filter_complex_threads",
-        str(plan.threads),
-    ]
-    if plan.loop_video:
-        args += ["-stream_loop", "-1"]
-    args += ["-i", str(plan.video.absolute())]
-    for cue in plan.slides:
-        args += ["-i", str(cue.png.absolute())]
-    if plan.blank is not None:
-        args += ["-i", str(plan.blank.absolute())]
-    if plan.audio != plan.video:
-        args += ["-i", str(plan.audio.absolute())]
-    extra = []  # the soft captions and the chapters, after every picture and sound input
+def _head(ffmpeg: str) -> list[str]:
+    return [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y"]
+
+
+def _tail(output: Path) -> list[str]:
+    return ["-progress", "pipe:1", "-nostats", "-f", "mp4", str(output.absolute())]
+
+
+def _captions_and_chapters(plan: ComposePlan, args: list[str]) -> list[str]:
+    """Adds the soft captions' and the chapters' inputs to `args` (after every picture
+    and sound input); the options that map them."""
+    extra = []
     if plan.captions is not None and not plan.burn_captions:
         extra += ["-map", f"{args.count('-i')}:s", "-c:s", "mov_text",
                   "-metadata:s:s:0", f"language={plan.captions_language}"]  # fmt: skip
@@ -326,7 +385,47 @@ def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg") -> list[str]:
     if plan.chapters is not None:
         extra += ["-map_chapters", str(args.count("-i"))]
         args += ["-f", "ffmetadata", "-i", str(plan.chapters.absolute())]
-    args += [
+    return extra
+
+
+def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg", part: Part | None = None) -> list[str]:
+    """The whole video in one run; or a `part` of its picture alone (`audio_args` and
+    `join_args` make the rest)."""
+    # Filter threads let crop/scale/xfade run beside the decoder and x264 rather than
+    # in their thread: on two cores this is the difference between 1.2x and 1.0x the floor.
+    args = [*_head(ffmpeg), "-filter_complex_threads", str(plan.threads)]
+    if plan.loop_video:
+        args += ["-stream_loop", "-1"]
+    start = part.first / plan.fps if part else 0.0
+    if start:  # decoding starts at the keyframe before, frames before `start` are dropped
+        args += ["-ss", f"{start:.6f}"]
+    args += ["-i", str(plan.video.absolute())]
+    for cue in plan.slides:
+        args += ["-i", str(cue.png.absolute())]
+    if plan.blank is not None:
+        args += ["-i", str(plan.blank.absolute())]
+    if part is not None:
+        keys = [t - start for t in keyframe_times(plan) if start < t < _seconds(plan, part.end)]
+        length = (
+            ["-frames:v", str(part.end - part.first)]
+            if part.end is not None
+            else ["-t", f"{plan.duration - start:.6f}"]
+        )
+        return [
+            *args,
+            "-filter_complex",
+            build_filtergraph(plan, part),
+            "-map",
+            "[v]",
+            *length,
+            *video_args(plan, keys),
+            *_tail(part.output),
+        ]
+    if plan.audio != plan.video:
+        args += ["-i", str(plan.audio.absolute())]
+    extra = _captions_and_chapters(plan, args)
+    return [
+        *args,
         "-filter_complex",
         build_filtergraph(plan),
         "-map",
@@ -337,14 +436,60 @@ def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg") -> list[str]:
         "-t",
         f"{plan.duration:.3f}",
         *encoder_args(plan),
-        "-progress",
-        "pipe:1",
-        "-nostats",
-        "-f",
-        "mp4",
-        str(plan.output.absolute()),
+        *_tail(plan.output),
     ]
-    return args
+
+
+def _seconds(plan: ComposePlan, frame: int | None) -> float:
+    return plan.duration if frame is None else frame / plan.fps
+
+
+def audio_args(plan: ComposePlan, output: Path, ffmpeg: str = "ffmpeg") -> list[str]:
+    """The sound alone, levelled and encoded as in one run, for the parts' join."""
+    return [
+        *_head(ffmpeg),
+        "-i",
+        str(plan.audio.absolute()),
+        "-filter_complex",
+        f"[0:a:0]{audio_filters(plan)}[a]",
+        "-map",
+        "[a]",
+        "-t",
+        f"{plan.duration:.3f}",
+        *audio_codec_args(plan),
+        *_tail(output),
+    ]
+
+
+def join_args(plan: ComposePlan, listing: Path, audio: Path, ffmpeg: str = "ffmpeg") -> list[str]:
+    """The parts named in `listing` (ffmpeg's concat list) one after the other, the
+    sound, the captions and the chapters, copied into the output, its index first."""
+    args = [*_head(ffmpeg), "-f", "concat", "-safe", "0", "-i", str(listing.absolute())]
+    args += ["-i", str(audio.absolute())]
+    extra = _captions_and_chapters(plan, args)
+    return [
+        *args,
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        *extra,
+        "-c:v",
+        "copy",
+        "-c:a",
+        "copy",
+        "-t",
+        f"{plan.duration:.3f}",
+        "-movflags",
+        "+faststart",
+        *_tail(plan.output),
+    ]
+
+
+def concat_listing(parts: list[Part]) -> str:
+    """ffmpeg's concat list of the parts' files, quoted as it reads them."""
+    quoted = ("'" + str(p.output.absolute()).replace("'", "'\\''") + "'" for p in parts)
+    return "".join(f"file {q}\n" for q in quoted)
 
 
 def progress_parser(duration: float, report: Callable[[float], None]) -> Callable[[str], None]:
@@ -367,15 +512,58 @@ TRUNCATION_SIGNS = (
 )
 
 
-async def compose(plan: ComposePlan, on_progress: Callable[[float], None]) -> None:
-    args = build_args(plan, procs.find("ffmpeg"))
+async def compose(
+    plan: ComposePlan,
+    on_progress: Callable[[float], None],
+    parts: int = 1,
+    folder: Path | None = None,
+) -> None:
+    """Make `plan.output`: in one ffmpeg run, or with `parts` > 1 its picture in up to
+    that many parts side by side (in `folder`) and its sound beside them, then joined."""
+    ffmpeg = procs.find("ffmpeg")
     timeout = 120 + plan.duration * 6
+    pieces = split(plan, parts, folder or plan.output.parent)
+    if len(pieces) == 1:
+        on_line = progress_parser(plan.duration, on_progress)
+        await _run(build_args(plan, ffmpeg), timeout, on_line)
+        return
+    done = [0.0] * len(pieces)
+
+    def counted(i: int, length: float) -> Callable[[str], None]:
+        def report(fraction: float) -> None:
+            done[i] = fraction * length
+            on_progress(0.98 * sum(done) / plan.duration)
+
+        return progress_parser(length, report)
+
+    sound = pieces[0].output.with_name("sound.m4a")
+    listing = pieces[0].output.with_name("pictures.txt")
+    try:
+        await aio.together(
+            _run(audio_args(plan, sound, ffmpeg), timeout),
+            *(
+                _run(build_args(plan, ffmpeg, part), timeout, counted(i, _length(plan, part)))
+                for i, part in enumerate(pieces)
+            ),
+        )
+        listing.write_text(concat_listing(pieces), encoding="utf-8")
+        await _run(join_args(plan, listing, sound, ffmpeg), timeout)
+    finally:
+        for path in (sound, listing, *(part.output for part in pieces)):
+            path.unlink(missing_ok=True)
+    on_progress(1.0)
+
+
+def _length(plan: ComposePlan, part: Part) -> float:
+    return _seconds(plan, part.end) - part.first / plan.fps
+
+
+async def _run(
+    args: list[str], timeout: float, on_line: Callable[[str], None] | None = None
+) -> None:
     try:
         result = await procs.run(
-            args,
-            timeout=timeout,
-            what="ffmpeg composition",
-            on_stdout_line=progress_parser(plan.duration, on_progress),
+            args, timeout=timeout, what="ffmpeg composition", on_stdout_line=on_line
         )
     except ToolError as exc:
         raise JobError(
