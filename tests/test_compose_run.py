@@ -21,7 +21,7 @@ from presgend.pipeline.video import compose
 from presgend.pipeline.video.face import Box, CropSegment
 
 FPS = 30  # 1 s / 30 is no whole number of microseconds: where concat's rounding showed
-SECONDS = 12.0
+SECONDS = 12.1  # 363 frames: a seam whose time is no whole millisecond
 # 640x360 at 30 fps and ultrafast: the rate is what matters, not the size
 SMALL = Quality("small", 640, 360, 30, "ultrafast", 18, "p1", "64k")
 # (first frame, opens a new slide; else a build): starts that are no whole number of
@@ -121,10 +121,10 @@ def test_the_presenter_stays_on_its_own_frame_beside_many_slides(
 def test_a_picture_made_in_two_parts_is_the_one_made_in_one(
     coded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(compose, "PART_MIN_SECONDS", 4.0)  # 12 s: two parts
+    monkeypatch.setattr(compose, "PART_MIN_SECONDS", 4.0)  # 12.1 s: two parts
     plan = _plan(coded, tmp_path / "two" / "video.mp4")
     pieces = compose.split(plan, 2, tmp_path / "two")
-    assert len(pieces) == 2 and pieces[0].end is not None
+    assert len(pieces) == 2
     seam = pieces[0].end
     _compose(coded, tmp_path / "one", parts=1)
     progress = _compose(coded, tmp_path / "two", parts=2)
@@ -145,6 +145,13 @@ def test_a_picture_made_in_two_parts_is_the_one_made_in_one(
     assert float(info_two["format"]["duration"]) == pytest.approx(SECONDS, abs=0.05)
     assert info_two["streams"][0]["nb_read_frames"] == info_one["streams"][0]["nb_read_frames"]
     assert _sound(two) == _sound(one), "the sound is encoded as in one run"
+    times = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time",
+         "-of", "csv=p=0", str(two)],
+        capture_output=True, check=True, text=True,
+    ).stdout.split()  # fmt: skip
+    off = [t for t in map(float, times) if abs(t * FPS - round(t * FPS)) > 1e-3]
+    assert not off, f"frames off the 1/{FPS} s grid after the seam at {seam}: {off[:3]}"
     chapters = subprocess.run(
         ["ffprobe", "-v", "error", "-show_chapters", "-of", "csv=p=0", str(two)],
         capture_output=True, check=True, text=True,

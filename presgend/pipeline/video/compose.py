@@ -87,12 +87,17 @@ class ComposePlan:
 
 @dataclass(frozen=True)
 class Part:
-    """One stretch of the picture, frames [first, end) (to the talk's end for None),
-    encoded by an ffmpeg of its own beside the others'."""
+    """One stretch of the picture, frames [first, end), encoded by an ffmpeg of its own
+    beside the others'."""
 
     first: int
-    end: int | None
+    end: int
     output: Path
+
+
+def frame_count(plan: ComposePlan) -> int:
+    """The output's frames: those that start before its end (as ffmpeg's `-t` keeps)."""
+    return math.ceil(plan.duration * plan.fps - 1e-6)
 
 
 def split(plan: ComposePlan, count: int, folder: Path) -> list[Part]:
@@ -106,10 +111,10 @@ def split(plan: ComposePlan, count: int, folder: Path) -> list[Part]:
     first frame (a keyframe) costs nothing more; a fade is shorter than "near", so a
     seam never falls inside one.
     """
-    total = math.ceil(plan.duration * plan.fps - 1e-6)
+    total = frame_count(plan)
     count = max(1, min(count, int(plan.duration // PART_MIN_SECONDS)))
     if count == 1 or plan.encoder != "libx264" or plan.loop_video:
-        return [Part(0, None, plan.output)]
+        return [Part(0, total, plan.output)]
     fades = transitions(plan.slides, plan.crossfade, plan.build_fade, plan.fps)
     seams: list[int] = []
     for k in range(1, count):
@@ -118,10 +123,9 @@ def split(plan: ComposePlan, count: int, folder: Path) -> list[Part]:
         seam = min(near, key=lambda f: abs(f - ideal)) if near else ideal
         if seam > (seams[-1] if seams else 0) and seam < total:
             seams.append(seam)
-    ends: list[int | None] = [*seams, None]
     return [
         Part(first, end, folder / f"picture-{i}.mp4")
-        for i, (first, end) in enumerate(zip([0, *seams], ends, strict=True))
+        for i, (first, end) in enumerate(zip([0, *seams], [*seams, total], strict=True))
     ]
 
 
@@ -405,12 +409,9 @@ def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg", part: Part | None = No
     if plan.blank is not None:
         args += ["-i", str(plan.blank.absolute())]
     if part is not None:
-        keys = [t - start for t in keyframe_times(plan) if start < t < _seconds(plan, part.end)]
-        length = (
-            ["-frames:v", str(part.end - part.first)]
-            if part.end is not None
-            else ["-t", f"{plan.duration - start:.6f}"]
-        )
+        keys = [t - start for t in keyframe_times(plan) if start < t < part.end / plan.fps]
+        # a frame count, not -t: after -ss, -t kept one frame less than one run does
+        length = ["-frames:v", str(part.end - part.first)]
         return [
             *args,
             "-filter_complex",
@@ -438,10 +439,6 @@ def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg", part: Part | None = No
         *encoder_args(plan),
         *_tail(plan.output),
     ]
-
-
-def _seconds(plan: ComposePlan, frame: int | None) -> float:
-    return plan.duration if frame is None else frame / plan.fps
 
 
 def audio_args(plan: ComposePlan, output: Path, ffmpeg: str = "ffmpeg") -> list[str]:
@@ -486,10 +483,16 @@ def join_args(plan: ComposePlan, listing: Path, audio: Path, ffmpeg: str = "ffmp
     ]
 
 
-def concat_listing(parts: list[Part]) -> str:
-    """ffmpeg's concat list of the parts' files, quoted as it reads them."""
-    quoted = ("'" + str(p.output.absolute()).replace("'", "'\\''") + "'" for p in parts)
-    return "".join(f"file {q}\n" for q in quoted)
+def concat_listing(parts: list[Part], fps: int) -> str:
+    """ffmpeg's concat list of the parts' files, quoted as it reads them, each with its
+    exact length: the demuxer would otherwise start the next part where the MP4's header
+    says this one ends, rounded up to a millisecond (a part of 505 frames at 30 fps is
+    16.834 s there), and every later frame would lie off the frame grid."""
+    lines = []
+    for part in parts:
+        lines.append("file '" + str(part.output.absolute()).replace("'", "'\\''") + "'")
+        lines.append(f"duration {(part.end - part.first) / fps:.6f}")
+    return "".join(f"{line}\n" for line in lines)
 
 
 def progress_parser(duration: float, report: Callable[[float], None]) -> Callable[[str], None]:
@@ -546,7 +549,7 @@ async def compose(
                 for i, part in enumerate(pieces)
             ),
         )
-        listing.write_text(concat_listing(pieces), encoding="utf-8")
+        listing.write_text(concat_listing(pieces, plan.fps), encoding="utf-8")
         await _run(join_args(plan, listing, sound, ffmpeg), timeout)
     finally:
         for path in (sound, listing, *(part.output for part in pieces)):
@@ -555,7 +558,7 @@ async def compose(
 
 
 def _length(plan: ComposePlan, part: Part) -> float:
-    return _seconds(plan, part.end) - part.first / plan.fps
+    return (part.end - part.first) / plan.fps
 
 
 async def _run(
