@@ -410,7 +410,8 @@ def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg", part: Part | None = No
         args += ["-i", str(plan.blank.absolute())]
     if part is not None:
         keys = [t - start for t in keyframe_times(plan) if start < t < part.end / plan.fps]
-        # a frame count, not -t: after -ss, -t kept one frame less than one run does
+        # a frame count, not -t, whose last frame hangs on how long the input's last frame
+        # lasts (after -ss it kept one frame less than one run did)
         length = ["-frames:v", str(part.end - part.first)]
         return [
             *args,
