@@ -181,6 +181,12 @@ def test_one_part_where_parts_would_not_pay() -> None:
     assert whole == compose.Part(0, 1800, plan.output)
     # no fade near the middle: the seam is the middle
     assert [p.first for p in compose.split(_plan([0.0]), 2, Path("/w"))] == [0, 900]
+    # a fade far from the middle is not waited for: the longest part sets the time
+    assert compose.split(_plan([0.0, 33.0]), 2, Path("/w"))[1].first == 900
+    # a long fade holding the middle: the seam is its end (fades 1.6 s from 29.2 s)
+    slow = dataclasses.replace(_plan([0.0, 30.0]), crossfade=3.2)
+    assert compose.transitions(slow.slides, 3.2, 0.2, 30)[0].end == 948
+    assert compose.split(slow, 2, Path("/w"))[1].first == 948
 
 
 def test_a_later_part_keeps_the_talk_s_time_for_the_crop_and_the_captions() -> None:

@@ -107,20 +107,25 @@ def split(plan: ComposePlan, count: int, folder: Path) -> list[Part]:
     One ffmpeg leaves about a fifth of two cores idle: its main thread decodes, filters
     and feeds x264 in turn, and x264's threads wait on it. Two, each on half the talk,
     keep both cores busy (the 90 s talk: 12.0 s instead of 14.1, the same CPU time).
-    A seam is put on the keyframe that ends a fade where one is near, so the part's
-    first frame (a keyframe) costs nothing more; a fade is shorter than "near", so a
-    seam never falls inside one.
+    A seam is put on the keyframe that ends a fade where one is near (within 2 s and a
+    twentieth of a part), so the part's first frame (a keyframe) costs nothing more, and
+    never inside a fade: each part holds its fades whole.
     """
     total = frame_count(plan)
     count = max(1, min(count, int(plan.duration // PART_MIN_SECONDS)))
     if count == 1 or plan.encoder != "libx264" or plan.loop_video:
         return [Part(0, total, plan.output)]
     fades = transitions(plan.slides, plan.crossfade, plan.build_fade, plan.fps)
+    # near enough: the longest part sets the time, and a keyframe more costs a few KB
+    near = min(2 * plan.fps, total / count / 20)
     seams: list[int] = []
     for k in range(1, count):
         ideal = round(total * k / count)
-        near = [f.end for f in fades if abs(f.end - ideal) <= total / count / 4]
-        seam = min(near, key=lambda f: abs(f - ideal)) if near else ideal
+        near_ends = [f.end for f in fades if abs(f.end - ideal) <= near]
+        seam = min(near_ends, key=lambda f: abs(f - ideal)) if near_ends else ideal
+        for fade in fades:  # a long fade (crossfade_seconds) may hold the middle
+            if fade.begin < seam < fade.end:
+                seam = fade.end
         if seam > (seams[-1] if seams else 0) and seam < total:
             seams.append(seam)
     return [
