@@ -177,6 +177,8 @@ def test_one_part_where_parts_would_not_pay() -> None:
     assert len(compose.split(dataclasses.replace(plan, duration=29.0), 2, Path("/w"))) == 1
     assert len(compose.split(dataclasses.replace(plan, encoder="nvenc"), 2, Path("/w"))) == 1
     assert len(compose.split(dataclasses.replace(plan, loop_video=True), 2, Path("/w"))) == 1
+    high = dataclasses.replace(plan, quality=QUALITIES["high"])  # two 1080p runs: over 1 GB
+    assert len(compose.split(high, 2, Path("/w"))) == 1
     (whole,) = compose.split(plan, 1, Path("/w"))
     assert whole == compose.Part(0, 1800, plan.output)
     # no fade near the middle: the seam is the middle

@@ -23,10 +23,13 @@ from presgend.pipeline.video.probe import TRUNCATED, ffprobe_json
 CROP_RAMP_SECONDS = 0.6
 DURATION_TOLERANCE = 0.1
 BUILD_FADE = 0.2
-# Parts of the picture encoded side by side (`split`), each by an ffmpeg of about 180 MB.
-# Two parts of 18 s still paid: a 36 s talk took 9.6-10.1 s instead of 10.5-10.6.
+# Parts of the picture encoded side by side (`split`), each by an ffmpeg of about 180 MB
+# at 720p. Two parts of 18 s still paid: a 36 s talk took 9.6-10.1 s instead of 10.5-10.6.
+# At 1080p (high: x264 medium, its lookahead of full frames) the 90 s talk's tree peaked at
+# 1282 MB in two parts against 801 MB in one, past the 1 GB budget: high stays one run.
 PARTS = 2
 PART_MIN_SECONDS = 15.0
+PART_MAX_PIXELS = 1280 * 720
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ def split(plan: ComposePlan, count: int, folder: Path) -> list[Part]:
     """
     total = frame_count(plan)
     count = max(1, min(count, int(plan.duration // PART_MIN_SECONDS)))
-    if count == 1 or plan.encoder != "libx264" or plan.loop_video:
+    big = plan.quality.width * plan.quality.height > PART_MAX_PIXELS
+    if count == 1 or plan.encoder != "libx264" or plan.loop_video or big:
         return [Part(0, total, plan.output)]
     fades = transitions(plan.slides, plan.crossfade, plan.build_fade, plan.fps)
     # near enough: the longest part sets the time, and a keyframe more costs a few KB
