@@ -61,6 +61,7 @@ def timed_words(segments: list[Segment]) -> list[tuple[Word, int]]:
 
 
 _DOMAIN = re.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?:/\S*)?$", re.IGNORECASE)
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")  # a word of a keyword title: letters first
 
 
 def rejoined(words: list[tuple[Word, int]]) -> list[tuple[Word, int]]:
@@ -500,7 +501,8 @@ def _keyword_title(
 ) -> str:
     """Two or three distinctive words in spoken order, when no noun phrase will do."""
     spoken = [s for s in group if not lexicon.is_courtesy(s.text)] or group
-    words = [w for s in spoken for w in re.findall(r"[^\W\d_][\w'’-]*", s.text)]
+    said = [_WORD.findall(s.text) for s in spoken]
+    words = [w for sentence in said for w in sentence]
     seen: dict[str, str] = {}
     for w in words:
         if len(w) > 3 and w.lower() not in lexicon.STOPWORDS:
@@ -508,7 +510,7 @@ def _keyword_title(
     ranked = sorted(seen, key=lambda k: -idf.get(k, 1.0))
     for size in (2, 3):
         pick = [seen[k] for k in seen if k in ranked[:size]]
-        joined = _said_between(spoken, pick) or (
+        joined = _said_between(said, pick) or (
             " and ".join(pick) if size == 2 and language.startswith("en") else " ".join(pick)
         )
         title = phrases.title_case(joined, language)
@@ -517,11 +519,11 @@ def _keyword_title(
     return phrases.title_case(" ".join(words[:4]), language) or f"Part {len(used) + 1}"
 
 
-def _said_between(spoken: list[Sentence], pick: list[str]) -> str:
-    """The words of one sentence from the first picked word to the last, when that is at
-    most four words: "Take your hand", not "Take and Hand", which nobody said."""
-    for sentence in spoken:
-        words = re.findall(r"[^\W\d_][\w'’-]*", sentence.text)
+def _said_between(said: list[list[str]], pick: list[str]) -> str:
+    """The words of one sentence (of `said`, each sentence's words) from the first picked
+    word to the last, when that is at most four words: "Take your hand", not "Take and
+    Hand", which nobody said."""
+    for words in said:
         where = [i for i, w in enumerate(words) if w in pick]
         if where and {words[i] for i in where} == set(pick) and where[-1] - where[0] < 4:
             return " ".join(words[where[0] : where[-1] + 1])
