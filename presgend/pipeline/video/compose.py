@@ -97,9 +97,13 @@ class Part:
     end: int
     output: Path
 
+    @property
+    def frames(self) -> int:
+        return self.end - self.first
+
 
 def frame_count(plan: ComposePlan) -> int:
-    """The output's frames: those that start before its end (as ffmpeg's `-t` keeps)."""
+    """The output's frames: those that start before its end."""
     return math.ceil(plan.duration * plan.fps - 1e-6)
 
 
@@ -222,7 +226,7 @@ def _right_chains(plan: ComposePlan, pw: int, ph: int, first: int, end: int | No
     Chaining `xfade` over whole-length slide streams costs per-frame work for the full
     video; here `xfade` only runs inside each transition and the holds are a decoded
     frame repeated. Lengths are whole frames, so nothing drifts over many slides. A
-    part's ends never fall inside a fade (`seams`); a hold is cut to the part.
+    part's ends never fall inside a fade (`split`); a hold is cut to the part.
     """
     fps, cues = plan.fps, plan.slides
     count = len(cues)
@@ -421,7 +425,7 @@ def build_args(plan: ComposePlan, ffmpeg: str = "ffmpeg", part: Part | None = No
         keys = [t - start for t in keyframe_times(plan) if start < t < part.end / plan.fps]
         # a frame count, not -t, whose last frame hangs on how long the input's last frame
         # lasts (after -ss it kept one frame less than one run did)
-        length = ["-frames:v", str(part.end - part.first)]
+        length = ["-frames:v", str(part.frames)]
         return [
             *args,
             "-filter_complex",
@@ -501,7 +505,7 @@ def concat_listing(parts: list[Part], fps: int) -> str:
     lines = []
     for part in parts:
         lines.append("file '" + str(part.output.absolute()).replace("'", "'\\''") + "'")
-        lines.append(f"duration {(part.end - part.first) / fps:.6f}")
+        lines.append(f"duration {part.frames / fps:.6f}")
     return "".join(f"{line}\n" for line in lines)
 
 
@@ -555,7 +559,7 @@ async def compose(
         await aio.together(
             _run(audio_args(plan, sound, ffmpeg), timeout),
             *(
-                _run(build_args(plan, ffmpeg, part), timeout, counted(i, _length(plan, part)))
+                _run(build_args(plan, ffmpeg, part), timeout, counted(i, part.frames / plan.fps))
                 for i, part in enumerate(pieces)
             ),
         )
@@ -565,10 +569,6 @@ async def compose(
         for path in (sound, listing, *(part.output for part in pieces)):
             path.unlink(missing_ok=True)
     on_progress(1.0)
-
-
-def _length(plan: ComposePlan, part: Part) -> float:
-    return (part.end - part.first) / plan.fps
 
 
 async def _run(
