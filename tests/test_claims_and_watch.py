@@ -15,7 +15,7 @@ import pytest
 
 from presgend.backends.folder import claims
 from presgend.core import config as config_mod
-from presgend.core import hardware, inputs
+from presgend.core import hardware, inputs, owners
 from presgend.core.errors import ClaimLost
 from presgend.daemon import watcher
 from presgend.ops import units
@@ -81,7 +81,7 @@ def test_a_dead_local_owner_is_reclaimed_without_waiting(tmp_path: Path) -> None
     assert claim is not None
     proc = subprocess.Popen(["true"])
     proc.wait()
-    owner = {"host": claims.HOST, "pid": proc.pid, "pid_started": 1.0, "job_id": "job-1"}
+    owner = {"host": owners.HOST, "pid": proc.pid, "pid_started": 1.0, "job_id": "job-1"}
     (claim.folder / "lease").write_text(json.dumps(owner))
     assert claims.reclaim_stale(inbox, 3600.0, mine=set()) == ["a.mp4"]
 

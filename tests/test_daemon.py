@@ -191,12 +191,15 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(
     assert [n for n in visible(tmp_path / "outbox") if n.endswith(".mp4")] == []
     left = [p.name for p in (tmp_path / "tmp").glob("presgend-*")]
     assert len(left) == 1, "the killed job's work folder stays until a daemon sweeps it"
+    staged = [p.name for p in (tmp_path / "outbox" / ".presgend-tmp").iterdir()]
+    assert len(staged) == 1, "and so does its staging folder in the outbox"
     second = DaemonProcess(tmp_path, "second", env=tmp)  # draft: only the first run must last
     try:
         second.wait_for(lambda: second.events("job_succeeded"), 180, "the reclaimed job")
         reclaimed = second.events("claim_reclaimed")
         assert len(reclaimed) == 1 and reclaimed[0]["reason"] == "owner gone"
         assert [e["folders"] for e in second.events("work_folders_cleaned")] == [left]
+        assert [e["runs"] for e in second.events("staging_cleaned")] == [staged]
     finally:
         assert second.stop() == 0
         watcher.stop()

@@ -112,9 +112,11 @@ class Housekeeping:
             return
         if restored:
             self.intake.requeue(restored)
-        stale = publish.remove_stale_staging(self.config.paths.outbox, lease)
-        if stale:
-            log.info("staging_cleaned", files=stale)
+        outbox = self.config.paths.outbox
+        for folder in [outbox, *(outbox / name for name in self.config.presets)]:
+            stale = publish.remove_stale_staging(folder, lease)  # only runs that died
+            if stale:
+                log.info("staging_cleaned", outbox=str(folder), runs=stale)
         orphans = workdir.sweep()  # the work folders of jobs killed on this machine
         if orphans:
             log.info("work_folders_cleaned", folders=orphans)

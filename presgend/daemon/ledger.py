@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from presgend.backends.folder import claims
-from presgend.core import inputs, logs
+from presgend.core import inputs, logs, owners
 from presgend.core.config import Config
 from presgend.pipeline import publish
 from presgend.pipeline.report import now_iso
@@ -184,7 +184,7 @@ def downloading(inbox: Path, relative: str) -> Path:
     folder = downloads_dir(inbox)
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(relative.encode()).hexdigest()[:16]
-    marker = folder / f"{digest}.{claims.HOST}.{os.getpid()}.{time.monotonic_ns()}"
+    marker = folder / f"{digest}.{owners.HOST}.{os.getpid()}.{time.monotonic_ns()}"
     marker.write_text(relative, encoding="utf-8")
     return marker
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from presgend.backends.folder import claims
-from presgend.core import inputs, logs
+from presgend.core import inputs, logs, owners
 from presgend.core.config import Config
 from presgend.core.errors import JobError
 from presgend.core.settings import Settings
@@ -239,7 +239,7 @@ class Outcomes:
             except OSError:
                 return None, None  # no index (a read-only share): run without the marker
             with os.fdopen(fd, "w") as f:
-                f.write(json.dumps({"job_id": job_id, "host": claims.HOST}))
+                f.write(json.dumps({"job_id": job_id, "host": owners.HOST}))
             return None, marker
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from presgend.backends.folder import claims
-from presgend.core import inputs
+from presgend.core import inputs, owners
 from presgend.core.config import Config
 from presgend.pipeline import publish
 
@@ -23,7 +23,7 @@ def state_dir(inbox: Path) -> Path:
 
 
 def state_file(inbox: Path) -> Path:
-    return state_dir(inbox) / f"{claims.HOST}.{os.getpid()}.json"
+    return state_dir(inbox) / f"{owners.HOST}.{os.getpid()}.json"
 
 
 def write(inbox: Path, snapshot: dict[str, Any]) -> None:
@@ -54,7 +54,7 @@ def collect(config: Config) -> dict[str, Any]:
             recent += data.get("recent", [])
             alive = not data.get("stopped") and now - data.get("updated", 0) < STALE_AFTER
             owner = {"host": data.get("host"), "pid": data.get("pid")}
-            if alive and claims.owner_dead(owner):
+            if alive and owners.owner_dead(owner):
                 alive = False
             if alive:
                 daemons.append(data)

@@ -21,7 +21,7 @@ from typing import Any
 
 from presgend import backends
 from presgend.backends.folder import claims
-from presgend.core import aio, hardware, logs
+from presgend.core import aio, hardware, logs, owners
 from presgend.core import config as config_mod
 from presgend.core.config import Config
 from presgend.core.errors import ConfigError
@@ -271,7 +271,7 @@ class Daemon:
 
     def _snapshot(self, *, stopped: bool = False) -> dict[str, Any]:
         return {
-            "host": claims.HOST,
+            "host": owners.HOST,
             "pid": os.getpid(),
             "started_at": self.started_at,
             "updated": time.time(),

@@ -17,6 +17,7 @@ import errno
 import hmac
 import ipaddress
 import json
+import os
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -47,6 +48,9 @@ log = logs.get("presgend.http")
 
 UNAUTHORIZED = "A valid bearer token is needed: send it as `Authorization: Bearer <token>`."
 NOT_FOUND = "There is no job with this id."
+# a download marker is touched this often while its file is sent; retention spares files
+# whose marker is fresher than two minutes (ledger.being_downloaded)
+DOWNLOAD_BEAT_SECONDS = 30.0
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
     "media-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; "
@@ -298,8 +302,18 @@ class Tracked(FileResponse):
         self.marker = marker
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        last = time.monotonic()
+
+        async def sending(message: Any) -> None:
+            nonlocal last
+            if time.monotonic() - last > DOWNLOAD_BEAT_SECONDS:  # a long download stays fresh
+                last = time.monotonic()
+                with contextlib.suppress(OSError):
+                    os.utime(self.marker)
+            await send(message)
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, sending)
         finally:
             self.marker.unlink(missing_ok=True)
 

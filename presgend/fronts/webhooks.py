@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from presgend.backends.folder import claims
-from presgend.core import aio, logs
+from presgend.core import aio, logs, owners
 from presgend.core.config import Config, WebhooksConfig
 from presgend.core.settings import Settings
 from presgend.pipeline import publish
@@ -115,7 +115,7 @@ class Webhooks:
 
     def take(self, path: Path) -> Path | None:
         """A pending delivery taken by rename (another daemon may take it first)."""
-        taken = path.with_name(f"{path.stem}.sending.{claims.HOST}.{os.getpid()}")
+        taken = path.with_name(f"{path.stem}.sending.{owners.HOST}.{os.getpid()}")
         try:
             os.rename(path, taken)
         except OSError:
@@ -131,7 +131,7 @@ class Webhooks:
         now = claims.share_now(self.folder)
         for taken in self.folder.glob("*.sending.*"):
             host, _, pid = taken.name.split(".sending.")[1].rpartition(".")
-            gone = pid.isdigit() and claims.owner_dead({"host": host, "pid": int(pid)})
+            gone = pid.isdigit() and owners.owner_dead({"host": host, "pid": int(pid)})
             with contextlib.suppress(OSError):
                 if gone or now - taken.stat().st_mtime > stale_after:
                     self.give_back(taken)
@@ -142,6 +142,9 @@ class Webhooks:
     async def deliver(self, taken: Path, limit: asyncio.Semaphore) -> None:
         try:
             async with limit:
+                # its age counts from now: one that waited here behind others is not a
+                # dead daemon's (another host would send it a second time)
+                os.utime(taken)
                 delivery = json.loads(taken.read_text(encoding="utf-8"))
                 cfg = self.config.webhooks
                 delivery["attempts"] += 1

@@ -547,7 +547,24 @@ class Job:
         # not clear the folder the next run is composing into (the queue retries a job
         # under its id)
         run = f"{self.record.job_id}.{os.getpid()}.{id(self):x}"
-        temp = publish.staging_dir(self.outbox, run) / "video.mp4"
+        lease = self.config.jobs.lease_seconds
+        async with publish.staging(self.outbox, run, lease) as staged:
+            return await self.compose_into(
+                staged / "video.mp4", info, source, framing, transcript, sections, deck, work, level
+            )
+
+    async def compose_into(
+        self,
+        temp: Path,
+        info: probe.MediaInfo,
+        source: compose.PresenterSource,
+        framing: face.Framing,
+        transcript: transcribe.Transcript,
+        sections: list[summarize.Section],
+        deck: slides.Deck,
+        work: Path,
+        level: loudness.Leveling | None,
+    ) -> dict[str, Any]:
         chapters = subtitles.chapters([(s.start, s.title) for s in sections], info.duration)
         plan = self.compose_plan(info, source, framing, transcript, deck, level, temp)
         plan = dataclasses.replace(
@@ -573,9 +590,6 @@ class Job:
         except BaseException:
             await asyncio.gather(deck_bytes, return_exceptions=True)  # its thread ends first
             raise
-        finally:
-            temp.unlink(missing_ok=True)
-            publish.release_staging(self.outbox, run)
         outputs = await self.beside(
             video.stem, transcript, sections, chapters, await deck_bytes, verified.duration
         )

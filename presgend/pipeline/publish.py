@@ -17,11 +17,12 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import tempfile
-import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+from presgend.core import owners
 
 STAGING = ".presgend-tmp"
 PUBLISHING = ".presgend-publishing"
@@ -36,16 +37,15 @@ SUFFIXES = (  # what one job publishes
 )
 
 
-def staging_dir(outbox: Path, job_id: str) -> Path:
-    """A job's own folder under the outbox's staging folder. Each job has its own, so
-    one job tidying up never removes the folder another job is about to write into."""
-    path = outbox / STAGING / job_id
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def release_staging(outbox: Path, job_id: str) -> None:
-    shutil.rmtree(outbox / STAGING / job_id, ignore_errors=True)
+@contextlib.asynccontextmanager
+async def staging(outbox: Path, run: str, lease_seconds: float) -> AsyncIterator[Path]:
+    """A run's own folder under the outbox's staging folder, from its encode until its
+    report is out. Each run has its own, so one tidying up never removes the folder
+    another is writing into; it is owned (`owners.held`: locked, and its lease beaten),
+    so housekeeping on this host or another removes it only once its run has died,
+    however long the encode leaves it untouched."""
+    async with owners.held(outbox / STAGING / run, lease_seconds) as owned:
+        yield owned.folder
     cleanup_staging(outbox)
 
 
@@ -62,7 +62,7 @@ def publish_video(temp: Path, outbox: Path, stem: str, key: str = "") -> Path:
         if _taken(final):
             continue
         if key:
-            _note(outbox, key, final)
+            _note(outbox, key, final, temp.parent.name)
         try:
             os.link(temp, final)
         except FileExistsError:
@@ -83,9 +83,10 @@ def _marker(outbox: Path, key: str) -> Path:
     return outbox / PUBLISHING / f"{key}.json"
 
 
-def _note(outbox: Path, key: str, video: Path) -> None:
+def _note(outbox: Path, key: str, video: Path, run: str) -> None:
     names = [video.stem + suffix for suffix in SUFFIXES]
-    write_atomic(_marker(outbox, key), json.dumps({"video": video.name, "files": names}))
+    note = {"video": video.name, "files": names, "run": run}
+    write_atomic(_marker(outbox, key), json.dumps(note))
 
 
 def published(outbox: Path, key: str) -> None:
@@ -97,11 +98,15 @@ def published(outbox: Path, key: str) -> None:
 
 
 def discard_partial(outbox: Path, key: str) -> list[str]:
-    """Remove what an interrupted run of input `key` published without its report."""
+    """Remove what an interrupted run of input `key` published without its report; a
+    run still publishing (its staging folder still owned) is left alone."""
     marker = _marker(outbox, key)
     try:
         noted = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return []
+    run = noted.get("run")
+    if isinstance(run, str) and run and owners.maybe_alive(outbox / STAGING / run):
         return []
     names = [n for n in noted.get("files", []) if "/" not in n and not n.startswith(".")]
     if any(n.endswith(".report.json") and (outbox / n).exists() for n in names):
@@ -154,20 +159,11 @@ def cleanup_staging(outbox: Path) -> None:
         (outbox / STAGING).rmdir()
 
 
-def remove_stale_staging(outbox: Path, older_than: float) -> list[str]:
-    """Delete job folders nothing has written to for `older_than` seconds (left by a
-    process that was killed); a live job's encoder touches its file continuously."""
-    folder = outbox / STAGING
-    removed = []
-    now = time.time()
-    with contextlib.suppress(OSError):
-        for job in folder.iterdir():
-            with contextlib.suppress(OSError):
-                newest = max([p.stat().st_mtime for p in job.iterdir()] + [job.stat().st_mtime])
-                if now - newest > older_than:
-                    shutil.rmtree(job, ignore_errors=True)
-                    removed.append(job.name)
-    return removed
+def remove_stale_staging(outbox: Path, lease_seconds: float) -> list[str]:
+    """Delete the staging folders of runs that died (a lock nobody holds on this host, a
+    lease older than `lease_seconds` from another); never a live run's, however long
+    its encode has left the folder untouched."""
+    return owners.sweep(outbox / STAGING, lease_seconds)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:

@@ -20,7 +20,6 @@ import errno
 import json
 import os
 import shutil
-import socket
 import stat
 import time
 import uuid
@@ -28,9 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
-from presgend.core import logs
+from presgend.core import logs, owners
 from presgend.core.errors import ClaimLost
 
 log = logs.get("presgend.claims")
@@ -38,7 +35,6 @@ log = logs.get("presgend.claims")
 CONTROL = ".presgend"
 LEASE, FENCE = "lease", "publishing"
 CONTROL_FILES = (LEASE, FENCE)  # a claim folder's own files, beside the job's
-HOST = socket.gethostname().split(".")[0] or "host"
 
 
 def control_dir(inbox: Path) -> Path:
@@ -86,7 +82,7 @@ class Claim:
 
 
 def new_claim_name() -> str:
-    return f"{HOST}.{os.getpid()}.{uuid.uuid4().hex[:12]}"
+    return f"{owners.HOST}.{os.getpid()}.{uuid.uuid4().hex[:12]}"
 
 
 def claim(
@@ -98,9 +94,7 @@ def claim(
     folder = (into or claims_dir(inbox)) / new_claim_name()
     folder.mkdir(parents=True)
     owner = {
-        "host": HOST,
-        "pid": os.getpid(),
-        "pid_started": _process_start(os.getpid()),
+        **owners.me(),
         "job_id": job_id,
         "main": main,
         "claimed_at": time.time(),
@@ -119,13 +113,6 @@ def claim(
     return Claim(folder, main, taken)
 
 
-def _process_start(pid: int) -> float:
-    try:
-        return float(psutil.Process(pid).create_time())
-    except psutil.Error:
-        return 0.0
-
-
 def owner_of(folder: Path) -> dict[str, Any]:
     for name in (LEASE, FENCE):
         with contextlib.suppress(OSError, ValueError):
@@ -135,28 +122,9 @@ def owner_of(folder: Path) -> dict[str, Any]:
     return {}
 
 
-def owner_dead(owner: dict[str, Any]) -> bool:
-    """True only when the owner ran on this host and that process is gone."""
-    if owner.get("host") != HOST or not isinstance(owner.get("pid"), int):
-        return False
-    pid = owner["pid"]
-    if pid == os.getpid():
-        return False
-    if not psutil.pid_exists(pid):
-        return True
-    started = owner.get("pid_started") or 0.0
-    return bool(started) and abs(_process_start(pid) - started) > 1.0  # pid reused
-
-
 def share_now(inbox: Path) -> float:
     """The current time as the filesystem holding the inbox sees it."""
-    probe_file = control_dir(inbox) / f".clock-{HOST}.{os.getpid()}"
-    try:
-        probe_file.touch()
-        os.utime(probe_file)
-        return probe_file.stat().st_mtime
-    except OSError:
-        return time.time()
+    return owners.share_now(control_dir(inbox))
 
 
 def reclaim_stale(inbox: Path, lease_seconds: float, *, mine: set[str]) -> list[str]:
@@ -178,7 +146,7 @@ def reclaim_stale(inbox: Path, lease_seconds: float, *, mine: set[str]) -> list[
             except FileNotFoundError:
                 continue
         reclaiming = folder.name.startswith(".reclaim-")
-        dead = not reclaiming and owner_dead(owner_of(folder))
+        dead = not reclaiming and owners.owner_dead(owner_of(folder))
         if not (dead or age > lease_seconds):
             continue
         private = root / f".reclaim-{uuid.uuid4().hex[:12]}"

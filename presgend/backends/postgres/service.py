@@ -44,7 +44,7 @@ from presgend.backends.postgres.database import (
     retry_if_owned,
     where,
 )
-from presgend.core import inputs, logs
+from presgend.core import inputs, logs, owners
 from presgend.core.config import Config
 from presgend.core.errors import ClaimLost, JobError
 from presgend.daemon import ledger
@@ -78,7 +78,7 @@ class PostgresBackend:
         self.outcomes = parts.outcomes
         self.drained = asyncio.Event()  # --once: intake has handed everything over
         self.stopped = False
-        self.name = f"{claims.HOST}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+        self.name = f"{owners.HOST}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
         self.app: procrastinate.App | None = None
         self.runner: Any = None  # procrastinate's Worker
         self.owned: dict[str, tuple[int | None, int | None]] = {}  # job id: queue job, worker
@@ -322,7 +322,7 @@ class PostgresBackend:
         worker_id = getattr(self.runner, "worker_id", None)
         await self.app.connector.execute_query_async(
             query=QUERIES.beat,
-            name=self.name, host=claims.HOST, pid=os.getpid(), worker_id=worker_id,
+            name=self.name, host=owners.HOST, pid=os.getpid(), worker_id=worker_id,
             state=state,
         )  # fmt: skip
 
