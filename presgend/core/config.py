@@ -50,6 +50,10 @@ class JobsConfig:
     # and run once more; a second stall fails it
     stall_seconds: float = 300.0
     min_free_mb: int = 500  # no job starts while the outbox's disk has less free than this
+    # an input that failed through no fault of its own waits in the inbox this long
+    # before it runs again (presgend's own fault: 1x, 3x, 9x… this; the setup's: this)
+    retry_seconds: float = 300.0
+    retry_rounds: int = 3  # presgend's own fault this many times over: failed/, saying so
 
 
 @dataclass(frozen=True)
@@ -249,6 +253,13 @@ POSITIVE = {
     "link_ttl_hours",
 }
 PERCENT = {"cpu_percent", "memory_percent"}
+
+
+def cache_home() -> Path:
+    """presgend's cache folder: systemd's `CACHE_DIRECTORY` under the service, else
+    `$XDG_CACHE_HOME/presgend` or `~/.cache/presgend` (models, voices, speech)."""
+    base = os.environ.get("CACHE_DIRECTORY") or os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "presgend"
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Config:

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Literal
+
+# Whose fault a failure is, which decides where its input goes: "input" (the file is
+# bad: failed/, with a sentence about the file), "setup" (this machine lacks something
+# or is configured wrong: the input waits in the inbox until that is mended), "presgend"
+# (presgend itself or the machine under it: a missing temporary file, a killed program,
+# an internal error: the job runs again, and the input is never blamed).
+Fault = Literal["input", "setup", "presgend"]
 
 
 def causes(error: BaseException) -> Iterator[BaseException]:
@@ -17,6 +25,8 @@ def causes(error: BaseException) -> Iterator[BaseException]:
 
 class PresgendError(Exception):
     """Base class: `str(error)` is one plain sentence for the user."""
+
+    fault: Fault = "presgend"
 
 
 class ConfigError(PresgendError):
@@ -36,6 +46,8 @@ class PresetUnknown(PresgendError):
 class ToolMissing(PresgendError):
     """An external program presgend needs is not installed."""
 
+    fault: Fault = "setup"
+
 
 class ToolError(PresgendError):
     """An external program failed; the command line and the tail of its stderr are kept."""
@@ -52,11 +64,15 @@ class ToolError(PresgendError):
 
 
 class JobError(PresgendError):
-    """A job cannot go on. `phase` is where it stopped; `detail` is for the curious."""
+    """A job cannot go on. `phase` is where it stopped; `detail` is for the curious;
+    `fault` whose it is (the input's unless said otherwise)."""
 
-    def __init__(self, message: str, *, phase: str = "", detail: str = "") -> None:
+    def __init__(
+        self, message: str, *, phase: str = "", detail: str = "", fault: Fault = "input"
+    ) -> None:
         self.phase = phase
         self.detail = detail
+        self.fault = fault
         super().__init__(message)
 
 

@@ -22,12 +22,15 @@ from pathlib import Path
 from watchdog.observers.api import BaseObserver
 
 from presgend.backends.folder import claims
+from presgend.core import config as config_mod
 from presgend.core import inputs, logs
 from presgend.core.config import Config
-from presgend.core.errors import JobError
+from presgend.core.errors import JobError, PresetUnknown
 from presgend.core.settings import Settings
 from presgend.daemon import ledger, notify, watcher
+from presgend.inbox import waiting
 from presgend.pipeline.context import new_job_id
+from presgend.pipeline.video import transcribe
 
 log = logs.get("presgend.intake")
 
@@ -62,6 +65,7 @@ class Intake:
         self.next_rescan = 0.0
         self.preset_seen: dict[str, tuple[tuple[int, int], float]] = {}  # settling there
         self.subfolders_told: set[str] = set()  # subfolders with no preset, logged once
+        self.holds_told: dict[str, float] = {}  # inputs waiting, logged once per hold
         self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -297,11 +301,56 @@ class Intake:
             log.info("input_not_readable_yet", input=name, reason=why)
 
     def _queue(self, candidate: watcher.Candidate) -> None:
+        if self._held(candidate):
+            return
         self.settler.forget(candidate.name)
         self.ready[candidate.name] = candidate.signature
         log.info("input_settled", input=candidate.name, size=candidate.signature[1])
 
+    # -- inputs that wait --------------------------------------------------------------
+
+    def _held(self, candidate: watcher.Candidate) -> bool:
+        """Whether a settled input must wait in the inbox: a hold (inbox/waiting.py) is
+        on it, or it needs a speech model this machine lacks. It is looked at again
+        when the hold ends."""
+        name = candidate.name
+        note = waiting.held(self.inbox, name)
+        if note is None:
+            missing = self.missing_model(name)
+            if missing is not None:
+                seconds = self.config.jobs.retry_seconds
+                note = waiting.hold(self.inbox, name, missing, "setup", seconds)
+        if note is None:
+            return False
+        wait = max(1.0, note.until - waiting.now(self.inbox))
+        candidate.changed_at = self.clock() + wait - self.settler.settle_seconds
+        if self.holds_told.get(name) != note.until:
+            self.holds_told[name] = note.until
+            log.warning("input_waiting", input=name, reason=note.reason, fault=note.fault,
+                        retry_in_s=round(wait))  # fmt: skip
+        return True
+
+    def missing_model(self, name: str) -> str | None:
+        """Why a video with no transcript beside it cannot be recognised on this machine
+        (its speech model is not installed), or None."""
+        if inputs.classify(name) != "main" or not name.lower().endswith(inputs.VIDEO_SUFFIXES):
+            return None
+        sidecars = inputs.sidecars_of(self.inbox, name)
+        if any(s.lower().endswith(inputs.TRANSCRIPT_SUFFIXES) for s in sidecars):
+            return None
+        try:
+            cfg = config_mod.with_preset(self.config, ledger.preset_of(self.inbox, sidecars))
+        except PresetUnknown:
+            return None  # the job says so, in failed/
+        if transcribe.model_status(cfg.transcription)[0]:
+            return None
+        return transcribe.model_missing_message(cfg.transcription.model)
+
     def _settings_changed(self, before: Config, after: Config) -> None:
+        # the setup may be mended (a model named, a voice installed): look again now
+        if waiting.release_all(self.inbox, "setup"):
+            for candidate in self.settler.candidates.values():
+                candidate.changed_at = min(candidate.changed_at, self.clock())
         self.settler.settle_seconds = after.watch.settle_seconds
         if (before.watch.mode, before.watch.poll_interval) == (
             after.watch.mode,

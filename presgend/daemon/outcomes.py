@@ -23,6 +23,7 @@ from presgend.core.config import Config
 from presgend.core.errors import JobError
 from presgend.core.settings import Settings
 from presgend.daemon import ledger
+from presgend.inbox import waiting
 from presgend.pipeline import publish
 from presgend.pipeline.report import JobRecord, error_document, now_iso
 
@@ -54,6 +55,7 @@ class Outcomes:
     ) -> None:
         """A finished input: to the archive, or deleted without one; its `report` (when
         it was run, not cancelled after publishing) goes in the ledger."""
+        waiting.release(self.inbox, label.name)
         self._archive(claim)
         self.remember(job_id, label, "ok")
         if report is not None:
@@ -84,6 +86,7 @@ class Outcomes:
     ) -> None:
         """A failed job: its files to failed/ under a free stem, with the error document;
         what an interrupted run of it had published without a report is taken away."""
+        waiting.release(self.inbox, label.name)
         sha = document.get("input", {}).get("sha256", "")
         if sha:
             publish.discard_partial(self.config.paths.outbox, sha)
@@ -144,6 +147,36 @@ class Outcomes:
         self.remember(job_id, self.inbox / name, "failed")
         self._failed_in_ledger(job_id, name, document, failed / f"{stem}.error.json")
         log.warning("input_rejected", input=name, job_id=job_id, error=reason, moved_to=str(target))
+
+    def wait(
+        self, job_id: str, label: Path, claim: claims.Claim, document: dict[str, Any]
+    ) -> bool:
+        """A good input whose job failed through no fault of its own: back to the inbox,
+        held there (inbox/waiting.py) for `jobs.retry_seconds` (presgend's own fault:
+        1x, 3x, 9x… that, a round each time). False once presgend has failed it
+        `jobs.retry_rounds` times: its error document then says whose fault it was,
+        and it goes to failed/ like any other."""
+        cfg = self.config.jobs
+        fault = document.get("fault", "presgend")
+        rounds = waiting.rounds(self.inbox, label.name, claim.path)
+        if fault == "presgend" and rounds >= cfg.retry_rounds:
+            document["error"] = (
+                f"presgend failed on this file {rounds + 1} times through a fault of its own, "
+                f"not the file's, and gave up: {document['error']} Drop it again to retry; "
+                "the log has the details."
+            )
+            return False
+        back = self.returned(claim)
+        seconds = cfg.retry_seconds * (3**rounds if fault == "presgend" else 1)
+        held = waiting.hold(self.inbox, back[0], document["error"], fault, seconds)
+        ledger.record(
+            self.inbox, job_id, status="queued", input=back[0], phase="waiting", progress=0.0,
+            waiting={"reason": document["error"], "fault": fault, "retry_in_s": round(seconds)},
+        )  # fmt: skip
+        log.warning("input_waiting", job_id=job_id, input=back[0], fault=fault,
+                    reason=document["error"], detail=str(document.get("detail", ""))[-300:],
+                    retry_in_s=round(seconds), round=held.rounds if held else None)  # fmt: skip
+        return True
 
     def returned(self, claim: claims.Claim) -> list[str]:
         """An interrupted job: its files back into the inbox, to be run again."""

@@ -13,6 +13,7 @@ from typing import Any
 from presgend.backends.folder import claims
 from presgend.core import inputs, owners
 from presgend.core.config import Config
+from presgend.inbox import waiting
 from presgend.pipeline import publish
 
 STALE_AFTER = 60.0  # seconds without an update before a daemon counts as gone
@@ -74,6 +75,7 @@ def collect(config: Config) -> dict[str, Any]:
             for d in daemons
         ],
         "queued": queued_in(inbox),
+        "waiting": waiting.listing(inbox),
         "running": running,
         "recent": recent[:20],
         "breaker": worst,
@@ -93,6 +95,7 @@ def render(snapshot: dict[str, Any]) -> str:
             f"memory {b.get('memory_percent')}%){paused}"
         )
     lines.append(f"queued   {snapshot['queued']}")
+    lines += waiting.status_lines(snapshot.get("waiting", []))
     for job in snapshot["running"]:
         lines.append(
             f"running  {job['job_id']}  {job['input']}  {job['phase']} {job['progress'] * 100:.0f}%"
@@ -100,3 +103,4 @@ def render(snapshot: dict[str, Any]) -> str:
     for r in snapshot["recent"][:10]:
         lines.append(f"{r['status']:<8} {r['finished_at']}  {r['input']}  ({r['job_id']})")
     return "\n".join(lines)
+

@@ -337,11 +337,17 @@ class Worker:
             await give_back()
 
     def filed(self, job: RunningJob, key: str, outcome: Outcome) -> str:
-        """A finished job's files to the archive (indexed by content) or to failed/."""
+        """A finished job's files to the archive (indexed by content); to failed/ when
+        the input was at fault; else back to the inbox to wait ("waiting")."""
         if outcome.ok:
             self.outcomes.index(key, job.job_id, job.label, outcome.document)
             self.outcomes.archived(job.job_id, job.label, job.claim, outcome.document)
             return "ok"
+        not_its_fault = outcome.document.get("fault", "input") != "input"
+        if not_its_fault and not job.fenced and self.outcomes.wait(
+            job.job_id, job.label, job.claim, outcome.document
+        ):
+            return "waiting"
         self.outcomes.failed(job.job_id, job.label, job.claim, outcome.document)
         return "failed"
 

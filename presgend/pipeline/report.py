@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from presgend.core.errors import JobError, PresgendError, causes
+from presgend.core.errors import Fault, JobError, PresgendError, causes
 
 
 def now_iso() -> str:
@@ -64,6 +64,18 @@ def disk_full(error: BaseException) -> bool:
     return False
 
 
+def fault_of(error: BaseException) -> Fault:
+    """Whose fault `error` is (core/errors.py's `Fault`): a full disk is the setup's; else
+    what the outermost presgend error says; anything else (a KeyError, a missing
+    temporary file) is presgend's own."""
+    if disk_full(error):
+        return "setup"
+    for seen in causes(error):
+        if isinstance(seen, PresgendError):
+            return seen.fault
+    return "presgend"
+
+
 def error_document(record: JobRecord, error: BaseException) -> dict[str, Any]:
     if disk_full(error):
         detail = getattr(error, "detail", "") or f"{type(error).__name__}: {error}"
@@ -80,6 +92,7 @@ def error_document(record: JobRecord, error: BaseException) -> dict[str, Any]:
         "job_id": record.job_id,
         "input": record.input_dict(),
         "error": message,
+        "fault": fault_of(error),
         "phase": phase,
         "detail": detail,
         "fallbacks": record.fallbacks,

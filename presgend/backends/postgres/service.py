@@ -267,6 +267,7 @@ class PostgresBackend:
                 phase="queue",
                 detail=f"queue job {queue_job.id}; queue.max_attempts = "
                 f"{self.config.queue.max_attempts}",
+                fault="presgend",
             )
             self.outcomes.failed(job_id, job.label, staged, error_document(record, error))
             self.failed.add(queue_job.id or 0)

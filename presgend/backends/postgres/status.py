@@ -15,6 +15,7 @@ from presgend.backends.postgres.database import (
     where,
 )
 from presgend.core.config import Config
+from presgend.inbox import waiting
 
 
 async def collect(config: Config) -> dict[str, Any]:
@@ -40,6 +41,7 @@ async def collect(config: Config) -> dict[str, Any]:
         "database": where(dsn),
         "daemons": [daemon_view(d) for d in daemons],
         "queued": [v for v in views if v["status"] == "todo"],
+        "waiting": waiting.listing(config.paths.inbox),
         "running": [v for v in views if v["status"] == "doing"],
         "recent": finished[:20],
     }
@@ -98,6 +100,7 @@ def render(snapshot: dict[str, Any]) -> str:
     lines.append(f"queued   {len(snapshot['queued'])}")
     for job in snapshot["queued"]:
         lines.append(f"queued   {job['job_id']}  {job['input']}  (attempts {job['attempts']})")
+    lines += waiting.status_lines(snapshot.get("waiting", []))
     for job in snapshot["running"]:
         lines.append(
             f"running  {job['job_id']}  {job['input']}  on {job['worker'] or '?'}  "

@@ -63,6 +63,7 @@ def find_picture(script: Path, cfg: PresenterConfig) -> tuple[Path | None, str]:
             raise JobError(
                 f"The presenter image {cfg.image} (presenter.image) does not exist.",
                 phase="presenter",
+                fault="setup",
             )
         return path, "config"
     return None, "default"

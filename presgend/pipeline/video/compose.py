@@ -580,11 +580,30 @@ async def _run(
         )
     except ToolError as exc:
         raise JobError(
-            "The video could not be composed by ffmpeg.", phase="compose", detail=exc.detail
+            "The video could not be composed by ffmpeg.",
+            phase="compose",
+            detail=exc.detail,
+            fault="input" if unreadable_input(exc.stderr) else "presgend",
         ) from exc
     stderr = result.stderr.decode("utf-8", "replace")
     if any(sign.lower() in stderr.lower() for sign in TRUNCATION_SIGNS):
         raise JobError(TRUNCATED, phase="compose", detail=stderr[-2000:])
+
+
+# what ffmpeg says when it cannot read its input, as opposed to trouble of our own making
+# (a filtergraph it refuses, a file of ours that is missing, a killed encoder)
+UNREADABLE_SIGNS = (
+    "Invalid data found when processing input",
+    "Error while decoding",
+    "error while decoding",
+    "corrupt decoded frame",
+    "moov atom not found",
+    "Invalid NAL unit size",
+)
+
+
+def unreadable_input(stderr: str) -> bool:
+    return any(sign in stderr for sign in UNREADABLE_SIGNS)
 
 
 @dataclass(frozen=True)
@@ -601,7 +620,10 @@ async def verify(path: Path, expected_duration: float, quality: Quality) -> Veri
         data = await ffprobe_json(path)
     except JobError as exc:  # its sentence is about an input; this is our own output
         raise JobError(
-            "The composed video failed its final check.", phase="compose", detail=exc.detail
+            "The composed video failed its final check.",
+            phase="compose",
+            detail=exc.detail,
+            fault="presgend",
         ) from exc
     streams = data.get("streams", [])
     video: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "video"), {})
@@ -621,6 +643,7 @@ async def verify(path: Path, expected_duration: float, quality: Quality) -> Veri
             "The composed video failed its final check.",
             phase="compose",
             detail="; ".join(problems),
+            fault="presgend",
         )
     rate = int(audio.get("sample_rate") or 0)
     return Verified(duration, int(video["width"]), int(video["height"]), rate)

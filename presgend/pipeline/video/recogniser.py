@@ -52,7 +52,7 @@ def main() -> int:
             heard=lambda t: _answer({"heard": round(t, 3)}),
         )  # fmt: skip
     except JobError as exc:
-        _answer({"error": str(exc), "detail": exc.detail})
+        _answer({"error": str(exc), "detail": exc.detail, "fault": exc.fault})
         return 3
     _answer({"transcript": transcribe.transcript_dict(result)})
     return 0

@@ -31,7 +31,7 @@ from presgend.core.config import TranscriptionConfig
 from presgend.core.errors import JobError
 from presgend.pipeline.text import lexicon
 from presgend.pipeline.text.sentences import is_cjk, split_sentences
-from presgend.pipeline.video import loudness
+from presgend.pipeline.video import loudness, models
 
 log = logs.get("presgend.transcribe")
 
@@ -292,12 +292,19 @@ def load_model(cfg: TranscriptionConfig, cuda: bool, workers: int = 1) -> Any:
 def _load(cfg: TranscriptionConfig, device: str, compute: str, workers: int) -> Any:
     from faster_whisper import WhisperModel
 
-    local = Path(cfg.model).expanduser()
-    source = str(local) if local.is_dir() else cfg.model
-    if ("/" in cfg.model or cfg.model.startswith(".")) and not local.is_dir():
+    try:
+        folder = models.ensure(cfg.model)  # a split wheel is joined into the cache once
+    except OSError as exc:
         raise JobError(
-            model_missing_message(cfg.model), phase="content", detail=f"{local} is not a directory"
-        )
+            model_missing_message(cfg.model),
+            phase="content",
+            detail=f"joining the model's wheels into {models.cache_dir()}: {exc}",
+            fault="setup",
+        ) from exc
+    if folder is None and (models.is_path(cfg.model) or not cfg.allow_download):
+        raise JobError(model_missing_message(cfg.model), phase="content",
+                       detail="not found in any model folder", fault="setup")  # fmt: skip
+    source = str(folder) if folder is not None else cfg.model
     try:
         return WhisperModel(
             source,
@@ -309,22 +316,22 @@ def _load(cfg: TranscriptionConfig, device: str, compute: str, workers: int) -> 
         )
     except Exception as exc:  # missing files, hub errors, bad model dirs
         raise JobError(
-            model_missing_message(cfg.model), phase="content", detail=f"{type(exc).__name__}: {exc}"
+            model_missing_message(cfg.model),
+            phase="content",
+            detail=f"{type(exc).__name__}: {exc}",
+            fault="setup",
         ) from exc
 
 
 def model_status(cfg: TranscriptionConfig) -> tuple[bool, str]:
-    """Whether the model can be loaded offline, and where it is; for `doctor` and `plan`."""
-    local = Path(cfg.model).expanduser()
-    if local.is_dir():
-        ok = all((local / f).is_file() for f in ("model.bin", "config.json", "tokenizer.json"))
-        return ok, str(local)
-    try:
-        from faster_whisper.utils import download_model
-
-        return True, download_model(cfg.model, local_files_only=True)
-    except Exception:
-        return False, ""
+    """Whether the model can be loaded offline, and where it is (or what it comes from);
+    for `doctor`, `plan` and the daemon's intake. Nothing is loaded or downloaded."""
+    found = models.locate(cfg.model)
+    if found.path is not None:
+        return True, str(found.path)
+    if found.joinable:
+        return True, f"the installed {cfg.model} model packages (joined at first use)"
+    return False, ""
 
 
 def load_audio(wav: Path) -> np.ndarray:
@@ -390,6 +397,7 @@ def whisper_transcribe(
             "Speech recognition failed on this audio.",
             phase="content",
             detail=f"{type(exc).__name__}: {exc}",
+            fault="presgend",
         ) from exc
     finally:
         _give_back_memory()
@@ -659,7 +667,8 @@ async def transcribe(
     if "transcript" in answers:
         return transcript_from_dict(answers["transcript"])
     if "error" in answers:
-        raise JobError(answers["error"], phase="content", detail=answers.get("detail", ""))
+        raise JobError(answers["error"], phase="content", detail=answers.get("detail", ""),
+                       fault=answers.get("fault", "input"))  # fmt: skip
     if result.returncode < 0:  # killed from outside: the job may run once more
         raise procs.failure("Speech recognition", result)
     stderr = result.stderr.decode("utf-8", "replace").strip()[-2000:]
@@ -667,4 +676,5 @@ async def transcribe(
         "Speech recognition failed on this audio.",
         phase="content",
         detail=f"the recogniser exited {result.returncode}: {stderr}",
+        fault="presgend",
     )
