@@ -159,3 +159,36 @@ def test_a_picture_made_in_two_parts_is_the_one_made_in_one(
     assert len(chapters) == 2
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["video.mp4"], "parts removed"
     assert progress == sorted(progress) and progress[-1] == 1.0
+
+
+def test_a_thousand_shots_compose_each_framed_on_its_own(tmp_path: Path) -> None:
+    """A recording cut every frame for 1,000 shots (jump cuts, a two-camera podcast): each
+    shot's crop is its own from its first frame, in one run and in two parts. The source
+    is a left-to-right ramp, so the presenter half's level says where it was cropped."""
+    fps, shots = 10, 1000
+    seconds = shots / fps
+    ramp = tmp_path / "ramp.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+         f"nullsrc=s=640x360:r={fps}:d={seconds},geq=lum='16+X/3':cb=128:cr=128",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", str(ramp)],
+        check=True,
+    )  # fmt: skip
+    Image.new("RGB", (320, 360), (90, 90, 90)).save(tmp_path / "slide.png")
+    crop = [CropSegment(i / fps, Box(320 * (i % 2), 0, 320, 360), cut=i > 0) for i in range(shots)]
+    for parts in (1, 2):
+        out = tmp_path / f"parts-{parts}"
+        out.mkdir()
+        plan = compose.ComposePlan(
+            video=ramp, audio=ramp, duration=seconds, fps=fps, quality=SMALL, crop=crop,
+            slides=[compose.SlideCue(tmp_path / "slide.png", 0.0)], crossfade=0.4,
+            encoder="libx264", output=out / "video.mp4",
+        )  # fmt: skip
+        asyncio.run(compose.compose(plan, lambda _f: None, parts, folder=out))
+        left = gray_frames(out / "video.mp4", "320:360:0:0", (8, 8), fps).reshape(-1, 64)
+        levels = left.mean(axis=1)
+        assert len(levels) == shots
+        wrong = [n for n, level in enumerate(levels) if (level > 120) != (n % 2 == 1)]
+        assert not wrong, f"{parts} part(s): frames cropped as another shot: {wrong[:10]}"

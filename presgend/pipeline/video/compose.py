@@ -7,6 +7,7 @@ are chained with `xfade` so every slide fades in, centred on its section's first
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,24 +147,47 @@ def output_fps(info_fps: float, cap: int) -> int:
     return max(10, min(cap, round(info_fps) if info_fps else cap))
 
 
-def crop_expr(segments: list[CropSegment], axis: str, offset: float = 0.0) -> str:
-    """A per-frame crop offset: steady within a segment, a short ramp between segments.
-    `offset`: the source time of the first frame, for a part that starts later."""
-    values = [getattr(s.box, axis) for s in segments]
-    if len(set(values)) == 1:
-        return str(values[0])
-    t = f"(t+{offset:.6f})" if offset else "t"
-    expr = _ramp(segments, values, len(segments) - 1, t)
-    for i in range(len(segments) - 2, -1, -1):
-        expr = f"if(lt({t},{segments[i + 1].start:.3f}),{_ramp(segments, values, i, t)},{expr})"
-    return expr
+def crop_expr(
+    segments: list[CropSegment], axis: str, offset: float = 0.0, end: float = math.inf
+) -> str:
+    """A per-frame crop offset: steady within a segment, a short ramp between segments
+    (a cut: at once). For a part, `offset` is the talk's time at its first frame and
+    `end` at its last: the part's own clock `t` starts at 0.
+
+    A sum of steps, one per change (`value0 + d1*step1(t) + d2*step2(t) + …`), never an
+    `if()` nested per segment: ffmpeg refuses an expression about 100 deep, and a chain
+    of additions is as deep as it is long, so a recording of a hundred shots failed to
+    compose. The steps are summed in groups of groups (`_grouped`), a few levels deep
+    for any count. Steps the part has passed are folded into the first value and those
+    after it left out, so a part carries only its own."""
+    value = getattr(segments[0].box, axis)
+    terms: list[str] = []
+    for before, segment in itertools.pairwise(segments):
+        change = getattr(segment.box, axis) - getattr(before.box, axis)
+        ramp = 0.0 if segment.cut else CROP_RAMP_SECONDS
+        at = segment.start - offset  # on the part's clock
+        if change == 0 or segment.start >= end:
+            continue
+        if at + ramp <= 0:
+            value += change  # done before the part starts
+        elif ramp:
+            terms.append(f"{change:+d}*clip((t-{at:.3f})/{ramp},0,1)")
+        else:
+            terms.append(f"{change:+d}*gte(t,{at:.3f})")
+    return str(value) + _grouped(terms)
 
 
-def _ramp(segments: list[CropSegment], values: list[int], i: int, t: str) -> str:
-    if i == 0 or segments[i].cut:
-        return str(values[i])  # a new shot is framed from its first frame
-    start, before, after = segments[i].start, values[i - 1], values[i]
-    return f"{before}+({after - before})*min(1,({t}-{start:.3f})/{CROP_RAMP_SECONDS})"
+SUM_GROUP = 8  # terms per bracket: 1,000 steps nest 3 deep, ffmpeg's limit is about 100
+
+
+def _grouped(terms: list[str]) -> str:
+    """Signed terms as a sum no deeper than SUM_GROUP per level: "+(0+a-b…)+(0+c…)"."""
+    while len(terms) > SUM_GROUP:
+        terms = [
+            "+(0" + "".join(terms[i : i + SUM_GROUP]) + ")"
+            for i in range(0, len(terms), SUM_GROUP)
+        ]
+    return "".join(terms)
 
 
 def transitions(cues: list[SlideCue], fade: float, build_fade: float, fps: int) -> list[Transition]:
@@ -194,7 +218,8 @@ def build_filtergraph(plan: ComposePlan, part: Part | None = None) -> str:
     pw, ph = plan.quality.panel
     first, end = (part.first, part.end) if part else (0, None)
     offset = first / plan.fps
-    chains = [_left_chain(plan, plan.crop[0].box, pw, ph, offset)]
+    until = end / plan.fps if end is not None else math.inf
+    chains = [_left_chain(plan, plan.crop[0].box, pw, ph, offset, until)]
     chains += _right_chains(plan, pw, ph, first, end)
     stack = "[left][right]hstack=inputs=2"
     if plan.burn_captions and plan.captions is not None:
@@ -300,8 +325,10 @@ def _still(label: str, frames: int, fps: int, out: str) -> str:
     )
 
 
-def _left_chain(plan: ComposePlan, box: Box, pw: int, ph: int, offset: float) -> str:
-    x, y = crop_expr(plan.crop, "x", offset), crop_expr(plan.crop, "y", offset)
+def _left_chain(
+    plan: ComposePlan, box: Box, pw: int, ph: int, offset: float, end: float = math.inf
+) -> str:
+    x, y = crop_expr(plan.crop, "x", offset, end), crop_expr(plan.crop, "y", offset, end)
     # a later part's first frame is its time 0: `start_time` keeps every part on the
     # same grid of frames, so the parts join without a frame lost or repeated
     fps = f"fps={plan.fps}:start_time=0" if offset else f"fps={plan.fps}"
@@ -539,10 +566,11 @@ async def compose(
     that many parts side by side (in `folder`) and its sound beside them, then joined."""
     ffmpeg = procs.find("ffmpeg")
     timeout = 120 + plan.duration * 6
-    pieces = split(plan, parts, folder or plan.output.parent)
+    folder = folder or plan.output.parent
+    pieces = split(plan, parts, folder)
     if len(pieces) == 1:
         on_line = progress_parser(plan.duration, on_progress)
-        await _run(build_args(plan, ffmpeg), timeout, on_line)
+        await _run(scripted(build_args(plan, ffmpeg), folder / "graph.txt"), timeout, on_line)
         return
     done = [0.0] * len(pieces)
 
@@ -559,7 +587,11 @@ async def compose(
         await aio.together(
             _run(audio_args(plan, sound, ffmpeg), timeout),
             *(
-                _run(build_args(plan, ffmpeg, part), timeout, counted(i, part.frames / plan.fps))
+                _run(
+                    scripted(build_args(plan, ffmpeg, part), folder / f"graph-{i}.txt"),
+                    timeout,
+                    counted(i, part.frames / plan.fps),
+                )
                 for i, part in enumerate(pieces)
             ),
         )
@@ -569,6 +601,19 @@ async def compose(
         for path in (sound, listing, *(part.output for part in pieces)):
             path.unlink(missing_ok=True)
     on_progress(1.0)
+
+
+INLINE_GRAPH_MAX = 32 * 1024  # longer filtergraphs go to a file (one argument may hold 128 KiB)
+
+
+def scripted(args: list[str], path: Path) -> list[str]:
+    """`args` with a long filtergraph read from `path` instead (a talk of a thousand
+    shots has a crop expression of some 50 KB); short ones stay inline, as tested."""
+    at = args.index("-filter_complex")
+    if len(args[at + 1]) <= INLINE_GRAPH_MAX:
+        return args
+    path.write_text(args[at + 1], encoding="utf-8")
+    return [*args[:at], "-filter_complex_script", str(path.absolute()), *args[at + 2 :]]
 
 
 async def _run(
