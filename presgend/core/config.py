@@ -102,7 +102,7 @@ class TranscriptionConfig:
 @dataclass(frozen=True)
 class SlidesConfig:
     theme: str = "professional_minimal"
-    max_slides: int = 5
+    max_slides: int = 0  # 0: automatic, following the talk's length and topics; N: at most N
     # "auto": Debian's chromium-headless-shell if installed (half the CPU a deck), else
     # /usr/bin/chromium; or a path to any Chromium or Chrome
     chromium: str = "auto"
@@ -233,7 +233,10 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("summary", "engine"): ("extractive", "openai"),
     ("queue", "backend"): ("folder", "postgres"),
 }
+MAX_SLIDES = 100  # slides.max_slides may not ask for more
 POSITIVE = {
+    "retry_seconds",
+    "retry_rounds",
     "settle_seconds",
     "poll_interval",
     "rescan_interval",
@@ -241,7 +244,6 @@ POSITIVE = {
     "timeout_seconds",
     "stall_seconds",
     "sample_seconds",
-    "max_slides",
     "max_script_bytes",
     "gtts_timeout",
     "sadtalker_timeout",
@@ -452,7 +454,7 @@ def _check_value(section: str, key: str, value: Any, problems: list[str]) -> Non
     non_negative = {
         "max_concurrent", "grace_seconds", "unreadable_seconds", "cooldown_seconds",
         "crossfade_seconds", "keep_browser_seconds", "cpu_threads", "batch_size", "decoders",
-        "min_free_mb", "retention_hours", "beam_size",
+        "min_free_mb", "retention_hours", "beam_size", "max_slides",
     }  # fmt: skip
     if key in non_negative and value < 0:
         problems.append(f"{name} must not be negative, not {value!r}")
@@ -460,8 +462,8 @@ def _check_value(section: str, key: str, value: Any, problems: list[str]) -> Non
         problems.append(f'{name} must be a colour such as "#2f6fde", not {value!r}')
     if key == "port" and value > 65535:
         problems.append(f"{name} must be a port number up to 65535, not {value!r}")
-    if key == "max_slides" and value > 8:
-        problems.append(f"{name} must be at most 8, not {value!r}")
+    if key == "max_slides" and value > MAX_SLIDES:
+        problems.append(f"{name} must be at most {MAX_SLIDES} (0: automatic), not {value!r}")
 
 
 def replace(config: Config, section: str, **changes: Any) -> Config:

@@ -144,8 +144,9 @@ def parse(text: str) -> Script:
 
 
 def fit_parts(parts: list[Part], max_slides: int) -> list[Part]:
-    """At most `max_slides` parts: the extra ones join the last slide."""
-    if len(parts) <= max_slides:
+    """At most `max_slides` parts (0: as many as the author wrote): the extra ones join
+    the last slide."""
+    if max_slides <= 0 or len(parts) <= max_slides:
         return parts
     kept = parts[: max_slides - 1]
     rest = Part(title=parts[max_slides - 1].title)

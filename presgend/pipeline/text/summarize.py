@@ -23,6 +23,7 @@ from presgend.pipeline.text.sentences import is_cjk, join_words, spans
 from presgend.pipeline.video.transcribe import Segment, Word, words_of
 
 MAX_BULLETS = 4
+MAX_SLIDES = 100  # an automatic count's own ceiling (config.MAX_SLIDES bounds the setting)
 MIN_SPEECH_FOR_TWO = 10.0  # seconds of speech before a talk gets a second slide
 LONG_SILENCE = 60.0
 
@@ -152,9 +153,15 @@ def _by_spans(timed: list[tuple[Word, int]], language: str) -> list[list[tuple[W
 # --- how many sections, and where -------------------------------------------------------
 
 
+def slide_cap(max_slides: int) -> int:
+    """`slides.max_slides` as a bound: 0 is automatic (the talk's length decides)."""
+    return max_slides if max_slides > 0 else MAX_SLIDES
+
+
 def section_count(sentences: list[Sentence], max_slides: int) -> int:
-    """3–5 for a 1–3 minute talk, one per 30–60 s beyond, at least 2 once a talk has
-    3 sentences and 10 s; never more than `max_slides` or half the sentences."""
+    """3–5 for a 1–3 minute talk, one more per minute of speech beyond, at least 2 once a
+    talk has 3 sentences and 10 s; never more than `max_slides` (0: no bound but the
+    talk's) or half the sentences."""
     content = [s for s in sentences if not lexicon.is_courtesy(s.text)]
     speech = sentences[-1].end - sentences[0].start if sentences else 0.0
     if len(content) < 3 or speech < MIN_SPEECH_FOR_TWO:
@@ -162,12 +169,13 @@ def section_count(sentences: list[Sentence], max_slides: int) -> int:
     if speech <= 180:
         wanted = 2 if speech < 30 else 3 if speech < 90 else 4 if speech < 150 else 5
     else:
-        wanted = round(speech / 45)
+        wanted = 5 + round((speech - 180) / 60)
+    cap = slide_cap(max_slides)
     agenda = agenda_items(sentences)
     announced = len(agenda.items) + 1 if agenda else _markers(sentences) + 1
-    if 3 <= announced <= max_slides:
+    if 3 <= announced <= cap and speech <= 180:
         wanted = max(wanted, announced)
-    return max(1, min(wanted, max_slides, max(2, len(content) // 2)))
+    return max(1, min(wanted, cap, max(2, len(content) // 2)))
 
 
 @dataclass(frozen=True)
@@ -215,7 +223,10 @@ def split_sections(sentences: list[Sentence], count: int) -> list[list[Sentence]
             return 5.0  # a slide for nothing but "thank you"
         return balance + (0.6 if j - i == 1 and n >= 2 * count else 0.0)
 
-    cuts = _partition(n, count, section_cost, scores)
+    # no section longer than three balanced ones: the search then grows with the talk's
+    # length, not its square (a 30-minute talk has some 400 sentences and 30 sections)
+    longest = max(2, math.ceil(3 * n / count))
+    cuts = _partition(n, count, section_cost, scores, longest)
     edges = [0, *cuts, n]
     return [sentences[a:b] for a, b in itertools.pairwise(edges)]
 
@@ -276,15 +287,18 @@ def _agenda_per_group(groups: list[list[Sentence]], agenda: Agenda | None) -> li
     return found
 
 
-def _partition(n: int, k: int, cost: Callable[[int, int], float], gain: list[float]) -> list[int]:
-    """k-1 inner cuts maximising the boundary gains minus each section's cost."""
+def _partition(
+    n: int, k: int, cost: Callable[[int, int], float], gain: list[float], longest: int
+) -> list[int]:
+    """k-1 inner cuts maximising the boundary gains minus each section's cost, no section
+    longer than `longest` sentences."""
     inf = float("inf")
     table = [[inf] * (n + 1) for _ in range(k + 1)]
     back = [[0] * (n + 1) for _ in range(k + 1)]
     table[0][0] = 0.0
     for parts in range(1, k + 1):
         for j in range(parts, n + 1):
-            for i in range(parts - 1, j):
+            for i in range(max(parts - 1, j - longest), j):
                 if table[parts - 1][i] == inf:
                     continue
                 value = table[parts - 1][i] + cost(i, j) - (gain[i] if i else 0.0)
@@ -307,13 +321,13 @@ def _cosine(a: Counter[str], b: Counter[str]) -> float:
 
 
 def summarize(
-    segments: list[Segment], duration: float, max_slides: int = 5, language: str = "en"
+    segments: list[Segment], duration: float, max_slides: int = 0, language: str = "en"
 ) -> list[Section]:
     return sections_from(sentences_from(segments, language), duration, max_slides, language)
 
 
 def sections_from(
-    sentences: list[Sentence], duration: float, max_slides: int = 5, language: str = "en"
+    sentences: list[Sentence], duration: float, max_slides: int = 0, language: str = "en"
 ) -> list[Section]:
     """Sections, titles and bullets for sentences already timed."""
     if not sentences:

@@ -54,12 +54,26 @@ async def presenter_frame(video: Path, at: float, out: Path) -> Path | None:
     return out if result.returncode == 0 and out.is_file() else None
 
 
-def contact_sheet(tiles: list[Tile], out: Path, columns: int = 3) -> Path:
-    """Tiles in rows of `columns`, each scaled to one height, a label under each."""
-    thumbs = [_thumb(t.png) for t in tiles]
-    width = max(t.width for t in thumbs) if thumbs else THUMB_HEIGHT
+def grid(count: int) -> tuple[int, int]:
+    """Columns and picture height for `count` tiles: a 3-wide sheet of 360 px pictures
+    for a short talk; for a long one more columns of smaller pictures, so a 30-minute
+    talk's 30-odd slides still fit one sheet a screen can show, each label readable."""
+    if count <= 9:
+        return 3, THUMB_HEIGHT
+    if count <= 16:
+        return 4, 300
+    if count <= 30:
+        return 5, 250
+    return 6, 220
+
+
+def contact_sheet(tiles: list[Tile], out: Path) -> Path:
+    """Tiles in rows (`grid`), each scaled to one height, a label under each."""
+    columns, height = grid(len(tiles))
+    thumbs = [_thumb(t.png, height) for t in tiles]
+    width = max(t.width for t in thumbs) if thumbs else height
     rows = (len(thumbs) + columns - 1) // columns
-    cell_w, cell_h = width + GAP, THUMB_HEIGHT + LABEL_HEIGHT + GAP
+    cell_w, cell_h = width + GAP, height + LABEL_HEIGHT + GAP
     sheet = Image.new("RGB", (columns * cell_w + GAP, rows * cell_h + GAP), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     font = slides.font(("Inter-Medium.otf", "Inter-Regular.otf", "DejaVuSans.ttf"), 18)
@@ -68,7 +82,7 @@ def contact_sheet(tiles: list[Tile], out: Path, columns: int = 3) -> Path:
         y = GAP + (n // columns) * cell_h
         sheet.paste(thumb, (x, y))
         label = _fit(draw, tile.label, font, thumb.width - 8)
-        draw.text((x + 4, y + THUMB_HEIGHT + 10), label, font=font, fill=LABEL)
+        draw.text((x + 4, y + height + 10), label, font=font, fill=LABEL)
     sheet.save(out, "JPEG", quality=85, optimize=True)
     return out
 
@@ -82,9 +96,9 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | Im
     return " ".join(words)
 
 
-def _thumb(png: Path) -> Image.Image:
+def _thumb(png: Path, height: int) -> Image.Image:
     with Image.open(png) as image:
         rgb = image.convert("RGB")
-    width = round(rgb.width * THUMB_HEIGHT / rgb.height)
-    thumb: Image.Image = rgb.resize((width, THUMB_HEIGHT), Image.Resampling.LANCZOS)
+    width = round(rgb.width * height / rgb.height)
+    thumb: Image.Image = rgb.resize((width, height), Image.Resampling.LANCZOS)
     return thumb
