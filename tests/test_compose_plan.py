@@ -120,7 +120,7 @@ def test_a_thousand_shots_are_one_flat_sum_and_a_part_carries_only_its_own() -> 
     for char in expr:
         depth += {"(": 1, ")": -1}.get(char, 0)
         deepest = max(deepest, depth)
-    assert deepest == 4  # three levels of groups, and gte's own brackets
+    assert deepest == 4  # three levels of brackets, and gte's own
     assert expr.startswith("100+(0+(0+(0+200*gte(t,0.300)-200*gte(t,0.600)")
     # a part from 150 s to 180 s: the shots before it folded into its first value
     part = compose.crop_expr(shots, "x", 150.0, 180.0)

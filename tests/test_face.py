@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from support.phone import BAND, make_phone_recording
+
 from presgend.pipeline.video import face, probe
 from presgend.pipeline.video.face import Box
 from presgend.pipeline.video.probe import MediaInfo
@@ -244,12 +246,50 @@ def test_packet_sizes_place_a_cut_or_leave_it_to_the_decoder() -> None:
     p_frames = [(0.1 * k, 2000, False) for k in range(1, 20)]
     spike = [(t, 40_000 if abs(t - 1.2) < 1e-6 else s, k) for t, s, k in p_frames]
     key = [(2.0, 60_000, True)]
-    assert face.cut_from_sizes(spike + key, 0.0, 2.0) == pytest.approx(1.2)
+    assert face.cut_from_sizes(spike + key, 0.0, 2.0) == [pytest.approx(1.2)]
     # with B-frames the big frame may come after the cut: decode to find it
     assert face.cut_from_sizes(spike + key, 0.0, 2.0, reordered=True) is None
     # nothing stands out and little changed before the keyframe: the keyframe is the cut
-    assert face.cut_from_sizes(p_frames + key, 0.0, 2.0) == pytest.approx(2.0)
+    assert face.cut_from_sizes(p_frames + key, 0.0, 2.0) == [pytest.approx(2.0)]
     assert face.cut_from_sizes(p_frames + key, 0.0, 2.0, dark=True) is None  # may be a fade
     busy = [(t, 20_000, k) for t, _, k in p_frames]  # a pan: every frame changes a lot
     assert face.cut_from_sizes(busy + key, 0.0, 2.0) is None
     assert face.cut_from_sizes([(0.5, 50_000, True), (1.0, 50_000, True)], 0.0, 1.0) is None
+
+
+def test_a_long_stretch_between_keyframes_gives_every_cut_in_it() -> None:
+    """Two cuts between keyframes that look alike (A, B, back to A; a phone keeps a
+    keyframe every few seconds, here 20 s) are both read from the sizes, B-frames or not."""
+    frames = [(0.1 * k, 3000, False) for k in range(1, 200)]
+    cuts = [(t, 90_000 if round(t, 1) in (9.0, 14.5) else s, k) for t, s, k in frames]
+    assert face.cut_from_sizes(cuts, 0.0, 20.0, changed=False) == [
+        pytest.approx(9.0), pytest.approx(14.5)]  # fmt: skip
+    assert face.cut_from_sizes(cuts, 0.0, 20.0, reordered=True, changed=False) == [
+        pytest.approx(9.0), pytest.approx(14.5)]  # fmt: skip
+    assert face.cut_from_sizes(frames, 0.0, 20.0, changed=False) == [], "a still shot"
+
+
+def test_a_phone_recording_is_framed_in_every_shot_and_its_bands_cropped(
+    astronaut_png: Path, tmp_path: Path
+) -> None:
+    """Portrait, stored rotated, black bands above and below a dark room (so no step
+    where the top band meets it), the face off-centre in two of three shots, and one
+    keyframe in 20 s: both bands are cropped, every cut is found on its frame, and each
+    shot is framed on its face (as near the middle as the picture allows)."""
+    sound = tmp_path / "sound.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=25", str(sound)],
+                   check=True)  # fmt: skip
+    shots = [(0.0, 180), (9.0, 260), (18.0, 110)]
+    phone = make_phone_recording(tmp_path / "phone.mp4", astronaut_png, sound, shots)
+    info = asyncio.run(probe.probe(phone.video))
+    assert (info.width, info.height, info.rotation) == (360, 640, 270)
+    framing = asyncio.run(face.find_framing(info, (480, 540)))
+    notes = " ".join(framing.notes)
+    assert f"top {BAND + 2} px" in notes and f"bottom {BAND + 2} px" in notes, notes
+    assert "left" not in notes and "3 shots" in notes, notes
+    assert [round(s.start, 2) for s in framing.crop] == [0.0, 9.0, 18.0]
+    for segment, (_, face_x) in zip(framing.crop, shots, strict=True):
+        box = segment.box
+        assert BAND <= box.y and box.y + box.h <= info.height - BAND, "no band in the panel"
+        wanted = min(max(face_x - box.w / 2, 0), info.width - box.w)
+        assert abs(box.x - wanted) <= 12, (segment, face_x)

@@ -109,6 +109,24 @@ async def run(
     return result
 
 
+EXPR_GROUP = 8  # terms per bracket of `expr_sum`
+
+
+def expr_sum(terms: list[str]) -> str:
+    """Signed terms ("+2*gte(t,1)", "-2*gte(t,3)") as one ffmpeg expression that stays
+    shallow however many there are. ffmpeg refuses an expression about 100 deep, and a
+    chain of additions is as deep as it is long; in brackets of eight, 1,000 terms nest
+    three deep. Empty: "+0"."""
+    if not terms:
+        return "+0"
+    while len(terms) > EXPR_GROUP:
+        terms = [
+            "+(0" + "".join(terms[i : i + EXPR_GROUP]) + ")"
+            for i in range(0, len(terms), EXPR_GROUP)
+        ]
+    return "".join(terms)
+
+
 def failure(what: str, result: Completed) -> ToolError:
     """The error for a program that exited non-zero: killed by a signal (from outside:
     a job may run once more), or failed with its exit code."""

@@ -157,8 +157,8 @@ def crop_expr(
     A sum of steps, one per change (`value0 + d1*step1(t) + d2*step2(t) + …`), never an
     `if()` nested per segment: ffmpeg refuses an expression about 100 deep, and a chain
     of additions is as deep as it is long, so a recording of a hundred shots failed to
-    compose. The steps are summed in groups of groups (`_grouped`), a few levels deep
-    for any count. Steps the part has passed are folded into the first value and those
+    compose. The steps are summed in brackets of brackets (`procs.expr_sum`), a few
+    levels deep for any count. Steps the part has passed are folded into the first value and those
     after it left out, so a part carries only its own."""
     value = getattr(segments[0].box, axis)
     terms: list[str] = []
@@ -174,20 +174,7 @@ def crop_expr(
             terms.append(f"{change:+d}*clip((t-{at:.3f})/{ramp},0,1)")
         else:
             terms.append(f"{change:+d}*gte(t,{at:.3f})")
-    return str(value) + _grouped(terms)
-
-
-SUM_GROUP = 8  # terms per bracket: 1,000 steps nest 3 deep, ffmpeg's limit is about 100
-
-
-def _grouped(terms: list[str]) -> str:
-    """Signed terms as a sum no deeper than SUM_GROUP per level: "+(0+a-b…)+(0+c…)"."""
-    while len(terms) > SUM_GROUP:
-        terms = [
-            "+(0" + "".join(terms[i : i + SUM_GROUP]) + ")"
-            for i in range(0, len(terms), SUM_GROUP)
-        ]
-    return "".join(terms)
+    return str(value) + (procs.expr_sum(terms) if terms else "")
 
 
 def transitions(cues: list[SlideCue], fade: float, build_fade: float, fps: int) -> list[Transition]:

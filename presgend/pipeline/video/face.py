@@ -33,6 +33,7 @@ BORDER_LUMA = 24  # a bar's pixels are darker than this in every sample
 CUT_DIFF = 28.0  # mean luma change (0-255) between two frames that makes a cut
 CUT_SIZE = (64, 36)
 SAMPLES_PER_SHOT = 3
+MANY_SHOTS = 60  # from this many cuts on, one sample a shot
 KEY_GAP = 0.5  # seconds between keyframes kept (an all-intra file is all keyframes)
 
 
@@ -152,11 +153,32 @@ def _framing_of(
     frames = [f for _, f in samples if f is not None]
     scale = info.width / width
     area = active_area(frames, scale, info)
-    found = [
-        (t, [_scaled(b, scale) for b in detect_faces(f)] if f is not None else [])
-        for t, f in samples
-    ]
+    faces = Detections()
+    found = [(t, [_scaled(b, scale) for b in faces.of(f)] if f is not None else [])
+             for t, f in samples]  # fmt: skip
     return plan_framing(info, panel, pick_faces(found), cuts=cuts, area=area)
+
+
+SAME_PICTURE = 8.0  # mean luma difference (0-255) of two thumbnails showing one picture (a cut: 28)
+
+
+class Detections:
+    """Faces found in frames, each picture looked at once: a frame that looks like one
+    already seen (its 64x36 thumbnail within SAME_PICTURE) has that frame's faces. An
+    edited talk of hundreds of shots from two or three cameras shows few pictures; a face
+    search costs 35 ms a frame and the comparison a few microseconds."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[np.ndarray, list[Box]]] = []
+
+    def of(self, frame: np.ndarray) -> list[Box]:
+        thumb = _shrink(frame)
+        for other, boxes in self.seen:
+            if _diff(thumb, other) < SAME_PICTURE:
+                return boxes
+        boxes = detect_faces(frame)
+        self.seen.append((thumb, boxes))
+        return boxes
 
 
 async def _samples(
@@ -220,13 +242,15 @@ def _detect_height(info: MediaInfo, width: int) -> int:
 
 
 def shot_samples(info: MediaInfo, cuts: list[float]) -> list[float]:
-    """A few sample times inside every shot, so each shot's face is seen."""
+    """A few sample times inside every shot, so each shot's face is seen; one each when
+    there are many (shots of a few seconds, whose framing a move cannot change)."""
     if not cuts:
         return []  # one shot: the evenly spread samples see it
+    each = SAMPLES_PER_SHOT if len(cuts) < MANY_SHOTS else 1
     times = []
     for a, b in itertools.pairwise([0.0, *cuts, info.duration]):
-        step = (b - a) / (SAMPLES_PER_SHOT + 1)
-        times += [round(a + step * (k + 1), 3) for k in range(SAMPLES_PER_SHOT)]
+        step = (b - a) / (each + 1)
+        times += [round(a + step * (k + 1), 3) for k in range(each)]
     return times
 
 
@@ -242,9 +266,12 @@ def active_area(frames: list[np.ndarray], scale: float, info: MediaInfo) -> Box 
         return None
     stack = np.stack(frames).astype(np.float32)  # frames, rows, columns
     h, w = stack.shape[1:]
-    top, bottom = _bar(stack), _bar(stack[:, ::-1, :])
     across = stack.transpose(0, 2, 1)  # frames, columns, rows
-    left, right = _bar(across), _bar(across[:, ::-1, :])
+    rows, columns = _black_pair(stack), _black_pair(across)
+    if rows and columns:  # black all round: a vignette or a dark room, not two pairs of bands
+        rows = columns = None
+    top, bottom = rows or (_bar(stack), _bar(stack[:, ::-1, :]))
+    left, right = columns or (_bar(across), _bar(across[:, ::-1, :]))
     if top + bottom >= h or left + right >= w:
         return None  # black frames: nothing to find a picture in
     if max(top, bottom) < h * 0.01 and max(left, right) < w * 0.01:
@@ -258,6 +285,38 @@ def active_area(frames: list[np.ndarray], scale: float, info: MediaInfo) -> Box 
 
 
 BAR_FLAT = 3.0  # luma: a bar's line varies less than this along its length
+BLACK_LUMA = 8.0  # a band a player or phone adds is black: luma 0-2 once decoded
+BLACK_FLAT = 1.5  # and flat to within compression noise
+PAIR_SLACK = 4  # lines: a letterbox's bands are one size, give or take an odd line
+
+
+def _black_pair(lines: np.ndarray) -> tuple[int, int] | None:
+    """A pair of bands at the start and the end of `lines` (frames, lines, pixels), or
+    None (then each side is a bar only where it ends at a step up, `_bar`).
+
+    Letterbox and pillarbox bands come in pairs: black, full length, the same in every
+    frame, and of one size on both sides. Where both sides have such a black run, that is
+    the pair; a side whose run goes on into a black scene is cut back to its twin's size.
+    This needs no step into the picture, so a band that adjoins a dark scene is cropped
+    too (a step was all the old rule knew, and it found none there)."""
+    start, end = _black(lines), _black(lines[:, ::-1, :])
+    if not (start and end):
+        return None
+    if abs(start - end) > PAIR_SLACK:
+        start = end = min(start, end)
+    return start, end
+
+
+def _black(lines: np.ndarray) -> int:
+    """How many lines from the start are black, flat and unchanging in every frame (0
+    when fewer than 1% of them)."""
+    black = np.percentile(lines, 99, axis=2).max(axis=0) <= BLACK_LUMA
+    flat = lines.std(axis=2).max(axis=0) <= BLACK_FLAT
+    means = lines.mean(axis=2)
+    steady = (means.max(axis=0) - means.min(axis=0)) <= BLACK_FLAT
+    band = black & flat & steady
+    n = int(np.argmin(band)) if not band.all() else len(band)
+    return n if n >= max(2, len(band) // 100) and n < len(band) else 0
 BAR_STEADY = 3.0  # luma: and from one sampled frame to the next
 BAR_STEP = 10.0  # luma: the picture starts this much brighter than the bar
 
@@ -277,36 +336,60 @@ def _bar(lines: np.ndarray) -> int:
     return n if float(np.median(inside - edge)) >= BAR_STEP else 0
 
 
-async def find_cuts(info: MediaInfo, keys: list[tuple[float, np.ndarray]]) -> list[float]:
-    """Hard cuts between shots: keyframes that differ a lot, placed on the exact frame.
+@dataclass(frozen=True)
+class _Stretch:
+    """The frames between two kept keyframes (or the last one and the end)."""
 
-    Encoders put a keyframe at or after each cut, so the video is never decoded in full.
-    Where the cut lies between two keyframes is read first from the sizes of the packets
-    between them (one demux of every such stretch, nothing decoded): a frame coded from
-    a new picture is many times the size of the frames around it, and when none stands
-    out and the frames before the later keyframe barely changed, the cut is that
-    keyframe (what encoders do at a scene change). Only a stretch the sizes leave in
-    doubt (a fade, a pan, an all-intra file, a cut between reordered B-frames) is
-    decoded and compared frame by frame; so the cost follows the length, not the cuts."""
+    t0: float
+    t1: float
+    changed: bool  # its keyframes differ: a cut (or a fade) lies between them
+    dark: bool
+
+
+async def find_cuts(info: MediaInfo, keys: list[tuple[float, np.ndarray]]) -> list[float]:
+    """Hard cuts between shots, each placed on its frame.
+
+    Encoders put a keyframe at or after each cut, so a stretch between two keyframes that
+    differ a lot holds one; a phone's encoder keeps a keyframe only every few seconds, so
+    a long stretch may hold several whatever its ends look like (A, B, back to A). Where
+    the cuts lie is read first from the sizes of the packets (one demux of every such
+    stretch, nothing decoded): a frame coded from a new picture is many times the size of
+    the frames around it, and when none stands out and the frames before the later
+    keyframe barely changed, the cut is that keyframe (what encoders do at a scene
+    change). Only a stretch the sizes leave in doubt (a fade, a pan, an all-intra file, a
+    cut between reordered B-frames) is decoded and compared frame by frame; so the cost
+    follows the length, not the cuts."""
     small = [(t, _shrink(f)) for t, f in keys]
-    changed = [
-        (t0, t1, a, b) for (t0, a), (t1, b) in itertools.pairwise(small) if _diff(a, b) >= CUT_DIFF
+    stretches = [
+        _Stretch(t0, t1, _diff(a, b) >= CUT_DIFF, min(a.mean(), b.mean()) < DARK_LUMA)
+        for (t0, a), (t1, b) in itertools.pairwise(small)
     ]
-    sizes = await packet_sizes(info, [(t0, t1) for t0, t1, _, _ in changed]) if changed else []
-    cuts = []
-    for t0, t1, a, b in changed:
-        dark = min(float(a.mean()), float(b.mean())) < DARK_LUMA
-        at = cut_from_sizes(sizes, t0, t1, reordered=info.b_frames, dark=dark)
-        if at is None:
-            stretch = await _frames(info, CUT_SIZE, start=t0, end=t1 + 0.05)
-            jumps = [(_diff(x, y), t) for (_, x), (t, y) in itertools.pairwise(stretch)]
-            at = max(jumps)[1] if jumps and max(jumps)[0] >= CUT_DIFF else None
-        if at is not None:
-            cuts.append(round(at, 3))
-    return [c for c in cuts if 0.5 < c < info.duration - 0.5]
+    if small:  # after the last keyframe, to the end
+        stretches.append(_Stretch(small[-1][0], info.duration, False, False))
+    sizes = await packet_sizes(info) if stretches else []  # the whole file: demuxed only
+    cuts: list[float] = []
+    for s in stretches:
+        found = cut_from_sizes(
+            sizes, s.t0, s.t1, reordered=info.b_frames, dark=s.dark, changed=s.changed
+        )
+        if found is None:
+            found = _jumps(await _frames(info, CUT_SIZE, start=s.t0, end=s.t1 + 0.05))
+        cuts += [round(at, 3) for at in found]
+    return sorted(c for c in set(cuts) if 0.5 < c < info.duration - 0.5)
+
+
+def _jumps(stretch: list[tuple[float, np.ndarray]]) -> list[float]:
+    """The frames of a decoded stretch that differ from the one before like a cut."""
+    found: list[float] = []
+    for (_, x), (t, y) in itertools.pairwise(stretch):
+        if _diff(x, y) >= CUT_DIFF and (not found or t - found[-1] >= MIN_SHOT):
+            found.append(t)
+    return found
 
 
 SPIKE = 5.0  # a frame this many times the stretch's usual large frame starts a new picture
+LONG_GOP = 4.0  # seconds between keyframes past which a stretch may hide cuts of its own
+MIN_SHOT = 0.3  # seconds: two cuts nearer than this are one
 STILL = 0.1  # frames under this fraction of the keyframe's size barely change the picture
 DARK_LUMA = 40.0  # a keyframe this dark may end or start a fade: its stretch is decoded
 
@@ -318,31 +401,49 @@ def cut_from_sizes(
     *,
     reordered: bool = False,
     dark: bool = False,
-) -> float | None:
-    """The cut between keyframes `t0` and `t1` as the packet sizes (time, bytes,
-    keyframe) show it, or None when they cannot tell. With B-frames a big frame may
-    follow the cut by a few frames, so there only a cut on the keyframe is read."""
+    changed: bool = True,
+) -> list[float] | None:
+    """The cuts between keyframe `t0` and `t1` (a keyframe, or the end) as the packet
+    sizes (time, bytes, keyframe) show them, or None when they cannot tell.
+
+    Each frame that stands out is a cut. With B-frames a big frame may follow its cut by
+    a frame or two, so in a short stretch only a cut on the keyframe is read (the decoder
+    finds the frame); in a long one, decoding would cost seconds of video for that
+    frame or two, so the big frame is taken. A stretch whose keyframes look alike
+    (`changed` False) and where nothing stands out has no cut."""
     inside = [p for p in packets if t0 + 1e-3 < p[0] <= t1 + 1e-3]
     plain = [p for p in inside if not p[2] and p[0] < t1 - 1e-3]
     key = next((size for t, size, is_key in inside if is_key and abs(t - t1) < 2e-3), None)
-    if len(plain) < 3 or key is None:
-        return None  # all-intra, too few frames to judge, or no keyframe where one was decoded
+    if len(plain) < 3:
+        return None  # all-intra, or too few frames to judge
     # the 90th percentile: a predicted (P) frame's size, which B-frames stay far under
     usual = max(float(np.percentile([size for _, size, _ in plain], 90)), 1.0)
-    when, biggest, _ = max(plain, key=lambda p: p[1])
-    if biggest >= SPIKE * usual:
-        return None if reordered else when
-    return t1 if usual <= STILL * key and not dark else None
+    spikes: list[float] = []
+    for when, size, _ in plain:
+        if size >= SPIKE * usual and (not spikes or when - spikes[-1] >= MIN_SHOT):
+            spikes.append(when)
+    if spikes:
+        # a cut between keyframes that differ is found on its frame by the decoder; one
+        # whose keyframes look alike (A, B, back to A) is taken from its big frame, which
+        # with B-frames may be a frame or two after it
+        return None if reordered and changed and t1 - t0 <= LONG_GOP else spikes
+    if not changed:
+        return []
+    if key is None:
+        return None  # no keyframe where one was decoded
+    return [t1] if usual <= STILL * key and not dark else None
 
 
 async def packet_sizes(
-    info: MediaInfo, stretches: list[tuple[float, float]]
+    info: MediaInfo, stretches: list[tuple[float, float]] | None = None
 ) -> list[tuple[float, int, bool]]:
-    """(time, bytes, keyframe) of the video packets in `stretches`: one ffprobe that
-    demuxes those stretches and decodes nothing."""
-    intervals = ",".join(f"{a:.3f}%{b + 0.05:.3f}" for a, b in stretches)
+    """(time, bytes, keyframe) of the video packets in `stretches` (None: all of them):
+    one ffprobe that demuxes and decodes nothing (some 50,000 packets a second)."""
     args = [procs.find("ffprobe"), "-v", "error", "-select_streams", "v:0"]
-    args += ["-read_intervals", intervals, "-show_entries", "packet=pts_time,size,flags"]
+    if stretches is not None:
+        intervals = ",".join(f"{a:.3f}%{b + 0.05:.3f}" for a, b in stretches)
+        args += ["-read_intervals", intervals]
+    args += ["-show_entries", "packet=pts_time,size,flags"]
     args += ["-of", "csv=p=0", str(info.path.absolute())]
     result = await procs.run(args, timeout=60 + info.duration / 10, check=False, what="packet scan")
     found = []
@@ -382,8 +483,9 @@ async def _frames(
         keep = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{KEY_GAP})',"
     elif pick:  # times count from the seek point; a frame is picked once for each time
         at = [f"{t - start:.3f}" for t in sorted(pick)]
-        first = [f"gte(t\\,{t})*(isnan(prev_selected_t)+lt(prev_selected_t\\,{t}))" for t in at]
-        keep = f"select='{'+'.join(first)}',"
+        first = [f"+gte(t\\,{t})*(isnan(prev_selected_t)+lt(prev_selected_t\\,{t}))" for t in at]
+        # summed in brackets: a flat sum of a few hundred is too deep for ffmpeg
+        keep = f"select='0{procs.expr_sum(first)}',"
     args = [procs.find("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-v", "info"]
     args += ["-skip_frame", "nokey"] if keyframes_only else ["-ss", f"{start:.3f}"]
     args += ["-i", str(info.path.absolute()), "-an"]
