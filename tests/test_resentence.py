@@ -133,3 +133,16 @@ def test_plain_lowercase_srt_with_gaps_between_cues() -> None:
         "So today I want to talk about our roster tool.",
         "It saves every nurse a day a week.",
     ]
+
+
+def test_nationalities_languages_days_and_months_are_always_capitalised() -> None:
+    """The word list knows "french" and "march" in lower case too (french windows, to
+    march); English writes nationalities, languages, days and months with capitals, and
+    "may" and "march" are months only next to a number or after a word that takes a date."""
+    said = ("the french radicals met the german police in march twenty twenty on a monday "
+            "and you may go home now in may we will meet the english teacher who speaks "
+            "spanish and italian on march 5 we march on")  # fmt: skip
+    text = " ".join(s.text for s in resentence.restore([Segment(0.0, 20.0, said)]))
+    for word in ("French", "German", "in March twenty", "Monday", "in May", "English",
+                 "Spanish", "Italian", "on March 5", "you may go", "we march on"):  # fmt: skip
+        assert word in text, (word, text)

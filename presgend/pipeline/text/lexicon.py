@@ -197,6 +197,31 @@ ASK = re.compile(
     re.IGNORECASE,
 )
 
+# Words English always capitalises, which a word list also knows in lower case ("french
+# windows", "august" the adjective): nationalities, languages, peoples and faiths, days
+# and months. "may" and "march" are verbs as often: capitalised only next to a number or
+# after a word that takes a date (`DATE_BEFORE`).
+ALWAYS_CAPITAL = {
+    w.lower(): w
+    for w in """
+    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February April June
+    July August September October November December
+    African American Arab Arabic Argentine Argentinian Asian Australian Austrian Belgian
+    Brazilian British Bulgarian Burmese Canadian Cantonese Catalan Chilean Chinese
+    Colombian Croatian Cuban Czech Danish Dutch Egyptian English Estonian Ethiopian
+    European Filipino Finnish French Georgian German Ghanaian Greek Hebrew Hindi
+    Hispanic Hungarian Icelandic Indian Indonesian Iranian Iraqi Irish Israeli Italian
+    Jamaican Japanese Kenyan Korean Latin Latvian Lithuanian Malay Malaysian Mandarin
+    Mexican Moroccan Nepali Nigerian Norwegian Pakistani Persian Peruvian Polish
+    Portuguese Romanian Russian Saudi Scottish Serbian Slovak Slovenian Somali Spanish
+    Swahili Swedish Swiss Syrian Taiwanese Thai Tibetan Turkish Ukrainian Urdu
+    Venezuelan Vietnamese Welsh Yiddish Christian Muslim Jewish Catholic Protestant
+    Buddhist Hindu Islamic Latino Latina Parisian Victorian Scandinavian Caribbean
+    Mediterranean Atlantic Pacific Arctic Antarctic
+    """.split()
+}
+DATE_BEFORE = frozenset("in since until till by early late mid last next this every on of".split())
+
 NUMBER_WORDS = {  # spoken number words and their values
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,

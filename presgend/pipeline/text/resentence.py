@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from presgend.pipeline.text import lexicon
 from presgend.pipeline.text.sentences import is_cjk, join_words
 from presgend.pipeline.video.transcribe import Segment, Word, words_of
 
@@ -275,8 +276,9 @@ def _names(sentences: list[list[Word]]) -> list[list[Word]]:
         named = False  # the word before is a name or a title
         for k, word in enumerate(sentence):
             core = bare(word.text)
-            form = written.get(core) or known.proper.get(core)
+            form = written.get(core) or known.proper.get(core) or lexicon.ALWAYS_CAPITAL.get(core)
             form = form or known.proper.get(core.removesuffix("'s"))
+            form = form or _month_verb(sentence, k)
             if core == "i" or core.startswith("i'"):
                 form = "I" + core[1:]
             elif form is None and named and core.isalpha():
@@ -291,6 +293,20 @@ def _names(sentences: list[list[Word]]) -> list[list[Word]]:
                 fixed[-2] = Word(title.start, title.end, title.text[:1].upper() + title.text[1:])
         out.append(fixed)
     return out
+
+
+def _month_verb(sentence: list[Word], k: int) -> str | None:
+    """ "May" or "March" where the word is the month: next to a number ("march 5",
+    "5 may", "may twenty twenty") or after a word that takes a date ("in march", "by
+    may"); never the verb ("you may go", "we march on")."""
+    core = bare(sentence[k].text)
+    if core not in ("may", "march"):
+        return None
+    near = [bare(sentence[i].text) for i in (k - 1, k + 1) if 0 <= i < len(sentence)]
+    numbered = any(w[:1].isdigit() or w in lexicon.NUMBER_WORDS or (w.endswith(("st", "nd", "th"))
+                   and w[:-2].isdigit()) for w in near)  # fmt: skip
+    after = k > 0 and bare(sentence[k - 1].text) in lexicon.DATE_BEFORE
+    return core.capitalize() if numbered or after else None
 
 
 def _after_name(core: str, known: WordList, title: bool) -> str | None:
