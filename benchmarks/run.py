@@ -29,8 +29,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from presgend.core.memory import tree_memory_mb  # noqa: E402
 from presgend.ops import sample  # noqa: E402
-from presgend.pipeline.job import tree_memory_mb  # noqa: E402
 
 WORK = ROOT / ".bench"
 SECTIONS: list[Callable[[argparse.Namespace], dict[str, Any]]] = []

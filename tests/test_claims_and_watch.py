@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from presgend.backends.folder import claims
 from presgend.core import config as config_mod
 from presgend.core import hardware, inputs, owners
 from presgend.core.errors import ClaimLost
 from presgend.daemon import watcher
+from presgend.inbox import claims
 from presgend.ops import units
 
 ROOT = Path(__file__).resolve().parent.parent

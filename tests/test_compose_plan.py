@@ -25,7 +25,7 @@ def _plan(
             for i, t in enumerate(starts)
         ],
         crossfade=0.4,
-        encoder="libx264",
+        encoder=compose.X264,
         output=Path("/out/.tmp/x.mp4"),
         blank=Path("/w/blank.png"),
         gain_db=4.5,
@@ -149,7 +149,7 @@ def test_each_quality_encodes_with_its_preset_and_only_standard_adds_to_it() -> 
 
 
 def test_nvenc_arguments() -> None:
-    args = compose.encoder_args(dataclasses.replace(_plan([0.0]), encoder="nvenc"))
+    args = compose.encoder_args(dataclasses.replace(_plan([0.0]), encoder=compose.NVENC))
     assert args[args.index("-c:v") + 1] == "h264_nvenc"
 
 
@@ -195,7 +195,7 @@ def test_a_long_talk_is_encoded_in_two_parts_that_meet_on_a_keyframe() -> None:
 def test_one_part_where_parts_would_not_pay() -> None:
     plan = _plan([0.0, 20.0])
     assert len(compose.split(dataclasses.replace(plan, duration=29.0), 2, Path("/w"))) == 1
-    assert len(compose.split(dataclasses.replace(plan, encoder="nvenc"), 2, Path("/w"))) == 1
+    assert len(compose.split(dataclasses.replace(plan, encoder=compose.NVENC), 2, Path("/w"))) == 1
     assert len(compose.split(dataclasses.replace(plan, loop_video=True), 2, Path("/w"))) == 1
     high = dataclasses.replace(plan, quality=QUALITIES["high"])  # two 1080p runs: over 1 GB
     assert len(compose.split(high, 2, Path("/w"))) == 1

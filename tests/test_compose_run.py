@@ -70,7 +70,7 @@ def _plan(video: Path, output: Path) -> compose.ComposePlan:
             for i, (first, opens) in enumerate(CUES)
         ],
         crossfade=0.4,
-        encoder="libx264",
+        encoder=compose.X264,
         output=output,
         blank=folder / "blank.png",
         captions=folder / "captions.srt",
@@ -184,7 +184,7 @@ def test_a_thousand_shots_compose_each_framed_on_its_own(tmp_path: Path) -> None
         plan = compose.ComposePlan(
             video=ramp, audio=ramp, duration=seconds, fps=fps, quality=SMALL, crop=crop,
             slides=[compose.SlideCue(tmp_path / "slide.png", 0.0)], crossfade=0.4,
-            encoder="libx264", output=out / "video.mp4",
+            encoder=compose.X264, output=out / "video.mp4",
         )  # fmt: skip
         asyncio.run(compose.compose(plan, lambda _f: None, parts, folder=out))
         left = gray_frames(out / "video.mp4", "320:360:0:0", (8, 8), fps).reshape(-1, 64)

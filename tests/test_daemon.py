@@ -315,15 +315,15 @@ def test_breaker_holds_admission_while_overloaded(tmp_path: Path, clip: sample.S
 
     from support.daemons import daemon_config
 
+    from presgend import app
+    from presgend.backends.folder import status
     from presgend.core import config as config_mod
     from presgend.core import logs
-    from presgend.daemon import state
-    from presgend.daemon.supervisor import Daemon
 
     load = {"cpu": 97.0}
     cfg = config_mod.load(daemon_config(tmp_path, breaker={"cpu_percent": 90.0}))
     logs.configure(cfg.paths.logs)
-    daemon = Daemon(cfg, sampler=lambda: (load["cpu"], 40.0))
+    daemon = app.build(cfg, sampler=lambda: (load["cpu"], 40.0)).daemon
 
     async def scenario() -> None:
         runner = asyncio.create_task(daemon.run())
@@ -337,7 +337,7 @@ def test_breaker_holds_admission_while_overloaded(tmp_path: Path, clip: sample.S
         assert (tmp_path / "inbox" / "clip.mp4").exists()
         assert daemon.monitor.breaker.state in ("open", "half_open")
         daemon._write_state()
-        snapshot = state.collect(cfg)
+        snapshot = status.collect(cfg)
         assert snapshot["breaker"]["state"] in ("open", "half_open")
         assert snapshot["breaker"]["cpu_percent"] == 97.0
         assert snapshot["queued"] == 1
@@ -494,7 +494,7 @@ def test_a_low_disk_pauses_intake_until_there_is_room(
 
 
 def _state_of(root: Path) -> dict[str, Any]:
-    from presgend.daemon import state
+    from presgend.inbox import state
 
     for path in state.state_dir(root / "inbox").glob("*.json"):
         with contextlib.suppress(OSError, ValueError):

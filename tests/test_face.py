@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from support.phone import BAND, make_phone_recording
 
 from presgend.pipeline.video import face, probe
@@ -290,6 +289,6 @@ def test_a_phone_recording_is_framed_in_every_shot_and_its_bands_cropped(
     assert [round(s.start, 2) for s in framing.crop] == [0.0, 9.0, 18.0]
     for segment, (_, face_x) in zip(framing.crop, shots, strict=True):
         box = segment.box
-        assert BAND <= box.y and box.y + box.h <= info.height - BAND, "no band in the panel"
+        assert box.y >= BAND and box.y + box.h <= info.height - BAND, "no band in the panel"
         wanted = min(max(face_x - box.w / 2, 0), info.width - box.w)
         assert abs(box.x - wanted) <= 12, (segment, face_x)

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from presgend.core import owners
+from presgend.core import files, owners
 from presgend.pipeline import publish
 
 
@@ -28,11 +28,11 @@ def _temp(outbox: Path, data: bytes, run: str = "job") -> Path:
 def test_a_rerun_replaces_what_an_interrupted_run_published(tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
     first = publish.publish_video(_temp(outbox, b"first"), outbox, "talk", "sha-a")
-    publish.write_atomic(outbox / "talk.srt", "1\n")  # ...then the run was killed
+    files.write_atomic(outbox / "talk.srt", "1\n")  # ...then the run was killed
     again = publish.publish_video(_temp(outbox, b"second"), outbox, "talk", "sha-a")
     assert again == first == outbox / "talk.mp4"
     assert again.read_bytes() == b"second" and not (outbox / "talk.srt").exists()
-    publish.write_json(publish.report_path(again), {"status": "ok"})
+    files.write_json(publish.report_path(again), {"status": "ok"})
     publish.published(outbox, "sha-a")
     assert sorted(p.name for p in outbox.iterdir()) == [".presgend-tmp", "talk.mp4",
                                                         "talk.report.json"]  # fmt: skip
@@ -48,7 +48,7 @@ def test_another_input_of_the_same_name_never_touches_those_outputs(tmp_path: Pa
 def test_a_finished_run_is_never_taken_away(tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
     video = publish.publish_video(_temp(outbox, b"done"), outbox, "talk", "sha-a")
-    publish.write_json(publish.report_path(video), {"status": "ok"})  # killed before its note went
+    files.write_json(publish.report_path(video), {"status": "ok"})  # killed before its note went
     assert publish.discard_partial(outbox, "sha-a") == []
     assert video.exists() and publish.report_path(video).exists()
 

@@ -16,10 +16,11 @@ import pytest
 from support.cli import write_config
 from support.daemons import DaemonProcess
 
+from presgend import app
 from presgend.core import config as config_mod
 from presgend.core import logs
 from presgend.daemon.supervisor import Daemon
-from presgend.fronts.front import FrontDesk, attach
+from presgend.fronts.front import FrontDesk
 from presgend.ops import sample
 
 Seen = Callable[[Daemon, FrontDesk], list[Any]]  # what each service reading a setting sees
@@ -40,8 +41,8 @@ def reloaded(tmp_path: Path, values: dict[str, dict[str, Any]], section: str, ke
              new: Any) -> tuple[Daemon, FrontDesk, list[dict[str, Any]]]:  # fmt: skip
     path = write_config(values, tmp_path / "presgend.toml")
     (tmp_path / "inbox").mkdir(exist_ok=True)
-    daemon = Daemon(config_mod.load(path), str(path), sampler=lambda: (10.0, 10.0))
-    front = attach(daemon)
+    built = app.build(config_mod.load(path), str(path), sampler=lambda: (10.0, 10.0))
+    daemon, front = built.daemon, built.front
     values.setdefault(section, {})[key] = new
     write_config(values, path)
     logs.configure(tmp_path / "logs")
@@ -169,7 +170,7 @@ def test_a_new_watch_mode_restarts_the_watcher(tmp_path: Path) -> None:
     (tmp_path / "inbox").mkdir()
 
     async def scenario() -> tuple[str, str]:
-        daemon = Daemon(config_mod.load(path), str(path), sampler=lambda: (10.0, 10.0))
+        daemon = app.build(config_mod.load(path), str(path), sampler=lambda: (10.0, 10.0)).daemon
         daemon.outcomes.index_dir().mkdir(parents=True)
         (tmp_path / "inbox" / ".presgend" / "claims").mkdir(parents=True)
         daemon.intake.start(asyncio.get_running_loop())

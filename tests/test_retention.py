@@ -10,8 +10,8 @@ import pytest
 
 from presgend.core import config as config_mod
 from presgend.core.config import Config
-from presgend.daemon import ledger
 from presgend.fronts import handin
+from presgend.inbox import ledger
 
 
 @pytest.fixture

@@ -15,8 +15,10 @@ import pytest
 from support.daemons import daemon_config
 from support.waiting import until
 
+from presgend import app
 from presgend.core import config as config_mod
 from presgend.core import inputs, logs
+from presgend.core.settings import Settings
 from presgend.daemon import outcomes, signals
 from presgend.daemon.supervisor import Daemon
 from presgend.pipeline.report import JobRecord, error_document
@@ -31,7 +33,7 @@ def events(root: Path, name: str) -> list[dict[str, Any]]:
 def daemon(tmp_path: Path) -> Any:
     cfg = config_mod.load(daemon_config(tmp_path, watch={"poll_interval": 0.1}))
     logs.configure(cfg.paths.logs)
-    yield Daemon(cfg, sampler=lambda: (10.0, 10.0))
+    yield app.build(cfg, sampler=lambda: (10.0, 10.0)).daemon
     logs.configure(None)
 
 
@@ -100,9 +102,8 @@ def test_every_error_document_is_made_one_way(tmp_path: Path) -> None:
     reason = inputs.hostile_reason(link)
     assert reason is not None
     seen: list[tuple[str, str]] = []
-    outcomes.Outcomes(cfg, lambda job_id, _label, status: seen.append((job_id, status))).rejected(
-        "job-1", "link.mp4", reason
-    )
+    remember = lambda job_id, _label, status: seen.append((job_id, status))  # noqa: E731
+    outcomes.Outcomes(Settings(cfg), remember).rejected("job-1", "link.mp4", reason)
     document = json.loads((tmp_path / "failed" / "link.error.json").read_text())
     job_shape = error_document(JobRecord("j", tmp_path / "x.mp4", "video"), ValueError("x"))
     assert set(job_shape) <= set(document)
@@ -141,7 +142,7 @@ def test_intake_settles_on_its_clock_and_rejects_what_must_not_run(tmp_path: Pat
         return observers[-1]
 
     intake = Intake(
-        cfg, wake=lambda: None, reject=lambda n, r: rejected.append((n, r)),
+        Settings(cfg), wake=lambda: None, reject=lambda n, r: rejected.append((n, r)),
         start_observer=start_observer, clock=lambda: now[0],  # type: ignore[arg-type]
     )  # fmt: skip
 
@@ -198,7 +199,8 @@ def test_a_file_taken_by_another_daemon_while_it_is_checked_is_no_crash(
         raise FileNotFoundError(2, "No such file or directory", str(path))
 
     monkeypatch.setattr(watcher, "readable", taken)
-    intake = Intake(cfg, wake=lambda: None, reject=lambda n, r: None, clock=lambda: now[0],
+    intake = Intake(Settings(cfg), wake=lambda: None, reject=lambda n, r: None,
+                    clock=lambda: now[0],
                     start_observer=lambda *_a: FakeObserver())  # type: ignore[arg-type,return-value]  # fmt: skip
 
     async def scenario() -> None:
@@ -234,9 +236,9 @@ def test_housekeeping_keeps_its_schedule_on_a_fake_clock(tmp_path: Path) -> None
             raise Stop
 
     keeper = Housekeeping(
-        cfg, jobs={}, stop=lambda _id, _why: False, monitor=monitor, wake=lambda: None,
+        Settings(cfg), jobs={}, stop=lambda _id, _why: False, monitor=monitor, wake=lambda: None,
         clock=lambda: now[0], sleep=sleep,
-        intake=Intake(cfg, wake=lambda: None, reject=lambda n, r: None),
+        intake=Intake(Settings(cfg), wake=lambda: None, reject=lambda n, r: None),
         snapshot=lambda: states.append(now[0]) or {"pid": 1},  # type: ignore[func-returns-value]
     )  # fmt: skip
     with pytest.raises(Stop):

@@ -13,19 +13,62 @@ protocol below; `presgend status` and `doctor` ask the chosen kind too.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
 
 from presgend.core.config import Config
-
-if TYPE_CHECKING:
-    from presgend.core.settings import Settings
-    from presgend.daemon.intake import Intake
-    from presgend.daemon.outcomes import Outcomes
-    from presgend.daemon.worker import Worker
+from presgend.core.settings import Settings
+from presgend.inbox.claims import Claim
 
 Service = Coroutine[Any, Any, None]
+
+
+class Running(Protocol):
+    fenced: bool  # its first output may be visible: it must never run again
+
+
+class WorkerSide(Protocol):
+    """What a backend asks of the daemon's worker (daemon/worker.py)."""
+
+    @property
+    def jobs(self) -> Mapping[str, Running]: ...
+
+    def admit(self) -> None: ...
+
+    def disk_ok(self) -> bool: ...
+
+    def stop(self, job_id: str, reason: Literal["cancelled", "lost"]) -> bool: ...
+
+    async def take_over(
+        self,
+        job_id: str,
+        claim: Claim,
+        label: Path,
+        *,
+        fence: Callable[[], Awaitable[None]],
+        give_back: Callable[[], Awaitable[None]],
+    ) -> str: ...
+
+
+class OutcomesSide(Protocol):
+    """Where a backend's inputs end (daemon/outcomes.py)."""
+
+    def returned(self, claim: Claim) -> list[str]: ...
+
+    def failed(
+        self, job_id: str, label: Path, claim: Claim, document: dict[str, Any]
+    ) -> None: ...
+
+
+class IntakeSide(Protocol):
+    """The inputs intake found ready (daemon/intake.py)."""
+
+    @property
+    def ready(self) -> Mapping[str, Any]: ...
+
+    def take(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -33,9 +76,9 @@ class Parts:
     """What a backend gets from the daemon it runs in."""
 
     settings: Settings
-    worker: Worker
-    outcomes: Outcomes
-    intake: Intake
+    worker: WorkerSide
+    outcomes: OutcomesSide
+    intake: IntakeSide
     snapshot: Callable[[], dict[str, Any]]  # this daemon's state, for the cluster's status
     stopping: Callable[[], bool]  # the daemon is shutting down
     finished: Callable[[], None]  # `--once`: everything dropped has run; stop now

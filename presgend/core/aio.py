@@ -53,6 +53,33 @@ async def together(*works: Awaitable[Any]) -> list[Any]:
     return [task.result() for task in tasks]
 
 
+async def nothing() -> None:
+    """An awaitable that does nothing: the place of a step that is not needed."""
+    return None
+
+
+def consume(task: asyncio.Task[Any]) -> None:
+    """A done callback: retrieve a background task's exception, so one that is abandoned
+    is not reported twice."""
+    if not task.cancelled():
+        task.exception()
+
+
+class Steps:
+    """Progress as the steps of a gather finish, in whatever order they do."""
+
+    def __init__(self, report: Callable[[float], None], total: int) -> None:
+        self.report = report
+        self.total = total
+        self.done = 0
+
+    async def counted(self, work: Awaitable[T]) -> T:
+        result = await work
+        self.done += 1
+        self.report(self.done / self.total)
+        return result
+
+
 async def in_thread(call: Callable[[], T]) -> T:
     """`call()` in a daemon thread: unlike the loop's executor (`asyncio.to_thread`), a
     thread stuck in a socket never keeps the process from exiting. For network calls."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import sys
@@ -255,6 +256,27 @@ POSITIVE = {
     "link_ttl_hours",
 }
 PERCENT = {"cpu_percent", "memory_percent"}
+
+
+def unguarded_http(http: HttpConfig) -> str | None:
+    """The sentence that refuses an HTTP service listening beyond this machine with no
+    tokens to guard it (None when it is guarded or local). Checked at start, since
+    `presgend serve --bind` may change the bind after the config is read."""
+    if is_loopback(http.bind) or http.tokens:
+        return None
+    return (
+        f"The HTTP service would listen on {http.bind}, beyond this machine, with no "
+        "tokens: set http.tokens, or bind to 127.0.0.1."
+    )
+
+
+def is_loopback(bind: str) -> bool:
+    if bind in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(bind).is_loopback
+    except ValueError:
+        return False
 
 
 def cache_home() -> Path:

@@ -43,6 +43,12 @@ class PresetUnknown(PresgendError):
     """A preset name the config does not define; the sentence lists those it does."""
 
 
+class HttpRefused(PresgendError):
+    """The HTTP service cannot start as configured."""
+
+    fault: Fault = "setup"
+
+
 class ToolMissing(PresgendError):
     """An external program presgend needs is not installed."""
 

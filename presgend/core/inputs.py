@@ -71,6 +71,31 @@ def kind(path: Path) -> str:
     )
 
 
+def check_readable(path: Path) -> None:
+    """Refuse what is not a readable, non-empty regular file, before any tool opens it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise JobError("The input file does not exist.", phase="input") from None
+    except PermissionError:
+        raise JobError(
+            "The input file cannot be read (permission denied).", phase="input"
+        ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise JobError("The input is not a regular file.", phase="input")
+    if st.st_size == 0:
+        raise JobError("The input file is empty (0 bytes).", phase="input")
+    try:
+        with path.open("rb") as f:
+            f.read(1)
+    except PermissionError:
+        raise JobError(
+            "The input file cannot be read (permission denied).", phase="input"
+        ) from None
+    except OSError as exc:
+        raise JobError(f"The input file cannot be read ({exc.strerror}).", phase="input") from None
+
+
 def reported_kind(name: str) -> str:
     """The kind an error document names, also for a file `kind` refuses."""
     return "script" if name.lower().endswith(SCRIPT_SUFFIXES) else "video"

@@ -60,10 +60,6 @@ class Settings:
         self.listeners: list[Listener] = []
         self.restart_only = RESTART_ONLY + restart_only  # and the backend's own
 
-    @classmethod
-    def of(cls, value: Settings | Config) -> Settings:
-        return value if isinstance(value, Settings) else cls(value)
-
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)
 
@@ -87,3 +83,14 @@ class Settings:
         for listener in self.listeners:
             listener(before, new)
         return Reloaded(changed, need_restart)
+
+
+class Live:
+    """A service that reads the live settings: `config` is always the current one (a
+    reload replaces it), never a copy taken when the service was built."""
+
+    settings: Settings
+
+    @property
+    def config(self) -> Config:
+        return self.settings.current

@@ -15,23 +15,22 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from presgend.backends.folder import claims
 from presgend.core import hardware, logs
-from presgend.core.config import Config
 from presgend.core.errors import ClaimLost
-from presgend.core.settings import Settings
-from presgend.daemon import ledger, notify, outcomes, state
+from presgend.core.settings import Live, Settings
+from presgend.daemon import notify, outcomes
 from presgend.daemon.intake import Intake
 from presgend.daemon.worker import RunningJob, StopReason
+from presgend.inbox import claims, ledger, state
 from presgend.pipeline import publish, workdir
 
 log = logs.get("presgend.housekeeping")
 
 
-class Housekeeping:
+class Housekeeping(Live):
     def __init__(
         self,
-        settings: Settings | Config,
+        settings: Settings,
         *,
         jobs: dict[str, RunningJob],
         stop: Callable[[str, StopReason], bool],
@@ -42,7 +41,7 @@ class Housekeeping:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.settings = Settings.of(settings)
+        self.settings = settings
         self.inbox = self.config.paths.inbox
         self.jobs = jobs
         self.stop = stop
@@ -53,10 +52,6 @@ class Housekeeping:
         self.clock = clock
         self.sleep = sleep
 
-    @property
-    def config(self) -> Config:
-        """The live settings (a reload replaces them)."""
-        return self.settings.current
 
     async def run(self) -> None:
         watchdog_every = notify.watchdog_interval()

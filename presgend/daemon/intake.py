@@ -21,14 +21,13 @@ from pathlib import Path
 
 from watchdog.observers.api import BaseObserver
 
-from presgend.backends.folder import claims
 from presgend.core import config as config_mod
 from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import JobError, PresetUnknown
-from presgend.core.settings import Settings
-from presgend.daemon import ledger, notify, watcher
-from presgend.inbox import waiting
+from presgend.core.settings import Live, Settings
+from presgend.daemon import notify, watcher
+from presgend.inbox import claims, ledger, waiting
 from presgend.pipeline.context import new_job_id
 from presgend.pipeline.video import transcribe
 
@@ -38,17 +37,17 @@ Reject = Callable[[str, str], None]  # name, one-sentence reason
 ObserverFactory = Callable[[Path, str, float, Callable[[str], None]], BaseObserver]
 
 
-class Intake:
+class Intake(Live):
     def __init__(
         self,
-        settings: Settings | Config,
+        settings: Settings,
         *,
         wake: Callable[[], None],
         reject: Reject,
         start_observer: ObserverFactory = watcher.start_observer,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = Settings.of(settings)
+        self.settings = settings
         self.settings.subscribe(self._settings_changed)
         config = self.config
         self.inbox = config.paths.inbox
@@ -68,10 +67,6 @@ class Intake:
         self.holds_told: dict[str, float] = {}  # inputs waiting, logged once per hold
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    @property
-    def config(self) -> Config:
-        """The live settings (a reload replaces them)."""
-        return self.settings.current
 
     # -- what the daemon asks ------------------------------------------------------------
 

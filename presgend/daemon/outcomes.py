@@ -17,15 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from presgend.backends.folder import claims
-from presgend.core import inputs, logs, owners
-from presgend.core.config import Config
+from presgend.core import files, inputs, logs, owners
 from presgend.core.errors import JobError
-from presgend.core.settings import Settings
-from presgend.daemon import ledger
-from presgend.inbox import waiting
+from presgend.core.files import now_iso
+from presgend.core.settings import Live, Settings
+from presgend.inbox import claims, ledger, waiting
 from presgend.pipeline import publish
-from presgend.pipeline.report import JobRecord, error_document, now_iso
+from presgend.pipeline.report import JobRecord, error_document
 
 log = logs.get("presgend.outcomes")
 
@@ -36,17 +34,13 @@ Listener = Callable[[str, dict[str, Any], dict[str, Any]], None]
 CANCELLED = "The job was cancelled."
 
 
-class Outcomes:
-    def __init__(self, settings: Settings | Config, remember: Remember) -> None:
-        self.settings = Settings.of(settings)
+class Outcomes(Live):
+    def __init__(self, settings: Settings, remember: Remember) -> None:
+        self.settings = settings
         self.inbox = self.config.paths.inbox
         self.remember = remember
         self.listeners: list[Listener] = []
 
-    @property
-    def config(self) -> Config:
-        """The live settings (a reload replaces them)."""
-        return self.settings.current
 
     # -- the last folder -------------------------------------------------------------------
 
@@ -97,7 +91,7 @@ class Outcomes:
                 claim.folder / name, failed / claims.rename_stem(name, claim.main, stem)
             )
         document["moved_to"] = str(failed / claims.rename_stem(claim.main, claim.main, stem))
-        publish.write_json(failed / f"{stem}.error.json", document)
+        files.write_json(failed / f"{stem}.error.json", document)
         claim.release()
         self.remember(job_id, label, "failed")
         self._failed_in_ledger(job_id, label.name, document, failed / f"{stem}.error.json")
@@ -143,7 +137,7 @@ class Outcomes:
         error = JobError(reason, phase="intake", detail=f"moved to {target}")
         document = error_document(record, error)
         document["moved_to"] = str(target)
-        publish.write_json(failed / f"{stem}.error.json", document)
+        files.write_json(failed / f"{stem}.error.json", document)
         self.remember(job_id, self.inbox / name, "failed")
         self._failed_in_ledger(job_id, name, document, failed / f"{stem}.error.json")
         log.warning("input_rejected", input=name, job_id=job_id, error=reason, moved_to=str(target))
@@ -200,7 +194,7 @@ class Outcomes:
             "original": original,
             "finished_at": now_iso(),
         }
-        publish.write_json(outbox / f"{stem}.duplicate.json", document)
+        files.write_json(outbox / f"{stem}.duplicate.json", document)
         self._archive(claim)
         self.remember(job_id, label, "duplicate")
         earlier = ledger.entry(self.inbox, original.get("job_id", "")) or {}
@@ -232,7 +226,7 @@ class Outcomes:
             "finished_at": report["finished_at"],
         }
         with contextlib.suppress(OSError):
-            publish.write_json(self.index_dir() / f"{sha}.json", entry)
+            files.write_json(self.index_dir() / f"{sha}.json", entry)
 
     async def first_of(
         self, sha: str, job_id: str, waiting: Callable[[], None]

@@ -1,4 +1,5 @@
-"""The daemon: watch the inbox, take each complete file once, run it, never lose it.
+"""The daemon's lifecycle: watch the inbox, take each complete file once, run it, never
+lose it.
 
 One asyncio loop. The watchdog observer's thread only pokes names; the intake task
 settles them, checks they are readable, and queues them; admission (gated by the
@@ -6,6 +7,9 @@ resource monitor's breaker and `max_concurrent`) claims a queued file by renamin
 into a claim folder and starts its job; the housekeeping task beats the claims'
 leases, returns other daemons' stale claims, writes the state file and pings systemd.
 Signal handlers only set flags; the loop does the work.
+
+Every part is built once by the composition root (`presgend/app.py`) and handed in:
+`Daemon` only runs them (as procrastinate's `Worker` runs what its `App` holds).
 """
 
 from __future__ import annotations
@@ -20,94 +24,133 @@ from pathlib import Path
 from typing import Any
 
 from presgend import backends
-from presgend.backends.folder import claims
 from presgend.core import aio, hardware, logs, owners
 from presgend.core import config as config_mod
 from presgend.core.config import Config
 from presgend.core.errors import ConfigError
-from presgend.core.settings import Settings
-from presgend.daemon import notify, outcomes, signals, state, worker
+from presgend.core.files import now_iso
+from presgend.core.settings import Live, Settings
+from presgend.daemon import notify, outcomes, signals
 from presgend.daemon.housekeeping import Housekeeping
 from presgend.daemon.intake import Intake
+from presgend.daemon.worker import Worker
+from presgend.inbox import claims, state
 from presgend.pipeline import publish
-from presgend.pipeline.context import Services, new_job_id
-from presgend.pipeline.report import now_iso
+from presgend.pipeline.context import Services
 
-log = logs.get("presgend.daemon")
+log = logs.get(__name__)
+
+ServiceFactory = Callable[[], Coroutine[Any, Any, None]]
 
 
-class Daemon:
-    def __init__(
-        self,
-        config: Config,
-        config_path: str | None = None,
-        sampler: Callable[[], hardware.Sample] = hardware.system_load,
-        services: Services | None = None,
-    ) -> None:
-        # the live settings every service reads; the backend is chosen once, here
-        chosen = backends.kind(config)
-        self.settings = Settings(config, restart_only=chosen.restart_only)
-        self.config_path = config_path
-        self.sampler = sampler
-        self.services = services or Services()
-        cfg = config
-        self.inbox = cfg.paths.inbox
-        self.monitor = hardware.ResourceMonitor(
-            cfg.breaker.cpu_percent,
-            cfg.breaker.memory_percent,
-            cfg.breaker.cooldown_seconds,
-            self.sampler,
-        )
-        self.settings.subscribe(self._breaker_settings)
-        self.monitor.breaker.listeners.append(self._breaker_changed)
-        self.recent: deque[dict[str, Any]] = deque(maxlen=20)
-        self.outcomes = outcomes.Outcomes(self.settings, self._remember)
-        self.stopping = False
-        self.started_at = now_iso()
+class Lifecycle:
+    """What the services of one daemon share about its life: the wake-up call (a name
+    poked, a job ended), the stop asked for (and whether it is forced), and the jobs that
+    ended lately (for `status`). Built first, so every service can be handed it."""
+
+    def __init__(self) -> None:
         self.wake = asyncio.Event()
         self.stop_event = asyncio.Event()
         self.force_event = asyncio.Event()
-        self.reload_requested = False
-        self.once = False
-        self.intake = Intake(self.settings, wake=self.wake.set, reject=self._reject)
-        self.worker = worker.Worker(
-            self.settings,
-            services=self.services,
-            monitor=self.monitor,
-            outcomes=self.outcomes,
-            intake=self.intake,
-            wake=self.wake.set,
-            max_concurrent=lambda: self.max_concurrent,
-        )
-        self.backend = chosen(
-            backends.Parts(
-                self.settings, worker=self.worker, outcomes=self.outcomes, intake=self.intake,
-                snapshot=self._snapshot, stopping=lambda: self.stopping,
-                finished=self.stop_event.set, concurrency=lambda: self.max_concurrent,
-            )
-        )  # fmt: skip
-        # services a front adds (fronts/front.attach: HTTP; the CLI: MCP on stdio); the
-        # daemon runs and stops them with its own, and never imports a front itself
-        self.extra_services: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
-        self.housekeeping = Housekeeping(
-            self.settings,
-            jobs=self.worker.jobs,
-            stop=self.worker.stop,
-            intake=self.intake,
-            monitor=self.monitor,
-            snapshot=self._snapshot,
-            wake=self.wake.set,
-            clock=time.monotonic,
+        self.stopping = False
+        self.started_at = now_iso()
+        self.recent: deque[dict[str, Any]] = deque(maxlen=20)
+
+    def request_stop(self, reason: str = "requested", *, force: bool = False) -> None:
+        """Stop intake and shut down; `force` skips the grace period. Safe before `run`."""
+        if force:
+            log.warning("shutdown_forced", reason=reason)
+            self.force_event.set()
+        else:
+            log.info("shutdown_requested", reason=reason)
+        self.stopping = True
+        self.stop_event.set()
+        self.wake.set()
+
+    def remember(self, job_id: str, label: Path, status: str) -> None:
+        self.recent.appendleft(
+            {"job_id": job_id, "input": str(label), "status": status, "finished_at": now_iso()}
         )
 
-    @property
-    def config(self) -> Config:
-        """The live settings (a reload replaces them)."""
-        return self.settings.current
+
+class StateView:
+    """This daemon's state, as its state file and the queue's heartbeat carry it."""
+
+    def __init__(
+        self, life: Lifecycle, intake: Intake, worker: Worker, monitor: hardware.ResourceMonitor
+    ) -> None:
+        self.life = life
+        self.intake = intake
+        self.worker = worker
+        self.monitor = monitor
+
+    def snapshot(self, *, stopped: bool = False) -> dict[str, Any]:
+        return {
+            "host": owners.HOST,
+            "pid": os.getpid(),
+            "started_at": self.life.started_at,
+            "updated": time.time(),
+            "stopped": stopped,
+            "watch_mode": self.intake.mode,
+            "paused": self.intake.paused,
+            "low_disk": self.worker.low_disk,
+            "queued": self.intake.waiting,
+            "running": [job.as_dict() for job in self.worker.jobs.values()],
+            "recent": list(self.life.recent),
+            "breaker": self.monitor.as_dict(),
+        }
+
+
+class Daemon(Live):
+    """Runs the parts it is given: prepares the folders, supervises the services, reloads
+    on SIGHUP, drains and stops."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        life: Lifecycle,
+        services: Services,
+        monitor: hardware.ResourceMonitor,
+        intake: Intake,
+        worker: Worker,
+        outcomes: outcomes.Outcomes,
+        backend: backends.Backend,
+        housekeeping: Housekeeping,
+        state_view: StateView,
+        fronts: dict[str, ServiceFactory],
+        max_concurrent: Callable[[], int],
+        config_path: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.life = life
+        self.services = services
+        self.monitor = monitor
+        self.intake = intake
+        self.worker = worker
+        self.outcomes = outcomes
+        self.backend = backend
+        self.housekeeping = housekeeping
+        self.state_view = state_view
+        self.fronts = fronts  # the fronts' services (HTTP, webhooks, MCP on stdio)
+        self.concurrency = max_concurrent
+        self.config_path = config_path
+        self.inbox = self.config.paths.inbox
+        self.reload_requested = False
+        self.once = False
+        self.settings.subscribe(self._breaker_settings)
+        self.monitor.breaker.listeners.append(self._breaker_changed)
 
     @property
     def max_concurrent(self) -> int:
-        return self.config.jobs.max_concurrent or self.services.profile.auto_concurrency()
+        return self.concurrency()
+
+    @property
+    def stopping(self) -> bool:
+        return self.life.stopping
+
+    def request_stop(self, reason: str = "requested", *, force: bool = False) -> None:
+        self.life.request_stop(reason, force=force)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -150,7 +193,7 @@ class Daemon:
     def _services(self) -> dict[str, Coroutine[Any, Any, None]]:
         services = {"intake": self._intake_loop(), "housekeeping": self.housekeeping.run()}
         services.update(self.backend.services(once=self.once))
-        for name, make in self.extra_services.items():
+        for name, make in self.fronts.items():
             services[name] = make()
         return services
 
@@ -160,7 +203,7 @@ class Daemon:
         tasks: dict[asyncio.Task[Any], str] = {
             asyncio.create_task(coro, name=name): name for name, coro in services.items()
         }
-        stop = asyncio.create_task(self.stop_event.wait())
+        stop = asyncio.create_task(self.life.stop_event.wait())
         crashed = ""
         try:
             done, _ = await asyncio.wait({stop, *tasks}, return_when=asyncio.FIRST_COMPLETED)
@@ -178,7 +221,7 @@ class Daemon:
                 notify.send(f"STATUS=stopping: the {crashed} service crashed ({error})")
                 self.request_stop(f"{crashed} crashed")
             if not crashed and not stop.done():
-                await self.stop_event.wait()
+                await self.life.stop_event.wait()
         finally:
             await self._shutdown()
             # the HTTP service saw the stop too: let it answer what is in flight and close
@@ -190,23 +233,12 @@ class Daemon:
             await asyncio.gather(stop, *tasks, return_exceptions=True)
         return crashed
 
-    def request_stop(self, reason: str = "requested", *, force: bool = False) -> None:
-        """Stop intake and shut down; `force` skips the grace period. Safe before `run`."""
-        if force:
-            log.warning("shutdown_forced", reason=reason)
-            self.force_event.set()
-        else:
-            log.info("shutdown_requested", reason=reason)
-        self.stopping = True
-        self.stop_event.set()
-        self.wake.set()
-
     def _on_signal(self, signame: str) -> None:
         self.request_stop(signame, force=self.stopping and signame == "SIGINT")
 
     def _on_reload(self) -> None:
         self.reload_requested = True
-        self.wake.set()
+        self.life.wake.set()
 
     def _prepare_folders(self) -> None:
         paths = self.config.paths
@@ -222,10 +254,10 @@ class Daemon:
         publish.cleanup_staging(paths.outbox)
 
     async def _shutdown(self) -> None:
-        self.stopping = True
+        self.life.stopping = True
         self.intake.stop()
         self.backend.stop()
-        await self.worker.drain(self.config.jobs.grace_seconds, self.force_event)
+        await self.worker.drain(self.config.jobs.grace_seconds, self.life.force_event)
 
     # -- watching and settling -----------------------------------------------------------
 
@@ -250,40 +282,17 @@ class Daemon:
         if self.worker.wants_admission:
             deadlines.append(now + max(self.monitor.retry_in(), 0.2))
         timeout = max(0.0, min(deadlines) - now)
-        if not self.wake.is_set():
+        wake = self.life.wake
+        if not wake.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
-                await aio.bounded(self.wake.wait(), timeout)
-        self.wake.clear()
+                await aio.bounded(wake.wait(), timeout)
+        wake.clear()
 
-    def _reject(self, name: str, reason: str) -> None:
-        self.outcomes.rejected(new_job_id(), name, reason)
-
-    def _remember(self, job_id: str, label: Path, status: str) -> None:
-        self.recent.appendleft(
-            {"job_id": job_id, "input": str(label), "status": status, "finished_at": now_iso()}
-        )
-
-    # -- housekeeping ----------------------------------------------------------------------
+    # -- state and breaker -----------------------------------------------------------------
 
     def _write_state(self, *, stopped: bool = False) -> None:
         with contextlib.suppress(OSError):
-            state.write(self.inbox, self._snapshot(stopped=stopped))
-
-    def _snapshot(self, *, stopped: bool = False) -> dict[str, Any]:
-        return {
-            "host": owners.HOST,
-            "pid": os.getpid(),
-            "started_at": self.started_at,
-            "updated": time.time(),
-            "stopped": stopped,
-            "watch_mode": self.intake.mode,
-            "paused": self.intake.paused,
-            "low_disk": self.worker.low_disk,
-            "queued": self.intake.waiting,
-            "running": [job.as_dict() for job in self.worker.jobs.values()],
-            "recent": list(self.recent),
-            "breaker": self.monitor.as_dict(),
-        }
+            state.write(self.inbox, self.state_view.snapshot(stopped=stopped))
 
     def _breaker_changed(self, before: str, after: str) -> None:
         cpu, memory = self.monitor.last
@@ -292,6 +301,11 @@ class Daemon:
             memory_percent=memory,
         )  # fmt: skip
         notify.send(f"STATUS=resource breaker {after} (cpu {cpu:.0f}%, memory {memory:.0f}%)")
+
+    def _breaker_settings(self, _before: Config, after: Config) -> None:
+        self.monitor.cpu_limit = after.breaker.cpu_percent
+        self.monitor.memory_limit = after.breaker.memory_percent
+        self.monitor.breaker.reset_seconds = after.breaker.cooldown_seconds
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -315,8 +329,3 @@ class Daemon:
         if reloaded.need_restart:
             log.warning("config_needs_restart", settings=reloaded.need_restart,
                         reason="these take effect when the daemon restarts")  # fmt: skip
-
-    def _breaker_settings(self, _before: Config, after: Config) -> None:
-        self.monitor.cpu_limit = after.breaker.cpu_percent
-        self.monitor.memory_limit = after.breaker.memory_percent
-        self.monitor.breaker.reset_seconds = after.breaker.cooldown_seconds

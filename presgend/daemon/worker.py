@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from presgend.backends.folder import claims
 from presgend.core import config as config_mod
-from presgend.core import hardware, inputs, logs
+from presgend.core import files, hardware, inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import ClaimLost, JobError, PresetUnknown, PresgendError
-from presgend.core.settings import Settings
-from presgend.daemon import ledger, notify
+from presgend.core.settings import Live, Settings
+from presgend.daemon import notify
 from presgend.daemon.intake import Intake
 from presgend.daemon.outcomes import Outcomes
+from presgend.inbox import claims, ledger
 from presgend.pipeline import publish
 from presgend.pipeline.context import JobRequest, Services, new_job_id
 from presgend.pipeline.job import JobFailed, run_job
@@ -77,7 +77,7 @@ async def execute(
     except JobFailed as failure:
         error_path = (error_dir or path.parent) / f"{request.output_stem}.error.json"
         if error_dir is not None:
-            publish.write_json(error_path, failure.document)
+            files.write_json(error_path, failure.document)
         return Outcome(path, False, failure.document, error_path)
     return Outcome(path, True, report, publish.report_path(Path(report["output"]["video"])))
 
@@ -112,13 +112,13 @@ async def process_files(
     return outcomes
 
 
-class Worker:
+class Worker(Live):
     """The daemon's job runner: admission (free slots, the resource breaker, free disk),
     claiming, running each job to its outcome, and the drain when the daemon stops."""
 
     def __init__(
         self,
-        settings: Settings | Config,
+        settings: Settings,
         *,
         services: Services,
         monitor: hardware.ResourceMonitor,
@@ -127,7 +127,7 @@ class Worker:
         wake: Callable[[], None],
         max_concurrent: Callable[[], int],
     ) -> None:
-        self.settings = Settings.of(settings)
+        self.settings = settings
         self.inbox = self.config.paths.inbox
         self.services = services
         self.monitor = monitor
@@ -140,10 +140,6 @@ class Worker:
         self.stopping = False
         self.last_job_end = float("-inf")
 
-    @property
-    def config(self) -> Config:
-        """The live settings (a reload replaces them)."""
-        return self.settings.current
 
     @property
     def wants_admission(self) -> bool:
@@ -220,6 +216,20 @@ class Worker:
             log.warning("job_returned", job_id=job.job_id, files=self.outcomes.returned(claim))
 
         await self.run(job, fence=fence, give_back=give_back)
+
+    async def take_over(
+        self,
+        job_id: str,
+        claim: claims.Claim,
+        label: Path,
+        *,
+        fence: Callable[[], Awaitable[None]],
+        give_back: Callable[[], Awaitable[None]],
+    ) -> str:
+        """Run a job a queue handed over (claimed by it, in `claim`) in this task, once
+        the load allows: `run`'s outcome."""
+        job = RunningJob(job_id, claim, label, task=asyncio.current_task())
+        return await self.run(job, fence=fence, give_back=give_back, wait_for_admission=True)
 
     async def wait_for_admission(self, job: RunningJob) -> None:
         """For a job handed over by a queue: wait until the load and the disk allow heavy

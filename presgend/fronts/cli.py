@@ -192,14 +192,14 @@ def _doctor(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _run(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend.fronts import front
+    from presgend import app
 
     logs.configure(cfg.paths.logs)
-    return front.run_daemon(cfg, once=args.once, config_path=args.config)
+    return app.build(cfg, args.config).run(once=args.once)
 
 
 def _serve(args: argparse.Namespace, cfg: Config) -> int:
-    from presgend.fronts import front
+    from presgend import app
 
     changes: dict[str, object] = {"enabled": True}
     if args.bind:
@@ -208,26 +208,25 @@ def _serve(args: argparse.Namespace, cfg: Config) -> int:
         changes["port"] = args.port
     cfg = config_mod.replace(cfg, "http", **changes)
     logs.configure(cfg.paths.logs)
-    return front.run_daemon(cfg, config_path=args.config)
+    return app.build(cfg, args.config).run()
 
 
 def _mcp(args: argparse.Namespace, cfg: Config) -> int:
     """The daemon (so what is submitted gets made) with the MCP tools on stdin/stdout;
     it stops when the assistant closes the connection. Logs go to stderr and the file."""
-    from presgend.daemon import supervisor
-    from presgend.fronts import front, mcp_tools
+    from presgend import app
+    from presgend.daemon.supervisor import Daemon
+    from presgend.fronts import mcp_tools
+    from presgend.fronts.front import FrontDesk
 
     logs.configure(cfg.paths.logs, console_level="warning")
-    runner = supervisor.Daemon(cfg, args.config)
-    frontdesk = front.attach(runner)
 
-    async def tools() -> None:
-        server = mcp_tools.build(frontdesk.hooks(), frontdesk.url() if cfg.http.enabled else "")
+    async def tools(desk: FrontDesk, daemon: Daemon) -> None:
+        server = mcp_tools.build(desk.hooks(), desk.url() if cfg.http.enabled else "")
         await server.run_stdio_async()
-        runner.request_stop("the MCP client closed the connection")
+        daemon.request_stop("the MCP client closed the connection")
 
-    runner.extra_services["mcp"] = tools
-    return asyncio.run(runner.run())
+    return app.build(cfg, args.config, stdio=tools).run()
 
 
 def _status(args: argparse.Namespace, cfg: Config) -> int:

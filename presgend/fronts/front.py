@@ -12,26 +12,23 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from presgend.backends.folder import claims
 from presgend.core import hardware, inputs
-from presgend.core.config import Config
-from presgend.core.settings import Settings
-from presgend.daemon import ledger
+from presgend.core.settings import Live, Settings
 from presgend.daemon.intake import Intake
 from presgend.daemon.outcomes import Outcomes
 from presgend.daemon.worker import Worker
 from presgend.fronts import views, webhooks
+from presgend.inbox import claims, ledger
 
 if TYPE_CHECKING:
     from presgend.backends import Backend
-    from presgend.daemon.supervisor import Daemon
     from presgend.fronts.views import Hooks
 
 
-class FrontDesk:
+class FrontDesk(Live):
     def __init__(
         self,
-        settings: Settings | Config,
+        settings: Settings,
         *,
         intake: Intake,
         worker: Worker,
@@ -39,19 +36,15 @@ class FrontDesk:
         monitor: hardware.ResourceMonitor,
         backend: Backend,
     ) -> None:
-        self.settings = Settings.of(settings)
+        self.settings = settings
         self.inbox = self.config.paths.inbox
         self.intake = intake
         self.worker = worker
         self.outcomes = outcomes
         self.monitor = monitor
         self.backend = backend
-        self.webhooks: webhooks.Webhooks | None = None  # attach() adds them
+        self.webhooks: webhooks.Webhooks | None = None  # the composition root's (app.py)
 
-    @property
-    def config(self) -> Config:
-        """The live settings (a reload replaces them)."""
-        return self.settings.current
 
     def hooks(self) -> Hooks:
         from presgend.fronts.views import Hooks
@@ -124,31 +117,3 @@ class FrontDesk:
                     return "cancelled"
         ledger.request_cancel(self.inbox, job_id)
         return "requested"
-
-
-def attach(daemon: Daemon) -> FrontDesk:
-    """The front desk over `daemon`'s intake, worker and outcomes; when HTTP is on, its
-    service runs among the daemon's (a public bind without tokens is refused here, in
-    one sentence, before anything starts)."""
-    front = FrontDesk(
-        daemon.settings, intake=daemon.intake, worker=daemon.worker, outcomes=daemon.outcomes,
-        monitor=daemon.monitor, backend=daemon.backend,
-    )  # fmt: skip
-    if daemon.config.http.enabled:
-        from presgend.fronts import http_api
-
-        http_api.check_settings(daemon.config)  # HttpRefused
-        daemon.extra_services["http"] = lambda: front.serve(daemon.stop_event)
-    front.webhooks = webhooks.Webhooks(daemon.settings, front.outputs_of)
-    daemon.outcomes.listeners.append(front.webhooks.on_finished)
-    daemon.extra_services["webhooks"] = front.webhooks.run
-    return front
-
-
-def run_daemon(config: Config, *, once: bool = False, config_path: str | None = None) -> int:
-    """`presgend run` and `presgend serve`: the daemon with its front desk."""
-    from presgend.daemon.supervisor import Daemon
-
-    daemon = Daemon(config, config_path)
-    attach(daemon)
-    return asyncio.run(daemon.run(once=once))

@@ -22,9 +22,9 @@ import time
 import unicodedata
 from pathlib import Path
 
-from presgend.backends.folder import claims
 from presgend.core import logs
 from presgend.core.config import PRESET_NAME
+from presgend.inbox import claims
 
 log = logs.get("presgend.desk")
 

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import errno
 import hmac
-import ipaddress
 import json
 import os
 import shutil
@@ -38,10 +37,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from presgend.core import config as config_mod
 from presgend.core import inputs, logs
 from presgend.core.config import Config
-from presgend.core.errors import PresetUnknown, PresgendError
-from presgend.daemon import ledger
+from presgend.core.errors import HttpRefused, PresetUnknown
 from presgend.fronts import handin, uploads
 from presgend.fronts.views import Hooks, recent, view
+from presgend.inbox import ledger
 from presgend.pipeline.context import new_job_id
 
 log = logs.get("presgend.http")
@@ -66,28 +65,6 @@ MEDIA_TYPES = {
     ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     ".json": "application/json",
 }
-
-
-class HttpRefused(PresgendError):
-    """The HTTP service cannot start as configured."""
-
-
-def is_loopback(bind: str) -> bool:
-    if bind in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(bind).is_loopback
-    except ValueError:
-        return False
-
-
-def check_settings(config: Config) -> None:
-    http = config.http
-    if not is_loopback(http.bind) and not http.tokens:
-        raise HttpRefused(
-            f"The HTTP service would listen on {http.bind}, beyond this machine, with no "
-            "tokens: set http.tokens, or bind to 127.0.0.1."
-        )
 
 
 NOT_MAIN = "A video (.mp4 .mov .mkv .webm .m4v .avi) or a script (.txt .md) is needed as `file`."

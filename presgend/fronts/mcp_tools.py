@@ -15,9 +15,9 @@ from typing import Any
 from presgend.core import config as config_mod
 from presgend.core import inputs
 from presgend.core.errors import PresetUnknown
-from presgend.daemon import ledger
 from presgend.fronts import handin
 from presgend.fronts.views import Hooks, recent, view
+from presgend.inbox import ledger
 from presgend.pipeline.context import new_job_id
 
 INSTRUCTIONS = (

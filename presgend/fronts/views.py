@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from presgend.core import files
 from presgend.core.config import Config
-from presgend.core.settings import Settings
-from presgend.daemon import ledger
+from presgend.core.settings import Live, Settings
 from presgend.fronts import handin
+from presgend.inbox import ledger
 
 
 @dataclass
-class Hooks:
+class Hooks(Live):
     """What the app needs from the daemon it runs in."""
 
     settings: Settings  # the live ones: a reload reaches the app
@@ -31,9 +32,6 @@ class Hooks:
     ready_checks: Callable[[], list[Any]] = field(default=lambda: [])
     webhook_counts: Callable[[], dict[str, int]] = field(default=lambda: {})
 
-    @property
-    def config(self) -> Config:
-        return self.settings.current
 
 
 def view(hooks: Hooks, job_id: str, base_url: str = "") -> dict[str, Any] | None:
@@ -87,7 +85,7 @@ def view_of(hooks: Hooks, item: dict[str, Any], base_url: str) -> dict[str, Any]
 def links(cfg: Config, item: dict[str, Any], base_url: str) -> dict[str, str]:
     key = handin.link_key(cfg.paths.inbox)
     expires = time.time() + cfg.http.link_ttl_hours * 3600
-    finished = ledger.epoch(item.get("finished_at"))
+    finished = files.epoch(item.get("finished_at"))
     ttl = float(item.get("ttl_hours") or 0)
     if finished is not None and ttl > 0:
         expires = min(expires, finished + ttl * 3600)

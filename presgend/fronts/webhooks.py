@@ -31,11 +31,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from presgend.backends.folder import claims
-from presgend.core import aio, logs, owners
-from presgend.core.config import Config, WebhooksConfig
-from presgend.core.settings import Settings
-from presgend.pipeline import publish
+from presgend.core import aio, files, logs, owners
+from presgend.core.config import WebhooksConfig
+from presgend.core.settings import Live, Settings
+from presgend.inbox import claims
 
 log = logs.get("presgend.webhooks")
 
@@ -43,20 +42,17 @@ PARALLEL = 8  # deliveries in flight at once
 MAX_BACKOFF = 3600.0
 
 
-class Webhooks:
-    def __init__(self, settings: Settings | Config, links: Callable[[dict[str, Any]], Any]) -> None:
+class Webhooks(Live):
+    def __init__(self, settings: Settings, links: Callable[[dict[str, Any]], Any]) -> None:
         """`links(entry)`: a finished job's outputs as the payload names them (download
         links when HTTP is on, else paths)."""
-        self.settings = Settings.of(settings)
+        self.settings = settings
         self.links = links
         self.folder = claims.control_dir(self.config.paths.inbox) / "webhooks"
         self.wake = asyncio.Event()
         self.counts: Counter[str] = Counter()  # delivered, retried, failed: for /metrics
         self.sending: set[asyncio.Task[None]] = set()
 
-    @property
-    def config(self) -> Config:
-        return self.settings.current
 
     # -- an event -------------------------------------------------------------------------
 
@@ -69,7 +65,7 @@ class Webhooks:
         self.folder.mkdir(parents=True, exist_ok=True)
         for url in cfg.urls:
             delivery = uuid.uuid4().hex
-            publish.write_json(
+            files.write_json(
                 self.folder / f"{delivery}.json",
                 {"id": delivery, "url": url, "event": event, "body": body, "attempts": 0,
                  "next_at": time.time()},
@@ -173,7 +169,7 @@ class Webhooks:
             delay = min(MAX_BACKOFF, 2.0 ** (delivery["attempts"] - 1))
             delivery["next_at"] = time.time() + delay
             delivery["last_error"] = why
-            publish.write_json(self.folder / f"{delivery['id']}.json", delivery)
+            files.write_json(self.folder / f"{delivery['id']}.json", delivery)
             taken.unlink(missing_ok=True)
             self.counts["retried"] += 1
             log.warning("webhook_retry", **fields, error=why, retry_in_s=delay)

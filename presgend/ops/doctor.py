@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from presgend.core import config as config_mod
 from presgend.core import procs
 from presgend.core.config import Config
 from presgend.core.errors import JobError, PresgendError
@@ -101,12 +102,9 @@ def _backend(cfg: Config) -> list[Check]:
 
 
 def _http(cfg: Config) -> Check:
-    from presgend.fronts import http_api
-
-    try:
-        http_api.check_settings(cfg)
-    except PresgendError as exc:
-        return Check("http", "fail", str(exc), "set http.tokens or bind to 127.0.0.1")
+    refused = config_mod.unguarded_http(cfg.http)
+    if refused:
+        return Check("http", "fail", refused, "set http.tokens or bind to 127.0.0.1")
     guarded = "bearer tokens" if cfg.http.tokens else "loopback only, no token"
     return Check("http", "ok", f"{cfg.http.bind}:{cfg.http.port} ({guarded})")
 

@@ -12,7 +12,6 @@ from presgend.core import hardware, inputs
 from presgend.core.config import Config
 from presgend.core.errors import JobError
 from presgend.core.hardware import HardwareProfile, Quality
-from presgend.pipeline import job
 from presgend.pipeline.script import script
 from presgend.pipeline.video import probe, transcribe
 
@@ -29,7 +28,7 @@ async def plan(path: Path, cfg: Config, quality_name: str | None) -> dict[str, A
     }
     try:
         kind = inputs.kind(path)
-        job.check_input(path)
+        inputs.check_readable(path)
         if kind == "script":
             await script.plan(path, cfg, quality, profile, result)
         else:

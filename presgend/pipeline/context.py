@@ -1,8 +1,8 @@
 """The job context: what a pipeline (video or script) may use of the job running it.
 
-`job.Job` is the one implementation. The script pipeline is written against this
-protocol, not against the job module, so the two pipelines are siblings and nothing
-imports back up: job -> script -> context, never script -> job.
+`job.Job` is the one implementation. The pipelines (video/talk.py, script/script.py), the
+slide step (deck.py) and the finish are written against this protocol, not against the
+job module, so nothing imports back up: job -> talk/script -> finish -> context.
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ from presgend.core.breaker import StageBreakers
 from presgend.core.config import Config
 from presgend.core.hardware import HardwareProfile, Quality
 from presgend.pipeline.report import JobRecord
-from presgend.pipeline.text import slides, summarize
 from presgend.pipeline.text.browser import SharedBrowser
-from presgend.pipeline.video import compose, face, loudness, probe, transcribe
 
 T = TypeVar("T")
 ProgressFn = Callable[[str, float], None]  # phase, overall fraction 0..1
@@ -83,11 +81,19 @@ class Services:
 
 
 class JobContext(Protocol):
+    """What a pipeline (video talk, script) and the finish use of the job running them."""
+
     record: JobRecord
+    request: JobRequest
     config: Config
     services: Services
     quality: Quality
+    outbox: Path
+    stem: str  # the outputs' name
+    started: float  # monotonic
     extra_report: dict[str, Any]  # kind-specific report keys (speech, presenter)
+    recogniser: dict[str, Any]  # what recognised the speech (model, device, seconds)
+    published: bool  # its video is in the outbox
 
     async def phase(self, name: str, work: Awaitable[T]) -> T: ...
 
@@ -97,27 +103,4 @@ class JobContext(Protocol):
 
     def fallback(self, stage: str, message: str) -> None: ...
 
-    async def written_sections(
-        self, sections: list[summarize.Section], language: str
-    ) -> list[summarize.Section]: ...
-
-    def note_sections(
-        self,
-        sections: list[summarize.Section],
-        sentences: list[summarize.Sentence],
-        duration: float,
-    ) -> None: ...
-
-    async def render_slides(self, sections: list[summarize.Section], work: Path) -> slides.Deck: ...
-
-    async def compose_phase(
-        self,
-        info: probe.MediaInfo,
-        source: compose.PresenterSource,
-        framing: face.Framing,
-        transcript: transcribe.Transcript,
-        sections: list[summarize.Section],
-        deck: slides.Deck,
-        work: Path,
-        level: loudness.Leveling | None,
-    ) -> dict[str, Any]: ...
+    def keep_analysis(self, analysis: Any) -> None: ...

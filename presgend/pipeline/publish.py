@@ -17,12 +17,11 @@ import contextlib
 import errno
 import json
 import os
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from presgend.core import owners
+from presgend.core.files import write_atomic
 
 STAGING = ".presgend-tmp"
 PUBLISHING = ".presgend-publishing"
@@ -130,29 +129,6 @@ def _taken(video: Path) -> bool:
     )
 
 
-def write_atomic(path: Path, content: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def cleanup_staging(outbox: Path) -> None:
     """Remove the staging folder when no job is using it."""
     with contextlib.suppress(OSError):
@@ -164,7 +140,3 @@ def remove_stale_staging(outbox: Path, lease_seconds: float) -> list[str]:
     lease older than `lease_seconds` from another); never a live run's, however long
     its encode has left the folder untouched."""
     return owners.sweep(outbox / STAGING, lease_seconds)
-
-
-def write_json(path: Path, data: dict[str, Any]) -> Path:
-    return write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

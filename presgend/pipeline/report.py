@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from presgend.core.errors import Fault, JobError, PresgendError, causes
+from presgend.core.files import now_iso
+from presgend.core.hardware import Quality
 
-
-def now_iso() -> str:
-    return (
-        dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+if TYPE_CHECKING:
+    from presgend.pipeline.finish import Composition
+    from presgend.pipeline.video.compose import Verified
+    from presgend.pipeline.video.loudness import Loudness
 
 
 def sha256_of(path: Path) -> str:
@@ -99,4 +99,82 @@ def error_document(record: JobRecord, error: BaseException) -> dict[str, Any]:
         "warnings": record.warnings,
         "started_at": record.started_at,
         "finished_at": now_iso(),
+    }
+
+
+def video_report(
+    record: JobRecord,
+    *,
+    video: Path,
+    verified: Verified,
+    outputs: dict[str, Path | None],
+    audio: Loudness | None,
+    made: Composition,
+    quality: Quality,
+    preset: str,
+    recogniser: dict[str, Any],
+    total_s: float,
+    hardware: dict[str, Any],
+    encoder: str,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """`<stem>.report.json` of a published video (DESIGN's keys, and a few more)."""
+    transcript, framing = made.transcript, made.framing
+    files = {k: str(v) if v else None for k, v in outputs.items()}
+    return {
+        "status": "ok",
+        "job_id": record.job_id,
+        "input": record.input_dict(),
+        "output": {
+            "video": str(video),
+            "srt": files.pop("srt"),
+            "duration_s": round(verified.duration, 3),
+            "width": verified.width,
+            "height": verified.height,
+            **files,
+        },
+        "quality": quality.name,
+        "preset": preset or None,
+        "transcript": {
+            "source": transcript.source,
+            "language": transcript.language,
+            **(recogniser if transcript.source == "whisper" else {}),
+            "segments": [s.as_dict() for s in transcript.segments],
+        },
+        "slides": [
+            {
+                "index": s.index,
+                "title": s.title,
+                "bullets": s.bullets,
+                "start_s": round(s.start, 3),
+                "end_s": round(s.end, 3),
+                "bullet_starts": [round(t, 3) for t in s.bullet_starts],
+                "sources": list(s.sources),
+                "omitted": list(s.omitted),
+            }
+            for s in made.sections
+        ],
+        "face": {
+            "detected": framing.detected,
+            "box": framing.face.as_list() if framing.face else None,
+            "method": framing.method,
+            "crop": framing.crop[0].box.as_list(),
+            "samples": framing.samples,
+            "hits": framing.hits,
+        },
+        "phases": dict(record.phases),
+        "total_s": round(total_s, 3),
+        "peak_rss_mb": round(record.peak_rss_mb, 1),
+        "started_at": record.started_at,
+        "finished_at": now_iso(),
+        "hardware": hardware,
+        "encoder": encoder,
+        "fallbacks": list(record.fallbacks),
+        "warnings": list(record.warnings),
+        "audio": {
+            "loudness_lufs": round(audio.integrated, 1) if audio else None,
+            "true_peak_dbtp": round(audio.true_peak, 1) if audio else None,
+            "sample_rate": verified.sample_rate,
+        },
+        **extra,
     }

@@ -9,9 +9,9 @@ import time
 from typing import Any, ClassVar
 
 from presgend.backends import Parts, Service
+from presgend.backends.folder import status
 from presgend.core import logs
 from presgend.core.config import Config
-from presgend.daemon import state
 
 log = logs.get("presgend.daemon")
 
@@ -25,11 +25,11 @@ class FolderBackend:
 
     @classmethod
     def status(cls, config: Config) -> dict[str, Any]:
-        return state.collect(config)
+        return status.collect(config)
 
     @classmethod
     def render(cls, snapshot: dict[str, Any]) -> str:
-        return state.render(snapshot)
+        return status.render(snapshot)
 
     @classmethod
     def ready(cls, config: Config) -> str | None:
@@ -62,7 +62,7 @@ class FolderBackend:
         at, others = self._others
         if time.monotonic() - at > 1.0:
             with contextlib.suppress(OSError, ValueError):
-                running = state.collect(self.parts.settings.current)["running"]
+                running = status.collect(self.parts.settings.current)["running"]
                 others = {job["job_id"]: job for job in running}
             self._others = (time.monotonic(), others)
         return others

@@ -30,8 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from presgend.backends import Parts, Service
-from presgend.backends.folder import claims
+from presgend.backends import IntakeSide, Parts, Service
 from presgend.backends.postgres.database import (
     QUERIES,
     QUEUE,
@@ -47,15 +46,14 @@ from presgend.backends.postgres.database import (
 from presgend.core import inputs, logs, owners
 from presgend.core.config import Config
 from presgend.core.errors import ClaimLost, JobError
-from presgend.daemon import ledger
+from presgend.core.settings import Live
+from presgend.inbox import claims, ledger
 from presgend.pipeline.context import new_job_id
 from presgend.pipeline.report import JobRecord, error_document, sha256_of
 
 if TYPE_CHECKING:
     import procrastinate
     from procrastinate.job_context import JobContext
-
-    from presgend.daemon.intake import Intake
 
 log = logs.get("presgend.queue")
 
@@ -64,7 +62,7 @@ def staging_dir(inbox: Path) -> Path:
     return claims.control_dir(inbox) / "queue"
 
 
-class PostgresBackend:
+class PostgresBackend(Live):
     """One daemon's side of the queue: intake's hand-over, the worker, the keeper."""
 
     # procrastinate's worker has its slots from the start
@@ -85,10 +83,6 @@ class PostgresBackend:
         self.failed: set[int] = set()  # queue jobs to finish as failed
         self.cluster_running: dict[str, dict[str, Any]] = {}  # every worker's, each beat
 
-    @property
-    def config(self) -> Config:
-        """The live settings (a reload replaces them)."""
-        return self.settings.current
 
     @property
     def staging(self) -> Path:
@@ -177,7 +171,7 @@ class PostgresBackend:
                  staged=staged.folder.name)  # fmt: skip
         return True
 
-    async def hand_over(self, intake: Intake, going_on: Callable[[], bool]) -> None:
+    async def hand_over(self, intake: IntakeSide, going_on: Callable[[], bool]) -> None:
         """Every ready input to the queue, while the outbox has room; on a database
         error the file is back in the inbox and intake sees it again at its rescan."""
         while intake.ready and going_on() and self.worker.disk_ok():
@@ -246,12 +240,9 @@ class PostgresBackend:
         self, context: JobContext, *, job_id: str, folder: str, main: str,
         files: list[str], label: str,
     ) -> None:  # fmt: skip
-        from presgend.daemon.worker import RunningJob
-
         assert self.app is not None
         app, queue_job = self.app, context.job
         staged = claims.Claim(self.staging / folder, main, files)
-        job = RunningJob(job_id, staged, self.inbox / label, task=asyncio.current_task())
         if not staged.path.exists():
             log.error("queue_input_missing", job_id=job_id, staged=folder, input=label)
             return
@@ -269,7 +260,7 @@ class PostgresBackend:
                 f"{self.config.queue.max_attempts}",
                 fault="presgend",
             )
-            self.outcomes.failed(job_id, job.label, staged, error_document(record, error))
+            self.outcomes.failed(job_id, self.inbox / label, staged, error_document(record, error))
             self.failed.add(queue_job.id or 0)
             log.error("job_failed", job_id=job_id, input=label, error=str(error),
                       attempts=queue_job.attempts)  # fmt: skip
@@ -287,8 +278,8 @@ class PostgresBackend:
 
         self.owned[job_id] = (queue_job.id, queue_job.worker_id)
         try:
-            status = await self.worker.run(
-                job, fence=fence, give_back=give_back, wait_for_admission=True
+            status = await self.worker.take_over(
+                job_id, staged, self.inbox / label, fence=fence, give_back=give_back
             )
             if status == "failed":
                 self.failed.add(queue_job.id or 0)

@@ -21,6 +21,8 @@ from presgend.core import hardware, inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import JobError
 from presgend.core.hardware import HardwareProfile, Quality
+from presgend.pipeline import deck as slide_step
+from presgend.pipeline import finish
 from presgend.pipeline.context import JobContext
 from presgend.pipeline.script import presenter, speech
 from presgend.pipeline.text import slides, summarize
@@ -218,10 +220,8 @@ async def run(job: JobContext, work: Path) -> dict[str, Any]:
     )
     source = compose.PresenterSource(video, speech_result.wav, loop=loop, audio_channels=1)
     level = await loudness.plan(speech_result.wav)
-    return await job.phase(
-        "compose",
-        job.compose_phase(info, source, framing, transcript, sections, deck, work, level),
-    )
+    made = finish.Composition(info, source, framing, transcript, sections, deck, level)
+    return await job.phase("compose", finish.finish(job, made, work))
 
 
 async def _probe(job: JobContext, path: Path, work: Path) -> tuple[Script, presenter.Picture]:
@@ -256,10 +256,10 @@ async def _content(
         script, parts, spoken, said.duration, cfg.slides.max_slides, cfg.speech.voice
     )
     if not script.structured:  # an author's own slides are kept as written
-        sections = await job.written_sections(sections, cfg.speech.voice)
-    job.note_sections(sections, spoken, said.duration)
+        sections = await slide_step.written(job, sections, cfg.speech.voice)
+    slide_step.note_sections(job, sections, spoken, said.duration)
     deck, made = await asyncio.gather(
-        job.render_slides(sections, work), _presenter(job, picture, said, work)
+        slide_step.rendered(job, sections, work), _presenter(job, picture, said, work)
     )
     job.extra_report.update(
         speech={

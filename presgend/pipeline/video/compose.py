@@ -34,6 +34,35 @@ PART_MAX_PIXELS = 1280 * 720
 
 
 @dataclass(frozen=True)
+class Encoder:
+    """The H.264 encoder a setup uses, chosen once (`choose_encoder`) from
+    `output.encoder` and the hardware: its arguments, and whether the picture may be
+    encoded in parts side by side (x264: two parts keep two cores busy; NVENC is one
+    chip)."""
+
+    name: str  # as the report says it
+    parts: bool
+
+    def args(self, q: Quality) -> list[str]:
+        if self.name == "nvenc":
+            return ["-c:v", "h264_nvenc", "-preset", q.nvenc_preset, "-rc", "vbr",
+                    "-cq", str(q.crf), "-b:v", "0"]  # fmt: skip
+        params = ["-x264-params", q.x264_params] if q.x264_params else []
+        return ["-c:v", "libx264", "-preset", q.x264_preset, "-crf", str(q.crf), *params]
+
+
+X264 = Encoder("libx264", parts=True)
+NVENC = Encoder("nvenc", parts=False)
+
+
+def choose_encoder(setting: str, nvenc_available: bool) -> Encoder:
+    """`output.encoder`: "auto" takes NVENC where an NVIDIA GPU has it."""
+    if setting == "nvenc" or (setting == "auto" and nvenc_available):
+        return NVENC
+    return X264
+
+
+@dataclass(frozen=True)
 class PresenterSource:
     """Where the presenter picture and the sound come from."""
 
@@ -75,7 +104,7 @@ class ComposePlan:
     crop: list[CropSegment]
     slides: list[SlideCue]
     crossfade: float
-    encoder: str  # libx264 | nvenc
+    encoder: Encoder
     output: Path
     loop_video: bool = False  # a still or short presenter clip repeated to length
     audio_channels: int = 2
@@ -122,7 +151,7 @@ def split(plan: ComposePlan, count: int, folder: Path) -> list[Part]:
     total = frame_count(plan)
     count = max(1, min(count, int(plan.duration // PART_MIN_SECONDS)))
     big = plan.quality.width * plan.quality.height > PART_MAX_PIXELS
-    if count == 1 or plan.encoder != "libx264" or plan.loop_video or big:
+    if count == 1 or not plan.encoder.parts or plan.loop_video or big:
         return [Part(0, total, plan.output)]
     fades = transitions(plan.slides, plan.crossfade, plan.build_fade, plan.fps)
     # near enough: the longest part sets the time, and a keyframe more costs a few KB
@@ -333,25 +362,8 @@ def encoder_args(plan: ComposePlan) -> list[str]:
 
 def video_args(plan: ComposePlan, keys: list[float]) -> list[str]:
     """The picture's encoder, with a keyframe at each of `keys` (seconds)."""
-    q = plan.quality
-    if plan.encoder == "nvenc":
-        video = [
-            "-c:v",
-            "h264_nvenc",
-            "-preset",
-            q.nvenc_preset,
-            "-rc",
-            "vbr",
-            "-cq",
-            str(q.crf),
-            "-b:v",
-            "0",
-        ]
-    else:
-        video = ["-c:v", "libx264", "-preset", q.x264_preset, "-crf", str(q.crf)]
-        video += ["-x264-params", q.x264_params] if q.x264_params else []
     return [
-        *video,
+        *plan.encoder.args(plan.quality),
         "-pix_fmt",
         "yuv420p",
         "-profile:v",

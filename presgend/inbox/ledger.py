@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from presgend.backends.folder import claims
-from presgend.core import inputs, logs, owners
+from presgend.core import files, inputs, logs, owners
 from presgend.core.config import Config
-from presgend.pipeline import publish
-from presgend.pipeline.report import now_iso
+from presgend.core.files import epoch, now_iso
+from presgend.inbox import claims
 
 log = logs.get("presgend.desk")
 
@@ -64,7 +63,7 @@ def record(inbox: Path, job_id: str, **fields: Any) -> dict[str, Any]:
     folder = ledger_dir(inbox)
     with contextlib.suppress(OSError):
         folder.mkdir(parents=True, exist_ok=True)
-        publish.write_json(folder / f"{job_id}.json", current)
+        files.write_json(folder / f"{job_id}.json", current)
     return current
 
 
@@ -135,7 +134,7 @@ def hand_in(
     ttl = config.http.link_ttl_hours if source == "upload" else 0
     record(inbox, job_id, status="queued", input=final, source=source, ttl_hours=ttl,
            phase="queued", progress=0.0, preset=preset or None)  # fmt: skip
-    publish.write_json(
+    files.write_json(
         inbox / (free + JOB_SIDECAR), {"job_id": job_id, "source": source, "preset": preset}
     )
     for side_suffix, path in sidecars.items():
@@ -231,15 +230,3 @@ def expire(config: Config, now: float | None = None) -> list[str]:
         log.info("output_expired", job_id=item["job_id"], files=names)
         expired.append(item["job_id"])
     return expired
-
-
-def epoch(iso: Any) -> float | None:
-    """Seconds since 1970 of an ISO time as the ledger writes it; None if it is not one."""
-    from datetime import datetime
-
-    if not isinstance(iso, str):
-        return None
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

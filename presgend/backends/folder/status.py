@@ -1,38 +1,18 @@
-"""What `presgend status` shows: each daemon writes its own state file into the inbox's
-control folder; status reads them all, so it covers every daemon sharing the inbox."""
+"""What `presgend status` shows on the shared folder: each daemon writes its own state
+file into the inbox's control folder (inbox/state.py); status reads them all, so it
+covers every daemon sharing the inbox."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-from presgend.backends.folder import claims
 from presgend.core import inputs, owners
 from presgend.core.config import Config
-from presgend.inbox import waiting
-from presgend.pipeline import publish
-
-STALE_AFTER = 60.0  # seconds without an update before a daemon counts as gone
-
-
-def state_dir(inbox: Path) -> Path:
-    return claims.control_dir(inbox) / "state"
-
-
-def state_file(inbox: Path) -> Path:
-    return state_dir(inbox) / f"{owners.HOST}.{os.getpid()}.json"
-
-
-def write(inbox: Path, snapshot: dict[str, Any]) -> None:
-    """Write this daemon's snapshot; the folder is not created here, so a share that went
-    away is not recreated on the empty mount point beneath it."""
-    path = state_file(inbox)
-    if path.parent.is_dir():
-        publish.write_json(path, snapshot)
+from presgend.inbox import state, waiting
 
 
 def queued_in(inbox: Path) -> int:
@@ -48,12 +28,12 @@ def collect(config: Config) -> dict[str, Any]:
     daemons: list[dict[str, Any]] = []
     recent: list[dict[str, Any]] = []
     now = time.time()
-    folder = state_dir(inbox)
+    folder = state.state_dir(inbox)
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         with contextlib.suppress(OSError, ValueError):
             data = json.loads(path.read_text(encoding="utf-8"))
             recent += data.get("recent", [])
-            alive = not data.get("stopped") and now - data.get("updated", 0) < STALE_AFTER
+            alive = not data.get("stopped") and now - data.get("updated", 0) < state.STALE_AFTER
             owner = {"host": data.get("host"), "pid": data.get("pid")}
             if alive and owners.owner_dead(owner):
                 alive = False

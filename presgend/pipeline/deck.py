@@ -1,0 +1,119 @@
+"""The slide step of a job's content phase: who writes the slides (the extractive writer,
+or a language model whose answers pass the fact checks), what the report warns about
+them, and their pictures (Chromium behind its breaker, else drawn with Pillow).
+
+Both pipelines (video talks and scripts) call it with their job's context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from presgend.core import aio
+from presgend.pipeline.context import JobContext
+from presgend.pipeline.text import slides, summarize, writer
+from presgend.pipeline.video import preview
+
+
+async def written(
+    job: JobContext, sections: list[summarize.Section], language: str
+) -> list[summarize.Section]:
+    """The language model's slides, where `[summary] engine = "openai"` and its answers
+    pass the fact checks; the extractive writer's elsewhere."""
+    cfg = job.config.summary
+    if cfg.engine != "openai":
+        return sections
+    breaker = job.services.breakers["summary"]
+    if not breaker.allow():
+        job.fallback(
+            "summary", "the language model is paused after repeated failures; the "
+            "extractive writer made the slides",
+        )  # fmt: skip
+        return sections
+    outcome = await writer.rewrite(sections, cfg, language, beat=job.beat)
+    if any(outcome.written) or not outcome.warnings:
+        breaker.record_success()
+    else:
+        breaker.record_failure()
+    job.record.warnings.extend(outcome.warnings)
+    job.extra_report["summary"] = {
+        "engine": cfg.engine,
+        "model": cfg.model,
+        "written_by_model": outcome.written,
+        "seconds": outcome.seconds,
+    }
+    return outcome.sections
+
+
+def note_sections(
+    job: JobContext,
+    sections: list[summarize.Section],
+    sentences: list[summarize.Sentence],
+    duration: float,
+) -> None:
+    """Warn about what the slides leave out and long stretches with no speech."""
+    warnings = job.record.warnings
+    for section in sections:
+        for text in section.left_off:
+            warnings.append(
+                f'Slide {section.index + 1} was full, so this fact is only spoken: "{text}"'
+            )
+        others = section.no_room - len(section.left_off)
+        if others > 0:
+            warnings.append(
+                f"Slide {section.index + 1} was full, so {others} more "
+                f"sentence{'s are' if others > 1 else ' is'} only spoken "
+                "(the report's slides[].omitted lists them)."
+            )
+    for a, b in summarize.silences(sentences, duration):
+        warnings.append(
+            f"Nobody speaks from {preview.clock(a)} to {preview.clock(b)}; that slide "
+            "stays up the whole time."
+        )
+
+
+async def rendered(job: JobContext, sections: list[summarize.Section], work: Path) -> slides.Deck:
+    """The slides' pictures, with a warning for text shrunk below a readable size."""
+    deck = await _render(job, sections, work)
+    floor = slides.MIN_BULLET_PX_720P * job.quality.panel[1] / 720
+    for section, px in zip(sections, deck.bullet_px, strict=True):
+        if 0 < px < floor - 0.5:
+            at720 = px * 720 / job.quality.panel[1]
+            job.record.warnings.append(
+                f"Slide {section.index + 1}'s text was shrunk to {at720:.0f} px (at 720p) "
+                "to fit; shorter or fewer bullets would read better."
+            )
+    return deck
+
+
+async def _render(job: JobContext, sections: list[summarize.Section], work: Path) -> slides.Deck:
+    breaker = job.services.breakers["slides"]
+    cfg = job.config.slides
+    size = job.quality.panel
+    look = slides.look_from(cfg)
+    if cfg.logo and not look.logo:
+        job.record.warnings.append(
+            f"The slide logo {cfg.logo} is missing or not a PNG, JPEG, SVG or WebP image."
+        )
+    if not breaker.allow():
+        job.fallback(
+            "slides", "Chromium is paused after repeated failures; slides drawn with Pillow"
+        )
+        return await asyncio.to_thread(slides.render_pillow, sections, size, work, look)
+    try:
+        browser, keep = job.services.browser, cfg.keep_browser_seconds
+        deck = await aio.bounded(
+            slides.render_chromium(sections, size, work, look, cfg.chromium, browser, keep), 120
+        )
+    except Exception as exc:  # any browser trouble: draw the slides instead
+        breaker.record_failure()
+        await job.services.browser.close()  # the next job gets a fresh one
+        text = str(exc).strip()
+        reason = text.splitlines()[0][:160] if text else type(exc).__name__
+        job.fallback(
+            "slides", f"Chromium could not render the slides ({reason}); drawn with Pillow"
+        )
+        return await asyncio.to_thread(slides.render_pillow, sections, size, work, look)
+    breaker.record_success()
+    return deck
