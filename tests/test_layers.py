@@ -86,3 +86,52 @@ def test_the_backend_is_chosen_once_and_its_name_compared_nowhere() -> None:
                 if any(isinstance(s, ast.Attribute) and s.attr == "backend" for s in sides):
                     compared.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert compared == []
+
+
+def test_backends_never_import_the_daemon_or_a_front() -> None:
+    """A backend gets the daemon's parts as protocols (backends.Parts); what every
+    backend and the daemon share about the inbox lives below both, in presgend/inbox."""
+    allowed = ("presgend.core", "presgend.inbox", "presgend.pipeline", "presgend.backends")
+    assert _breaks("presgend.backends", allowed) == []
+
+
+def test_the_inbox_package_imports_only_core() -> None:
+    assert _breaks("presgend.inbox", ("presgend.core", "presgend.inbox")) == []
+
+
+def test_ops_never_import_a_front() -> None:
+    allowed = ("presgend.core", "presgend.inbox", "presgend.pipeline", "presgend.backends",
+               "presgend.daemon", "presgend.ops")  # fmt: skip
+    assert _breaks("presgend.ops", allowed) == []
+
+
+def test_the_pipelines_parts_import_only_what_they_should() -> None:
+    """text/ writes and draws slides from a transcript (it knows the transcript's types,
+    nothing else of video/); video/ and script/ are the two pipelines, which end in the
+    job's finish; neither pipeline imports the other."""
+    core, text = "presgend.core", "presgend.pipeline.text"
+    transcript = "presgend.pipeline.video.transcribe"
+    shared = ("presgend.pipeline.context", "presgend.pipeline.deck", "presgend.pipeline.finish",
+              "presgend.pipeline.report", "presgend.pipeline.publish")  # fmt: skip
+    assert _breaks(text, (core, text, transcript)) == []
+    assert _breaks("presgend.pipeline.video", (core, text, "presgend.pipeline.video",
+                                               *shared)) == []  # fmt: skip
+    script = ("presgend.pipeline.script", "presgend.pipeline.video")
+    assert _breaks("presgend.pipeline.script", (core, text, *script, *shared)) == []
+
+
+def test_speech_and_summary_engines_and_the_encoder_are_chosen_once() -> None:
+    """`speech.engine`, `summary.engine` and `output.encoder` resolve to objects
+    (speech.POLICIES, deck.WRITERS, compose.choose_encoder); nothing past the config's
+    own checks branches on a setting's name."""
+    compared = []
+    for path in PACKAGE.rglob("*.py"):
+        if path == PACKAGE / "core" / "config.py":
+            continue  # validation reads the names, once
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(isinstance(s, ast.Attribute) and s.attr in ("engine", "encoder")
+                       for s in sides):  # fmt: skip
+                    compared.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert compared == []

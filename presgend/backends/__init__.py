@@ -6,8 +6,9 @@ chosen once from `queue.backend` by `kind`, so no other module compares its name
 * `postgres/`: intake hands every input to a PostgreSQL queue (procrastinate); each
   daemon's queue worker takes jobs from it.
 
-The supervisor builds the backend from its own parts (`Parts`) and only ever calls the
-protocol below; `presgend status` and `doctor` ask the chosen kind too.
+The composition root (app.py) builds the backend from the daemon's parts (`Parts`);
+the daemon only ever calls the protocol below; `presgend status` and `doctor` ask the
+chosen kind too.
 """
 
 from __future__ import annotations
@@ -138,7 +139,3 @@ def kind(config: Config) -> type[Backend]:
     module, _, name = KINDS[config.queue.backend].partition(":")
     chosen: type[Backend] = getattr(importlib.import_module(module), name)
     return chosen
-
-
-def build(parts: Parts) -> Backend:
-    return kind(parts.settings.current)(parts)

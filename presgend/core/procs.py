@@ -109,6 +109,16 @@ async def run(
     return result
 
 
+def ffmpeg(*args: str, level: str = "error", program: str = "") -> list[str]:
+    """An ffmpeg command line: the program (`program`, else found: `PRESGEND_FFMPEG`
+    overrides it), never reading stdin, quiet but for `level`, overwriting its output,
+    then `args`. With level "info" (what showinfo and ebur128 report at) the running
+    statistics are left out too."""
+    head = [program or find("ffmpeg"), "-nostdin", "-hide_banner"]
+    head += ["-nostats", "-v", level] if level == "info" else ["-v", level]
+    return [*head, "-y", *args]
+
+
 EXPR_GROUP = 8  # terms per bracket of `expr_sum`
 
 

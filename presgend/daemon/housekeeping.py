@@ -24,7 +24,7 @@ from presgend.daemon.worker import RunningJob, StopReason
 from presgend.inbox import claims, ledger, state
 from presgend.pipeline import publish, workdir
 
-log = logs.get("presgend.housekeeping")
+log = logs.get(__name__)
 
 
 class Housekeeping(Live):

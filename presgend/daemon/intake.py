@@ -31,7 +31,7 @@ from presgend.inbox import claims, ledger, waiting
 from presgend.pipeline.context import new_job_id
 from presgend.pipeline.video import transcribe
 
-log = logs.get("presgend.intake")
+log = logs.get(__name__)
 
 Reject = Callable[[str, str], None]  # name, one-sentence reason
 ObserverFactory = Callable[[Path, str, float, Callable[[str], None]], BaseObserver]

@@ -25,7 +25,7 @@ from presgend.inbox import claims, ledger, waiting
 from presgend.pipeline import publish
 from presgend.pipeline.report import JobRecord, error_document
 
-log = logs.get("presgend.outcomes")
+log = logs.get(__name__)
 
 Remember = Callable[[str, Path, str], None]  # job id, input as dropped, status
 # told when a job ends: "job.succeeded" or "job.failed", its ledger entry, and its report

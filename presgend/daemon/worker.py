@@ -29,7 +29,7 @@ from presgend.pipeline.context import JobRequest, Services, new_job_id
 from presgend.pipeline.job import JobFailed, run_job
 from presgend.pipeline.report import JobRecord, error_document, sha256_of
 
-log = logs.get("presgend.worker")
+log = logs.get(__name__)
 
 StopReason = Literal["cancelled", "lost"]
 

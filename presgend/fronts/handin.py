@@ -26,7 +26,7 @@ from presgend.core import logs
 from presgend.core.config import PRESET_NAME
 from presgend.inbox import claims
 
-log = logs.get("presgend.desk")
+log = logs.get(__name__)
 
 
 # -- names -----------------------------------------------------------------------------------

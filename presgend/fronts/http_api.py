@@ -43,7 +43,7 @@ from presgend.fronts.views import Hooks, recent, view
 from presgend.inbox import ledger
 from presgend.pipeline.context import new_job_id
 
-log = logs.get("presgend.http")
+log = logs.get(__name__)
 
 UNAUTHORIZED = "A valid bearer token is needed: send it as `Authorization: Bearer <token>`."
 NOT_FOUND = "There is no job with this id."

@@ -36,7 +36,7 @@ from presgend.core.config import WebhooksConfig
 from presgend.core.settings import Live, Settings
 from presgend.inbox import claims
 
-log = logs.get("presgend.webhooks")
+log = logs.get(__name__)
 
 PARALLEL = 8  # deliveries in flight at once
 MAX_BACKOFF = 3600.0

@@ -30,7 +30,7 @@ from typing import Any
 from presgend.core import logs, owners
 from presgend.core.errors import ClaimLost
 
-log = logs.get("presgend.claims")
+log = logs.get(__name__)
 
 CONTROL = ".presgend"
 LEASE, FENCE = "lease", "publishing"

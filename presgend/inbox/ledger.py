@@ -30,7 +30,7 @@ from presgend.core.config import Config
 from presgend.core.files import epoch, now_iso
 from presgend.inbox import claims
 
-log = logs.get("presgend.desk")
+log = logs.get(__name__)
 
 JOB_SIDECAR = inputs.JOB_SUFFIX
 JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,80}")  # what a job id may be, as a file name

@@ -15,6 +15,7 @@ from presgend.core import procs
 from presgend.core.config import Config
 from presgend.core.errors import JobError, PresgendError
 from presgend.inbox import waiting
+from presgend.pipeline import deck
 from presgend.pipeline.script import voices
 from presgend.pipeline.video import transcribe
 
@@ -51,7 +52,7 @@ def run_checks(cfg: Config) -> list[Check]:
         checks.append(_webhooks(cfg))
     if cfg.http.enabled:
         checks.append(_http(cfg))
-    if cfg.summary.engine == "openai":
+    if deck.WRITERS[cfg.summary.engine].uses_model:
         checks.append(_summary(cfg))
     return checks
 

@@ -231,11 +231,7 @@ def _encode(
     )
     subprocess.run(
         [
-            procs.find("ffmpeg"),
-            "-nostdin",
-            "-v",
-            "error",
-            "-y",
+            *procs.ffmpeg(),
             "-i",
             str(back),
             "-i",
@@ -282,7 +278,7 @@ def cut_into_shots(video: Path, out: Path, shot_seconds: float, preset: str = "v
         ",format=yuv420p[v]"
     )
     subprocess.run(
-        [procs.find("ffmpeg"), "-nostdin", "-v", "error", "-y", "-i", str(video),
+        [*procs.ffmpeg(), "-i", str(video),
          "-filter_complex", graph, "-map", "[v]", "-map", "0:a", "-c:v", "libx264",
          "-preset", preset, "-crf", "23", "-c:a", "copy", "-movflags", "+faststart", str(out)],
         check=True, capture_output=True, timeout=3600,

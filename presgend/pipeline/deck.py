@@ -16,34 +16,58 @@ from presgend.pipeline.text import slides, summarize, writer
 from presgend.pipeline.video import preview
 
 
+class Extractive:
+    """Who writes the slides, chosen once from `summary.engine` (`WRITERS`): the
+    extractive writer's slides are the summariser's, as made."""
+
+    uses_model = False  # a server to check (`doctor`)
+
+    async def written(
+        self, job: JobContext, sections: list[summarize.Section], language: str
+    ) -> list[summarize.Section]:
+        return sections
+
+
+class LanguageModel(Extractive):
+    """A language model on an OpenAI-compatible server writes each slide; an answer that
+    fails the fact checks (or does not come) leaves the extractive writer's slide."""
+
+    uses_model = True
+
+    async def written(
+        self, job: JobContext, sections: list[summarize.Section], language: str
+    ) -> list[summarize.Section]:
+        cfg = job.config.summary
+        breaker = job.services.breakers["summary"]
+        if not breaker.allow():
+            job.fallback(
+                "summary", "the language model is paused after repeated failures; the "
+                "extractive writer made the slides",
+            )  # fmt: skip
+            return sections
+        outcome = await writer.rewrite(sections, cfg, language, beat=job.beat)
+        if any(outcome.written) or not outcome.warnings:
+            breaker.record_success()
+        else:
+            breaker.record_failure()
+        job.record.warnings.extend(outcome.warnings)
+        job.extra_report["summary"] = {
+            "engine": cfg.engine,
+            "model": cfg.model,
+            "written_by_model": outcome.written,
+            "seconds": outcome.seconds,
+        }
+        return outcome.sections
+
+
+WRITERS: dict[str, Extractive] = {"extractive": Extractive(), "openai": LanguageModel()}
+
+
 async def written(
     job: JobContext, sections: list[summarize.Section], language: str
 ) -> list[summarize.Section]:
-    """The language model's slides, where `[summary] engine = "openai"` and its answers
-    pass the fact checks; the extractive writer's elsewhere."""
-    cfg = job.config.summary
-    if cfg.engine != "openai":
-        return sections
-    breaker = job.services.breakers["summary"]
-    if not breaker.allow():
-        job.fallback(
-            "summary", "the language model is paused after repeated failures; the "
-            "extractive writer made the slides",
-        )  # fmt: skip
-        return sections
-    outcome = await writer.rewrite(sections, cfg, language, beat=job.beat)
-    if any(outcome.written) or not outcome.warnings:
-        breaker.record_success()
-    else:
-        breaker.record_failure()
-    job.record.warnings.extend(outcome.warnings)
-    job.extra_report["summary"] = {
-        "engine": cfg.engine,
-        "model": cfg.model,
-        "written_by_model": outcome.written,
-        "seconds": outcome.seconds,
-    }
-    return outcome.sections
+    """The slides as `summary.engine`'s writer leaves them."""
+    return await WRITERS[job.config.summary.engine].written(job, sections, language)
 
 
 def note_sections(

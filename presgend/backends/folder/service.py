@@ -13,7 +13,7 @@ from presgend.backends.folder import status
 from presgend.core import logs
 from presgend.core.config import Config
 
-log = logs.get("presgend.daemon")
+log = logs.get(__name__)
 
 
 class FolderBackend:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import procrastinate
     from procrastinate.jobs import Job
 
-log = logs.get("presgend.queue")
+log = logs.get(__name__)
 
 QUEUE = "presgend"
 TASK = "presgend.job"

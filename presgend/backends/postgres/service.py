@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     import procrastinate
     from procrastinate.job_context import JobContext
 
-log = logs.get("presgend.queue")
+log = logs.get(__name__)
 
 
 def staging_dir(inbox: Path) -> Path:

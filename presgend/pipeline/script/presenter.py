@@ -30,7 +30,7 @@ from presgend.core.hardware import HardwareProfile, Quality
 from presgend.pipeline.text import slides
 from presgend.pipeline.video import face, probe
 
-log = logs.get("presgend.presenter")
+log = logs.get(__name__)
 
 PRESENTER_FPS = 25
 
@@ -286,7 +286,7 @@ async def animate(
     level = np.pad(level, (0, max(0, count - len(level))))[:count]
     await procs.run(
         [
-            procs.find("ffmpeg"), "-v", "error", "-nostdin", "-y",
+            *procs.ffmpeg(),
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{pw}x{ph}",
             "-r", str(PRESENTER_FPS), "-i", "pipe:0",
             "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", "-pix_fmt", "yuv420p",

@@ -29,7 +29,7 @@ from presgend.pipeline.text import slides, summarize
 from presgend.pipeline.text.sentences import split_sentences
 from presgend.pipeline.video import compose, face, loudness, probe, transcribe
 
-log = logs.get("presgend.script")
+log = logs.get(__name__)
 
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+(.*)$")
@@ -364,7 +364,7 @@ async def plan(
     result["duration_s"] = round(duration, 1)
     steps = result["steps"]
     steps.append(("read", "parse the script, find the presenter and its face", 0.5))
-    per_sentence = 0.6 if cfg.speech.engine == "gtts" else 0.1
+    per_sentence = speech.POLICIES[cfg.speech.engine].seconds_per_sentence
     steps.append(("speech", f"{len(lines)} sentences by {engine}", 1.0 + per_sentence * len(lines)))
     steps.append(("slides", f"{len(titles)} slides rendered by Chromium", 2.0))
     if usable:

@@ -1,11 +1,12 @@
 """Speech for scripts: one sentence at a time, so every sentence's place in the audio is
 known to the sample.
 
-With the engine `auto`, gTTS is tried first (it needs Google's service; offline it fails
-in milliseconds and leaves an empty file, which is never used), then Piper, a neural
-voice that runs offline (the optional extra, run as a separate process: see voices.py),
-then espeak-ng. Each sentence is cached by (engine, voice, text): re-running an edited
-script synthesises only the sentences that changed. Sentences are trimmed of their
+With the engine `auto`, Piper speaks first (a neural voice that runs offline: the
+optional extra, run as a separate process, see voices.py), then gTTS (it needs Google's
+service; offline it fails in milliseconds and leaves an empty file, which is never
+used), then espeak-ng; `Policy` resolves the setting once. Each sentence is cached by
+(engine, voice, text): re-running an edited script synthesises only the sentences that
+changed. Sentences are trimmed of their
 silence, brought to one loudness, and joined with short pauses (longer between sections).
 """
 
@@ -30,7 +31,7 @@ from presgend.core.errors import JobError
 from presgend.pipeline.script import voices
 from presgend.pipeline.video import loudness
 
-log = logs.get("presgend.speech")
+log = logs.get(__name__)
 
 RATE = 24_000
 SENTENCE_PAUSE = 0.30
@@ -82,9 +83,42 @@ def espeak_voice(voice: str, text: str) -> str:
 
 @dataclass(frozen=True)
 class Engine:
+    """A speech engine chosen for one script: its name and voice as the report gives
+    them; `speak` one sentence into a folder (Piper speaks a whole script in one run of
+    its own, `_piper_all`, so its `piper` voice is set instead)."""
+
     name: str  # gtts | piper | espeak
     voice: str  # what the report names: a language, a Piper voice, espeak-ng voice(s)
     piper: voices.Voice | None = None
+
+    def voice_key(self, text: str, cfg: SpeechConfig) -> str:
+        """What a cached sentence of this engine is keyed by besides its text."""
+        return self.voice or "en"
+
+    async def speak(self, text: str, voice: str, folder: Path, cfg: SpeechConfig) -> Path:
+        raise NotImplementedError(self.name)
+
+
+@dataclass(frozen=True)
+class Espeak(Engine):
+    def voice_key(self, text: str, cfg: SpeechConfig) -> str:
+        return espeak_voice(cfg.voice, text)
+
+    async def speak(self, text: str, voice: str, folder: Path, cfg: SpeechConfig) -> Path:
+        return await _espeak(text, voice, folder)
+
+
+@dataclass(frozen=True)
+class Gtts(Engine):
+    async def speak(self, text: str, voice: str, folder: Path, cfg: SpeechConfig) -> Path:
+        return await _gtts(text, voice, folder, cfg.gtts_timeout)
+
+
+@dataclass(frozen=True)
+class Piper(Engine):
+    def voice_key(self, text: str, cfg: SpeechConfig) -> str:
+        assert self.piper is not None  # the name and the model's size: a replaced file is new
+        return f"{self.piper.name}:{self.piper.model.stat().st_size}"
 
 
 def script_language(cfg: SpeechConfig, lines: list[Line]) -> str:
@@ -100,7 +134,7 @@ def script_language(cfg: SpeechConfig, lines: list[Line]) -> str:
 
 def espeak_engine(cfg: SpeechConfig, lines: list[Line]) -> Engine:
     used = sorted({espeak_voice(cfg.voice, line.text) for line in lines})
-    return Engine("espeak", ", ".join(used))
+    return Espeak("espeak", ", ".join(used))
 
 
 def piper_engine(cfg: SpeechConfig, lines: list[Line]) -> tuple[Engine | None, str]:
@@ -116,19 +150,70 @@ def piper_engine(cfg: SpeechConfig, lines: list[Line]) -> tuple[Engine | None, s
     language = script_language(cfg, lines)
     if voice.language != language:
         return None, f"the Piper voice {voice.name} does not speak '{language}'"
-    return Engine("piper", voice.name, voice), ""
+    return Piper("piper", voice.name, voice), ""
 
 
-async def choose_engine(
-    cfg: SpeechConfig, lines: list[Line], work: Path
-) -> tuple[Engine, list[str]]:
-    """Local first: with `auto`, the Piper voice when it is installed (nothing leaves the
-    machine, nothing waits on the network), else gTTS when Google answers, else
-    espeak-ng. `gtts`, `piper` and `espeak` pin one; every step down is a fallback the
-    report lists."""
-    if cfg.engine == "espeak":
+class Policy:
+    """How `speech.engine` picks an engine, resolved once (`POLICIES`): `auto` is local
+    first (the Piper voice when it is installed: nothing leaves the machine, nothing waits
+    on the network), else gTTS when Google answers, else espeak-ng; `gtts`, `piper` and
+    `espeak` pin one. Every step down is a fallback the report lists."""
+
+    seconds_per_sentence = 0.1  # what `presgend plan` expects a sentence to take
+
+    async def choose(
+        self, cfg: SpeechConfig, lines: list[Line], work: Path
+    ) -> tuple[Engine, list[str]]:
+        piper, why_not = piper_engine(cfg, lines)
+        if piper is not None:
+            return piper, []
+        return await self.instead_of_piper(cfg, lines, work, why_not)
+
+    async def instead_of_piper(
+        self, cfg: SpeechConfig, lines: list[Line], work: Path, why_not: str
+    ) -> tuple[Engine, list[str]]:
+        return espeak_engine(cfg, lines), [f"{why_not}; speech by espeak-ng"]
+
+    def plan(self, cfg: SpeechConfig, lines: list[Line]) -> str:
+        """What will speak, for `presgend plan` (gTTS is not tried: planning stays
+        offline)."""
+        piper, why_not = piper_engine(cfg, lines)
+        return f"Piper ({piper.voice})" if piper is not None else self.plan_without(why_not)
+
+    def plan_without(self, why_not: str) -> str:
+        return f"espeak-ng, as {why_not}"
+
+
+class Auto(Policy):
+    async def instead_of_piper(
+        self, cfg: SpeechConfig, lines: list[Line], work: Path, why_not: str
+    ) -> tuple[Engine, list[str]]:
+        gtts, reason = await _try_gtts(cfg, lines, work)
+        if gtts is not None:
+            return gtts, [f"{why_not}; speech by gTTS"]
+        return espeak_engine(cfg, lines), [
+            f"{why_not}; gTTS unavailable ({reason[:120]}); speech by espeak-ng"
+        ]
+
+    def plan_without(self, why_not: str) -> str:
+        return f"gTTS when online, else espeak-ng ({why_not})"
+
+
+class EspeakOnly(Policy):
+    async def choose(
+        self, cfg: SpeechConfig, lines: list[Line], work: Path
+    ) -> tuple[Engine, list[str]]:
         return espeak_engine(cfg, lines), []
-    if cfg.engine == "gtts":
+
+    def plan(self, cfg: SpeechConfig, lines: list[Line]) -> str:
+        return f"espeak-ng ({espeak_engine(cfg, lines).voice})"
+
+
+class GttsOnly(Policy):
+    seconds_per_sentence = 0.6  # a request to Google each
+    async def choose(
+        self, cfg: SpeechConfig, lines: list[Line], work: Path
+    ) -> tuple[Engine, list[str]]:
         gtts, reason = await _try_gtts(cfg, lines, work)
         if gtts is None:
             raise JobError(
@@ -138,20 +223,25 @@ async def choose_engine(
                 detail=reason,
             )
         return gtts, []
-    piper, why_not = piper_engine(cfg, lines)
-    if piper is not None:
-        return piper, []
-    if cfg.engine == "auto":
-        gtts, reason = await _try_gtts(cfg, lines, work)
-        if gtts is not None:
-            return gtts, [f"{why_not}; speech by gTTS"]
-        why_not += f"; gTTS unavailable ({reason[:120]})"
-    return espeak_engine(cfg, lines), [f"{why_not}; speech by espeak-ng"]
+
+    def plan(self, cfg: SpeechConfig, lines: list[Line]) -> str:
+        return "gTTS (needs the internet)"
+
+
+POLICIES: dict[str, Policy] = {
+    "auto": Auto(), "piper": Policy(), "gtts": GttsOnly(), "espeak": EspeakOnly()
+}
+
+
+async def choose_engine(
+    cfg: SpeechConfig, lines: list[Line], work: Path
+) -> tuple[Engine, list[str]]:
+    return await POLICIES[cfg.engine].choose(cfg, lines, work)
 
 
 async def _try_gtts(cfg: SpeechConfig, lines: list[Line], work: Path) -> tuple[Engine | None, str]:
     """gTTS if it speaks the first line within `gtts_timeout`, else None and why not."""
-    gtts = Engine("gtts", script_language(cfg, lines))
+    gtts = Gtts("gtts", script_language(cfg, lines))
     try:
         await aio.bounded(_cached(gtts, lines[0].text, cfg, work), cfg.gtts_timeout)
     except Exception as exc:  # offline, refused, timed out, empty file: all mean "no gTTS"
@@ -160,17 +250,7 @@ async def _try_gtts(cfg: SpeechConfig, lines: list[Line], work: Path) -> tuple[E
 
 
 def plan_engine(cfg: SpeechConfig, lines: list[Line]) -> str:
-    """What will speak, for `presgend plan` (gTTS is not tried: planning stays offline)."""
-    if cfg.engine == "gtts":
-        return "gTTS (needs the internet)"
-    if cfg.engine == "espeak":
-        return f"espeak-ng ({espeak_engine(cfg, lines).voice})"
-    piper, why_not = piper_engine(cfg, lines)
-    if piper is not None:
-        return f"Piper ({piper.voice})"
-    if cfg.engine == "auto":
-        return f"gTTS when online, else espeak-ng ({why_not})"
-    return f"espeak-ng, as {why_not}"
+    return POLICIES[cfg.engine].plan(cfg, lines)
 
 
 def _idle() -> None:
@@ -212,14 +292,6 @@ def _cache_file(engine: Engine, voice: str, text: str, cfg: SpeechConfig) -> Pat
     return cache_dir(cfg) / key[:2] / f"{key}.wav"
 
 
-def _voice_key(engine: Engine, text: str, cfg: SpeechConfig) -> str:
-    if engine.name == "espeak":
-        return espeak_voice(cfg.voice, text)
-    if engine.piper is not None:  # the name and the model's size: a replaced file is new
-        return f"{engine.piper.name}:{engine.piper.model.stat().st_size}"
-    return engine.voice or "en"
-
-
 def _from_cache(path: Path) -> np.ndarray | None:
     if path.is_file():
         with contextlib.suppress(OSError, wave.Error, ValueError):
@@ -236,16 +308,13 @@ def _to_cache(path: Path, samples: np.ndarray) -> None:
 
 
 async def _cached(engine: Engine, text: str, cfg: SpeechConfig, work: Path) -> np.ndarray:
-    voice = _voice_key(engine, text, cfg)
+    voice = engine.voice_key(text, cfg)
     cached = _cache_file(engine, voice, text, cfg)
     hit = _from_cache(cached)
     if hit is not None:
         return hit
     raw = Path(tempfile.mkdtemp(prefix="say-", dir=work))
-    if engine.name == "gtts":
-        source = await _gtts(text, voice, raw, cfg.gtts_timeout)
-    else:
-        source = await _espeak(text, voice, raw)
+    source = await engine.speak(text, voice, raw, cfg)
     samples = await _convert(source, text)
     _to_cache(cached, samples)
     return samples
@@ -257,7 +326,7 @@ async def _piper_all(
     """Every sentence by Piper: the cached ones read back, the rest in one Piper run (its
     voice loads once), then each brought to the common rate."""
     assert engine.piper is not None
-    files = [_cache_file(engine, _voice_key(engine, t, cfg), t, cfg) for t in texts]
+    files = [_cache_file(engine, engine.voice_key(t, cfg), t, cfg) for t in texts]
     clips: list[np.ndarray | None] = [_from_cache(f) for f in files]
     missing = sorted({voices.one_line(t) for t, c in zip(texts, clips, strict=True) if c is None})
     if missing:
@@ -285,7 +354,7 @@ async def _convert(source: Path, text: str) -> np.ndarray:
     """Any engine's audio as mono samples at RATE."""
     out = source.with_name(source.stem + ".24k.wav")
     await procs.run(
-        [procs.find("ffmpeg"), "-v", "error", "-nostdin", "-y", "-i", str(source),
+        [*procs.ffmpeg(), "-i", str(source),
          "-ac", "1", "-ar", str(RATE), "-c:a", "pcm_s16le", str(out)],
         timeout=60, what="ffmpeg (speech)",
     )  # fmt: skip

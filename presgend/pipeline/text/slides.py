@@ -1,4 +1,4 @@
-"""Phase 2 slides: HTML/CSS rendered to PNG by Chromium, or drawn by Pillow as a fallback.
+"""The content phase's slides: HTML/CSS rendered to PNG by Chromium, or drawn by Pillow.
 
 Chromium runs with JavaScript off and every request aborted, behind a CSP that allows
 nothing external; all text is HTML-escaped. Text shrinks until it fits the panel. The

@@ -1,4 +1,4 @@
-"""Phase 2 summary: sentences, sections where the topic changes, a title and bullets each.
+"""The content phase's summary: sentences, sections at topic changes, a title and bullets each.
 
 Purely extractive and local. Sentences come from pysbd over the transcript, keeping the
 recogniser's word times. Sections are cut at sentence boundaries where the vocabulary

@@ -33,7 +33,7 @@ from presgend.core.config import SummaryConfig
 from presgend.pipeline.text import fidelity, phrases, resentence
 from presgend.pipeline.text.summarize import MAX_BULLETS, Section, Sentence, omitted_sources
 
-log = logs.get("presgend.writer")
+log = logs.get(__name__)
 
 MAX_ANSWER_BYTES = 1_000_000
 LONGEST_BULLET = 25  # words

@@ -1,4 +1,4 @@
-"""Phase 3: one ffmpeg run that frames the presenter, times the slides and encodes.
+"""The compose phase: one ffmpeg run that frames the presenter, times the slides and encodes.
 
 The filtergraph and argument list are built by pure functions (tested as data); one
 place runs them. Each slide PNG is decoded once and repeated with `loop`, then slides
@@ -111,7 +111,7 @@ class ComposePlan:
     threads: int = 2
     blank: Path | None = None  # the slide background, faded through between slides
     build_fade: float = BUILD_FADE
-    gain_db: float | None = None  # levelling gain from phase 1; None leaves the sound as is
+    gain_db: float | None = None  # levelling gain from the probe; None leaves the sound as is
     captions: Path | None = None  # an SRT: a soft subtitle track (mov_text)
     captions_language: str = "und"  # ISO 639-2, as the MP4 track is tagged
     burn_captions: bool = False  # the captions drawn into the picture instead
@@ -254,7 +254,7 @@ def audio_input(plan: ComposePlan) -> int:
 
 
 def audio_filters(plan: ComposePlan) -> str:
-    """In time with the video, levelled (gain and limiter from phase 1) at 48 kHz, and
+    """In time with the video, levelled (gain and limiter from the probe) at 48 kHz, and
     padded to the video's length."""
     chain = ["aresample=async=1:first_pts=0", *loudness.filters(plan.gain_db)]
     return ",".join([*chain, f"apad=whole_dur={plan.duration:.3f}"])
@@ -410,7 +410,7 @@ def burned(captions: Path) -> str:
 
 
 def _head(ffmpeg: str) -> list[str]:
-    return [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y"]
+    return procs.ffmpeg(program=ffmpeg)
 
 
 def _tail(output: Path) -> list[str]:

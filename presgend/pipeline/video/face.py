@@ -1,4 +1,4 @@
-"""Phase 1 framing: find the presenter's face and choose one steady crop box per shot.
+"""The probe phase's framing: find the presenter's face and choose one steady crop box per shot.
 
 A talking head barely moves, so the crop is locked to the median face box; only a
 large move that lasts (several samples in a row) starts a new, equally steady box.
@@ -105,10 +105,7 @@ async def sample_frame(info: MediaInfo, t: float, width: int) -> np.ndarray | No
     """One grey frame at `t` seconds, scaled to `width`, rotation applied."""
     height = _detect_height(info, width)
     args = [
-        procs.find("ffmpeg"),
-        "-nostdin",
-        "-v",
-        "error",
+        *procs.ffmpeg(),
         "-ss",
         f"{t:.3f}",
         "-i",
@@ -486,7 +483,7 @@ async def _frames(
         first = [f"+gte(t\\,{t})*(isnan(prev_selected_t)+lt(prev_selected_t\\,{t}))" for t in at]
         # summed in brackets: a flat sum of a few hundred is too deep for ffmpeg
         keep = f"select='0{procs.expr_sum(first)}',"
-    args = [procs.find("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-v", "info"]
+    args = procs.ffmpeg(level="info")
     args += ["-skip_frame", "nokey"] if keyframes_only else ["-ss", f"{start:.3f}"]
     args += ["-i", str(info.path.absolute()), "-an"]
     args += ["-to", f"{end - start:.3f}"] if end else []

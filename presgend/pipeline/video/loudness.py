@@ -1,8 +1,8 @@
-"""Sound levels: measured once in phase 1, applied in the compose pass, checked after.
+"""Sound levels: measured in the probe phase, applied in the compose phase, checked after.
 
 Every output is levelled to -16 LUFS integrated with true peaks under -1 dBTP, the level
 web video players expect. A plain gain would clip peaky speech, so the compose pass adds
-a gain and a peak limiter; since the limiter takes some loudness back, phase 1 runs the
+a gain and a peak limiter; since the limiter takes some loudness back, the probe runs the
 same gain and limiter over the audio alone, measures what is left and corrects the gain.
 All measuring is ffmpeg's ebur128 (EBU R 128: integrated loudness, true peak).
 """
@@ -84,12 +84,7 @@ def _summary(stderr: str, key: str) -> float | None:
 
 async def _analyse(path: Path, chain: str, timeout: float) -> str:
     args = [
-        procs.find("ffmpeg"),
-        "-nostdin",
-        "-hide_banner",
-        "-nostats",
-        "-v",
-        "info",
+        *procs.ffmpeg(level="info"),
         "-i",
         str(path.absolute()),
         "-map",

@@ -35,11 +35,7 @@ def clock(seconds: float) -> str:
 async def presenter_frame(video: Path, at: float, out: Path) -> Path | None:
     """The left half of the output at `at` seconds, or None if ffmpeg cannot give it."""
     args = [
-        procs.find("ffmpeg"),
-        "-nostdin",
-        "-v",
-        "error",
-        "-y",
+        *procs.ffmpeg(),
         "-ss",
         f"{max(0.0, at):.3f}",
         "-i",

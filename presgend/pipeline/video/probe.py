@@ -1,4 +1,4 @@
-"""Phase 1 metadata: what ffprobe says about an input, normalised to what we display."""
+"""The probe phase's metadata: what ffprobe says about an input, normalised to what we display."""
 
 from __future__ import annotations
 
@@ -263,11 +263,7 @@ def _int(value: object) -> int | None:
 async def extract_audio(info: MediaInfo, wav: Path) -> Path:
     """16 kHz mono PCM, what the speech recogniser wants."""
     args = [
-        procs.find("ffmpeg"),
-        "-nostdin",
-        "-v",
-        "error",
-        "-y",
+        *procs.ffmpeg(),
         "-i",
         str(info.path.absolute()),
         "-vn",

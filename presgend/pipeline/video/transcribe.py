@@ -1,4 +1,4 @@
-"""Phase 2 transcript: a sidecar dropped with the video, else faster-whisper.
+"""The content phase's transcript: a sidecar dropped with the video, else faster-whisper.
 
 Sidecars (`<stem>.srt`, `<stem>.vtt`, `<stem>.transcript.txt`) win because a person
 wrote or checked them. The whisper model comes from config as a name in the local
@@ -33,7 +33,7 @@ from presgend.pipeline.text import lexicon
 from presgend.pipeline.text.sentences import is_cjk, split_sentences
 from presgend.pipeline.video import loudness, models
 
-log = logs.get("presgend.transcribe")
+log = logs.get(__name__)
 
 
 @dataclass(frozen=True)
@@ -643,7 +643,7 @@ RECOGNISER_TIMEOUT = 6 * 3600.0  # the job's own timeout and the stall watchdog 
 async def transcribe(
     wav: Path, cfg: TranscriptionConfig, cuda: bool, heard: Heard = _deaf
 ) -> Transcript:
-    """Recognise `wav` in a child process (presgend/pipeline/recogniser.py says why), which
+    """Recognise `wav` in a child process (pipeline/video/recogniser.py says why), which
     is killed with its process group when the job is cancelled or stalls."""
     answers: dict[str, Any] = {}
 
