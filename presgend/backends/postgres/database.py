@@ -1,5 +1,7 @@
 """The queue's database: connecting (one sentence when it cannot be used), the schema,
-the owner-only job manager, and every query, read once from `queries.sql` by `Queries`.
+the owner-only job manager, and `Database`, the one place every query is run from (as
+procrastinate's `JobManager` holds all of its job SQL); the statements are read once from
+`queries.sql` by `Queries`.
 """
 
 from __future__ import annotations
@@ -122,6 +124,66 @@ def make_app(dsn: str, *, max_size: int = 6, failed: set[int] | None = None) -> 
     return app
 
 
+class Database:
+    """Every statement presgend runs on the queue's database, by name, over one opened
+    procrastinate app. The service, the keeper and `presgend status` ask it; none of
+    them runs SQL itself."""
+
+    def __init__(self, app: procrastinate.App) -> None:
+        self.app = app
+
+    async def has_schema(self) -> bool:
+        row = await self.app.connector.execute_query_one_async(query=QUERIES.has_schema)
+        return bool(row["ok"])
+
+    async def beat(
+        self, *, name: str, host: str, pid: int, worker_id: int | None, state: dict[str, Any]
+    ) -> None:
+        """This daemon is alive, with its state for `presgend status`."""
+        await self.app.connector.execute_query_async(
+            query=QUERIES.beat, name=name, host=host, pid=pid, worker_id=worker_id, state=state
+        )
+
+    async def forget_daemon(self, name: str) -> None:
+        await self.app.connector.execute_query_async(query=QUERIES.forget_daemon, name=name)
+
+    async def running_everywhere(self, stale: float) -> list[dict[str, Any]]:
+        """Every live worker's running jobs, as its last beat said."""
+        rows: list[dict[str, Any]] = await self.app.connector.execute_query_all_async(
+            query=QUERIES.running_everywhere, stale=stale
+        )
+        return rows
+
+    async def live_daemons(self, stale: float) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await self.app.connector.execute_query_all_async(
+            query=QUERIES.live_daemons, stale=stale
+        )
+        return rows
+
+    async def jobs_for_status(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await self.app.connector.execute_query_all_async(
+            query=QUERIES.jobs_for_status, task=TASK
+        )
+        return rows
+
+    async def deferred_folders(self, folders: list[str]) -> set[str]:
+        """Which of the staged `folders` have a job deferred for them."""
+        rows = await self.app.connector.execute_query_all_async(
+            query=QUERIES.deferred_folders, task=TASK, folders=folders
+        )
+        return {row["folder"] for row in rows}
+
+    async def owns(self, job_id: int | None, worker_id: int | None) -> bool:
+        """Whether queue job `job_id` is still `doing` on `worker_id` (the fence)."""
+        row = await self.app.connector.execute_query_one_async(
+            query=QUERIES.owns, job_id=job_id, worker_id=worker_id
+        )
+        return bool(row["n"])
+
+    async def retry_if_owned(self, job_id: int | None, worker_id: int | None) -> bool:
+        return await retry_if_owned(self.app.job_manager, job_id, worker_id)
+
+
 async def retry_if_owned(
     manager: Any, job_id: int | None, worker_id: int | None, retry_at: Any = None
 ) -> bool:
@@ -133,15 +195,6 @@ async def retry_if_owned(
         retry_at=retry_at or datetime.datetime.now(datetime.timezone.utc),
     )
     return bool(rows)
-
-
-async def owns(app: procrastinate.App, job_id: int | None, worker_id: int | None) -> bool:
-    row = await app.connector.execute_query_one_async(
-        query=QUERIES.owns,
-        job_id=job_id,
-        worker_id=worker_id,
-    )
-    return bool(row["n"])
 
 
 async def connect(
@@ -164,16 +217,11 @@ async def connect(
     return app
 
 
-async def has_schema(app: procrastinate.App) -> bool:
-    row = await app.connector.execute_query_one_async(query=QUERIES.has_schema)
-    return bool(row["ok"])
-
-
 async def init_schema(dsn: str) -> bool:
     """Apply procrastinate's schema and presgend's table; False if they were there."""
     app = await connect(dsn, max_size=2)
     try:
-        if await has_schema(app):
+        if await Database(app).has_schema():
             return False
         row = await app.connector.execute_query_one_async(query=QUERIES.has_procrastinate)
         if not row["ok"]:

@@ -5,15 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from presgend.backends.postgres.database import (
-    QUERIES,
-    TASK,
-    connect,
-    dsn_of,
-    has_schema,
-    no_schema,
-    where,
-)
+from presgend.backends.postgres.database import Database, connect, dsn_of, no_schema, where
 from presgend.core.config import Config
 from presgend.inbox import waiting
 
@@ -23,13 +15,11 @@ async def collect(config: Config) -> dict[str, Any]:
     dsn = dsn_of(config)
     app = await connect(dsn, max_size=2)
     try:
-        if not await has_schema(app):
+        db = Database(app)
+        if not await db.has_schema():
             raise no_schema(dsn)
-        stale = config.queue.stalled_seconds
-        daemons = await app.connector.execute_query_all_async(
-            query=QUERIES.live_daemons, stale=stale
-        )
-        jobs = await app.connector.execute_query_all_async(query=QUERIES.jobs_for_status, task=TASK)
+        daemons = await db.live_daemons(config.queue.stalled_seconds)
+        jobs = await db.jobs_for_status()
     finally:
         await app.close_async()
     views = [job_view(row, daemons) for row in jobs]
