@@ -167,29 +167,34 @@ def test_without_a_background_picture_slides_cross_dissolve() -> None:
     assert "concat=n=5:v=1:a=0,settb=1/30,setpts=N[right]" in graph
 
 
-def test_a_long_talk_is_encoded_in_two_parts_that_meet_on_a_keyframe() -> None:
+def test_a_long_talk_is_encoded_in_one_segment_a_slide() -> None:
+    """Seams fall where a slide change has faded to the bare background (frame 600 for
+    the slide at 20 s, 1200 for 40 s); a build (29 s) is no seam. A segment is encoded on
+    its own, from its own time."""
     plan = _plan([0.0, 20.0, 29.0, 40.0], builds=(2,))  # 60 s at 30 fps: 1800 frames
-    first, second = compose.split(plan, 2, Path("/w"))
-    # the keyframe ending the build at 29 s (frame 876) is the one nearest frame 900
-    assert (first.first, first.end, second.first, second.end) == (0, 876, 876, 1800)
-    assert first.output == Path("/w/picture-0.mp4") and second.output.parent == Path("/w")
+    first, second, third = compose.split(plan, 2, Path("/w"))
+    assert [(p.first, p.end) for p in (first, second, third)] == [(0, 600), (600, 1200),
+                                                                  (1200, 1800)]  # fmt: skip
+    assert first.output == Path("/w/picture-0.mp4") and third.output.parent == Path("/w")
 
     head = compose.build_args(plan, part=first)
-    assert "-ss" not in head and head[head.index("-frames:v") + 1] == "876"
-    assert head[head.index("-force_key_frames") + 1] == "20.200"
+    assert "-ss" not in head and head[head.index("-frames:v") + 1] == "600"
+    assert "-force_key_frames" not in head, "its only fade ends after it"
     assert "[a]" not in head and "-c:a" not in head and "+faststart" not in head
     assert head[-1] == "/w/picture-0.mp4"
 
-    tail = compose.build_args(plan, part=second)
-    assert tail[tail.index("-ss") + 1] == "29.200000" and tail.index("-ss") < tail.index("-i")
-    assert tail[tail.index("-frames:v") + 1] == "924" and "-t" not in tail
-    assert tail[tail.index("-force_key_frames") + 1] == "11.000", "40.2 s, from 29.2 s"
+    middle = compose.build_args(plan, part=second)
+    assert middle[middle.index("-ss") + 1] == "20.000000"
+    assert middle.index("-ss") < middle.index("-i")
+    assert middle[middle.index("-frames:v") + 1] == "600" and "-t" not in middle
+    assert middle[middle.index("-force_key_frames") + 1] == "0.200,9.200"
     graph = compose.build_filtergraph(plan, second)
     assert "fps=30:start_time=0," in graph and "[0:a:0]" not in graph
-    assert "[1:v]" not in graph and "[2:v]" not in graph, "slides shown before the part"
-    holds = [int(x.split("[")[0]) for x in graph.split("trim=end_frame=")[1:]]
-    assert holds == [318, 6, 6, 6, 6, 594], "to the fade at 1194, out and in, to the end"
-    assert 318 + 6 + 6 + 594 == 1800 - 876
+    assert "[1:v]" not in graph and "[4:v]" not in graph, "only its own slide's pictures"
+    frames = [int(x.split("[")[0]) for x in graph.split("trim=end_frame=")[1:]]
+    # in from the background, held, the build, held, out to the background
+    assert frames == [6, 6, 264, 6, 6, 318, 6, 6]
+    assert 6 + 264 + 6 + 318 + 6 == 600
 
 
 def test_one_part_where_parts_would_not_pay() -> None:
@@ -201,14 +206,15 @@ def test_one_part_where_parts_would_not_pay() -> None:
     assert len(compose.split(high, 2, Path("/w"))) == 1
     (whole,) = compose.split(plan, 1, Path("/w"))
     assert whole == compose.Part(0, 1800, plan.output)
-    # no fade near the middle: the seam is the middle
+
+
+def test_segments_are_neither_too_short_nor_too_long() -> None:
+    # one slide of 60 s: cut in its hold, so no segment passes 45 s
     assert [p.first for p in compose.split(_plan([0.0]), 2, Path("/w"))] == [0, 900]
-    # a fade far from the middle is not waited for: the longest part sets the time
-    assert compose.split(_plan([0.0, 33.0]), 2, Path("/w"))[1].first == 900
-    # a long fade holding the middle: the seam is its end (fades 1.6 s from 29.2 s)
-    slow = dataclasses.replace(_plan([0.0, 30.0]), crossfade=3.2)
-    assert compose.transitions(slow.slides, 3.2, 0.2, 30)[0].end == 948
-    assert compose.split(slow, 2, Path("/w"))[1].first == 948
+    # a slide of 3 s shares its segment with the next
+    assert [p.first for p in compose.split(_plan([0.0, 3.0, 33.0]), 2, Path("/w"))] == [0, 990]
+    # a slide change 3 s before the end joins the last segment
+    assert [p.first for p in compose.split(_plan([0.0, 30.0, 57.0]), 2, Path("/w"))] == [0, 900]
 
 
 def test_a_later_part_keeps_the_talk_s_time_for_the_crop_and_the_captions() -> None:

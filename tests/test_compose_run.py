@@ -6,6 +6,7 @@ slide."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import subprocess
 from pathlib import Path
@@ -121,10 +122,12 @@ def test_the_presenter_stays_on_its_own_frame_beside_many_slides(
 def test_a_picture_made_in_two_parts_is_the_one_made_in_one(
     coded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(compose, "PART_MIN_SECONDS", 4.0)  # 12.1 s: two parts
+    monkeypatch.setattr(compose, "PART_MIN_SECONDS", 4.0)  # 12.1 s: in segments
+    monkeypatch.setattr(compose, "SEGMENT_MIN_SECONDS", 2.0)
     plan = _plan(coded, tmp_path / "two" / "video.mp4")
     pieces = compose.split(plan, 2, tmp_path / "two")
-    assert len(pieces) == 2
+    # one a slide, each from the bare background between two slides
+    assert [(p.first, p.end) for p in pieces] == [(0, 87), (87, 181), (181, 363)]
     seam = pieces[0].end
     _compose(coded, tmp_path / "one", parts=1)
     progress = _compose(coded, tmp_path / "two", parts=2)
@@ -192,3 +195,59 @@ def test_a_thousand_shots_compose_each_framed_on_its_own(tmp_path: Path) -> None
         assert len(levels) == shots
         wrong = [n for n, level in enumerate(levels) if (level > 120) != (n % 2 == 1)]
         assert not wrong, f"{parts} part(s): frames cropped as another shot: {wrong[:10]}"
+
+
+class KeptSegments:
+    """What pipeline/store.py does with encoded segments, in a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir()
+        self.taken: list[str] = []
+
+    def get(self, fingerprint: str, into: Path) -> bool:
+        kept = self.folder / fingerprint
+        if not kept.is_file():
+            return False
+        into.write_bytes(kept.read_bytes())
+        self.taken.append(fingerprint)
+        return True
+
+    def put(self, fingerprint: str, made: Path) -> None:
+        (self.folder / fingerprint).write_bytes(made.read_bytes())
+
+
+def test_a_re_render_encodes_only_the_segment_whose_slide_changed(
+    coded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three segments, one a slide; the second slide's picture changes: the second
+    segment is encoded again, the first and the last (and the sound) are reused, and
+    the video is the one a full encode of the edit makes."""
+    monkeypatch.setattr(compose, "PART_MIN_SECONDS", 4.0)
+    monkeypatch.setattr(compose, "SEGMENT_MIN_SECONDS", 2.0)
+    kept = KeptSegments(tmp_path / "kept")
+    first = dataclasses.replace(_plan(coded, tmp_path / "v1.mp4"), identity="talk-sha")
+    done = asyncio.run(compose.compose(first, lambda _f: None, 2, tmp_path, kept))
+    assert (done.segments, done.encoded) == (3, 3) and kept.taken == []
+    # the slide from frame 87 (and its build) gets new words: new pictures
+    edited_pngs = []
+    for i in (2, 3):
+        png = tmp_path / f"edited-{i}.png"
+        Image.new("RGB", (320, 360), (SLIDE_LEVELS[i] + 20,) * 3).save(png)
+        edited_pngs.append(png)
+    cues = list(first.slides)
+    cues[2] = dataclasses.replace(cues[2], png=edited_pngs[0])
+    cues[3] = dataclasses.replace(cues[3], png=edited_pngs[1])
+    edited = dataclasses.replace(first, slides=cues, output=tmp_path / "v2.mp4")
+    again = asyncio.run(compose.compose(edited, lambda _f: None, 2, tmp_path, kept))
+    assert (again.segments, again.encoded) == (3, 1), "only the edited slide's segment"
+    assert len(kept.taken) == 3, "two segments and the sound reused"
+    whole = dataclasses.replace(edited, output=tmp_path / "v3.mp4")
+    asyncio.run(compose.compose(whole, lambda _f: None, 2, tmp_path))
+    for crop in ("320:360:320:0", "320:360:0:0"):
+        reused, fresh = _levels(tmp_path / "v2.mp4", crop), _levels(tmp_path / "v3.mp4", crop)
+        assert len(reused) == len(fresh) == 363
+        assert np.abs(reused - fresh).max() <= 3, crop
+    shown = _levels(tmp_path / "v2.mp4", "320:360:320:0")
+    assert abs(shown[87 + 20] - (SLIDE_LEVELS[2] + 20)) <= 3, "the new picture"
+    assert _sound(tmp_path / "v2.mp4") == _sound(tmp_path / "v1.mp4")

@@ -155,6 +155,14 @@ class OutboxConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    # true: a job stops after its content phase as awaiting_review (slide pictures and
+    # the preview sheet, no encode) until it is approved, with or without an edit
+    hold: bool = False
+    auto_approve_hours: float = 0.0  # 0 never; else an unapproved draft ships after this
+
+
+@dataclass(frozen=True)
 class HttpConfig:
     enabled: bool = False  # `presgend serve` turns it on for one run
     bind: str = "127.0.0.1"  # beyond loopback, tokens are required
@@ -164,7 +172,7 @@ class HttpConfig:
     link_ttl_hours: float = 24.0  # download links, and uploads' outputs, expire after this
 
 
-WEBHOOK_EVENTS = ("job.succeeded", "job.failed")
+WEBHOOK_EVENTS = ("job.succeeded", "job.failed", "job.awaiting_review")
 
 
 @dataclass(frozen=True)
@@ -206,6 +214,7 @@ class Config:
     presenter: PresenterConfig = field(default_factory=PresenterConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     mcp: McpConfig = field(default_factory=McpConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
@@ -327,7 +336,7 @@ def from_dict(raw: dict[str, Any], source: str = "<dict>") -> Config:
     return Config(**sections, source=source)
 
 
-PRESET_SECTIONS = ("output", "slides", "speech", "transcription", "summary")
+PRESET_SECTIONS = ("output", "slides", "speech", "transcription", "summary", "review")
 PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}")
 
 
@@ -476,7 +485,7 @@ def _check_value(section: str, key: str, value: Any, problems: list[str]) -> Non
     non_negative = {
         "max_concurrent", "grace_seconds", "unreadable_seconds", "cooldown_seconds",
         "crossfade_seconds", "keep_browser_seconds", "cpu_threads", "batch_size", "decoders",
-        "min_free_mb", "retention_hours", "beam_size", "max_slides",
+        "min_free_mb", "retention_hours", "beam_size", "max_slides", "auto_approve_hours",
     }  # fmt: skip
     if key in non_negative and value < 0:
         problems.append(f"{name} must not be negative, not {value!r}")

@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import codecs
 import fnmatch
+import json
 import os
+import re
 import stat
+import zipfile
 from pathlib import Path
 
 from presgend.core.errors import JobError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 SCRIPT_SUFFIXES = (".txt", ".md")
+CONTROL_DIR = ".presgend"  # presgend's own folder in the inbox: claims, ledger, store
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".transcript.txt")  # travel with a video
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # a script's presenter picture
 JOB_SUFFIX = ".job.json"  # the job id an upload was given (handin.py), with any main file
+EDIT_SUFFIX = ".edit.json"  # an edited job: the edit document (pipeline/edit.py)
+APPROVE_SUFFIX = ".approve"  # a job held for review, approved as it is
+DECK_SUFFIX = ".pptx"  # a job's own deck, edited and dropped back
+DECK_JOB_MARK = "presgend-job:"  # in a published deck's properties: the job it came from
 
 # Names that are never inputs: hidden and temp files of copy tools, OS litter.
 IGNORED_PATTERNS = (
@@ -52,23 +60,64 @@ def classify(name: str) -> str:
     lower = name.lower()
     if lower.endswith((*TRANSCRIPT_SUFFIXES, *IMAGE_SUFFIXES, JOB_SUFFIX)):
         return "sidecar"
-    if lower.endswith(VIDEO_SUFFIXES) or lower.endswith(SCRIPT_SUFFIXES):
+    if lower.endswith((*VIDEO_SUFFIXES, *SCRIPT_SUFFIXES, EDIT_SUFFIX, APPROVE_SUFFIX,
+                       DECK_SUFFIX)):  # fmt: skip
         return "main"
     return "unsupported"
 
 
 def kind(path: Path) -> str:
-    """'video' or 'script'; a JobError with the supported suffixes for anything else."""
+    """'video', 'script', 'edit' (an edit document or an approval of a kept job); a
+    JobError with the supported suffixes for anything else."""
     name = path.name.lower()
     if name.endswith(SCRIPT_SUFFIXES):
         return "script"
     if name.endswith(VIDEO_SUFFIXES):
         return "video"
+    if name.endswith((EDIT_SUFFIX, APPROVE_SUFFIX, DECK_SUFFIX)):
+        return "edit"
     raise JobError(
         f"'{path.suffix or path.name}' files are not supported; drop a video "
         f"({' '.join(VIDEO_SUFFIXES)}) or a script ({' '.join(SCRIPT_SUFFIXES)}).",
         phase="input",
     )
+
+
+def kept_job(inbox: Path, name: str) -> str | None:
+    """The kept job (pipeline/store.py) an approval's name means: a job id, or the stem
+    of a job's outputs (`talk.approve` for `talk.mp4`), a job held for review first."""
+    store = inbox / CONTROL_DIR / "store"
+    if (store / name / "job.json").is_file():
+        return name
+    found: list[tuple[bool, str]] = []
+    for path in store.glob("*/job.json"):
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(kept, dict) and kept.get("stem") == name:
+            found.append((kept.get("status") == "awaiting_review", path.parent.name))
+    return max(found)[1] if found else None
+
+
+def deck_job(path: Path) -> str:
+    """The job a deck names in its document properties ("" for none), read from its
+    docProps/core.xml alone (nothing of the deck is opened as a presentation)."""
+    try:
+        with zipfile.ZipFile(path) as deck:
+            props = deck.read("docProps/core.xml")[:65536].decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return ""
+    found = re.search(re.escape(DECK_JOB_MARK) + r"([A-Za-z0-9_.-]{1,80})", props)
+    return found.group(1) if found else ""
+
+
+def kind_of_name(name: str) -> str:
+    """`kind` of a file name, or "" for one it refuses."""
+    try:
+        return kind(Path(name))
+    except JobError:
+        return ""
 
 
 def check_readable(path: Path) -> None:
@@ -83,7 +132,7 @@ def check_readable(path: Path) -> None:
         ) from None
     if not stat.S_ISREG(st.st_mode):
         raise JobError("The input is not a regular file.", phase="input")
-    if st.st_size == 0:
+    if st.st_size == 0 and not path.name.lower().endswith(APPROVE_SUFFIX):
         raise JobError("The input file is empty (0 bytes).", phase="input")
     try:
         with path.open("rb") as f:
@@ -98,7 +147,10 @@ def check_readable(path: Path) -> None:
 
 def reported_kind(name: str) -> str:
     """The kind an error document names, also for a file `kind` refuses."""
-    return "script" if name.lower().endswith(SCRIPT_SUFFIXES) else "video"
+    lower = name.lower()
+    if lower.endswith((EDIT_SUFFIX, APPROVE_SUFFIX, DECK_SUFFIX)):
+        return "edit"
+    return "script" if lower.endswith(SCRIPT_SUFFIXES) else "video"
 
 
 def sidecars_of(inbox: Path, name: str) -> list[str]:

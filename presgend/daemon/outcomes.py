@@ -55,16 +55,34 @@ class Outcomes(Live):
         if report is not None:
             output = report["output"]
             document = str(publish.report_path(Path(output["video"])))
+            dropped = Path(report.get("input", {}).get("path") or label).name  # not the edit's
             entry = ledger.record(
-                self.inbox, job_id, status="ok", input=label.name, phase="done", progress=1.0,
+                self.inbox, job_id, status="ok", input=dropped, phase="done", progress=1.0,
                 finished_at=report.get("finished_at") or now_iso(), document=document,
                 outputs={"video": output["video"], "srt": output.get("srt"),
                          "vtt": output.get("vtt"), "chapters_vtt": output.get("chapters_vtt"),
                          "pptx": output.get("pptx"),
                          "report": document, "preview": output.get("preview")},
-                phases=report.get("phases", {}),
+                phases=report.get("phases", {}), version=report.get("version", 1),
+                draft=None,
             )  # fmt: skip
             self._tell("job.succeeded", entry, report)
+
+    def held(
+        self, job_id: str, label: Path, claim: claims.Claim, draft: dict[str, Any]
+    ) -> None:
+        """A job held for review: its input to the archive (the job keeps what it needs),
+        and the ledger says awaiting_review until it is approved."""
+        waiting.release(self.inbox, label.name)
+        self._archive(claim)
+        self.remember(job_id, label, "awaiting_review")
+        entry = ledger.record(
+            self.inbox, job_id, status="awaiting_review", input=label.name, phase="review",
+            progress=0.25, finished_at=draft.get("finished_at") or now_iso(),
+            draft=draft.get("draft"), version=0,
+        )  # fmt: skip
+        self._tell("job.awaiting_review", entry, draft)
+        log.info("job_awaiting_review", job_id=job_id, input=label.name, draft=draft.get("draft"))
 
     def _archive(self, claim: claims.Claim) -> None:
         archive = self.config.paths.archive

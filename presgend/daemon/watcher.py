@@ -8,6 +8,7 @@ at most a rescan interval, never a file taken mid-copy.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from presgend.core import procs
+from presgend.core import inputs, procs
 from presgend.core.errors import JobError
 from presgend.core.inputs import SCRIPT_SUFFIXES, decode_script
 from presgend.pipeline.video import probe
@@ -171,6 +172,8 @@ async def readable(path: Path, max_script_bytes: int) -> tuple[bool, str]:
     boxes are whole), a script decodes as text. (ok, why not)."""
     if path.suffix.lower() in SCRIPT_SUFFIXES:
         return await asyncio.to_thread(_script_readable, path, max_script_bytes)
+    if inputs.kind_of_name(path.name) == "edit":
+        return await asyncio.to_thread(_edit_readable, path)
     try:
         result = await procs.run(
             [
@@ -187,6 +190,27 @@ async def readable(path: Path, max_script_bytes: int) -> tuple[bool, str]:
         return False, result.stderr.decode("utf-8", "replace").strip()[-300:] or "ffprobe failed"
     if await asyncio.to_thread(probe.iso_media_truncated, path):
         return False, "the MP4 boxes end early (still being copied?)"
+    return True, ""
+
+
+def _edit_readable(path: Path) -> tuple[bool, str]:
+    """An approval is read whole at once; an edit document once it parses as JSON (one
+    being copied in does not)."""
+    if path.name.lower().endswith(inputs.APPROVE_SUFFIX):
+        return True, ""
+    if path.name.lower().endswith(inputs.DECK_SUFFIX):
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as deck:
+                deck.testzip()
+        except (OSError, zipfile.BadZipFile) as exc:
+            return False, f"not (yet) a whole PowerPoint file: {exc}"
+        return True, ""
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return False, f"not (yet) a whole JSON document: {exc}"
     return True, ""
 
 

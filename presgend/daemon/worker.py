@@ -24,7 +24,7 @@ from presgend.daemon import notify
 from presgend.daemon.intake import Intake
 from presgend.daemon.outcomes import Outcomes
 from presgend.inbox import claims, ledger
-from presgend.pipeline import publish
+from presgend.pipeline import publish, store
 from presgend.pipeline.context import JobRequest, Services, new_job_id
 from presgend.pipeline.job import JobFailed, run_job
 from presgend.pipeline.report import JobRecord, error_document, sha256_of
@@ -79,6 +79,8 @@ async def execute(
         if error_dir is not None:
             files.write_json(error_path, failure.document)
         return Outcome(path, False, failure.document, error_path)
+    if report.get("status") == "awaiting_review":  # a draft: its edit document says it
+        return Outcome(path, True, report, Path(report["draft"]["edit"]))
     return Outcome(path, True, report, publish.report_path(Path(report["output"]["video"])))
 
 
@@ -90,9 +92,12 @@ async def process_files(
     quality: str | None = None,
     progress_factory: Callable[[Path], Any] | None = None,
     preset: str = "",
+    edit: Path | None = None,
 ) -> list[Outcome]:
     """One-shot mode: each file in turn, results and error files into `outbox`, with
-    the preset `preset` when one is named (PresetUnknown, one sentence, if there is none)."""
+    the preset `preset` when one is named (PresetUnknown, one sentence, if there is none).
+    With `edit`, each file is rendered as that edit document says: the kept job is
+    rendered again, or where none is kept, the file is made first (as the edit's job)."""
     config = config_mod.with_preset(config, preset)
     services = Services()
     outcomes = []
@@ -103,13 +108,28 @@ async def process_files(
                 request = JobRequest(path, config, outbox, quality=quality or "", preset=preset)
                 if bar is not None:
                     request = dataclasses.replace(request, progress=bar)
-                outcomes.append(await execute(request, services, error_dir=outbox))
+                outcomes.append(await _one(request, services, outbox, edit))
             finally:
                 if bar is not None and hasattr(bar, "done"):
                     bar.done()
     finally:
         await services.browser.close()
     return outcomes
+
+
+async def _one(
+    request: JobRequest, services: Services, outbox: Path, edit: Path | None
+) -> Outcome:
+    if edit is None:
+        return await execute(request, services, error_dir=outbox)
+    job_id = ledger.edited_job(edit) or request.job_id
+    if not store.Store.of(request.config, job_id).exists:  # made here first, as that job
+        first = await execute(dataclasses.replace(request, job_id=job_id), services,
+                              error_dir=outbox)  # fmt: skip
+        if not first.ok:
+            return first
+    again = dataclasses.replace(request, input_path=edit, job_id=job_id, label=request.input_path)
+    return await execute(again, services, error_dir=outbox)
 
 
 class Worker(Live):
@@ -178,7 +198,8 @@ class Worker(Live):
             name = self.intake.take()
             assert name is not None
             sidecars = inputs.sidecars_of(self.inbox, name)
-            job_id = ledger.job_id_of(self.inbox, sidecars) or new_job_id()
+            job_id = (ledger.job_id_of(self.inbox, sidecars) or ledger.edited_job(self.inbox / name)
+                      or new_job_id())  # fmt: skip
             try:
                 claim = claims.claim(self.inbox, name, sidecars, job_id)
             except OSError as exc:
@@ -272,12 +293,15 @@ class Worker(Live):
             # the same bytes with another preset are another video, not a duplicate
             preset = ledger.preset_of(claim.folder, claim.files)
             key = f"{sha}-{preset}" if preset else sha
-            original, job.marker = await self.outcomes.first_of(
-                key, job.job_id, lambda: job.update("waiting", 0.0)
-            )
-            if original is not None:
-                self.outcomes.duplicate(job.job_id, job.label, claim, sha, original)
-                return "duplicate"
+            if inputs.kind_of_name(claim.main) == "edit":
+                key = ""  # a version of a kept job: never a duplicate (its store serialises)
+            else:
+                original, job.marker = await self.outcomes.first_of(
+                    key, job.job_id, lambda: job.update("waiting", 0.0)
+                )
+                if original is not None:
+                    self.outcomes.duplicate(job.job_id, job.label, claim, sha, original)
+                    return "duplicate"
             try:
                 request = self.request(job, sha, fence, preset)
             except PresetUnknown as exc:  # removed from the config since the hand-in
@@ -349,8 +373,12 @@ class Worker(Live):
     def filed(self, job: RunningJob, key: str, outcome: Outcome) -> str:
         """A finished job's files to the archive (indexed by content); to failed/ when
         the input was at fault; else back to the inbox to wait ("waiting")."""
+        if outcome.ok and outcome.document.get("status") == "awaiting_review":
+            self.outcomes.held(job.job_id, job.label, job.claim, outcome.document)
+            return "awaiting_review"
         if outcome.ok:
-            self.outcomes.index(key, job.job_id, job.label, outcome.document)
+            if key:
+                self.outcomes.index(key, job.job_id, job.label, outcome.document)
             self.outcomes.archived(job.job_id, job.label, job.claim, outcome.document)
             return "ok"
         not_its_fault = outcome.document.get("fault", "input") != "input"

@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outbox", type=Path, metavar="D", help="where results go")
     p.add_argument("--quality", choices=QUALITY_CHOICES)
     p.add_argument("--preset", default="", metavar="NAME", help="a [presets.NAME] of the config")
+    p.add_argument("--edit", type=Path, metavar="F",
+                   help="an edit document (from `presgend edit`): render the file as edited")
+    p = command("edit", "print a finished job's edit document (change it, then render it)")
+    p.add_argument("job", metavar="REPORT|JOB_ID",
+                   help="the job's <name>.report.json (or <name>.edit.json), or its job id")
     p = command("plan", "show what processing a file would do, writing nothing")
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--quality", choices=QUALITY_CHOICES)
@@ -82,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": _doctor,
         "status": _status,
         "queue": _queue,
+        "edit": _edit,
         "fetch-model": _fetch_model,
         "fetch-voice": _fetch_voice,
         "install-service": _install_service,
@@ -142,13 +148,21 @@ def _process(args: argparse.Namespace, cfg: Config) -> int:
             quality=args.quality,
             progress_factory=lambda path: ProgressBar(sys.stderr, path.name),
             preset=args.preset,
+            edit=args.edit,
         )
     ):
-        if outcome.ok:
-            out = outcome.document["output"]
+        if outcome.ok and outcome.document.get("status") == "awaiting_review":
+            draft = outcome.document["draft"]
             print(
-                f"ok      {outcome.path}\n        video:  {out['video']}\n"
-                f"        report: {outcome.report_path}"
+                f"held    {outcome.path} for review\n        draft:  {draft['preview']}\n"
+                f"        edit:   {draft['edit']} (drop it back, changed or not, to render)"
+            )
+        elif outcome.ok:
+            out = outcome.document["output"]
+            version = outcome.document.get("version", 1)
+            print(
+                f"ok      {outcome.path}{f' (version {version})' if version > 1 else ''}\n"
+                f"        video:  {out['video']}\n        report: {outcome.report_path}"
             )
         else:
             failures += 1
@@ -157,6 +171,24 @@ def _process(args: argparse.Namespace, cfg: Config) -> int:
                 f"        see {outcome.report_path}"
             )
     return 1 if failures else 0
+
+
+def _edit(args: argparse.Namespace, cfg: Config) -> int:
+    """The edit document of a kept job, on stdout: `presgend edit talk.report.json >
+    talk.edit.json`, change it, then drop it in the inbox or `presgend process` it."""
+    from presgend.pipeline import store
+
+    job_id = args.job
+    named = Path(args.job)
+    if named.name.endswith((".report.json", ".edit.json")) and named.is_file():
+        job_id = json.loads(named.read_text(encoding="utf-8")).get("job_id", "")
+    kept = store.Store.of(cfg, str(job_id))
+    if not kept.exists:
+        print(f"presgend: no job {job_id} is kept in {store.root(cfg)} (its outputs may have "
+              "expired, or it ran with another inbox).", file=sys.stderr)  # fmt: skip
+        return 1
+    print(json.dumps(kept.read("edit.json"), indent=2, ensure_ascii=False))
+    return 0
 
 
 # --- plan ---------------------------------------------------------------------------------

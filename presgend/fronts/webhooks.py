@@ -187,6 +187,8 @@ def payload(
         "status": entry.get("status"),
         "input": entry.get("input"),
         "outputs": {} if failed else outputs,
+        "version": document.get("version"),
+        "draft": document.get("draft"),
         "slides": [] if failed else [s.get("title") for s in document.get("slides", [])],
         "duration_s": None if failed else document.get("output", {}).get("duration_s"),
         "error": document.get("error") if failed else None,

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from presgend.core import logs, owners
+from presgend.core import inputs, logs, owners
 from presgend.core.errors import ClaimLost
 
 log = logs.get(__name__)
 
-CONTROL = ".presgend"
+CONTROL = inputs.CONTROL_DIR
 LEASE, FENCE = "lease", "publishing"
 CONTROL_FILES = (LEASE, FENCE)  # a claim folder's own files, beside the job's
 

@@ -95,6 +95,27 @@ def job_id_of(folder: Path, files: list[str]) -> str | None:
     return None
 
 
+def edited_job(path: Path) -> str | None:
+    """The job an edit document (or an approval) dropped into the inbox is a version of:
+    its runs are that job's, in the ledger too."""
+    name = path.name
+    if name.lower().endswith(inputs.APPROVE_SUFFIX):
+        with contextlib.suppress(OSError):
+            text = path.read_text(encoding="utf-8", errors="replace").strip()
+            found = text or name[: -len(inputs.APPROVE_SUFFIX)]
+            return inputs.kept_job(path.parent, found) if JOB_ID.fullmatch(found) else None
+        return None
+    if name.lower().endswith(inputs.DECK_SUFFIX):
+        return inputs.deck_job(path) or None
+    if not name.lower().endswith(inputs.EDIT_SUFFIX):
+        return None
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        value = json.loads(path.read_text(encoding="utf-8")).get("job_id")
+        if isinstance(value, str) and JOB_ID.fullmatch(value):
+            return value
+    return None
+
+
 def preset_of(folder: Path, files: list[str]) -> str:
     """The preset a hand-in's `.job.json` sidecar names ("" for none)."""
     for name in files:

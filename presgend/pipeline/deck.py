@@ -97,9 +97,15 @@ def note_sections(
         )
 
 
-async def rendered(job: JobContext, sections: list[summarize.Section], work: Path) -> slides.Deck:
-    """The slides' pictures, with a warning for text shrunk below a readable size."""
-    deck = await _render(job, sections, work)
+async def rendered(
+    job: JobContext,
+    sections: list[summarize.Section],
+    work: Path,
+    kept: slides.Kept | None = None,
+) -> slides.Deck:
+    """The slides' pictures (those `kept` from an earlier version used again), with a
+    warning for text shrunk below a readable size."""
+    deck = await _render(job, sections, work, kept)
     floor = slides.MIN_BULLET_PX_720P * job.quality.panel[1] / 720
     for section, px in zip(sections, deck.bullet_px, strict=True):
         if 0 < px < floor - 0.5:
@@ -111,7 +117,9 @@ async def rendered(job: JobContext, sections: list[summarize.Section], work: Pat
     return deck
 
 
-async def _render(job: JobContext, sections: list[summarize.Section], work: Path) -> slides.Deck:
+async def _render(
+    job: JobContext, sections: list[summarize.Section], work: Path, kept: slides.Kept | None
+) -> slides.Deck:
     breaker = job.services.breakers["slides"]
     cfg = job.config.slides
     size = job.quality.panel
@@ -128,8 +136,10 @@ async def _render(job: JobContext, sections: list[summarize.Section], work: Path
     try:
         browser, keep = job.services.browser, cfg.keep_browser_seconds
         deck = await aio.bounded(
-            slides.render_chromium(sections, size, work, look, cfg.chromium, browser, keep), 120
-        )
+            slides.render_chromium(sections, size, work, look, cfg.chromium, browser, keep,
+                                   kept=kept),
+            120,
+        )  # fmt: skip
     except Exception as exc:  # any browser trouble: draw the slides instead
         breaker.record_failure()
         await job.services.browser.close()  # the next job gets a fresh one

@@ -10,24 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presgend.core import files
+from presgend.core import files, logs
 from presgend.pipeline import publish, report
+from presgend.pipeline import store as store_mod
 from presgend.pipeline.context import JobContext
 from presgend.pipeline.text import powerpoint, slides, subtitles, summarize
 from presgend.pipeline.video import compose, face, loudness, preview, probe, transcribe
+
+log = logs.get(__name__)
 
 
 @dataclass(frozen=True)
 class Composition:
     """Everything a finish makes a video from: the picture and sound (`source`, probed
     as `info`), the presenter's framing, what was said, the slides and their pictures,
-    and the levelling of the sound."""
+    the levelling of the sound, and the captions when an edit gave them (else they are
+    cut from what was said)."""
 
     info: probe.MediaInfo
     source: compose.PresenterSource
@@ -36,46 +41,94 @@ class Composition:
     sections: list[summarize.Section]
     deck: slides.Deck
     level: loudness.Leveling | None
+    captions: list[transcribe.Segment] | None = None
+
+    def cues(self) -> list[transcribe.Segment]:
+        """The captions as shown: the edit's, else what was said cut into cues."""
+        if self.captions is not None:
+            return [c for c in self.captions if c.start < self.info.duration]
+        return subtitles.cues(self.transcript.segments, self.info.duration)
 
 
-async def finish(job: JobContext, made: Composition, work: Path) -> dict[str, Any]:
-    """Compose, check and publish `made`; its report."""
+@dataclass(frozen=True)
+class Version:
+    """A later version of a kept job (rerender.py): it replaces the outputs of `stem` as
+    a whole, reuses the encoded segments `store` keeps, and the report says what changed."""
+
+    number: int
+    stem: str
+    store: store_mod.Store
+    changes: dict[str, Any]
+
+    @property
+    def replaces(self) -> bool:
+        """A version after the first replaces one; the first (a draft approved) takes
+        the name its draft held."""
+        return self.number > 1
+
+
+async def finish(
+    job: JobContext, made: Composition, work: Path, version: Version | None = None
+) -> dict[str, Any]:
+    """Compose, check and publish `made`; its report. The job is kept (store.py) for
+    later versions."""
     # one folder per run: a run of the same job that was stopped and wakes up must not
     # clear the folder the next run is composing into (the queue retries a job under its
     # id); owned while it runs, so no housekeeping removes it (publish.staging)
     run = f"{job.record.job_id}.{os.getpid()}.{id(job):x}"
     lease = job.config.jobs.lease_seconds
+    kept = version.store if version else store_mod.Store.of(job.config, job.record.job_id)
+    sources = identity(job, made)
     async with publish.staging(job.outbox, run, lease) as staged:
-        return await _finish(job, made, work, staged / "video.mp4")
+        document = await _finish(job, made, work, staged, kept, version, sources)
+    if version is None:
+        keep_first(job, made, document, kept, sources)
+    return document
 
 
-async def _finish(job: JobContext, made: Composition, work: Path, temp: Path) -> dict[str, Any]:
+async def _finish(
+    job: JobContext,
+    made: Composition,
+    work: Path,
+    staged: Path,
+    kept: store_mod.Store,
+    version: Version | None,
+    sources: str,
+) -> dict[str, Any]:
     duration = made.info.duration
+    temp = staged / "video.mp4"
     chapters = subtitles.chapters([(s.start, s.title) for s in made.sections], duration)
     plan = dataclasses.replace(
         compose_plan(job, made, temp),
         chapters=text_file(work / "chapters.txt", subtitles.ffmetadata(chapters)),
-        captions=text_file(work / "captions.srt", subtitles.to_srt(made.transcript.segments,
-                                                                    duration)),
+        captions=text_file(work / "captions.srt", subtitles.srt(made.cues())),
+        identity=sources,
     )  # fmt: skip
     # the editable deck is built while ffmpeg encodes (about 0.7 CPU-s with python-pptx's
     # import, which the encode leaves room for), not after it
     deck = asyncio.ensure_future(deck_bytes(job, made.sections))
     try:
-        await compose.compose(
+        composed = await compose.compose(
             plan,
             lambda f: job.report_progress("compose", f * 0.97),
             parts=compose.PARTS if job.services.profile.cpu_cores > 1 else 1,
             folder=work,
+            reuse=kept,
         )
         verified = await compose.verify(temp, duration, job.quality)
         job.report_progress("compose", 0.98)
         await job.request.before_publish()
-        video = publish.publish_video(temp, job.outbox, job.stem, job.record.sha256)
+        if version is not None and version.replaces:
+            video = publish.replace_video(temp, job.outbox, version.stem)
+        else:
+            if version is not None:  # a draft approved: its name is the video's now
+                publish.remove_draft(job.outbox, version.stem)
+            video = publish.publish_video(temp, job.outbox, job.stem, job.record.sha256)
         job.published = True
     except BaseException:
         await asyncio.gather(deck, return_exceptions=True)  # its thread ends first
         raise
+    kept.prune_parts()
     outputs = beside(job.outbox, video.stem, made, chapters, await deck, verified.duration)
     sheet, audio = await asyncio.gather(
         preview_sheet(job.outbox, video, made, work), loudness.measure(video)
@@ -92,10 +145,72 @@ async def _finish(job: JobContext, made: Composition, work: Path, temp: Path) ->
         hardware=job.services.profile.as_dict(), encoder=plan.encoder.name,
         extra=job.extra_report,
     )  # fmt: skip
+    document["version"] = version.number if version else 1
+    document["compose"] = {"segments": composed.segments, "encoded": composed.encoded,
+                           "seconds_encoded": round(composed.seconds_encoded, 3)}  # fmt: skip
+    if version is not None:
+        document["edit"] = version.changes
     files.write_json(publish.report_path(video), document)
     publish.published(job.outbox, record.sha256)
     job.report_progress("compose", 1.0)
     return document
+
+
+async def hold(job: JobContext, made: Composition, work: Path) -> dict[str, Any]:
+    """A draft for review (`[review] hold`): the job is kept as awaiting_review with its
+    slide pictures, and its draft goes in the outbox for a person to judge, nothing
+    encoded: `<stem>.draft.jpg` (the preview sheet, a frame of the presenter as framed),
+    `<stem>.edit.json` and `<stem>.pptx` to change it. Approving it (or dropping an edit)
+    renders version 1."""
+    kept = store_mod.Store.of(job.config, job.record.job_id)
+    sources = identity(job, made)
+    stem = publish.free_stem(job.outbox, job.stem)
+    draft = store_mod.keep_job(kept, job, made, sources, stem=stem, version=0,
+                               status="awaiting_review")  # fmt: skip
+    sheet = await preview_sheet(job.outbox, None, made, work, name=f"{stem}.draft.jpg")
+    outputs = {"preview": sheet,
+               "edit": files.write_json(job.outbox / f"{stem}.edit.json", draft),
+               "pptx": None}  # fmt: skip
+    deck = await deck_bytes(job, made.sections)
+    if deck is not None:
+        outputs["pptx"] = files.write_atomic(job.outbox / f"{stem}.pptx", deck)
+    record = job.record
+    return {
+        "status": "awaiting_review", "job_id": record.job_id, "input": record.input_dict(),
+        "version": 0, "draft": {k: str(v) if v else None for k, v in outputs.items()},
+        "slides": [{"index": s.index, "title": s.title, "bullets": s.bullets,
+                    "start_s": round(s.start, 3)} for s in made.sections],
+        "phases": dict(record.phases), "fallbacks": list(record.fallbacks),
+        "warnings": list(record.warnings), "started_at": record.started_at,
+        "finished_at": files.now_iso(),
+    }  # fmt: skip
+
+
+def identity(job: JobContext, made: Composition) -> str:
+    """What the picture and sound sources are, whatever their paths: the input's sha256
+    for a recording; a script's speech and presenter by their content."""
+    if made.source.video == job.record.input_path or job.record.kind == "video":
+        return job.record.sha256
+    digest = hashlib.sha256()
+    for path in (made.source.video, made.source.audio):
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def keep_first(
+    job: JobContext,
+    made: Composition,
+    document: dict[str, Any],
+    kept: store_mod.Store,
+    sources: str,
+) -> None:
+    """Keep what a later version needs (store.py); a job that cannot be kept is a
+    warning in the log, not a failure: its video is out."""
+    try:
+        stem = Path(document["output"]["video"]).stem
+        store_mod.keep_job(kept, job, made, sources, stem=stem)
+    except OSError as exc:
+        log.warning("job_not_kept", error=str(exc), reason="it cannot be edited later")
 
 
 def compose_plan(job: JobContext, made: Composition, output: Path) -> compose.ComposePlan:
@@ -140,10 +255,10 @@ def beside(
 ) -> dict[str, Path | None]:
     """The files published beside the video: captions (none past the video's `end`),
     chapters, the deck."""
-    segments = made.transcript.segments
+    cues = [c for c in made.cues() if c.start < end]
     return {
-        "srt": files.write_atomic(outbox / f"{stem}.srt", subtitles.to_srt(segments, end)),
-        "vtt": files.write_atomic(outbox / f"{stem}.vtt", subtitles.to_vtt(segments, end)),
+        "srt": files.write_atomic(outbox / f"{stem}.srt", subtitles.srt(cues)),
+        "vtt": files.write_atomic(outbox / f"{stem}.vtt", subtitles.vtt(cues)),
         "chapters_vtt": files.write_atomic(outbox / f"{stem}.chapters.vtt",
                                              subtitles.chapters_vtt(chapters)),
         "pptx": files.write_atomic(outbox / f"{stem}.pptx", deck) if deck is not None else None,
@@ -156,7 +271,8 @@ async def deck_bytes(job: JobContext, sections: list[summarize.Section]) -> byte
     cfg = job.config.slides
     try:
         return await asyncio.to_thread(
-            powerpoint.pptx_bytes, sections, slides.look_from(cfg), cfg.logo
+            powerpoint.pptx_bytes, sections, slides.look_from(cfg), cfg.logo,
+            job.record.job_id,
         )
     except Exception as exc:  # python-pptx or a logo it cannot read
         job.record.warnings.append(
@@ -165,12 +281,20 @@ async def deck_bytes(job: JobContext, sections: list[summarize.Section]) -> byte
         return None
 
 
-async def preview_sheet(outbox: Path, video: Path, made: Composition, work: Path) -> Path | None:
-    """The contact sheet, published beside the video before the report."""
+async def preview_sheet(
+    outbox: Path, video: Path | None, made: Composition, work: Path, name: str = ""
+) -> Path | None:
+    """The contact sheet, published beside the video before the report (for a draft, with
+    no video yet, the presenter is a frame of the recording as it will be framed)."""
     sections = made.sections
     first = sections[0].end / 2 if sections else 1.0
     tiles = []
-    frame = await preview.presenter_frame(video, first, work / "presenter-frame.png")
+    if video is not None:
+        frame = await preview.presenter_frame(video, first, work / "presenter-frame.png")
+    else:
+        box = made.framing.crop[0].box
+        frame = await preview.source_frame(made.source.video, first, box,
+                                           work / "presenter-frame.png")  # fmt: skip
     if frame is not None:
         tiles.append(preview.Tile(frame, "Presenter"))
     finals = {b.section: b.png for b in made.deck.builds}  # each slide's last build
@@ -178,7 +302,8 @@ async def preview_sheet(outbox: Path, video: Path, made: Composition, work: Path
         label = f"{section.index + 1} · {preview.clock(section.start)} · {section.title}"
         tiles.append(preview.Tile(finals[section.index], label))
     sheet = await asyncio.to_thread(preview.contact_sheet, tiles, work / "preview.jpg")
-    return files.write_atomic(outbox / f"{video.stem}.preview.jpg", sheet.read_bytes())
+    name = name or f"{video.stem if video else 'draft'}.preview.jpg"
+    return files.write_atomic(outbox / name, sheet.read_bytes())
 
 
 def text_file(path: Path, text: str) -> Path | None:

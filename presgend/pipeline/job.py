@@ -21,7 +21,7 @@ import structlog
 from presgend.core import aio, hardware, inputs, logs, memory
 from presgend.core.errors import ClaimLost, JobError, PresgendError
 from presgend.core.hardware import Quality
-from presgend.pipeline import workdir
+from presgend.pipeline import rerender, workdir
 from presgend.pipeline.attempts import Attempts
 from presgend.pipeline.context import JobRequest, Services
 from presgend.pipeline.report import JobRecord, error_document, sha256_of
@@ -78,9 +78,13 @@ async def _run_job(request: JobRequest, services: Services) -> dict[str, Any]:
             raise
         except Exception as exc:
             raise _failed(attempts.record, exc) from exc
+        if report.get("status") == "awaiting_review":
+            log.info("job_held", draft=report["draft"], phases=report["phases"])
+            return report
         log.info(
             "job_succeeded",
             output=report["output"]["video"],
+            version=report.get("version", 1),
             total_s=report["total_s"],
             phases=report["phases"],
             fallbacks=report["fallbacks"],
@@ -128,6 +132,8 @@ class Job:
         async with memory.peak_sampled(self._seen), workdir.work_folder() as work:
             if self.record.kind == "script":
                 return await script.run(self, work)
+            if self.record.kind == "edit":
+                return await rerender.run(self, work)
             return await talk.run(self, work)
 
     def _seen(self, mb: float) -> None:

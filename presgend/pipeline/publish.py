@@ -78,6 +78,33 @@ def publish_video(temp: Path, outbox: Path, stem: str, key: str = "") -> Path:
     raise FileExistsError(f"no free output name for {stem} in {outbox}")
 
 
+def free_stem(outbox: Path, stem: str) -> str:
+    """`stem`, or `<stem>-2`… where nothing of that name is published (a draft held for
+    review takes its name now)."""
+    for n in range(1, 1000):
+        name = stem if n == 1 else f"{stem}-{n}"
+        if not _taken(outbox / f"{name}.mp4"):
+            return name
+    raise FileExistsError(f"no free output name for {stem} in {outbox}")
+
+
+DRAFT_SUFFIXES = (".draft.jpg", ".edit.json")
+
+
+def remove_draft(outbox: Path, stem: str) -> None:
+    """A draft's files, once its video is made (its deck is replaced by the video's)."""
+    for suffix in DRAFT_SUFFIXES:
+        (outbox / f"{stem}{suffix}").unlink(missing_ok=True)
+
+
+def replace_video(temp: Path, outbox: Path, stem: str) -> Path:
+    """A later version: `temp` replaces `<outbox>/<stem>.mp4` in one rename (a player
+    or a download that has the old file open goes on with it)."""
+    final = outbox / f"{stem}.mp4"
+    os.replace(temp, final)
+    return final
+
+
 def _marker(outbox: Path, key: str) -> Path:
     return outbox / PUBLISHING / f"{key}.json"
 
@@ -124,9 +151,10 @@ def report_path(video: Path) -> Path:
 
 
 def _taken(video: Path) -> bool:
-    return (
-        any(video.with_suffix(s).exists() for s in (".mp4", ".srt")) or report_path(video).exists()
-    )
+    """Whether a name is a published job's (or a draft's, held for review)."""
+    stem = video.stem
+    return any((video.parent / f"{stem}{suffix}").exists()
+               for suffix in (".mp4", ".srt", ".report.json", DRAFT_SUFFIXES[0]))  # fmt: skip
 
 
 def cleanup_staging(outbox: Path) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from presgend.core.inputs import DECK_JOB_MARK
 from presgend.pipeline.text.slides import Look
 from presgend.pipeline.text.summarize import Section
 
@@ -23,13 +25,22 @@ PICTURES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")  # what a .pptx can hold as
 TITLE_LAYOUT, CONTENT_LAYOUT = 0, 1  # the default template's "Title Slide", "Title and Content"
 
 
-def pptx_bytes(sections: list[Section], look: Look, logo: str = "") -> bytes:
-    """The deck, one slide per section; `logo` is the configured logo's path."""
+JOB_MARK = DECK_JOB_MARK  # in the deck's keywords and identifier: the job it came from
+FOOTER = "presgend footer"
+
+
+def pptx_bytes(sections: list[Section], look: Look, logo: str = "", job_id: str = "") -> bytes:
+    """The deck, one slide per section; `logo` is the configured logo's path. The deck
+    names `job_id` in its document properties, so the deck edited and dropped back is
+    an edit of that job."""
     from pptx import Presentation
     from pptx.util import Emu
 
     deck = Presentation()
     deck.slide_width, deck.slide_height = Emu(WIDE[0]), Emu(WIDE[1])
+    if job_id:
+        deck.core_properties.identifier = JOB_MARK + job_id
+        deck.core_properties.keywords = JOB_MARK + job_id
     for section in sections:
         _slide(deck, section, look, Path(logo) if logo else None)
     out = io.BytesIO()
@@ -72,6 +83,7 @@ def _slide(deck: Any, section: Section, look: Look, logo: Path | None) -> None:
         body._element.getparent().remove(body._element)  # no empty "subtitle" box
     if look.footer:
         box = slide.shapes.add_textbox(margin, height - margin, width // 2, Pt(20))
+        box.name = FOOTER  # not a bullet when the deck is read back
         _write(box.text_frame, [look.footer], theme.muted, Pt(12))
     if logo is not None and logo.suffix.lower() in PICTURES and logo.is_file():
         slide.shapes.add_picture(str(logo), width - margin - Emu(width // 10), margin // 2,
@@ -103,3 +115,38 @@ def _rgb(colour: str) -> Any:
     if not re.fullmatch(r"[0-9a-fA-F]{6}", hex_digits):
         hex_digits = "808080"
     return RGBColor.from_string(hex_digits.upper())  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True)
+class EditedSlide:
+    title: str
+    bullets: list[str]
+
+
+def read_deck(path: Path) -> tuple[str, list[EditedSlide]]:
+    """The job a deck names ("" for none) and its slides' titles and bullets as edited
+    (in PowerPoint, LibreOffice, Keynote or python-pptx). The title is the slide's title
+    placeholder, else its first text; the bullets are the other text's paragraphs."""
+    from pptx import Presentation
+
+    deck = Presentation(str(path))
+    props = deck.core_properties
+    marked = f"{props.identifier or ''} {props.keywords or ''}"
+    found = re.search(re.escape(JOB_MARK) + r"([A-Za-z0-9_.-]+)", marked)
+    slides = []
+    for slide in deck.slides:
+        texts = [s for s in slide.shapes if s.has_text_frame and s.name != FOOTER]
+        title_shape = slide.shapes.title if slide.shapes.title is not None else None
+        if title_shape is None and texts:
+            title_shape = texts[0]
+        title = " ".join(title_shape.text_frame.text.split()) if title_shape else ""
+        title_id = title_shape.shape_id if title_shape is not None else None
+        bullets = [
+            " ".join(p.text.split())
+            for shape in texts
+            if shape.shape_id != title_id  # shapes are read anew each time: by their id
+            for p in shape.text_frame.paragraphs
+            if p.text.strip()
+        ]
+        slides.append(EditedSlide(title, bullets))
+    return (found.group(1) if found else ""), slides

@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import functools
+import hashlib
 import html
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -57,6 +59,10 @@ class Look:
     logo: str = ""  # a data: URI, so the page still loads nothing
 
 
+def look_from_theme(theme: str) -> Look:
+    return Look(THEMES[theme])
+
+
 def look_from(cfg: SlidesConfig) -> Look:
     theme = THEMES[cfg.theme]
     if cfg.accent:
@@ -73,12 +79,45 @@ def _logo_uri(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Build:
-    """One picture of the slide half: a slide with its first `shown` bullets."""
+    """One picture of the slide half: a slide with its first `shown` bullets; `key`
+    names what it shows (`picture_key`), so an unchanged picture is used again."""
 
     section: int
     shown: int
     start: float  # when it appears
     png: Path
+    key: str = ""
+
+
+class Kept(Protocol):
+    """Slide pictures kept from an earlier version (pipeline/store.py)."""
+
+    def picture(self, key: str) -> Path | None: ...
+
+    def text_size(self, key: str) -> float | None: ...
+
+
+def slide_key(section: Section, total: int, look: Look, size: tuple[int, int], how: str) -> str:
+    """What a slide's pictures show: its page, their size and who draws them."""
+    page = slide_html(section, total, look)
+    return hashlib.sha256(f"{how}\0{size}\0{page}".encode()).hexdigest()[:32]
+
+
+def picture_key(slide: str, shown: int) -> str:
+    return f"{slide}-{shown}"
+
+
+def _kept(section: Section, key: str, kept: Kept | None) -> list[Build] | None:
+    """The builds of a slide drawn before, all of them, or None."""
+    if kept is None:
+        return None
+    found = []
+    for start, shown in build_times(section):
+        png = kept.picture(picture_key(key, shown))
+        if png is None:
+            return None
+        found.append(Build(section.index, shown, start, png, picture_key(key, shown)))
+    return found
 
 
 @dataclass(frozen=True)
@@ -148,28 +187,45 @@ async def render_chromium(
     chromium: str,
     shared: browser.SharedBrowser | None = None,
     keep: float = 0.0,
+    kept: Kept | None = None,
 ) -> Deck:
     """Render every build of every slide in one page of `shared` (a browser of its own,
     closed after, when none is given), kept `keep` seconds for the next deck; raise if
-    Chromium cannot."""
+    Chromium cannot. A slide whose pictures are `kept` from an earlier version is not
+    drawn again."""
     if shared is None:
         own = browser.SharedBrowser()
         try:
-            return await render_chromium(sections, size, out_dir, look, chromium, own)
+            return await render_chromium(
+                sections, size, out_dir, look, chromium, own, kept=kept
+            )
         finally:
             await own.close()
     builds: list[Build] = []
     sizes: list[float] = []
     blank = out_dir / "slide-blank.png"
+    drawn = False
     async with shared.page(chromium, keep, size[0], size[1]) as page:
         for section in sections:
+            key = slide_key(section, len(sections), look, size, "chromium")
+            again = _kept(section, key, kept)
+            px = kept.text_size(key) if kept is not None and again else None
+            if again is not None and px is not None:
+                builds += again
+                sizes.append(px)
+                continue
             await page.set_content(slide_html(section, len(sections), look))
+            drawn = True
             sizes.append(float(await page.evaluate(_FIT_SCRIPT)))
             for start, shown in build_times(section):
                 await page.evaluate(_SHOW_SCRIPT, shown)
                 path = out_dir / f"slide-{section.index + 1:02d}-{shown}.png"
                 await page.screenshot(path)
-                builds.append(Build(section.index, shown, start, path))
+                builds.append(Build(section.index, shown, start, path, picture_key(key, shown)))
+        if not drawn:
+            # every slide was kept: the background is still drawn from a slide's page (an
+            # empty page is white, not the theme's background)
+            await page.set_content(slide_html(sections[-1], len(sections), look))
         await page.evaluate("() => document.body.classList.add('blank')")
         await page.screenshot(blank)
     return Deck(builds, blank, sizes)
@@ -236,15 +292,25 @@ def render_pillow(
 ) -> Deck:
     builds, sizes = [], []
     for section in sections:
+        key = slide_key(section, len(sections), look, size, "pillow")
         scale = _fit_scale(section, len(sections), size, look)
         sizes.append(size[0] * 0.046 * scale)
         for start, shown in build_times(section):
             path = out_dir / f"slide-{section.index + 1:02d}-{shown}.png"
             _draw(section, len(sections), size, look, scale, shown)[0].save(path)
-            builds.append(Build(section.index, shown, start, path))
+            builds.append(Build(section.index, shown, start, path, picture_key(key, shown)))
     blank = out_dir / "slide-blank.png"
     _background(size, look.theme).save(blank)
     return Deck(builds, blank, sizes)
+
+
+FIT_CHECK_SIZE = (640, 720)  # the standard panel: what an edit's text is checked on
+
+
+def fits_at_all(section: Section, total: int, look: Look) -> bool:
+    """Whether a slide's text fits at the smallest size the slides shrink it to (as the
+    Pillow drawing lays it out, on the standard panel)."""
+    return _draw(section, total, FIT_CHECK_SIZE, look, 0.4, len(section.bullets))[1]
 
 
 def _fit_scale(section: Section, total: int, size: tuple[int, int], look: Look) -> float:

@@ -141,8 +141,13 @@ def timestamp(seconds: float) -> str:
 
 
 def to_srt(segments: list[Segment], end: float = math.inf) -> str:
+    return srt(cues(segments, end))
+
+
+def srt(found: list[Segment]) -> str:
+    """Cues (made by `cues`, or given by an edit) as SRT."""
     blocks = []
-    for i, cue in enumerate(cues(segments, end), start=1):
+    for i, cue in enumerate(found, start=1):
         text = "\n".join(lines(cue.text))
         blocks.append(f"{i}\n{timestamp(cue.start)} --> {timestamp(cue.end)}\n{text}\n")
     return "\n".join(blocks)
@@ -154,8 +159,12 @@ def vtt_timestamp(seconds: float) -> str:
 
 def to_vtt(segments: list[Segment], end: float = math.inf) -> str:
     """WebVTT with the same cues as the SRT (players and LMSs read this one)."""
+    return vtt(cues(segments, end))
+
+
+def vtt(found: list[Segment]) -> str:
     blocks = ["WEBVTT\n"]
-    for cue in cues(segments, end):
+    for cue in found:
         text = "\n".join(_vtt_text(line) for line in lines(cue.text))
         blocks.append(f"{vtt_timestamp(cue.start)} --> {vtt_timestamp(cue.end)}\n{text}\n")
     return "\n".join(blocks)

@@ -7,12 +7,15 @@ are chained with `xfade` so every slide fades in, centred on its section's first
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import itertools
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from presgend.core import aio, procs
 from presgend.core.errors import JobError, ToolError
@@ -31,6 +34,8 @@ BUILD_FADE = 0.2
 PARTS = 2
 PART_MIN_SECONDS = 15.0
 PART_MAX_PIXELS = 1280 * 720
+SEGMENT_MIN_SECONDS = 6.0  # a slide shorter than this shares its segment
+SEGMENT_MAX_SECONDS = 45.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,9 @@ class ComposePlan:
     captions_language: str = "und"  # ISO 639-2, as the MP4 track is tagged
     burn_captions: bool = False  # the captions drawn into the picture instead
     chapters: Path | None = None  # ffmpeg metadata with one chapter per slide
+    # what the video and sound sources are, whatever their paths (an input's sha256):
+    # with it, encoded segments can be kept and used again (`Reuse`)
+    identity: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,38 +146,47 @@ def frame_count(plan: ComposePlan) -> int:
 
 
 def split(plan: ComposePlan, count: int, folder: Path) -> list[Part]:
-    """The picture in `count` parts of about equal length (fewer where the talk is short),
-    each written in `folder`; one part is the whole, written to the output.
+    """The picture in segments, each encoded by an ffmpeg of its own (`count` at a time)
+    and written in `folder`; one part is the whole, written to the output.
 
     One ffmpeg leaves about a fifth of two cores idle: its main thread decodes, filters
-    and feeds x264 in turn, and x264's threads wait on it. Two, each on half the talk,
-    keep both cores busy (the 90 s talk: 12.0 s instead of 14.1, the same CPU time).
-    A seam is put on the keyframe that ends a fade where one is near (within 2 s and a
-    twentieth of a part), so the part's first frame (a keyframe) costs nothing more, and
-    never inside a fade: each part holds its fades whole.
+    and feeds x264 in turn, and x264's threads wait on it. Two side by side keep both
+    cores busy (the 90 s talk: 12.0 s instead of 14.1, the same CPU time).
+
+    A segment holds one slide: seams fall where a slide change has faded to the bare
+    background, between the old slide fading out and the new one fading in (a long slide
+    is cut again so no segment passes SEGMENT_MAX_SECONDS; a short one joins the next).
+    So an edit of one slide's words changes the pictures of one segment, and a re-render
+    encodes that segment again and reuses the others (`Segments`).
     """
     total = frame_count(plan)
-    count = max(1, min(count, int(plan.duration // PART_MIN_SECONDS)))
     big = plan.quality.width * plan.quality.height > PART_MAX_PIXELS
-    if count == 1 or not plan.encoder.parts or plan.loop_video or big:
+    short = plan.duration < 2 * PART_MIN_SECONDS
+    if count == 1 or short or not plan.encoder.parts or plan.loop_video or big:
         return [Part(0, total, plan.output)]
-    fades = transitions(plan.slides, plan.crossfade, plan.build_fade, plan.fps)
-    # near enough: the longest part sets the time, and a keyframe more costs a few KB
-    near = min(2 * plan.fps, total / count / 20)
-    seams: list[int] = []
-    for k in range(1, count):
-        ideal = round(total * k / count)
-        near_ends = [f.end for f in fades if abs(f.end - ideal) <= near]
-        seam = min(near_ends, key=lambda f: abs(f - ideal)) if near_ends else ideal
-        for fade in fades:  # a long fade (crossfade_seconds) may hold the middle
-            if fade.begin < seam < fade.end:
-                seam = fade.end
-        if seam > (seams[-1] if seams else 0) and seam < total:
-            seams.append(seam)
+    seams = [p.first for p in pieces(plan) if p.seam and 0 < p.first < total]
+    seams = _spaced(seams, total, plan.fps)
     return [
         Part(first, end, folder / f"picture-{i}.mp4")
         for i, (first, end) in enumerate(zip([0, *seams], [*seams, total], strict=True))
     ]
+
+
+def _spaced(seams: list[int], total: int, fps: int) -> list[int]:
+    """Seams at least SEGMENT_MIN_SECONDS apart, with more in any stretch longer than
+    SEGMENT_MAX_SECONDS (a still hold can be cut anywhere; `pieces` cuts them there)."""
+    shortest, longest = round(SEGMENT_MIN_SECONDS * fps), round(SEGMENT_MAX_SECONDS * fps)
+    kept: list[int] = []
+    for seam in seams:
+        if seam - (kept[-1] if kept else 0) >= shortest and total - seam >= shortest:
+            kept.append(seam)
+    filled: list[int] = []
+    for first, end in itertools.pairwise([0, *kept, total]):
+        extra = max(0, math.ceil((end - first) / longest) - 1)
+        filled += [first + (end - first) * (k + 1) // (extra + 1) for k in range(extra)]
+        if end < total:
+            filled.append(end)
+    return filled
 
 
 def output_fps(info_fps: float, cap: int) -> int:
@@ -260,69 +277,89 @@ def audio_filters(plan: ComposePlan) -> str:
     return ",".join([*chain, f"apad=whole_dur={plan.duration:.3f}"])
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A stretch of the slide half, frames [first, end): a cue held still (`still`, cut
+    anywhere), or a dissolve from cue `old` to cue `new` (either may be None: the blank
+    background), kept whole. `seam`: a segment may start here (a slide change, faded to
+    the background)."""
+
+    first: int
+    end: int
+    old: int | None
+    new: int | None = None
+    still: bool = False
+    seam: bool = False
+
+
+def pieces(plan: ComposePlan) -> list[Piece]:
+    """The slide half of the whole video, as still holds and dissolves: a build fades its
+    new bullet in; a new slide fades the old one out to the background and the new one
+    in (through a cross-dissolve when there is no background picture)."""
+    cues, fps = plan.slides, plan.fps
+    fades = transitions(cues, plan.crossfade, plan.build_fade, fps)
+    total = math.ceil((plan.duration + 1.0) * fps)
+    found: list[Piece] = []
+    for i in range(len(cues)):
+        begin = fades[i - 1].end if i else 0
+        last = fades[i].begin if i + 1 < len(cues) else max(total, begin + 1)
+        found.append(Piece(begin, last, i, still=True))
+        if i + 1 == len(cues):
+            break
+        fade = fades[i]
+        if fade.opens and plan.blank is not None:
+            half = fade.begin + fade.frames // 2
+            found.append(Piece(fade.begin, half, i, None))
+            found.append(Piece(half, fade.end, None, i + 1, seam=True))
+        else:
+            found.append(Piece(fade.begin, fade.end, i, i + 1))
+    return found
+
+
 def _right_chains(plan: ComposePlan, pw: int, ph: int, first: int, end: int | None) -> list[str]:
     """The slide half of frames [first, end) (to the end for None) as a concatenation of
-    still holds and short fade clips.
+    still holds and short dissolves.
 
     Chaining `xfade` over whole-length slide streams costs per-frame work for the full
     video; here `xfade` only runs inside each transition and the holds are a decoded
     frame repeated. Lengths are whole frames, so nothing drifts over many slides. A
-    part's ends never fall inside a fade (`split`); a hold is cut to the part.
-    """
-    fps, cues = plan.fps, plan.slides
-    count = len(cues)
-    fades = transitions(cues, plan.crossfade, plan.build_fade, fps)
-    total = math.ceil((plan.duration + 1.0) * fps)
-    stop = total if end is None else end
+    segment's ends fall in a hold or between the halves of a slide change (`split`),
+    never inside a dissolve; a hold is cut to the segment."""
+    fps, count = plan.fps, len(plan.slides)
+    stop = math.ceil((plan.duration + 1.0) * fps) if end is None else end
     uses: list[list[str]] = [[] for _ in range(count + 1)]  # the blank's last
-    blank = uses[count] if plan.blank is not None else None  # else slides cross-dissolve
+
+    def label(cue: int | None) -> str:
+        index = count if cue is None else cue
+        name = f"u{index}x{len(uses[index])}"
+        uses[index].append(name)
+        return name
+
     chains: list[str] = []
-    pieces: list[str] = []
-    for i in range(count):
-        begin = fades[i - 1].end if i else 0
-        last = fades[i].begin if i + 1 < count else max(total, begin + 1)
-        held = min(last, stop) - max(begin, first)
-        if held > 0:
-            uses[i].append(f"p{i}h")
-            chains.append(_still(f"p{i}h", held, fps, f"h{i}"))
-            pieces.append(f"[h{i}]")
-        if i + 1 < count and first <= fades[i].begin and fades[i].end <= stop:
-            uses[i].append(f"p{i}o")
-            uses[i + 1].append(f"p{i + 1}i")
-            fade_chains, fade_pieces = _fade(fades[i], f"p{i}o", f"p{i + 1}i", blank, fps, f"t{i}")
-            chains += fade_chains
-            pieces += fade_pieces
+    joined: list[str] = []
+    for n, piece in enumerate(pieces(plan)):
+        if piece.still:
+            held = min(piece.end, stop) - max(piece.first, first)
+            if held > 0:
+                chains.append(_still(label(piece.old), held, fps, f"h{n}"))
+                joined.append(f"[h{n}]")
+        elif first <= piece.first and piece.end <= stop:
+            frames = piece.end - piece.first
+            chains += _dissolve(label(piece.old), label(piece.new), frames, fps, f"t{n}")
+            joined.append(f"[t{n}]")
     decoded = [_decoded(i + 1, pw, ph, labels) for i, labels in enumerate(uses) if labels]
     # concat counts in microseconds and rounds each piece's start down: frame n of the
     # slide half came out 1 us before frame n of the presenter, hstack took them for two
     # frames, and the encoder's constant rate then dropped presenter frames (the presenter
     # fell up to 3 frames behind its sound). Back on the frame grid, exactly.
-    joined = f"concat=n={len(pieces)}:v=1:a=0,settb=1/{fps},setpts=N[right]"
-    return [*decoded, *chains, "".join(pieces) + joined]
+    tail = f"concat=n={len(joined)}:v=1:a=0,settb=1/{fps},setpts=N[right]"
+    return [*decoded, *chains, "".join(joined) + tail]
 
 
 def _decoded(index: int, pw: int, ph: int, outs: list[str]) -> str:
     split = f",split={len(outs)}" if len(outs) > 1 else ""
     labels = "".join(f"[{o}]" for o in outs)
     return f"[{index}:v]scale={pw}:{ph},setsar=1,format=yuv420p{split}{labels}"
-
-
-def _fade(
-    fade: Transition, old: str, new: str, blank: list[str] | None, fps: int, out: str
-) -> tuple[list[str], list[str]]:
-    """The chains of one transition and the pieces it adds to the concatenation: a
-    cross-dissolve, or for a new slide old → background → new (two more uses of the
-    `blank` picture's labels), never two layouts on top of each other."""
-    if not (fade.opens and blank is not None):
-        return _dissolve(old, new, fade.frames, fps, out), [f"[{out}]"]
-    first, second = f"b{len(blank)}", f"b{len(blank) + 1}"
-    blank += [first, second]
-    half = fade.frames // 2
-    chains = [
-        *_dissolve(old, first, half, fps, f"{out}a"),
-        *_dissolve(second, new, fade.frames - half, fps, f"{out}b"),
-    ]
-    return chains, [f"[{out}a]", f"[{out}b]"]
 
 
 def _dissolve(a: str, b: str, frames: int, fps: int, out: str) -> list[str]:
@@ -555,14 +592,34 @@ TRUNCATION_SIGNS = (
 )
 
 
+class Reuse(Protocol):
+    """Where encoded segments (and the sound) are kept between versions of one video,
+    by fingerprint (pipeline/store.py keeps them with the job)."""
+
+    def get(self, fingerprint: str, into: Path) -> bool:
+        """Put the kept file at `into`; False when there is none."""
+
+    def put(self, fingerprint: str, made: Path) -> None: ...
+
+
+@dataclass(frozen=True)
+class Composed:
+    segments: int
+    encoded: int  # those not reused
+    seconds_encoded: float
+
+
 async def compose(
     plan: ComposePlan,
     on_progress: Callable[[float], None],
     parts: int = 1,
     folder: Path | None = None,
-) -> None:
-    """Make `plan.output`: in one ffmpeg run, or with `parts` > 1 its picture in up to
-    that many parts side by side (in `folder`) and its sound beside them, then joined."""
+    reuse: Reuse | None = None,
+) -> Composed:
+    """Make `plan.output`: in one ffmpeg run, or its picture in segments (`parts` at a
+    time, in `folder`) and its sound beside them, then joined without encoding again.
+    With `reuse` (and `plan.identity`), a segment whose fingerprint was encoded before
+    is taken as it is: an edit of one slide encodes that slide's segment only."""
     ffmpeg = procs.find("ffmpeg")
     timeout = 120 + plan.duration * 6
     folder = folder or plan.output.parent
@@ -570,36 +627,115 @@ async def compose(
     if len(pieces) == 1:
         on_line = progress_parser(plan.duration, on_progress)
         await _run(scripted(build_args(plan, ffmpeg), folder / "graph.txt"), timeout, on_line)
-        return
-    done = [0.0] * len(pieces)
-
-    def counted(i: int, length: float) -> Callable[[str], None]:
-        def report(fraction: float) -> None:
-            done[i] = fraction * length
-            on_progress(0.98 * sum(done) / plan.duration)
-
-        return progress_parser(length, report)
-
+        return Composed(1, 1, plan.duration)
+    reuse = reuse if plan.identity else None
     sound = pieces[0].output.with_name("sound.m4a")
     listing = pieces[0].output.with_name("pictures.txt")
     try:
-        await aio.together(
-            _run(audio_args(plan, sound, ffmpeg), timeout),
-            *(
-                _run(
-                    scripted(build_args(plan, ffmpeg, part), folder / f"graph-{i}.txt"),
-                    timeout,
-                    counted(i, part.frames / plan.fps),
-                )
-                for i, part in enumerate(pieces)
-            ),
-        )
+        jobs = [_Encode(audio_args(plan, sound, ffmpeg), sound, 0, ffmpeg)]
+        jobs += [
+            _Encode(scripted(build_args(plan, ffmpeg, part), folder / f"graph-{i}.txt"),
+                    part.output, part.frames / plan.fps, ffmpeg)
+            for i, part in enumerate(pieces)
+        ]  # fmt: skip
+        fresh = [job for job in jobs if not (reuse and reuse.get(job.fingerprint(plan), job.out))]
+        seconds = sum(job.seconds for job in fresh)
+        await _encode_all(fresh, parts, timeout, seconds, on_progress)
+        if reuse is not None:
+            for job in fresh:
+                reuse.put(job.fingerprint(plan), job.out)
         listing.write_text(concat_listing(pieces, plan.fps), encoding="utf-8")
         await _run(join_args(plan, listing, sound, ffmpeg), timeout)
     finally:
         for path in (sound, listing, *(part.output for part in pieces)):
             path.unlink(missing_ok=True)
     on_progress(1.0)
+    return Composed(len(pieces), sum(1 for job in fresh if job.seconds), seconds)
+
+
+@dataclass
+class _Encode:
+    """One ffmpeg run of a segment (or of the sound: `seconds` 0, it is quick)."""
+
+    args: list[str]
+    out: Path
+    seconds: float
+    ffmpeg: str
+
+    def fingerprint(self, plan: ComposePlan) -> str:
+        """What decides this run's output, whatever the paths: its arguments, with the
+        sources named by `plan.identity`, every other file by its content, and an input
+        its filtergraph does not read (another segment's slide) as unused."""
+        named = {str(plan.video.absolute()): "video", str(plan.audio.absolute()): "audio"}
+        used = _inputs_read(self.args)
+        words, inputs = [], 0
+        for k, word in enumerate(self.args[1:], start=1):
+            if self.args[k - 1] == "-i":
+                inputs += 1
+                if inputs - 1 not in used:
+                    word = "unused"
+            if word in named:
+                word = f"{named[word]}:{plan.identity}"
+            elif word == str(self.out):
+                word = "output"
+            elif word.startswith("/") and Path(word).is_file():
+                word = "file:" + _digest(Path(word))
+            words.append(word)
+        return hashlib.sha256("\0".join(words).encode()).hexdigest()
+
+
+def _inputs_read(args: list[str]) -> set[int]:
+    """The input indices a run's filtergraph reads (`[3:v]`)."""
+    if "-filter_complex_script" in args:
+        graph = Path(args[args.index("-filter_complex_script") + 1]).read_text("utf-8")
+    else:
+        graph = args[args.index("-filter_complex") + 1]
+    return {int(n) for n in re.findall(r"\[(\d+):[va]", graph)}
+
+
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def _digest(path: Path) -> str:
+    """A file's sha256, once per version of it (a slide's picture is an input of every
+    segment)."""
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if len(_digests) > 4096:  # a daemon's many jobs: their pictures are gone
+        _digests.clear()
+    if key not in _digests:
+        _digests[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _digests[key]
+
+
+async def _encode_all(
+    jobs: list[_Encode],
+    at_once: int,
+    timeout: float,
+    seconds: float,
+    on_progress: Callable[[float], None],
+) -> None:
+    """`jobs` side by side, `at_once` segments at a time (the sound beside them)."""
+    if not jobs:
+        return  # every segment and the sound kept from the version before
+    done = [0.0] * len(jobs)
+    gate = asyncio.Semaphore(max(1, at_once))
+
+    def counted(i: int) -> Callable[[str], None]:
+        def report(fraction: float) -> None:
+            done[i] = fraction * jobs[i].seconds
+            on_progress(0.98 * sum(done) / max(seconds, 1e-3))
+
+        return progress_parser(jobs[i].seconds or 1.0, report)
+
+    async def one(i: int) -> None:
+        if not jobs[i].seconds:  # the sound: beside the pictures, no slot of theirs
+            await _run(jobs[i].args, timeout)
+            return
+        async with gate:
+            await _run(jobs[i].args, timeout, counted(i))
+
+    await aio.together(*(one(i) for i in range(len(jobs))))
 
 
 INLINE_GRAPH_MAX = 32 * 1024  # longer filtergraphs go to a file (one argument may hold 128 KiB)

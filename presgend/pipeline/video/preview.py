@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from presgend.core import procs
 from presgend.pipeline.text import slides
+from presgend.pipeline.video.face import Box
 
 THUMB_HEIGHT = 360
 LABEL_HEIGHT = 44
@@ -61,6 +62,15 @@ def grid(count: int) -> tuple[int, int]:
     if count <= 30:
         return 5, 250
     return 6, 220
+
+
+async def source_frame(video: Path, at: float, box: Box, out: Path) -> Path | None:
+    """A frame of the recording at `at` seconds, cropped to the presenter's box."""
+    crop = f"crop={box.w}:{box.h}:{box.x}:{box.y}"
+    args = [*procs.ffmpeg(), "-ss", f"{max(0.0, at):.3f}", "-i", str(video.absolute()),
+            "-frames:v", "1", "-vf", crop, str(out.absolute())]  # fmt: skip
+    result = await procs.run(args, timeout=60, check=False, what="preview frame")
+    return out if result.returncode == 0 and out.is_file() else None
 
 
 def contact_sheet(tiles: list[Tile], out: Path) -> Path:

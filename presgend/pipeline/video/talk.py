@@ -56,6 +56,8 @@ async def run(job: JobContext, work: Path) -> dict[str, Any]:
         found.framing, found.transcript, content.sections, content.deck, found.level,
     )  # fmt: skip
     job.keep_analysis(found)
+    if job.config.review.hold:
+        return await finish.hold(job, made, work)
     return await job.phase("compose", finish.finish(job, made, work))
 
 
