@@ -89,7 +89,7 @@ def build(
     )  # fmt: skip
     front = FrontDesk(
         settings, intake=intake, worker=worker, outcomes=outcomes, monitor=monitor,
-        backend=backend,
+        backend=backend, browser=services.browser,
     )  # fmt: skip
     webhooks = Webhooks(settings, front.outputs_of)
     front.webhooks = webhooks

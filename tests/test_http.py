@@ -199,8 +199,11 @@ def test_a_public_bind_without_tokens_refuses_to_start(tmp_path: Path) -> None:
 
 def test_the_web_page_in_a_real_browser(server: HttpServer, clip: sample.SampleTalk) -> None:
     from playwright.sync_api import sync_playwright
+    from support.daemons import remux
 
     ARTIFACTS.mkdir(exist_ok=True)
+    # its own bytes: the other tests' uploads of the clip share this server's index
+    video = remux(clip.video, server.root / "from the browser.mp4", "browser")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1000, "height": 1400})
@@ -208,16 +211,18 @@ def test_the_web_page_in_a_real_browser(server: HttpServer, clip: sample.SampleT
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.goto(server.url + "/")
         assert "strict" not in page.content()  # the page came from the app
-        page.set_input_files("#file", str(clip.video))
+        page.set_input_files("#file", str(video))
         page.set_input_files("#transcript", str(clip.srt))
         page.click("#send")
         page.wait_for_selector("#token:not([hidden])")  # the server asks for its token once
         page.fill("#token-value", TOKEN)
         page.click("#token-save")
+        card = page.locator("article.job", has_text="from the browser.mp4").first
         page.wait_for_function(
-            "() => (document.querySelector('progress') || {}).value > 0.1", timeout=90_000
-        )
-        link = page.wait_for_selector("a.video[download][href]", timeout=180_000)
+            """() => [...document.querySelectorAll('article.job')].some(a =>
+                 a.textContent.includes('from the browser.mp4')
+                 && a.querySelector('progress').value > 0.1)""", timeout=90_000)
+        link = card.locator("a.video[download][href]").element_handle(timeout=180_000)
         href = link.get_attribute("href")
         page.wait_for_function(
             "() => { const img = document.querySelector('.preview'); return !img || img.complete; }"
@@ -239,7 +244,7 @@ def test_mcp_over_stdio_and_over_http(
     root.mkdir()
     config = daemon_config(root, "mcp", mcp={"allowed_roots": [str(clip.video.parent)]})
 
-    async def over_stdio() -> tuple[list[str], dict[str, Any], dict[str, Any], str]:
+    async def over_stdio() -> tuple[list[str], dict[str, Any], dict[str, Any], str, Any]:
         params = StdioServerParameters(
             command=sys.executable, args=["-m", "presgend", "mcp", "--config", str(config)],
             cwd=str(root),
@@ -258,10 +263,34 @@ def test_mcp_over_stdio_and_over_http(
                     break
                 await asyncio.sleep(0.5)
             report = await session.call_tool("get_report", {"job_id": job["job_id"]})
-            return names, status, json.loads(report.content[0].text), outside.content[0].text  # type: ignore[union-attr]
+            edited = await edit_over_mcp(session, job["job_id"])
+            text = outside.content[0].text  # type: ignore[union-attr]
+            return names, status, json.loads(report.content[0].text), text, edited  # type: ignore[union-attr]
 
-    names, status, report, refused = asyncio.run(over_stdio())
-    assert names == ["doctor", "get_report", "job_status", "list_jobs", "plan", "submit_file"]
+    async def edit_over_mcp(session: Any, job_id: str) -> dict[str, Any]:
+        """An assistant fixes a slide: the edit document, a bad edit refused in its
+        words, the good one rendered as version 2."""
+        got = await session.call_tool("get_edit", {"job_id": job_id})
+        doc = json.loads(got.content[0].text)
+        doc["slides"][0]["title"] = ""
+        bad = await session.call_tool("submit_edit", {"job_id": job_id, "edit": doc})
+        assert bad.is_error and "Slide 1 has no title." in bad.content[0].text
+        doc["slides"][0]["title"] = "Fixed by an Assistant"
+        sent = await session.call_tool("submit_edit", {"job_id": job_id, "edit": doc})
+        assert not sent.is_error, sent.content
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            result = await session.call_tool("job_status", {"job_id": job_id})
+            status: dict[str, Any] = json.loads(result.content[0].text)
+            if status["status"] == "ok" and status.get("version") == 2:
+                return status
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"no version 2: {status}")
+
+    names, status, report, refused, edited = asyncio.run(over_stdio())
+    assert names == ["approve", "doctor", "get_edit", "get_report", "job_status", "list_jobs",
+                     "plan", "submit_edit", "submit_file"]  # fmt: skip
+    assert edited["links"]["video"] and edited["version"] == 2
     assert "outside the folders presgend may read" in refused
     assert status["status"] == "ok", status
     assert report["output"]["video"].endswith("clip.mp4")
@@ -393,3 +422,137 @@ def test_a_job_running_on_another_daemon_is_cancelled_through_any_front(
     finally:
         assert worker.stop() == 0
         assert front.stop() == 0
+
+
+def test_the_edit_endpoints_answer_each_mistake_in_words(
+    server: HttpServer, finished: dict[str, Any]
+) -> None:
+    """The edit API without a browser: the document, a bad edit refused with every
+    problem (nothing handed in), an approval of a job not held, the slide picture and the
+    recording's frame the editor draws on."""
+    job = finished["job_id"]
+    api = f"/api/jobs/{job}"
+    assert httpx.get(server.url + api + "/edit", timeout=30).status_code == 401
+    doc = server.client.get(api + "/edit").json()
+    assert doc["job_id"] == job and doc["slides"] and doc["version"] == 1
+    assert doc["input"]["width"] > 0 and doc["input"]["height"] > 0
+    bad = json.loads(json.dumps(doc))
+    bad["slides"][0]["title"] = " "
+    bad["slides"][-1]["start_s"] = doc["input"]["duration_s"] + 5
+    answer = server.client.put(api + "/edit", json=bad)
+    assert answer.status_code == 422, answer.text
+    problems = answer.json()["problems"]
+    assert "Slide 1 has no title." in problems and len(problems) >= 2, problems
+    assert server.client.put(api + "/edit", content=b"{not json").status_code == 400
+    held = server.client.post(api + "/approve")
+    assert held.status_code == 409 and "not waiting for review" in held.json()["error"]
+    assert server.client.get("/api/jobs/nosuchjob/edit").status_code == 404
+    assert server.client.get(api).json()["status"] == "ok"  # nothing was handed in
+    picture = server.client.post(
+        api + "/slide", json={"slide": {"title": "A Title Typed Now", "bullets": [{"text": "one"}]},
+                              "index": 0, "total": 3, "theme": "dark"})  # fmt: skip
+    assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
+    wrong_theme = server.client.post(api + "/slide", json={"slide": doc["slides"][0], "theme": "x"})
+    assert wrong_theme.status_code == 422
+    frame = server.client.get(api + "/frame", params={"t": 1.0})
+    assert frame.status_code == 200 and frame.content.startswith(b"\xff\xd8")
+
+
+def test_the_editor_in_a_real_browser(server: HttpServer, talk: sample.SampleTalk) -> None:
+    """As a presenter fixing a video before a meeting: open the finished job's editor,
+    rename a title, drag the second slide's marker later, render, and the new version
+    plays with the new title from the new time."""
+    from playwright.sync_api import sync_playwright
+    from support.daemons import remux
+
+    made = server.upload(remux(talk.video, server.root / "edit-me.mp4", "edit"), "edit me.mp4",
+                         transcript=talk.srt)  # fmt: skip
+    job_id = made.json()["job_id"]
+    poll_until(lambda: server.client.get(f"/api/jobs/{job_id}").json()["status"] == "ok", 120,
+               "the job to finish")  # fmt: skip
+    before = server.client.get(f"/api/jobs/{job_id}").json()["report"]
+    assert len(before["slides"]) >= 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1100, "height": 1500})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.goto(server.url + "/")
+        page.wait_for_selector("#token:not([hidden])")
+        page.fill("#token-value", TOKEN)
+        page.click("#token-save")
+        card = page.locator("article.job", has_text="edit me.mp4").first
+        card.locator("button.edit").click()
+        title = card.locator(".editor fieldset.slide").nth(0).locator("input.title")
+        title.fill("Renamed in the Browser")
+        page.wait_for_function(  # the slide as it will look, drawn as it was typed
+            "() => (document.querySelector('.slide-picture') || {}).naturalWidth > 0")
+        marker = card.locator(".timeline .marker.slide").nth(1)
+        marker.scroll_into_view_if_needed()
+        box = marker.bounding_box()
+        line = card.locator(".timeline").bounding_box()
+        assert box and line
+        shift = line["width"] / before["output"]["duration_s"] * 1.5  # 1.5 s later
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 + shift, box["y"] + box["height"] / 2, steps=8)
+        page.mouse.up()
+        page.reload()  # unrendered edits survive a reload (the token stays in the tab)
+        card = page.locator("article.job", has_text="edit me.mp4").first
+        card.locator("button.edit").click()
+        page.wait_for_selector(".editor .restored:not([hidden])")
+        assert card.locator(".editor input.title").nth(0).input_value() == "Renamed in the Browser"
+        page.screenshot(path=str(ARTIFACTS / "web-editor.png"), full_page=True)
+        card.locator("button.render").click()
+        page.wait_for_function(
+            "() => /Version 2 is out/.test(document.querySelector('.render-status').textContent)",
+            timeout=120_000,
+        )
+        page.screenshot(path=str(ARTIFACTS / "web-editor-rendered.png"), full_page=True)
+        href = card.locator("a.video").get_attribute("href")
+        browser.close()
+    assert [p for p in problems if "401" not in p] == []
+    after = server.client.get(f"/api/jobs/{job_id}").json()
+    assert after["version"] == 2 and after["report"]["edit"]["slides"][:1] == [0]
+    slides = after["report"]["slides"]
+    assert slides[0]["title"] == "Renamed in the Browser"
+    moved = slides[1]["start_s"] - before["slides"][1]["start_s"]
+    assert 1.0 < moved < 2.0, moved
+    assert href and httpx.get(href, timeout=30).headers["content-type"] == "video/mp4"
+
+
+def test_a_draft_held_for_review_is_shown_then_approved_with_an_edit(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    """With `[review] hold` an upload stops at its draft: the deck, the preview sheet and
+    the edit document are links, there is no video; approving it with an edit renders it
+    as edited, once, and the job is then an ordinary finished one."""
+    srv = HttpServer(tmp_path, toml="[review]\nhold = true\n")
+    try:
+        job = srv.upload(clip.video, "held.mp4", transcript=clip.srt).json()["job_id"]
+
+        def held() -> dict[str, Any] | None:
+            got: dict[str, Any] = srv.client.get(f"/api/jobs/{job}").json()
+            return got if got["status"] == "awaiting_review" else None
+
+        status = poll_until(held, 120, "the draft")
+        assert "links" not in status, "no video before it is approved"
+        assert {"edit", "pptx", "preview"} <= set(status["draft"]), status["draft"]
+        assert httpx.get(status["draft"]["preview"], timeout=30).content.startswith(b"\xff\xd8")
+        doc = srv.client.get(status["edit_url"]).json()
+        doc["slides"][0]["title"] = "Approved With a Better Title"
+        answer = srv.client.post(f"/api/jobs/{job}/approve", json=doc)
+        assert answer.status_code == 202 and answer.json()["version"] == 1, answer.text
+
+        def done() -> dict[str, Any] | None:
+            got: dict[str, Any] = srv.client.get(f"/api/jobs/{job}").json()
+            return got if got["status"] == "ok" else None
+
+        final = poll_until(done, 120, "the approved video")
+        assert final["report"]["slides"][0]["title"] == "Approved With a Better Title"
+        assert httpx.get(final["links"]["video"], timeout=30).headers["content-type"] == "video/mp4"
+        again = srv.client.post(f"/api/jobs/{job}/approve")
+        assert again.status_code == 409  # approved once
+    finally:
+        assert srv.stop() == 0

@@ -80,7 +80,8 @@ def test_a_finished_job_is_posted_signed_retried_and_given_up_without_delaying_i
     assert body == {
         "event": "job.succeeded", "job_id": done["job_id"], "status": "ok", "input": "clip.mp4",
         "outputs": body["outputs"], "slides": [s["title"] for s in report["slides"]],
-        "duration_s": report["output"]["duration_s"], "error": None,
+        "duration_s": report["output"]["duration_s"], "error": None, "version": 1,
+        "draft": None,
     }  # fmt: skip
     assert body["outputs"]["video"] == report["output"]["video"]  # no HTTP: the paths
     assert set(body["outputs"]) >= {"video", "srt", "vtt", "pptx", "report"}

@@ -19,6 +19,7 @@ from presgend.daemon.outcomes import Outcomes
 from presgend.daemon.worker import Worker
 from presgend.fronts import views, webhooks
 from presgend.inbox import claims, ledger
+from presgend.pipeline.text.browser import SharedBrowser
 
 if TYPE_CHECKING:
     from presgend.backends import Backend
@@ -35,6 +36,7 @@ class FrontDesk(Live):
         outcomes: Outcomes,
         monitor: hardware.ResourceMonitor,
         backend: Backend,
+        browser: SharedBrowser,
     ) -> None:
         self.settings = settings
         self.inbox = self.config.paths.inbox
@@ -43,6 +45,7 @@ class FrontDesk(Live):
         self.outcomes = outcomes
         self.monitor = monitor
         self.backend = backend
+        self.browser = browser  # the jobs' Chromium, for the editor's slide pictures
         self.webhooks: webhooks.Webhooks | None = None  # the composition root's (app.py)
 
 
@@ -59,6 +62,7 @@ class FrontDesk(Live):
             breaker=self.monitor.as_dict,
             ready_checks=lambda: doctor.run_checks(self.config),
             webhook_counts=lambda: dict(self.webhooks.counts) if self.webhooks else {},
+            browser=self.browser,
         )
 
     def outputs_of(self, entry: dict[str, Any]) -> dict[str, Any]:

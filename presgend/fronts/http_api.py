@@ -38,7 +38,7 @@ from presgend.core import config as config_mod
 from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import HttpRefused, PresetUnknown
-from presgend.fronts import handin, uploads
+from presgend.fronts import editing, handin, uploads
 from presgend.fronts.views import Hooks, recent, view
 from presgend.inbox import ledger
 from presgend.pipeline.context import new_job_id
@@ -73,7 +73,7 @@ NOT_MAIN = "A video (.mp4 .mov .mkv .webm .m4v .avi) or a script (.txt .md) is n
 # -- the app --------------------------------------------------------------------------------
 
 router = APIRouter()
-OPEN_PATHS = ("/healthz", "/readyz", "/static/", "/d/", "/docs", "/openapi.json")
+OPEN_PATHS = ("/healthz", "/readyz", "/static/", "/d/", "/docs", "/openapi.json", "/favicon.ico")
 
 
 def create_app(hooks: Hooks, mcp_app: Any = None, mcp_lifespan: Any = None) -> FastAPI:
@@ -268,6 +268,83 @@ async def cancel(request: Request, job_id: str) -> Any:
     return JSONResponse({"job_id": job_id, "cancel": result}, status_code=202)
 
 
+# -- editing ---------------------------------------------------------------------------------
+
+
+def refused(exc: editing.Refused) -> Any:
+    return JSONResponse(exc.body, status_code=exc.status)
+
+
+async def json_body(request: Request, required: bool) -> Any:
+    """The request's JSON (None for an empty body where that is allowed)."""
+    raw = await request.body()
+    if not raw.strip() and not required:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise editing.Refused(400, {"error": "The body is not JSON (an edit document)."}) from None
+
+
+@router.get("/api/jobs/{job_id}/edit", summary="A finished job's edit document")
+async def get_edit(request: Request, job_id: str) -> Any:
+    try:
+        return editing.document(hooks_of(request).config, job_id)
+    except editing.Refused as exc:
+        return refused(exc)
+
+
+async def _submitted(request: Request, job_id: str, doc: Any) -> Any:
+    hooks = hooks_of(request)
+    answer = await editing.submit(hooks, job_id, doc)
+    answer["status_url"] = f"{base_url(request)}/api/jobs/{job_id}"
+    return JSONResponse(answer, status_code=202)
+
+
+@router.put("/api/jobs/{job_id}/edit", summary="Render a job again as an edit says")
+async def put_edit(request: Request, job_id: str) -> Any:
+    try:
+        return await _submitted(request, job_id, await json_body(request, required=True))
+    except editing.Refused as exc:
+        return refused(exc)
+
+
+@router.post("/api/jobs/{job_id}/approve", summary="Approve a draft held for review")
+async def approve(request: Request, job_id: str) -> Any:
+    """With no body the draft is rendered as it is; with an edit document, as edited."""
+    try:
+        return await _submitted(request, job_id, await json_body(request, required=False))
+    except editing.Refused as exc:
+        return refused(exc)
+
+
+@router.post("/api/jobs/{job_id}/slide", summary="One slide of an edit, as a picture")
+async def slide_picture(request: Request, job_id: str) -> Any:
+    """Body: {"slide": {"title", "bullets": [{"text"}]}, "index", "total", "theme"}."""
+    try:
+        body = await json_body(request, required=True)
+        if not isinstance(body, dict) or not isinstance(body.get("slide"), dict):
+            raise editing.Refused(400, {"error": "The body needs a slide."})
+        png = await editing.slide_picture(
+            hooks_of(request), job_id, body["slide"], int(body.get("index", 0)),
+            int(body.get("total", 1)), str(body.get("theme", "light")),
+        )  # fmt: skip
+    except editing.Refused as exc:
+        return refused(exc)
+    except (TypeError, ValueError):
+        return error(400, "index and total are numbers.")
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/api/jobs/{job_id}/frame", summary="A frame of the job's recording")
+async def recording_frame(request: Request, job_id: str, t: float = 0.0) -> Any:
+    try:
+        jpeg = await editing.recording_frame(hooks_of(request).config, job_id, t)
+    except editing.Refused as exc:
+        return refused(exc)
+    return Response(jpeg, media_type="image/jpeg")
+
+
 # -- downloads ------------------------------------------------------------------------------
 
 
@@ -349,9 +426,14 @@ async def page() -> Any:
     return Response(_asset("index.html"), media_type="text/html; charset=utf-8")
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Any:
+    return Response(status_code=204)  # none: a browser asks for it on every page
+
+
 @router.get("/static/{name}", include_in_schema=False)
 async def static(name: str) -> Any:
-    types = {"app.js": "text/javascript", "app.css": "text/css"}
+    types = {"app.js": "text/javascript", "editor.js": "text/javascript", "app.css": "text/css"}
     if name not in types:
         return error(404, "There is no such file.")
     return Response(_asset(name), media_type=f"{types[name]}; charset=utf-8")

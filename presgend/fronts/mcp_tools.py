@@ -15,7 +15,7 @@ from typing import Any
 from presgend.core import config as config_mod
 from presgend.core import inputs
 from presgend.core.errors import PresetUnknown
-from presgend.fronts import handin
+from presgend.fronts import editing, handin
 from presgend.fronts.views import Hooks, recent, view
 from presgend.inbox import ledger
 from presgend.pipeline.context import new_job_id
@@ -113,12 +113,41 @@ class Tools:
         result: dict[str, Any] = await plan(self.readable(path), self.hooks.config, None)
         return result
 
+    async def get_edit(self, job_id: str) -> dict[str, Any]:
+        """The edit document of a finished job (or of a draft held for review): its
+        slides (title, start_s, bullets with their at_s), captions, the presenter's crop
+        (null: automatic), theme and quality. Change it and send it to submit_edit."""
+        try:
+            return editing.document(self.hooks.config, job_id)
+        except editing.Refused as exc:
+            raise ToolError(str(exc)) from None
+
+    async def submit_edit(self, job_id: str, edit: dict[str, Any]) -> dict[str, Any]:
+        """Render a job again as `edit` (its edit document, changed) says: a misheard
+        name put right, a title reworded, a slide moved. Every problem of the edit comes
+        back as this tool's error; else poll job_status for the new version."""
+        return await self._submit(job_id, edit)
+
+    async def approve(self, job_id: str, edit: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Approve a draft held for review ([review] hold): it is rendered as it is, or
+        as `edit` says when one is given."""
+        return await self._submit(job_id, edit)
+
+    async def _submit(self, job_id: str, edit: dict[str, Any] | None) -> dict[str, Any]:
+        try:
+            answer = await editing.submit(self.hooks, job_id, edit)
+        except editing.Refused as exc:
+            problems = exc.body.get("problems")
+            raise ToolError(" ".join(problems) if problems else str(exc)) from None
+        return {**answer, "status": "queued"}
+
     async def doctor(self) -> list[dict[str, Any]]:
         """Whether everything presgend needs is ready (tools, models, voices, folders)."""
         return [check.as_dict() for check in await asyncio.to_thread(self.hooks.ready_checks)]
 
 
-TOOLS = ("submit_file", "job_status", "list_jobs", "get_report", "plan", "doctor")
+TOOLS = ("submit_file", "job_status", "list_jobs", "get_report", "get_edit", "submit_edit",
+         "approve", "plan", "doctor")  # fmt: skip
 
 
 def brief(shown: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from presgend.core.config import Config
 from presgend.core.settings import Live, Settings
 from presgend.fronts import handin
 from presgend.inbox import ledger
+from presgend.pipeline.text.browser import SharedBrowser
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Hooks(Live):
     breaker: Callable[[], dict[str, Any]]
     ready_checks: Callable[[], list[Any]] = field(default=lambda: [])
     webhook_counts: Callable[[], dict[str, int]] = field(default=lambda: {})
+    browser: SharedBrowser = field(default_factory=SharedBrowser)  # the editor's slides
 
 
 
@@ -75,8 +77,15 @@ def view_of(hooks: Hooks, item: dict[str, Any], base_url: str) -> dict[str, Any]
         out["report"] = read_json(item.get("document"))
     if status == "duplicate":
         out["message"] = item.get("message")
-    if status in ("ok", "duplicate") and item.get("outputs"):
+    if item.get("version") is not None:
+        out["version"] = item["version"]  # the one published (a new one may be on its way)
+    if status in ("ok", "duplicate", "queued", "running") and item.get("outputs"):
+        # while a new version is made, the one published stays downloadable
         out["links"] = links(cfg, item, base_url)
+    if status == "awaiting_review" and item.get("draft"):
+        out["draft"] = links(cfg, {**item, "outputs": item["draft"]}, base_url)
+    if status in ("ok", "awaiting_review"):
+        out["edit_url"] = f"{base_url}/api/jobs/{job_id}/edit"
     if status == "expired":
         out["message"] = "The job's outputs have expired and were deleted."
     return out

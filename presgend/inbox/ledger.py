@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -152,9 +153,12 @@ def hand_in(
     names = [name, *(stem + s for s in sidecars)]
     free = claims.free_stem(inbox, names, (JOB_SIDECAR,))
     final = free + suffix
-    ttl = config.http.link_ttl_hours if source == "upload" else 0
-    record(inbox, job_id, status="queued", input=final, source=source, ttl_hours=ttl,
-           phase="queued", progress=0.0, preset=preset or None)  # fmt: skip
+    if source == "edit":  # a new version of a job: its entry keeps its input and outputs
+        record(inbox, job_id, status="queued", phase="queued", progress=0.0)
+    else:
+        ttl = config.http.link_ttl_hours if source == "upload" else 0
+        record(inbox, job_id, status="queued", input=final, source=source, ttl_hours=ttl,
+               phase="queued", progress=0.0, preset=preset or None)  # fmt: skip
     files.write_json(
         inbox / (free + JOB_SIDECAR), {"job_id": job_id, "source": source, "preset": preset}
     )
@@ -163,6 +167,17 @@ def hand_in(
     _place(main, inbox / final, move)
     log.info("input_handed_in", input=final, job_id=job_id, source=source, preset=preset or None)
     return final
+
+
+def hand_in_edit(config: Config, job_id: str, stem: str, text: str | None) -> str:
+    """An edit document's `text` as `<stem>.edit.json` (None: the approval of a held
+    draft, `<job id>.approve`), handed in for the job; the name used."""
+    folder = claims.control_dir(config.paths.inbox) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".part", delete=False) as temp:
+        temp.write(text or "")
+    name = f"{job_id}.approve" if text is None else f"{stem}.edit.json"
+    return hand_in(config, Path(temp.name), name, job_id, source="edit")
 
 
 def _place(src: Path, dst: Path, move: bool) -> None:

@@ -67,12 +67,19 @@ def document(
     crop: face.Box | None,
     theme: str,
     quality: str,
+    size: tuple[int, int] = (0, 0),
 ) -> dict[str, Any]:
-    """The edit document of a version as it is."""
+    """The edit document of a version as it is (`size`: the recording as displayed, what
+    a crop is measured in)."""
     return {
         "version": SCHEMA,
         "job_id": job_id,
-        "input": {"sha256": sha256, "duration_s": round(duration, 3)},
+        "input": {
+            "sha256": sha256,
+            "duration_s": round(duration, 3),
+            "width": size[0],
+            "height": size[1],
+        },
         "slides": [
             {
                 "title": s.title,

@@ -12,14 +12,17 @@ Two edits of one job are made one after the other (the store's lock).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from presgend.core import config as config_mod
 from presgend.core import inputs, logs, values
-from presgend.core.errors import JobError
+from presgend.core.config import Config
+from presgend.core.errors import JobError, PresetUnknown
 from presgend.core.hardware import QUALITIES
 from presgend.pipeline import deck, edit, finish
 from presgend.pipeline.context import JobContext
@@ -146,6 +149,7 @@ async def render(job: JobContext, store: Store, doc: dict[str, Any], work: Path)
     store.write("edit.json", edit.document(
         kept.job_id, kept.input.get("sha256", ""), found.info.duration, made.sections,
         made.cues(), applied.crop, applied.theme, quality.name,
+        (found.info.width, found.info.height),
     ))  # fmt: skip
     keep_pictures(store, made)
     log.info("version_published", version=version.number, edit=changes)
@@ -165,6 +169,8 @@ def _as_the_kept_job(job: JobContext, found: Found, applied: edit.Applied) -> No
     job.stem = kept.stem
     job.extra_report.update(found.extra)
     job.recogniser.update(found.recogniser)
+    with contextlib.suppress(PresetUnknown):  # its preset's looks (unless since removed)
+        job.config = config_mod.with_preset(job.config, kept.preset)
     slides_cfg = dataclasses.replace(job.config.slides, theme=applied.theme)
     job.config = dataclasses.replace(job.config, slides=slides_cfg)
     talk.framing_notes(job, _framing(found, applied))  # as a first run says them
@@ -196,3 +202,37 @@ def _framing(found: Found, applied: edit.Applied) -> face.Framing:
         found.framing, crop=[face.CropSegment(0.0, applied.crop)], method="edit", notes=[]
     )
 
+
+# -- for the fronts: what they show and check before they hand an edit in ----------------
+
+
+def kept_document(config: Config, job_id: str) -> tuple[Kept, dict[str, Any]] | None:
+    """A kept job and its edit document as published now (None: not kept here)."""
+    store = Store.of(config, job_id)
+    if not store.exists:
+        return None
+    return store.kept(), store.read("edit.json")
+
+
+def problems(config: Config, job_id: str, doc: Any) -> list[str]:
+    """Every problem of `doc` as an edit of the kept job `job_id` (the fronts answer
+    with them before anything is handed in)."""
+    found = load(Store.of(config, job_id))
+    name = doc.get("quality") if isinstance(doc, dict) else None
+    quality = QUALITIES.get(str(name or found.kept.quality)) or QUALITIES["standard"]
+    return edit.check(doc, talk_of(found, quality.panel))
+
+
+def slide_section(slide: dict[str, Any], index: int) -> summarize.Section:
+    """One slide of an edit document, as the slide pictures draw it (all its bullets)."""
+    bullets = [str(b.get("text", "")) for b in slide.get("bullets", []) if isinstance(b, dict)]
+    return summarize.Section(index, str(slide.get("title", "")), bullets, 0.0, 0.0, [])
+
+
+def source_of(config: Config, job_id: str) -> Path | None:
+    """The recording a kept job was made from (for the crop's frame)."""
+    store = Store.of(config, job_id)
+    if not store.exists:
+        return None
+    video = store.media(store.kept().source.get("video", ""))
+    return video if video.is_file() else None

@@ -228,8 +228,10 @@ def keep_job(
     })  # fmt: skip
     keep_pictures(store, made)
     theme = job.config.slides.theme
-    document = edit.document(record.job_id, record.sha256, made.info.duration, made.sections,
-                             made.cues(), None, theme, job.quality.name)  # fmt: skip
+    info = made.info
+    document = edit.document(record.job_id, record.sha256, info.duration, made.sections,
+                             made.cues(), None, theme, job.quality.name,
+                             (info.width, info.height))  # fmt: skip
     store.write("edit.json", document)
     store.keep(Kept(
         job_id=record.job_id, kind=record.kind, stem=stem, outbox=str(job.outbox),

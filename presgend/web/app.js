@@ -6,13 +6,13 @@
   const form = $("upload"), file = $("file"), send = $("send"), drop = $("drop");
   const message = $("message"), jobs = $("jobs");
   let token = sessionStorage.getItem("presgend-token") || "";
-  let pending = null; // the upload waiting for a token
+  let pending = []; // what waits for a token
 
   const headers = () => (token ? { Authorization: "Bearer " + token } : {});
   const say = (text) => { message.textContent = text || ""; };
 
   function askToken(retry) {
-    pending = retry;
+    pending.push(retry);
     $("token").hidden = false;
     $("token-value").focus();
     say("This server needs an access token.");
@@ -22,7 +22,9 @@
     sessionStorage.setItem("presgend-token", token);
     $("token").hidden = true;
     say("");
-    if (pending) { const retry = pending; pending = null; retry(); }
+    const waiting = pending;
+    pending = [];
+    waiting.forEach((retry) => retry());
   });
 
   file.addEventListener("change", () => { send.disabled = !file.files.length; });
@@ -80,10 +82,26 @@
   function show(card, job) {
     card.querySelector("progress").value = job.progress || 0;
     const pct = Math.round((job.progress || 0) * 100);
-    const words = { queued: "Waiting for a free worker", running: "Working", ok: "Finished", duplicate: "Already made" };
+    const words = { queued: "Waiting for a free worker", running: "Working", ok: "Finished", duplicate: "Already made",
+      awaiting_review: "Waiting for your review" };
     const status = words[job.status] || "Uploading";
-    card.querySelector(".phase").textContent = job.status === "ok" || job.status === "duplicate"
+    card.querySelector(".phase").textContent = ["ok", "duplicate", "awaiting_review"].includes(job.status)
       ? status : status + " · " + job.phase + " · " + pct + "%";
+  }
+
+  // every call of the page and the editor goes through here: the token, JSON bodies
+  async function api(method, url, body) {
+    const options = { method, headers: headers() };
+    if (body !== undefined) {
+      options.body = JSON.stringify(body);
+      options.headers["Content-Type"] = "application/json";
+    }
+    const response = await fetch(url, options);
+    if (response.status === 401) {
+      await new Promise((resolve) => askToken(resolve));
+      return api(method, url, body);
+    }
+    return response;
   }
 
   function fail(card, text) {
@@ -107,18 +125,32 @@
       show(card, job);
       if (job.status === "failed") { fail(card, job.error || "The job failed."); return; }
       if (job.status === "expired") { fail(card, job.message); return; }
-      if (job.status === "ok" || job.status === "duplicate") { done(card, job); return; }
+      if (job.status === "ok" || job.status === "duplicate" || job.status === "awaiting_review") {
+        done(card, job); return;
+      }
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
 
   function done(card, job) {
-    const links = job.links || {};
+    const draft = job.status === "awaiting_review";
+    const links = (draft ? job.draft : job.links) || {};
     const result = card.querySelector(".result");
-    if (links.preview) card.querySelector(".preview").src = links.preview;
-    else card.querySelector(".preview").remove();
+    const preview = card.querySelector(".preview");
+    if (links.preview && preview) preview.src = links.preview;
+    else if (preview) preview.remove();
     const player = card.querySelector(".player");
     if (links.video) player.src = links.video;
+    else if (draft) player.hidden = true;
+    const edit = card.querySelector(".edit");
+    if (job.edit_url) {
+      edit.textContent = draft ? "Review and approve" : "Edit slides, captions and framing";
+      edit.onclick = () => {
+        edit.disabled = true;
+        card.appendChild(window.PresgendEditor.make(card, job, api));
+      };
+    } else edit.remove();
+    card.querySelector(".version").textContent = job.version > 1 ? "Version " + job.version : "";
     if (links.vtt) {  // the captions on the page's player too
       const track = document.createElement("track");
       track.kind = "captions";
@@ -134,4 +166,35 @@
     result.hidden = false;
     card.classList.add("done");
   }
+
+  // a new version is out: the player and the links follow it
+  window.PresgendEditor.rendered = (card, job) => {
+    const links = job.links || {};
+    const player = card.querySelector(".player");
+    player.hidden = false;
+    if (links.video) player.src = links.video;
+    const preview = card.querySelector(".preview");
+    if (preview && links.preview) preview.src = links.preview;
+    ["video", "srt", "vtt", "chapters_vtt", "pptx", "report"].forEach((kind) => {
+      const a = card.querySelector("a." + kind);
+      if (a && links[kind]) a.href = links[kind];
+    });
+    show(card, job);
+    card.querySelector(".version").textContent = "Version " + job.version;
+  };
+
+  // the jobs already there (finished ones can be edited after a reload)
+  (async function recent() {
+    const response = await api("GET", "/api/jobs?limit=10");
+    if (!response.ok) return;
+    const listed = (await response.json()).jobs || [];
+    listed.reverse().forEach((job) => {
+      const card = newCard(job.input || job.job_id);
+      card.dataset.job = job.job_id;
+      show(card, job);
+      if (job.status === "failed") fail(card, job.error || "The job failed.");
+      else if (["ok", "duplicate", "awaiting_review"].includes(job.status)) done(card, job);
+      else poll(card, job.status_url);
+    });
+  })();
 })();

@@ -231,6 +231,25 @@ async def render_chromium(
     return Deck(builds, blank, sizes)
 
 
+async def slide_picture(
+    section: Section,
+    total: int,
+    look: Look,
+    size: tuple[int, int],
+    chromium: str,
+    shared: browser.SharedBrowser,
+    out: Path,
+    keep: float = 60.0,
+) -> Path:
+    """One slide with all its bullets, as the video will show it (the editor's picture
+    of the slide being typed); the browser is kept `keep` seconds for the next."""
+    async with shared.page(chromium, keep, size[0], size[1]) as page:
+        await page.set_content(slide_html(section, total, look))
+        await page.evaluate(_FIT_SCRIPT)
+        await page.screenshot(out)
+    return out
+
+
 # Shrinks all the text together until the slide fits; returns the bullets' size in px.
 _FIT_SCRIPT = """() => {
   const root = document.documentElement, box = document.querySelector('.slide');
