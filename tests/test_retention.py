@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from presgend.core import config as config_mod
 from presgend.core.config import Config
 from presgend.fronts import handin
 from presgend.inbox import ledger
+from presgend.pipeline import store
 
 
 @pytest.fixture
@@ -90,3 +92,58 @@ def test_links_name_one_file_and_expire(setup: Config) -> None:
 )
 def test_client_file_names_become_safe_base_names(given: str, safe: str) -> None:
     assert handin.safe_name(given) == safe
+
+
+def housekeeping(cfg: Config) -> Any:
+    from presgend.core import hardware
+    from presgend.core.settings import Settings
+    from presgend.daemon.housekeeping import Housekeeping
+    from presgend.daemon.intake import Intake
+
+    (cfg.paths.inbox / ".presgend" / "claims").mkdir(parents=True, exist_ok=True)
+    return Housekeeping(
+        Settings(cfg), jobs={}, stop=lambda _id, _why: False, wake=lambda: None,
+        monitor=hardware.ResourceMonitor(90, 90, 1, lambda: (5.0, 5.0)), clock=time.monotonic,
+        intake=Intake(Settings(cfg), wake=lambda: None, reject=lambda n, r: None),
+        snapshot=lambda: {"pid": 1},
+    )  # fmt: skip
+
+
+def kept_job(cfg: Config, job_id: str, status: str, hours_ago: float) -> store.Store:
+    kept = store.Store.of(cfg, job_id)
+    kept.folder.mkdir(parents=True)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - hours_ago * 3600))
+    kept.write("job.json", dict(store.Kept(
+        job_id=job_id, kind="video", stem=job_id, outbox=str(cfg.paths.outbox), input={},
+        identity="", quality="draft", status=status, created_at=stamp, updated_at=stamp,
+    ).__dict__))  # fmt: skip
+    return kept
+
+
+def test_an_expired_job_is_no_longer_kept_for_editing(setup: Config) -> None:
+    finished_job(setup, "gone", "gone", hours_ago=30, ttl=24)
+    finished_job(setup, "here", "here", hours_ago=1, ttl=24)
+    gone, here = kept_job(setup, "gone", "ok", 30), kept_job(setup, "here", "ok", 1)
+    housekeeping(config_mod.replace(setup, "http", enabled=True)).reclaim()
+    assert not gone.folder.exists() and here.exists
+
+
+def test_a_draft_held_past_its_review_time_is_approved_once(setup: Config) -> None:
+    cfg = config_mod.replace(setup, "review", hold=True, auto_approve_hours=2.0)
+    kept_job(cfg, "old", "awaiting_review", hours_ago=3)
+    kept_job(cfg, "new", "awaiting_review", hours_ago=1)
+    kept_job(cfg, "shipped", "ok", hours_ago=30)
+    keeper = housekeeping(cfg)
+    keeper.reclaim()
+    inbox = cfg.paths.inbox
+    assert sorted(p.name for p in inbox.iterdir() if not p.name.startswith(".")) == [
+        "old.approve", "old.job.json"]  # fmt: skip
+    entry = ledger.entry(inbox, "old")
+    assert entry is not None and entry["status"] == "queued"
+    for path in inbox.glob("old.*"):
+        path.unlink()  # taken by the daemon; still awaiting review in the store
+    keeper.reclaim()  # once: a draft whose approval failed is not approved again and again
+    assert not list(inbox.glob("old.*"))
+    # never approved automatically when the setting is 0
+    never = config_mod.replace(setup, "review", hold=True, auto_approve_hours=0.0)
+    assert store.drafts_due(never, time.time() + 10**6) == []

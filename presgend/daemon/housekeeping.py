@@ -2,16 +2,18 @@
 
 It samples the load for the resource breaker, beats the leases of this daemon's claims
 (and its in-progress markers), returns other daemons' stale claims to the inbox, cleans
-stale staging files and the work folders of jobs killed on this machine, writes the
-state file `presgend status` reads, and pings systemd's watchdog. If it dies, the
-supervisor stops the daemon, so the watchdog ping stops too. The clock and the sleep
-are passed in, so the timing is tested without waiting.
+stale staging files and the work folders of jobs killed on this machine, approves
+drafts held past their review time, writes the state file `presgend status` reads, and
+pings systemd's watchdog. If it dies, the supervisor stops the daemon, so the watchdog
+ping stops too. The clock and the sleep are passed in, so the timing is tested without
+waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,7 +24,7 @@ from presgend.daemon import notify, outcomes
 from presgend.daemon.intake import Intake
 from presgend.daemon.worker import RunningJob, StopReason
 from presgend.inbox import claims, ledger, state
-from presgend.pipeline import publish, workdir
+from presgend.pipeline import publish, store, workdir
 
 log = logs.get(__name__)
 
@@ -51,7 +53,6 @@ class Housekeeping(Live):
         self.wake = wake
         self.clock = clock
         self.sleep = sleep
-
 
     async def run(self) -> None:
         watchdog_every = notify.watchdog_interval()
@@ -120,9 +121,23 @@ class Housekeeping(Live):
             # daemons serving HTTP see to those): nothing else expires, so plain folder
             # daemons do not read the ledger at all
             try:
-                ledger.expire(self.config)
+                for job_id in ledger.expire(self.config):
+                    store.Store.of(self.config, job_id).remove()  # no outputs, no edits
             except OSError as exc:
                 log.error("retention_failed", error=str(exc))
+        self.approve_due_drafts()
+
+    def approve_due_drafts(self) -> None:
+        """Hand in the approval of each draft held past `review.auto_approve_hours`, once
+        for the whole team (a marker in its store)."""
+        try:
+            for kept in store.drafts_due(self.config, time.time()):
+                if store.Store.of(self.config, kept.job_id).mark_once(store.AUTO_APPROVED):
+                    ledger.hand_in_edit(self.config, kept.job_id, kept.stem, None)
+                    log.info("draft_auto_approved", job_id=kept.job_id, input=kept.stem,
+                             hours=self.config.review.auto_approve_hours)  # fmt: skip
+        except OSError as exc:
+            log.error("auto_approve_failed", error=str(exc))
 
     def write_state(self) -> None:
         with contextlib.suppress(OSError):

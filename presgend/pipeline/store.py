@@ -179,6 +179,40 @@ class Store:
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def mark_once(self, name: str) -> bool:
+        """Create the marker `name` in the store; False when it was there already (another
+        daemon of the team, or an earlier round, did what it marks)."""
+        try:
+            os.close(os.open(self.folder / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            return False
+        return True
+
+
+AUTO_APPROVED = "auto-approved"
+
+
+def drafts_due(config: Config, now: float) -> list[Kept]:
+    """Drafts held for review longer than `review.auto_approve_hours` and not approved
+    automatically yet (none when that is 0)."""
+    hours = config.review.auto_approve_hours
+    folder = root(config)
+    if hours <= 0 or not folder.is_dir():
+        return []
+    due = []
+    for job in sorted(folder.iterdir()):
+        store = Store(job)
+        if (job / AUTO_APPROVED).exists() or not store.exists:
+            continue
+        try:
+            kept = store.kept()
+        except (OSError, ValueError, TypeError):
+            continue  # being written, or not a job: the next round sees it
+        held_since = files.epoch(kept.updated_at)
+        if kept.status == "awaiting_review" and held_since and now >= held_since + hours * 3600:
+            due.append(kept)
+    return due
+
 
 def _place(source: Path, target: Path, *, link: bool = True) -> None:
     """`source` at `target`, whole or not at all: linked when `link` and possible, else
