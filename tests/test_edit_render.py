@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.cli import cli, write_config
 from support.daemons import DaemonProcess, valid_video, visible
-from support.frames import gray_frames
+from support.frames import changes_of, gray_frames
 
 from presgend.ops import sample
 
@@ -88,7 +87,7 @@ def test_an_edit_renders_a_new_version_encoding_only_what_changed(
                              ".report.json")
     ), "the version replaced the outputs, under the same name"  # fmt: skip
     # the new title from its new time: the slide half changes there, not where it did
-    changes = _changes(outbox / "talk.mp4")
+    changes = changes_of(outbox / "talk.mp4")
     assert [t for t in changes if abs(t - later) < 0.5], f"a slide change at {later:.1f} s"
     assert not [t for t in changes if abs(t - (later - 2.0)) < 0.3], "none at the old time"
     frames = gray_frames(outbox / "talk.mp4", "iw/2:ih:iw/2:0", (64, 72), 10)
@@ -99,16 +98,6 @@ def test_an_edit_renders_a_new_version_encoding_only_what_changed(
     assert cli("process", str(edited), "--config", str(cfg)).returncode == 0
     third = report(outbox)
     assert third["version"] == 3 and third["compose"]["encoded"] == 0
-
-
-def _changes(video: Path) -> list[float]:
-    from support.frames import slide_changes
-
-    info = json.loads(subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-         "stream=width,height", "-of", "json", str(video)],
-        capture_output=True, text=True, check=True).stdout)["streams"][0]  # fmt: skip
-    return slide_changes(video, int(info["width"]), int(info["height"]), fps=10)
 
 
 def test_a_new_crop_frames_the_presenter_anew(processed: Path) -> None:
@@ -200,6 +189,7 @@ def test_a_held_job_waits_for_review_survives_a_restart_and_is_approved(
         assert again.stop() == 0
     done = report(outbox, "clip")
     assert done["version"] == 1 and done["job_id"] == draft["job_id"]
+    assert again.events("job_succeeded")[0]["job_id"] == draft["job_id"], "one job throughout"
     assert "clip.draft.jpg" not in visible(outbox) and "clip.edit.json" not in visible(outbox)
     assert valid_video(outbox / "clip.mp4") == ""
     assert visible(tmp_path / "failed") == []

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from support.daemons import daemon_config, valid_video, visible
+from support.frames import changes_of, gray_frames
 from support.http_service import TOKEN, HttpServer
 from support.ports import free_port
 from support.waiting import poll_until
@@ -470,8 +471,15 @@ def test_the_editor_in_a_real_browser(server: HttpServer, talk: sample.SampleTal
     job_id = made.json()["job_id"]
     poll_until(lambda: server.client.get(f"/api/jobs/{job_id}").json()["status"] == "ok", 120,
                "the job to finish")  # fmt: skip
-    before = server.client.get(f"/api/jobs/{job_id}").json()["report"]
+    first = server.client.get(f"/api/jobs/{job_id}").json()
+    before = first["report"]
     assert len(before["slides"]) >= 2
+    (server.root / "v1.mp4").write_bytes(httpx.get(first["links"]["video"], timeout=30).content)
+    doc = server.client.get(f"/api/jobs/{job_id}/edit").json()
+    last = doc["slides"][-1]
+    end = doc["input"]["duration_s"]
+    nudge = min(1.0, end - 0.6 - last["bullets"][-1]["at_s"])  # the last bullet, later
+    assert nudge > 0.3, "the talk leaves room to move its last bullet"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
@@ -498,6 +506,15 @@ def test_the_editor_in_a_real_browser(server: HttpServer, talk: sample.SampleTal
         page.mouse.down()
         page.mouse.move(box["x"] + box["width"] / 2 + shift, box["y"] + box["height"] / 2, steps=8)
         page.mouse.up()
+        bullet = card.locator(".timeline .marker.bullet").last
+        bullet.scroll_into_view_if_needed()
+        box = bullet.bounding_box()
+        assert box
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + box["width"] / 2, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 + line["width"] / end * nudge, y, steps=8)
+        page.mouse.up()
         page.reload()  # unrendered edits survive a reload (the token stays in the tab)
         card = page.locator("article.job", has_text="edit me.mp4").first
         card.locator("button.edit").click()
@@ -519,7 +536,23 @@ def test_the_editor_in_a_real_browser(server: HttpServer, talk: sample.SampleTal
     assert slides[0]["title"] == "Renamed in the Browser"
     moved = slides[1]["start_s"] - before["slides"][1]["start_s"]
     assert 1.0 < moved < 2.0, moved
-    assert href and httpx.get(href, timeout=30).headers["content-type"] == "video/mp4"
+    later = slides[-1]["bullet_starts"][-1] - before["slides"][-1]["bullet_starts"][-1]
+    assert nudge - 0.35 < later < nudge + 0.35, (later, nudge)
+    assert href
+    (server.root / "v2.mp4").write_bytes(httpx.get(href, timeout=30).content)
+    assert valid_video(server.root / "v2.mp4") == ""
+    # what a viewer sees: the slide half changes at the new times, not the old ones, and
+    # the first slide (renamed) looks different while the rest of the talk is as it was
+    old, new = changes_of(server.root / "v1.mp4"), changes_of(server.root / "v2.mp4")
+    for was, now in ((before["slides"][1]["start_s"], slides[1]["start_s"]),
+                     (before["slides"][-1]["bullet_starts"][-1] + 0.1,
+                      slides[-1]["bullet_starts"][-1] + 0.1)):  # fmt: skip
+        assert [t for t in new if abs(t - now) < 0.4], (now, new)
+        assert not [t for t in new if abs(t - was) < 0.25], (was, new)
+        assert [t for t in old if abs(t - was) < 0.4], (was, old)
+    half = "iw/2:ih:iw/2:0"
+    one, two = (gray_frames(server.root / v, half, (64, 72), 2) for v in ("v1.mp4", "v2.mp4"))
+    assert float(abs(one[1].astype(int) - two[1].astype(int)).mean()) > 2, "the new title"
 
 
 def test_a_draft_held_for_review_is_shown_then_approved_with_an_edit(

@@ -307,3 +307,31 @@ def test_an_upload_runs_through_the_queue_under_its_job_id(
     finally:
         assert front.stop() == 0
     assert staged(tmp_path / "inbox") == []
+
+
+def test_a_draft_held_on_the_queue_is_approved_through_another_worker(
+    tmp_path: Path, clip: sample.SampleTalk, queue_dsn: str
+) -> None:
+    """Review on the PostgreSQL queue: one worker stops the job at its draft and goes
+    away; the approval dropped later is run by another worker, once."""
+    init_queue(tmp_path, queue_dsn)
+    section = queue_section(queue_dsn)
+    a = DaemonProcess(tmp_path, "a", queue=section, review={"hold": True})
+    try:
+        shutil.copy(clip.srt, tmp_path / "inbox" / "clip.srt")
+        shutil.copy(clip.video, tmp_path / "inbox" / "clip.mp4")
+        held = a.wait_for(lambda: a.events("job_awaiting_review"), 120, "the draft")[0]
+    finally:
+        assert a.stop() == 0
+    outbox = tmp_path / "outbox"
+    assert "clip.mp4" not in visible(outbox) and "clip.edit.json" in visible(outbox)
+    b = DaemonProcess(tmp_path, "b", queue=section, review={"hold": True})
+    try:
+        (tmp_path / "inbox" / f"{held['job_id']}.approve").write_text("")
+        done = b.wait_for(lambda: b.events("job_succeeded"), 120, "the approved job")[0]
+    finally:
+        assert b.stop() == 0
+    assert done["job_id"] == held["job_id"]
+    assert valid_video(outbox / "clip.mp4") == ""
+    assert "clip.draft.jpg" not in visible(outbox) and visible(tmp_path / "failed") == []
+    assert [status for status, _ in jobs_in(queue_dsn)] == ["succeeded", "succeeded"]

@@ -3,6 +3,7 @@ the job then says `expired`. The ledger and files are real; the clock is passed 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,10 @@ def test_a_draft_held_past_its_review_time_is_approved_once(setup: Config) -> No
         path.unlink()  # taken by the daemon; still awaiting review in the store
     keeper.reclaim()  # once: a draft whose approval failed is not approved again and again
     assert not list(inbox.glob("old.*"))
-    # never approved automatically when the setting is 0
+    # never approved automatically when the setting is 0, unless the job's preset says so
     never = config_mod.replace(setup, "review", hold=True, auto_approve_hours=0.0)
     assert store.drafts_due(never, time.time() + 10**6) == []
+    kept = kept_job(never, "board", "awaiting_review", hours_ago=5)
+    kept.write("job.json", {**kept.read("job.json"), "preset": "board"})
+    board = dataclasses.replace(never, presets={"board": {"review": {"auto_approve_hours": 4.0}}})
+    assert [k.job_id for k in store.drafts_due(board, time.time())] == ["board"]

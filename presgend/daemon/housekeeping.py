@@ -135,7 +135,7 @@ class Housekeeping(Live):
                 if store.Store.of(self.config, kept.job_id).mark_once(store.AUTO_APPROVED):
                     ledger.hand_in_edit(self.config, kept.job_id, kept.stem, None)
                     log.info("draft_auto_approved", job_id=kept.job_id, input=kept.stem,
-                             hours=self.config.review.auto_approve_hours)  # fmt: skip
+                             preset=kept.preset or None)  # fmt: skip
         except OSError as exc:
             log.error("auto_approve_failed", error=str(exc))
 

@@ -198,8 +198,7 @@ class Worker(Live):
             name = self.intake.take()
             assert name is not None
             sidecars = inputs.sidecars_of(self.inbox, name)
-            job_id = (ledger.job_id_of(self.inbox, sidecars) or ledger.edited_job(self.inbox / name)
-                      or new_job_id())  # fmt: skip
+            job_id = ledger.job_id_for(self.inbox, name, sidecars) or new_job_id()
             try:
                 claim = claims.claim(self.inbox, name, sidecars, job_id)
             except OSError as exc:

@@ -117,6 +117,11 @@ def edited_job(path: Path) -> str | None:
     return None
 
 
+def job_id_for(inbox: Path, name: str, sidecars: list[str]) -> str | None:
+    """The id a drop runs under when it has one: its hand-in's, or the job it edits."""
+    return job_id_of(inbox, sidecars) or edited_job(inbox / name)
+
+
 def preset_of(folder: Path, files: list[str]) -> str:
     """The preset a hand-in's `.job.json` sidecar names ("" for none)."""
     for name in files:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from presgend.core import files, values
-from presgend.core.config import Config
+from presgend.core.config import Config, with_preset
 from presgend.core.inputs import CONTROL_DIR
 
 if TYPE_CHECKING:
@@ -195,9 +195,9 @@ AUTO_APPROVED = "auto-approved"
 def drafts_due(config: Config, now: float) -> list[Kept]:
     """Drafts held for review longer than `review.auto_approve_hours` and not approved
     automatically yet (none when that is 0)."""
-    hours = config.review.auto_approve_hours
     folder = root(config)
-    if hours <= 0 or not folder.is_dir():
+    everywhere = [config.review, *(with_preset(config, n).review for n in config.presets)]
+    if not any(review.auto_approve_hours > 0 for review in everywhere) or not folder.is_dir():
         return []
     due = []
     for job in sorted(folder.iterdir()):
@@ -208,8 +208,12 @@ def drafts_due(config: Config, now: float) -> list[Kept]:
             kept = store.kept()
         except (OSError, ValueError, TypeError):
             continue  # being written, or not a job: the next round sees it
+        if kept.status != "awaiting_review":
+            continue
+        own = with_preset(config, kept.preset) if kept.preset in config.presets else config
+        hours = own.review.auto_approve_hours  # a preset's own, where it sets one
         held_since = files.epoch(kept.updated_at)
-        if kept.status == "awaiting_review" and held_since and now >= held_since + hours * 3600:
+        if hours > 0 and held_since and now >= held_since + hours * 3600:
             due.append(kept)
     return due
 

@@ -119,7 +119,12 @@ window.PresgendEditor = (function () {
       const row = document.getElementById("bullet-template").content.firstElementChild.cloneNode(true);
       const text = row.querySelector(".text");
       text.value = bullet.text;
-      text.addEventListener("input", () => { bullet.text = text.value; changed(); picture(); });
+      const fit = () => { text.style.height = "auto"; text.style.height = text.scrollHeight + 2 + "px"; };
+      text.addEventListener("keydown", (e) => { if (e.key === "Enter") e.preventDefault(); });  // one line of a slide
+      text.addEventListener("input", () => {
+        bullet.text = text.value.replace(/\s*\n\s*/g, " "); changed(); picture(); fit();
+      });
+      requestAnimationFrame(fit);  // its whole text shown, however long
       timeField(row.querySelector(".at"), () => bullet.at_s, (t) => { bullet.at_s = t; });
       row.querySelector(".now").addEventListener("click", () => {
         bullet.at_s = round(player.currentTime || 0); changed(); draw();

@@ -73,6 +73,15 @@ def slide_changes(
     return changes
 
 
+def changes_of(video: Path, fps: int = 10) -> list[float]:
+    """`slide_changes` of a video at its own size."""
+    size = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+         "stream=width,height", "-of", "json", str(video)],
+        capture_output=True, text=True, check=True).stdout)["streams"][0]  # fmt: skip
+    return slide_changes(video, int(size["width"]), int(size["height"]), fps=fps)
+
+
 def expected_changes(report: dict[str, Any]) -> list[float]:
     """Where the right half should change: each new slide (faded out before its start and
     in after it, so centred on it) and each later bullet (a 0.2 s fade from its word)."""

@@ -42,7 +42,7 @@ class Handover(Live):
         while intake.ready and going_on() and self.worker.disk_ok():
             name = intake.take()
             assert name is not None
-            job_id = ledger.job_id_of(self.inbox, inputs.sidecars_of(self.inbox, name))
+            job_id = ledger.job_id_for(self.inbox, name, inputs.sidecars_of(self.inbox, name))
             try:
                 await self.enqueue(name, job_id or new_job_id())
             except Exception as exc:
