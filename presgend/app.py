@@ -25,7 +25,7 @@ from presgend.daemon.intake import Intake
 from presgend.daemon.outcomes import Outcomes
 from presgend.daemon.supervisor import Daemon, Lifecycle, ServiceFactory, StateView
 from presgend.daemon.worker import Worker
-from presgend.fronts.front import FrontDesk
+from presgend.fronts.desk import FrontDesk
 from presgend.fronts.webhooks import Webhooks
 from presgend.pipeline.context import Services, new_job_id
 
@@ -37,7 +37,7 @@ StdioFront = Callable[[FrontDesk, Daemon], Coroutine[Any, Any, None]]
 class App:
     settings: Settings
     daemon: Daemon
-    front: FrontDesk
+    desk: FrontDesk
 
     def run(self, *, once: bool = False) -> int:
         return asyncio.run(self.daemon.run(once=once))
@@ -87,24 +87,24 @@ def build(
         settings, jobs=worker.jobs, stop=worker.stop, intake=intake, monitor=monitor,
         snapshot=view.snapshot, wake=life.wake.set, clock=time.monotonic,
     )  # fmt: skip
-    front = FrontDesk(
+    desk = FrontDesk(
         settings, intake=intake, worker=worker, outcomes=outcomes, monitor=monitor,
         backend=backend, browser=services.browser,
     )  # fmt: skip
-    webhooks = Webhooks(settings, front.outputs_of)
-    front.webhooks = webhooks
+    webhooks = Webhooks(settings, desk.outputs_of)
+    desk.webhooks = webhooks
     outcomes.listeners.append(webhooks.on_finished)
     fronts: dict[str, ServiceFactory] = {"webhooks": webhooks.run}
     if config.http.enabled:
         refused = config_mod.unguarded_http(config.http)
         if refused:
             raise HttpRefused(refused)
-        fronts["http"] = lambda: front.serve(life.stop_event)
+        fronts["http"] = lambda: desk.serve(life.stop_event)
     daemon = Daemon(
         settings, life=life, services=services, monitor=monitor, intake=intake, worker=worker,
         outcomes=outcomes, backend=backend, housekeeping=housekeeping, state_view=view,
         fronts=fronts, max_concurrent=concurrency, config_path=config_path,
     )  # fmt: skip
     if stdio is not None:
-        fronts["mcp"] = lambda: stdio(front, daemon)
-    return App(settings, daemon, front)
+        fronts["mcp"] = lambda: stdio(desk, daemon)
+    return App(settings, daemon, desk)

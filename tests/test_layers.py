@@ -61,7 +61,7 @@ def test_the_pipeline_never_imports_the_daemon_a_backend_or_a_front() -> None:
 
 
 def test_the_daemon_never_imports_a_front() -> None:
-    """The daemon runs whatever services a front attaches (fronts/front.attach); it
+    """The daemon runs whatever services a front attaches (app.py builds them); it
     never builds the HTTP app, MCP or the CLI itself."""
     graph = imports()
     modules = set(graph)

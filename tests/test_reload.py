@@ -20,7 +20,7 @@ from presgend import app
 from presgend.core import config as config_mod
 from presgend.core import logs
 from presgend.daemon.supervisor import Daemon
-from presgend.fronts.front import FrontDesk
+from presgend.fronts.desk import FrontDesk
 from presgend.ops import sample
 
 Seen = Callable[[Daemon, FrontDesk], list[Any]]  # what each service reading a setting sees
@@ -42,7 +42,7 @@ def reloaded(tmp_path: Path, values: dict[str, dict[str, Any]], section: str, ke
     path = write_config(values, tmp_path / "presgend.toml")
     (tmp_path / "inbox").mkdir(exist_ok=True)
     built = app.build(config_mod.load(path), str(path), sampler=lambda: (10.0, 10.0))
-    daemon, front = built.daemon, built.front
+    daemon, front = built.daemon, built.desk
     values.setdefault(section, {})[key] = new
     write_config(values, path)
     logs.configure(tmp_path / "logs")
@@ -87,15 +87,15 @@ LIVE: list[tuple[str, str, Any, Seen]] = [
         "http",
         "tokens",
         ["second-token"],
-        lambda d, f: [list(f.hooks().config.http.tokens), list(f.config.http.tokens)],
+        lambda d, f: [list(f.desk().config.http.tokens), list(f.config.http.tokens)],
     ),
-    ("http", "max_upload_mb", 10, lambda d, f: [f.hooks().config.http.max_upload_mb]),
+    ("http", "max_upload_mb", 10, lambda d, f: [f.desk().config.http.max_upload_mb]),
     ("webhooks", "max_attempts", 9, lambda d, f: [f.webhooks.config.webhooks.max_attempts]),
     (
         "mcp",
         "allowed_roots",
         ["/srv/talks"],
-        lambda d, f: [list(f.hooks().config.mcp.allowed_roots)],
+        lambda d, f: [list(f.desk().config.mcp.allowed_roots)],
     ),
 ]
 

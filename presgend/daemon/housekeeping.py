@@ -22,7 +22,7 @@ from presgend.core.errors import ClaimLost
 from presgend.core.settings import Live, Settings
 from presgend.daemon import notify, outcomes
 from presgend.daemon.intake import Intake
-from presgend.daemon.worker import RunningJob, StopReason
+from presgend.daemon.worker import ClaimedJob, StopReason
 from presgend.inbox import claims, ledger, state
 from presgend.pipeline import publish, store, workdir
 
@@ -34,7 +34,7 @@ class Housekeeping(Live):
         self,
         settings: Settings,
         *,
-        jobs: dict[str, RunningJob],
+        jobs: dict[str, ClaimedJob],
         stop: Callable[[str, StopReason], bool],
         intake: Intake,
         monitor: hardware.ResourceMonitor,

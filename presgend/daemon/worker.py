@@ -35,7 +35,9 @@ StopReason = Literal["cancelled", "lost"]
 
 
 @dataclass
-class RunningJob:
+class ClaimedJob:
+    """A job this daemon has claimed and runs: its claim, its task, where it stands."""
+
     job_id: str
     claim: claims.Claim
     label: Path
@@ -155,7 +157,7 @@ class Worker(Live):
         self.intake = intake
         self.wake = wake
         self.max_concurrent = max_concurrent
-        self.jobs: dict[str, RunningJob] = {}
+        self.jobs: dict[str, ClaimedJob] = {}
         self.low_disk = False
         self.stopping = False
         self.last_job_end = float("-inf")
@@ -207,7 +209,7 @@ class Worker(Live):
             if claim is None:
                 log.info("claimed_elsewhere", input=name)
                 continue
-            job = RunningJob(job_id, claim, self.inbox / name)
+            job = ClaimedJob(job_id, claim, self.inbox / name)
             self.jobs[job_id] = job
             log.info("input_claimed", input=name, job_id=job_id, claim=claim.folder.name)
             job.task = asyncio.create_task(self._run_claimed(job), name=f"job-{job_id}")
@@ -226,7 +228,7 @@ class Worker(Live):
         job.task.cancel()
         return True
 
-    async def _run_claimed(self, job: RunningJob) -> None:
+    async def _run_claimed(self, job: ClaimedJob) -> None:
         claim = job.claim
 
         async def fence() -> None:
@@ -248,10 +250,10 @@ class Worker(Live):
     ) -> str:
         """Run a job a queue handed over (claimed by it, in `claim`) in this task, once
         the load allows: `run`'s outcome."""
-        job = RunningJob(job_id, claim, label, task=asyncio.current_task())
+        job = ClaimedJob(job_id, claim, label, task=asyncio.current_task())
         return await self.run(job, fence=fence, give_back=give_back, wait_for_admission=True)
 
-    async def wait_for_admission(self, job: RunningJob) -> None:
+    async def wait_for_admission(self, job: ClaimedJob) -> None:
         """For a job handed over by a queue: wait until the load and the disk allow heavy
         work (the same rules as `admit`, which gates folder claims before they are taken)."""
         job.update("waiting", 0.0)
@@ -268,7 +270,7 @@ class Worker(Live):
 
     async def run(
         self,
-        job: RunningJob,
+        job: ClaimedJob,
         *,
         fence: Callable[[], Awaitable[None]],
         give_back: Callable[[], Awaitable[None]],
@@ -324,7 +326,7 @@ class Worker(Live):
             self.wake()
 
     def request(
-        self, job: RunningJob, sha: str, fence: Callable[[], Awaitable[None]], preset: str
+        self, job: ClaimedJob, sha: str, fence: Callable[[], Awaitable[None]], preset: str
     ) -> JobRequest:
         """The pipeline's request for a claimed job, run with `preset` (the one its job
         sidecar names); its first output waits for `fence`."""
@@ -350,12 +352,12 @@ class Worker(Live):
             before_publish=fenced,
         )
 
-    def refused(self, job: RunningJob, exc: PresgendError) -> dict[str, Any]:
+    def refused(self, job: ClaimedJob, exc: PresgendError) -> dict[str, Any]:
         """The error document of a job that cannot start, in `exc`'s sentence."""
         record = JobRecord(job.job_id, job.label, inputs.reported_kind(job.claim.main))
         return error_document(record, JobError(str(exc), phase="intake"))
 
-    async def stopped(self, job: RunningJob, give_back: Callable[[], Awaitable[None]]) -> None:
+    async def stopped(self, job: ClaimedJob, give_back: Callable[[], Awaitable[None]]) -> None:
         """Where a cancelled job's files go: nowhere when its claim was taken back, the
         archive once its video is out (never run twice), failed/ when its submitter
         cancelled it, else back (the daemon is stopping)."""
@@ -369,7 +371,7 @@ class Worker(Live):
         else:
             await give_back()
 
-    def filed(self, job: RunningJob, key: str, outcome: Outcome) -> str:
+    def filed(self, job: ClaimedJob, key: str, outcome: Outcome) -> str:
         """A finished job's files to the archive (indexed by content); to failed/ when
         the input was at fault; else back to the inbox to wait ("waiting")."""
         if outcome.ok and outcome.document.get("status") == "awaiting_review":

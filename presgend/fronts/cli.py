@@ -249,12 +249,12 @@ def _mcp(args: argparse.Namespace, cfg: Config) -> int:
     from presgend import app
     from presgend.daemon.supervisor import Daemon
     from presgend.fronts import mcp_tools
-    from presgend.fronts.front import FrontDesk
+    from presgend.fronts.desk import FrontDesk
 
     logs.configure(cfg.paths.logs, console_level="warning")
 
     async def tools(desk: FrontDesk, daemon: Daemon) -> None:
-        server = mcp_tools.build(desk.hooks(), desk.url() if cfg.http.enabled else "")
+        server = mcp_tools.build(desk.desk(), desk.url() if cfg.http.enabled else "")
         await server.run_stdio_async()
         daemon.request_stop("the MCP client closed the connection")
 

@@ -18,7 +18,7 @@ from typing import Any
 from presgend.core import procs
 from presgend.core.config import Config
 from presgend.core.hardware import QUALITIES
-from presgend.fronts.views import Hooks
+from presgend.fronts.views import Desk
 from presgend.inbox import ledger
 from presgend.pipeline import edit, rerender
 from presgend.pipeline.text import slides
@@ -44,10 +44,10 @@ def document(config: Config, job_id: str) -> dict[str, Any]:
     return kept[1]
 
 
-async def submit(hooks: Hooks, job_id: str, doc: Any | None) -> dict[str, Any]:
+async def submit(desk: Desk, job_id: str, doc: Any | None) -> dict[str, Any]:
     """Check `doc` (None: approve the draft as it is) and hand it in; the job's id and the
     version it will make. Refused with every problem when it cannot be rendered."""
-    config = hooks.config
+    config = desk.config
     kept = rerender.kept_document(config, job_id)
     if kept is None:
         raise Refused(404, {"error": NOT_KEPT})
@@ -60,15 +60,15 @@ async def submit(hooks: Hooks, job_id: str, doc: Any | None) -> dict[str, Any]:
             raise Refused(422, {"error": str(edit.EditInvalid(problems)), "problems": problems})
     text = None if doc is None else json.dumps(doc, ensure_ascii=False)
     final = await asyncio.to_thread(ledger.hand_in_edit, config, job_id, kept[0].stem, text)
-    hooks.poke(final)
+    desk.poke(final)
     return {"job_id": job_id, "input": final, "version": kept[0].version + 1}
 
 
 async def slide_picture(
-    hooks: Hooks, job_id: str, slide: dict[str, Any], index: int, total: int, theme: str
+    desk: Desk, job_id: str, slide: dict[str, Any], index: int, total: int, theme: str
 ) -> bytes:
     """The picture of one slide of an edit as the video will show it, all its bullets in."""
-    config = hooks.config
+    config = desk.config
     kept = rerender.kept_document(config, job_id)
     if kept is None:
         raise Refused(404, {"error": NOT_KEPT})
@@ -81,7 +81,7 @@ async def slide_picture(
     with tempfile.TemporaryDirectory(prefix="presgend-slide-") as folder:
         out = Path(folder) / "slide.png"
         await slides.slide_picture(section, max(total, index + 1), look, quality.panel,
-                                   config.slides.chromium, hooks.browser, out)  # fmt: skip
+                                   config.slides.chromium, desk.browser, out)  # fmt: skip
         return out.read_bytes()
 
 

@@ -1,11 +1,12 @@
 """The HTTP service: upload → status → download, the web page, metrics, and MCP at /mcp.
 
-One more supervised service of the daemon (`front.attach` adds it when `http.enabled`).
-Everything a request does goes through the front desk (`front.py`, `handin.py`), the
-ledger (`daemon/ledger.py`) and the daemon's own services, so an upload is a drop like
-any other: same intake, admission, breaker, outcomes and duplicate detection.
+One more supervised service of the daemon (the composition root, `app.py`, adds it when
+`http.enabled`). Everything a request does goes through the front desk (`desk.py`,
+`handin.py`), the ledger (`inbox/ledger.py`) and the daemon's own services, so an upload
+is a drop like any other: same intake, admission, breaker, outcomes and duplicate
+detection.
 
-The routes are plain functions on one router; each finds the daemon's hooks on the app
+The routes are plain functions on one router; each finds the daemon's desk on the app
 (`create_app` puts them there) and shows jobs through `views.py`, as MCP does.
 """
 
@@ -39,7 +40,7 @@ from presgend.core import inputs, logs
 from presgend.core.config import Config
 from presgend.core.errors import HttpRefused, PresetUnknown
 from presgend.fronts import editing, handin, uploads
-from presgend.fronts.views import Hooks, recent, view
+from presgend.fronts.views import Desk, recent, view
 from presgend.inbox import ledger
 from presgend.pipeline.context import new_job_id
 
@@ -76,8 +77,8 @@ router = APIRouter()
 OPEN_PATHS = ("/healthz", "/readyz", "/static/", "/d/", "/docs", "/openapi.json", "/favicon.ico")
 
 
-def create_app(hooks: Hooks, mcp_app: Any = None, mcp_lifespan: Any = None) -> FastAPI:
-    """The app over a daemon's `hooks`, with MCP's app mounted at /mcp when given."""
+def create_app(desk: Desk, mcp_app: Any = None, mcp_lifespan: Any = None) -> FastAPI:
+    """The app over a daemon's `desk`, with MCP's app mounted at /mcp when given."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -92,7 +93,7 @@ def create_app(hooks: Hooks, mcp_app: Any = None, mcp_lifespan: Any = None) -> F
         summary="Upload a talk or a script; download the presentation video.",
         lifespan=lifespan,
     )
-    app.state.hooks = hooks
+    app.state.desk = desk
     app.state.ready = {"at": float("-inf"), "checks": []}
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
@@ -103,9 +104,9 @@ def create_app(hooks: Hooks, mcp_app: Any = None, mcp_lifespan: Any = None) -> F
     return app
 
 
-def hooks_of(request: Request) -> Hooks:
-    hooks: Hooks = request.app.state.hooks
-    return hooks
+def desk_of(request: Request) -> Desk:
+    desk: Desk = request.app.state.desk
+    return desk
 
 
 def error(status: int, message: str, **extra: Any) -> Any:
@@ -145,7 +146,7 @@ async def guard(request: Request, call_next: Any) -> Any:
     content security policy on the page."""
     path = request.url.path
     public = path == "/" or path.startswith(OPEN_PATHS)
-    if not public and not authorised(hooks_of(request).config, request):
+    if not public and not authorised(desk_of(request).config, request):
         return error(401, UNAUTHORIZED)
     response = await call_next(request)
     if path == "/" or path.startswith("/static/"):
@@ -159,13 +160,13 @@ async def guard(request: Request, call_next: Any) -> Any:
 
 @router.post("/api/jobs", status_code=202, summary="Upload a video or a script")
 async def submit(request: Request) -> Any:
-    hooks = hooks_of(request)
-    limit = hooks.config.http.max_upload_mb * 2**20
+    desk = desk_of(request)
+    limit = desk.config.http.max_upload_mb * 2**20
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit + 64 * 1024:
-        return error(413, uploads.too_large(hooks.config))
+        return error(413, uploads.too_large(desk.config))
     job_id = new_job_id()
-    folder = handin.uploads_dir(hooks.config.paths.inbox) / job_id
+    folder = handin.uploads_dir(desk.config.paths.inbox) / job_id
     folder.mkdir(parents=True, exist_ok=True)
     try:
         parts = await uploads.receive(
@@ -181,21 +182,21 @@ async def submit(request: Request) -> Any:
         if isinstance(sidecars, str):
             return error(415, sidecars)
         preset = uploads.text(parts, "preset")
-        config_mod.with_preset(hooks.config, preset)  # PresetUnknown: 400, in its words
+        config_mod.with_preset(desk.config, preset)  # PresetUnknown: 400, in its words
         final = ledger.hand_in(
-            hooks.config, main.path, name, job_id, sidecars=sidecars, preset=preset
+            desk.config, main.path, name, job_id, sidecars=sidecars, preset=preset
         )
     except PresetUnknown as exc:
         return error(400, str(exc))
     except uploads.UploadTooLarge:
-        return error(413, uploads.too_large(hooks.config))
+        return error(413, uploads.too_large(desk.config))
     except uploads.BadUpload as exc:
         return error(400, str(exc))
     except OSError as exc:
         return not_stored(job_id, exc)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    hooks.poke(final)
+    desk.poke(final)
     log.info("upload_received", job_id=job_id, input=final, size=main.size)
     return {"job_id": job_id, "status_url": f"{base_url(request)}/api/jobs/{job_id}"}
 
@@ -213,18 +214,18 @@ def not_stored(job_id: str, exc: OSError) -> Any:
 
 @router.get("/api/jobs", summary="Recent jobs, newest first")
 async def list_jobs(request: Request, limit: int = 20) -> Any:
-    return {"jobs": recent(hooks_of(request), max(1, min(limit, 200)), base_url(request))}
+    return {"jobs": recent(desk_of(request), max(1, min(limit, 200)), base_url(request))}
 
 
 @router.get("/api/jobs/{job_id}", summary="One job's status, report and download links")
 async def job_status(request: Request, job_id: str) -> Any:
-    shown = view(hooks_of(request), job_id, base_url(request))
+    shown = view(desk_of(request), job_id, base_url(request))
     return shown if shown is not None else error(404, NOT_FOUND)
 
 
 @router.get("/api/jobs/{job_id}/events", summary="Progress as server-sent events")
 async def job_events(request: Request, job_id: str) -> Any:
-    if ledger.entry(hooks_of(request).config.paths.inbox, job_id) is None:
+    if ledger.entry(desk_of(request).config.paths.inbox, job_id) is None:
         return error(404, NOT_FOUND)
     return StreamingResponse(
         progress_events(request, job_id),
@@ -235,11 +236,11 @@ async def job_events(request: Request, job_id: str) -> Any:
 
 async def progress_events(request: Request, job_id: str) -> AsyncIterator[bytes]:
     """A `progress` event at each change, a comment every 15 quiet seconds, and `done`."""
-    hooks, url = hooks_of(request), base_url(request)
+    desk, url = desk_of(request), base_url(request)
     last: tuple[Any, ...] = ()
     quiet = time.monotonic()
     while True:
-        shown = view(hooks, job_id, url)
+        shown = view(desk, job_id, url)
         if shown is None:
             return
         key = (shown["status"], shown["phase"], shown["progress"])
@@ -259,10 +260,10 @@ async def progress_events(request: Request, job_id: str) -> AsyncIterator[bytes]
 
 @router.delete("/api/jobs/{job_id}", summary="Cancel a queued or running job")
 async def cancel(request: Request, job_id: str) -> Any:
-    hooks = hooks_of(request)
-    if ledger.entry(hooks.config.paths.inbox, job_id) is None:
+    desk = desk_of(request)
+    if ledger.entry(desk.config.paths.inbox, job_id) is None:
         return error(404, NOT_FOUND)
-    result = await hooks.cancel(job_id)
+    result = await desk.cancel(job_id)
     if result == "finished":
         return error(409, "The job has already finished, so it cannot be cancelled.")
     return JSONResponse({"job_id": job_id, "cancel": result}, status_code=202)
@@ -289,7 +290,7 @@ async def json_body(request: Request, required: bool) -> Any:
 @router.get("/api/jobs/{job_id}/edit", summary="A finished job's edit document")
 async def get_edit(request: Request, job_id: str) -> Any:
     try:
-        return editing.document(hooks_of(request).config, job_id)
+        return editing.document(desk_of(request).config, job_id)
     except editing.Refused as exc:
         return refused(exc)
 
@@ -299,7 +300,7 @@ async def _submitted(request: Request, job_id: str, body_required: bool) -> Any:
     of the draft as it is): 202 with the version it will make, or every problem."""
     try:
         doc = await json_body(request, required=body_required)
-        answer = await editing.submit(hooks_of(request), job_id, doc)
+        answer = await editing.submit(desk_of(request), job_id, doc)
     except editing.Refused as exc:
         return refused(exc)
     answer["status_url"] = f"{base_url(request)}/api/jobs/{job_id}"
@@ -325,7 +326,7 @@ async def slide_picture(request: Request, job_id: str) -> Any:
         if not isinstance(body, dict) or not isinstance(body.get("slide"), dict):
             raise editing.Refused(400, {"error": "The body needs a slide."})
         png = await editing.slide_picture(
-            hooks_of(request), job_id, body["slide"], int(body.get("index", 0)),
+            desk_of(request), job_id, body["slide"], int(body.get("index", 0)),
             int(body.get("total", 1)), str(body.get("theme", "light")),
         )  # fmt: skip
     except editing.Refused as exc:
@@ -338,7 +339,7 @@ async def slide_picture(request: Request, job_id: str) -> Any:
 @router.get("/api/jobs/{job_id}/frame", summary="A frame of the job's recording")
 async def recording_frame(request: Request, job_id: str, t: float = 0.0) -> Any:
     try:
-        jpeg = await editing.recording_frame(hooks_of(request).config, job_id, t)
+        jpeg = await editing.recording_frame(desk_of(request).config, job_id, t)
     except editing.Refused as exc:
         return refused(exc)
     return Response(jpeg, media_type="image/jpeg")
@@ -373,7 +374,7 @@ class Tracked(FileResponse):
 
 @router.get("/d/{token}", summary="Download one output through its expiring link")
 async def download(request: Request, token: str) -> Any:
-    config = hooks_of(request).config
+    config = desk_of(request).config
     inbox = config.paths.inbox
     try:
         name = handin.verify(handin.link_key(inbox), token)
@@ -406,7 +407,7 @@ async def healthz() -> Any:
 async def readyz(request: Request) -> Any:
     cache = request.app.state.ready
     if time.monotonic() - cache["at"] > 30:
-        cache["checks"] = await asyncio.to_thread(hooks_of(request).ready_checks)
+        cache["checks"] = await asyncio.to_thread(desk_of(request).ready_checks)
         cache["at"] = time.monotonic()
     failing = [c.as_dict() for c in cache["checks"] if c.status == "fail"]
     if failing:
@@ -416,7 +417,7 @@ async def readyz(request: Request) -> Any:
 
 @router.get("/metrics", summary="Prometheus text format")
 async def metrics(request: Request) -> Any:
-    text = render_metrics(hooks_of(request))
+    text = render_metrics(desk_of(request))
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
@@ -442,8 +443,8 @@ def _asset(name: str) -> bytes:
     return resources.files("presgend").joinpath("web").joinpath(name).read_bytes()
 
 
-def render_metrics(hooks: Hooks) -> str:
-    items = ledger.entries(hooks.config.paths.inbox, limit=100_000)
+def render_metrics(desk: Desk) -> str:
+    items = ledger.entries(desk.config.paths.inbox, limit=100_000)
     by_status: dict[str, int] = {}
     phases: dict[str, list[float]] = {}
     for item in items:
@@ -463,12 +464,12 @@ def render_metrics(hooks: Hooks) -> str:
     for phase, values in sorted(phases.items()):
         lines.append(f'presgend_phase_seconds_sum{{phase="{phase}"}} {sum(values):.3f}')
         lines.append(f'presgend_phase_seconds_count{{phase="{phase}"}} {len(values)}')
-    breaker = hooks.breaker()
+    breaker = desk.breaker()
     state = breaker.get("state", "closed")
     lines += [
         "# HELP presgend_queue_length Inputs waiting to run.",
         "# TYPE presgend_queue_length gauge",
-        f"presgend_queue_length {hooks.queue_length()}",
+        f"presgend_queue_length {desk.queue_length()}",
         "# HELP presgend_breaker_open Whether the resource breaker holds new jobs (1) or not.",
         "# TYPE presgend_breaker_open gauge",
         f"presgend_breaker_open {0 if state == 'closed' else 1}",
@@ -476,7 +477,7 @@ def render_metrics(hooks: Hooks) -> str:
         "# HELP presgend_webhook_deliveries Webhook delivery attempts by this daemon, by result.",
         "# TYPE presgend_webhook_deliveries counter",
     ]
-    counts = hooks.webhook_counts()
+    counts = desk.webhook_counts()
     for result in ("delivered", "retried", "failed"):
         lines.append(f'presgend_webhook_deliveries{{result="{result}"}} {counts.get(result, 0)}')
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from presgend.core import config as config_mod
 from presgend.core import inputs
 from presgend.core.errors import PresetUnknown
 from presgend.fronts import editing, handin
-from presgend.fronts.views import Hooks, recent, view
+from presgend.fronts.views import Desk, recent, view
 from presgend.inbox import ledger
 from presgend.pipeline.context import new_job_id
 
@@ -42,22 +42,22 @@ class ToolError(Exception):
 
 
 class Tools:
-    """The tools over a daemon's hooks: plain methods, each one MCP tool (its docstring
+    """The tools over a daemon's desk: plain methods, each one MCP tool (its docstring
     is the tool's description), testable without a server."""
 
-    def __init__(self, hooks: Hooks, base_url: str = "") -> None:
-        self.hooks = hooks
+    def __init__(self, desk: Desk, base_url: str = "") -> None:
+        self.desk = desk
         self.base_url = base_url
 
     def known(self, job_id: str) -> dict[str, Any]:
-        shown = view(self.hooks, job_id, self.base_url)
+        shown = view(self.desk, job_id, self.base_url)
         if shown is None:
             raise ToolError(f"There is no job with the id {job_id}.")
         return shown
 
     def readable(self, path: str) -> Path:
         """The file at `path`, if it is inside mcp.allowed_roots; ToolError otherwise."""
-        roots = self.hooks.config.mcp.allowed_roots
+        roots = self.desk.config.mcp.allowed_roots
         source = Path(os.path.expanduser(path))
         if not roots:
             raise ToolError("Reading files is off: set mcp.allowed_roots in the config.")
@@ -73,7 +73,7 @@ class Tools:
         optionally a preset of the config by name. Returns the job id; poll job_status
         with it."""
         try:
-            config_mod.with_preset(self.hooks.config, preset)
+            config_mod.with_preset(self.desk.config, preset)
         except PresetUnknown as exc:
             raise ToolError(str(exc)) from None
         source = self.readable(path)
@@ -82,10 +82,10 @@ class Tools:
             raise ToolError(f"{source.name} is neither a video nor a script presgend can use.")
         job_id = new_job_id()
         final = await asyncio.to_thread(
-            ledger.hand_in, self.hooks.config, source, name, job_id,
+            ledger.hand_in, self.desk.config, source, name, job_id,
             sidecars=sidecars_beside(source, name), source="mcp", move=False, preset=preset,
         )  # fmt: skip
-        self.hooks.poke(final)
+        self.desk.poke(final)
         return {"job_id": job_id, "input": final, "status": "queued"}
 
     async def job_status(self, job_id: str) -> dict[str, Any]:
@@ -95,7 +95,7 @@ class Tools:
 
     async def list_jobs(self, limit: int = 10) -> list[dict[str, Any]]:
         """The most recent jobs, newest first."""
-        newest = recent(self.hooks, max(1, min(limit, 100)), self.base_url)
+        newest = recent(self.desk, max(1, min(limit, 100)), self.base_url)
         return [brief(shown) for shown in newest]
 
     async def get_report(self, job_id: str) -> dict[str, Any]:
@@ -110,7 +110,7 @@ class Tools:
         """What processing a file would do (slides, timings, voice), writing nothing."""
         from presgend.ops.plan import plan
 
-        result: dict[str, Any] = await plan(self.readable(path), self.hooks.config, None)
+        result: dict[str, Any] = await plan(self.readable(path), self.desk.config, None)
         return result
 
     async def get_edit(self, job_id: str) -> dict[str, Any]:
@@ -118,7 +118,7 @@ class Tools:
         slides (title, start_s, bullets with their at_s), captions, the presenter's crop
         (null: automatic), theme and quality. Change it and send it to submit_edit."""
         try:
-            return editing.document(self.hooks.config, job_id)
+            return editing.document(self.desk.config, job_id)
         except editing.Refused as exc:
             raise ToolError(str(exc)) from None
 
@@ -135,7 +135,7 @@ class Tools:
 
     async def _submit(self, job_id: str, edit: dict[str, Any] | None) -> dict[str, Any]:
         try:
-            answer = await editing.submit(self.hooks, job_id, edit)
+            answer = await editing.submit(self.desk, job_id, edit)
         except editing.Refused as exc:
             problems = exc.body.get("problems")
             raise ToolError(" ".join(problems) if problems else str(exc)) from None
@@ -143,7 +143,7 @@ class Tools:
 
     async def doctor(self) -> list[dict[str, Any]]:
         """Whether everything presgend needs is ready (tools, models, voices, folders)."""
-        return [check.as_dict() for check in await asyncio.to_thread(self.hooks.ready_checks)]
+        return [check.as_dict() for check in await asyncio.to_thread(self.desk.ready_checks)]
 
 
 TOOLS = ("submit_file", "job_status", "list_jobs", "get_report", "get_edit", "submit_edit",
@@ -169,13 +169,13 @@ def sidecars_beside(source: Path, name: str) -> dict[str, Path]:
     return {}
 
 
-def build(hooks: Hooks, base_url: str = "") -> Any:
-    """The MCP server with presgend's tools, bound to a daemon's hooks."""
+def build(desk: Desk, base_url: str = "") -> Any:
+    """The MCP server with presgend's tools, bound to a daemon's desk."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError as McpToolError
 
     server = MCPServer("presgend", instructions=INSTRUCTIONS, log_level="WARNING")
-    tools = Tools(hooks, base_url)
+    tools = Tools(desk, base_url)
     for name in TOOLS:
         server.tool()(_speaking(getattr(tools, name), McpToolError))
     return server

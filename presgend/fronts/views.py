@@ -1,4 +1,4 @@
-"""What a job looks like from outside, for every front: the hooks a front gets from the
+"""What a job looks like from outside, for every front: the desk a front gets from the
 daemon it runs in, and a ledger entry as the HTTP API and the MCP tools show it (status,
 phase, progress; once finished its report or error document and expiring links).
 """
@@ -21,8 +21,9 @@ from presgend.pipeline.text.browser import SharedBrowser
 
 
 @dataclass
-class Hooks(Live):
-    """What the app needs from the daemon it runs in."""
+class Desk(Live):
+    """The front desk as its routes and tools see it: what they need from the daemon
+    they run in (`FrontDesk.desk()` makes it)."""
 
     settings: Settings  # the live ones: a reload reaches the app
     poke: Callable[[str], None]  # intake: a name was handed in
@@ -36,28 +37,28 @@ class Hooks(Live):
 
 
 
-def view(hooks: Hooks, job_id: str, base_url: str = "") -> dict[str, Any] | None:
+def view(desk: Desk, job_id: str, base_url: str = "") -> dict[str, Any] | None:
     """The public status of one job (None if there is no such job)."""
-    item = ledger.entry(hooks.config.paths.inbox, job_id)
-    return None if item is None else view_of(hooks, item, base_url)
+    item = ledger.entry(desk.config.paths.inbox, job_id)
+    return None if item is None else view_of(desk, item, base_url)
 
 
-def recent(hooks: Hooks, limit: int, base_url: str = "") -> list[dict[str, Any]]:
+def recent(desk: Desk, limit: int, base_url: str = "") -> list[dict[str, Any]]:
     """The public status of the newest jobs, newest first."""
     return [
-        view_of(hooks, item, base_url) for item in ledger.entries(hooks.config.paths.inbox, limit)
+        view_of(desk, item, base_url) for item in ledger.entries(desk.config.paths.inbox, limit)
     ]
 
 
-def view_of(hooks: Hooks, item: dict[str, Any], base_url: str) -> dict[str, Any]:
+def view_of(desk: Desk, item: dict[str, Any], base_url: str) -> dict[str, Any]:
     """A ledger entry as the API shows it: status, phase, progress, and once finished
     its report (or error document) and expiring links."""
-    cfg = hooks.config
+    cfg = desk.config
     job_id = item["job_id"]
     status = item.get("status", "queued")
     phase, progress = item.get("phase", "queued"), float(item.get("progress", 0.0))
     if status in ("queued", "running"):
-        live = hooks.running().get(job_id)
+        live = desk.running().get(job_id)
         if live is not None:
             status, phase, progress = "running", live.get("phase", phase), live["progress"]
     out: dict[str, Any] = {

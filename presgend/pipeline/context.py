@@ -1,6 +1,6 @@
 """The job context: what a pipeline (video or script) may use of the job running it.
 
-`job.Job` is the one implementation. The pipelines (video/talk.py, script/script.py), the
+`job.JobRun` is the one implementation. The pipelines (video/talk.py, script/script.py), the
 slide step (deck.py) and the finish are written against this protocol, not against the
 job module, so nothing imports back up: job -> talk/script -> finish -> context.
 """
@@ -80,7 +80,7 @@ class Services:
         hardware.limit_blas()
 
 
-class JobContext(Protocol):
+class RunContext(Protocol):
     """What a pipeline (video talk, script) and the finish use of the job running them."""
 
     record: JobRecord

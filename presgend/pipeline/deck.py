@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 
 from presgend.core import aio
-from presgend.pipeline.context import JobContext
+from presgend.pipeline.context import RunContext
 from presgend.pipeline.text import slides, summarize, writer
 from presgend.pipeline.video import preview
 
@@ -23,7 +23,7 @@ class Extractive:
     uses_model = False  # a server to check (`doctor`)
 
     async def written(
-        self, job: JobContext, sections: list[summarize.Section], language: str
+        self, job: RunContext, sections: list[summarize.Section], language: str
     ) -> list[summarize.Section]:
         return sections
 
@@ -35,7 +35,7 @@ class LanguageModel(Extractive):
     uses_model = True
 
     async def written(
-        self, job: JobContext, sections: list[summarize.Section], language: str
+        self, job: RunContext, sections: list[summarize.Section], language: str
     ) -> list[summarize.Section]:
         cfg = job.config.summary
         breaker = job.services.breakers["summary"]
@@ -64,14 +64,14 @@ WRITERS: dict[str, Extractive] = {"extractive": Extractive(), "openai": Language
 
 
 async def written(
-    job: JobContext, sections: list[summarize.Section], language: str
+    job: RunContext, sections: list[summarize.Section], language: str
 ) -> list[summarize.Section]:
     """The slides as `summary.engine`'s writer leaves them."""
     return await WRITERS[job.config.summary.engine].written(job, sections, language)
 
 
 def note_sections(
-    job: JobContext,
+    job: RunContext,
     sections: list[summarize.Section],
     sentences: list[summarize.Sentence],
     duration: float,
@@ -98,7 +98,7 @@ def note_sections(
 
 
 async def rendered(
-    job: JobContext,
+    job: RunContext,
     sections: list[summarize.Section],
     work: Path,
     kept: slides.Kept | None = None,
@@ -118,7 +118,7 @@ async def rendered(
 
 
 async def _render(
-    job: JobContext, sections: list[summarize.Section], work: Path, kept: slides.Kept | None
+    job: RunContext, sections: list[summarize.Section], work: Path, kept: slides.Kept | None
 ) -> slides.Deck:
     breaker = job.services.breakers["slides"]
     cfg = job.config.slides

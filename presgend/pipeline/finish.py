@@ -20,7 +20,7 @@ from typing import Any
 from presgend.core import files, logs
 from presgend.pipeline import publish, report
 from presgend.pipeline import store as store_mod
-from presgend.pipeline.context import JobContext
+from presgend.pipeline.context import RunContext
 from presgend.pipeline.text import powerpoint, slides, subtitles, summarize
 from presgend.pipeline.video import compose, face, loudness, preview, probe, transcribe
 
@@ -68,7 +68,7 @@ class Version:
 
 
 async def finish(
-    job: JobContext, made: Composition, work: Path, version: Version | None = None
+    job: RunContext, made: Composition, work: Path, version: Version | None = None
 ) -> dict[str, Any]:
     """Compose, check and publish `made`; its report. The job is kept (store.py) for
     later versions."""
@@ -87,7 +87,7 @@ async def finish(
 
 
 async def _finish(
-    job: JobContext,
+    job: RunContext,
     made: Composition,
     work: Path,
     staged: Path,
@@ -156,7 +156,7 @@ async def _finish(
     return document
 
 
-async def hold(job: JobContext, made: Composition, work: Path) -> dict[str, Any]:
+async def hold(job: RunContext, made: Composition, work: Path) -> dict[str, Any]:
     """A draft for review (`[review] hold`): the job is kept as awaiting_review with its
     slide pictures, and its draft goes in the outbox for a person to judge, nothing
     encoded: `<stem>.draft.jpg` (the preview sheet, a frame of the presenter as framed),
@@ -186,7 +186,7 @@ async def hold(job: JobContext, made: Composition, work: Path) -> dict[str, Any]
     }  # fmt: skip
 
 
-def identity(job: JobContext, made: Composition) -> str:
+def identity(job: RunContext, made: Composition) -> str:
     """What the picture and sound sources are, whatever their paths: the input's sha256
     for a recording; a script's speech and presenter by their content."""
     if made.source.video == job.record.input_path or job.record.kind == "video":
@@ -198,7 +198,7 @@ def identity(job: JobContext, made: Composition) -> str:
 
 
 def keep_first(
-    job: JobContext,
+    job: RunContext,
     made: Composition,
     document: dict[str, Any],
     kept: store_mod.Store,
@@ -213,7 +213,7 @@ def keep_first(
         log.warning("job_not_kept", error=str(exc), reason="it cannot be edited later")
 
 
-def compose_plan(job: JobContext, made: Composition, output: Path) -> compose.ComposePlan:
+def compose_plan(job: RunContext, made: Composition, output: Path) -> compose.ComposePlan:
     info, source, cfg = made.info, made.source, job.config
     return compose.ComposePlan(
         video=source.video,
@@ -265,7 +265,7 @@ def beside(
     }  # fmt: skip
 
 
-async def deck_bytes(job: JobContext, sections: list[summarize.Section]) -> bytes | None:
+async def deck_bytes(job: RunContext, sections: list[summarize.Section]) -> bytes | None:
     """The editable deck's `.pptx`; a deck that cannot be made is a warning, not a failed
     job (the video is out by the time it is written)."""
     cfg = job.config.slides

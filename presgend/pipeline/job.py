@@ -5,7 +5,7 @@ report on success and raises `JobFailed` (carrying the error document) when the 
 cannot finish; cancellation propagates untouched so a daemon can hand the input back.
 
 Read top-down: `run_job` → `attempts.Attempts` (a stall, a killed program or our own
-fault gets one more run) → `Job.run` → the video talk (`video/talk.py`) or the script
+fault gets one more run) → `JobRun.run` → the video talk (`video/talk.py`) or the script
 (`script/script.py`), each ending in `finish.py`.
 """
 
@@ -55,7 +55,7 @@ async def run_job(request: JobRequest, services: Services | None = None) -> dict
 
 async def _run_job(request: JobRequest, services: Services) -> dict[str, Any]:
     config = request.config
-    attempts = Attempts(request, lambda record, watched: Job(record, watched, services))
+    attempts = Attempts(request, lambda record, watched: JobRun(record, watched, services))
     with structlog.contextvars.bound_contextvars(
         job_id=request.job_id, input=str(request.label or request.input_path)
     ):
@@ -104,9 +104,9 @@ def _failed(record: JobRecord, exc: BaseException) -> JobFailed:
     return JobFailed(document)
 
 
-class Job:
+class JobRun:
     """One run of a job: its record, settings and services, its phases and progress
-    (the pipelines use it through `context.JobContext`)."""
+    (the pipelines use it through `context.RunContext`)."""
 
     def __init__(self, record: JobRecord, request: JobRequest, services: Services) -> None:
         self.record = record

@@ -25,7 +25,7 @@ from presgend.core.config import Config
 from presgend.core.errors import JobError, PresetUnknown
 from presgend.core.hardware import QUALITIES
 from presgend.pipeline import deck, edit, finish
-from presgend.pipeline.context import JobContext
+from presgend.pipeline.context import RunContext
 from presgend.pipeline.store import Kept, Store, keep_pictures
 from presgend.pipeline.text import powerpoint, summarize
 from presgend.pipeline.video import compose, face, loudness, probe, talk, transcribe
@@ -66,7 +66,7 @@ def read_document(path: Path) -> dict[str, Any]:
     return data
 
 
-async def run(job: JobContext, work: Path) -> dict[str, Any]:
+async def run(job: RunContext, work: Path) -> dict[str, Any]:
     """The job for an edit document (or an approval) dropped or handed in."""
     path = job.record.input_path
     deck: list[tuple[str, list[str]]] | None = None
@@ -125,7 +125,7 @@ def talk_of(found: Found, panel: tuple[int, int]) -> edit.Talk:
                      info.width, info.height, panel)  # fmt: skip
 
 
-async def render(job: JobContext, store: Store, doc: dict[str, Any], work: Path) -> dict[str, Any]:
+async def render(job: RunContext, store: Store, doc: dict[str, Any], work: Path) -> dict[str, Any]:
     """The next version of the job `store` keeps, made from `doc`."""
     found = load(store)
     kept = found.kept
@@ -156,7 +156,7 @@ async def render(job: JobContext, store: Store, doc: dict[str, Any], work: Path)
     return report
 
 
-def _as_the_kept_job(job: JobContext, found: Found, applied: edit.Applied) -> None:
+def _as_the_kept_job(job: RunContext, found: Found, applied: edit.Applied) -> None:
     """The report names the kept job's input, its findings and its outputs' folder;
     the theme is the edit's."""
     kept = found.kept
@@ -177,7 +177,7 @@ def _as_the_kept_job(job: JobContext, found: Found, applied: edit.Applied) -> No
 
 
 async def _composition(
-    job: JobContext, found: Found, store: Store, applied: edit.Applied, work: Path
+    job: RunContext, found: Found, store: Store, applied: edit.Applied, work: Path
 ) -> finish.Composition:
     kept = found.kept
     source = compose.PresenterSource(

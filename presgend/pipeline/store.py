@@ -34,7 +34,7 @@ from presgend.core.config import Config, with_preset
 from presgend.core.inputs import CONTROL_DIR
 
 if TYPE_CHECKING:
-    from presgend.pipeline.context import JobContext
+    from presgend.pipeline.context import RunContext
     from presgend.pipeline.finish import Composition
 
 
@@ -237,7 +237,7 @@ def _place(source: Path, target: Path, *, link: bool = True) -> None:
 
 def keep_job(
     store: Store,
-    job: JobContext,
+    job: RunContext,
     made: Composition,
     identity: str,
     *,

@@ -23,7 +23,7 @@ from presgend.core.errors import JobError
 from presgend.core.hardware import HardwareProfile, Quality
 from presgend.pipeline import deck as slide_step
 from presgend.pipeline import finish
-from presgend.pipeline.context import JobContext
+from presgend.pipeline.context import RunContext
 from presgend.pipeline.script import presenter, speech
 from presgend.pipeline.text import slides, summarize
 from presgend.pipeline.text.sentences import split_sentences
@@ -206,7 +206,7 @@ def sections_for(
 # --- the job ----------------------------------------------------------------------------
 
 
-async def run(job: JobContext, work: Path) -> dict[str, Any]:
+async def run(job: RunContext, work: Path) -> dict[str, Any]:
     cfg = job.config
     path = job.record.input_path
     script, picture = await job.phase("probe", _probe(job, path, work))
@@ -226,7 +226,7 @@ async def run(job: JobContext, work: Path) -> dict[str, Any]:
     return await job.phase("compose", finish.finish(job, made, work))
 
 
-async def _probe(job: JobContext, path: Path, work: Path) -> tuple[Script, presenter.Picture]:
+async def _probe(job: RunContext, path: Path, work: Path) -> tuple[Script, presenter.Picture]:
     cfg = job.config
     script = await asyncio.to_thread(read, path, cfg.speech.max_script_bytes)
     picture = await asyncio.to_thread(presenter.load_picture, path, cfg.presenter, work)
@@ -245,7 +245,7 @@ async def _probe(job: JobContext, path: Path, work: Path) -> tuple[Script, prese
 
 
 async def _content(
-    job: JobContext, script: Script, picture: presenter.Picture, work: Path
+    job: RunContext, script: Script, picture: presenter.Picture, work: Path
 ) -> tuple[speech.Speech, list[summarize.Section], slides.Deck, Presenter]:
     cfg = job.config
     lines, parts = spoken_lines(script, cfg.slides.max_slides)
@@ -279,7 +279,7 @@ Presenter = tuple[Path, probe.MediaInfo, face.Framing, bool]  # video, info, fra
 
 
 async def _presenter(
-    job: JobContext, picture: presenter.Picture, said: speech.Speech, work: Path
+    job: RunContext, picture: presenter.Picture, said: speech.Speech, work: Path
 ) -> Presenter:
     cfg = job.config
     panel = job.quality.panel

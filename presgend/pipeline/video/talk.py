@@ -17,7 +17,7 @@ from typing import Any
 from presgend.core import aio, logs
 from presgend.core.errors import JobError
 from presgend.pipeline import deck, finish
-from presgend.pipeline.context import JobContext
+from presgend.pipeline.context import RunContext
 from presgend.pipeline.text import resentence, slides, summarize
 from presgend.pipeline.video import compose, face, loudness, probe, transcribe
 
@@ -44,7 +44,7 @@ class Content:
     deck: slides.Deck
 
 
-async def run(job: JobContext, work: Path) -> dict[str, Any]:
+async def run(job: RunContext, work: Path) -> dict[str, Any]:
     talk = Talk(job, work)
     try:
         content = await talk.run()
@@ -65,7 +65,7 @@ class Talk:
     """One video's probe and content phases, with the work they start early: the
     recogniser (from the moment the audio is out) and, with a sidecar, the slides."""
 
-    def __init__(self, job: JobContext, work: Path) -> None:
+    def __init__(self, job: RunContext, work: Path) -> None:
         self.job = job
         self.work = work
         self.recognising: asyncio.Task[transcribe.Transcript] | None = None
@@ -262,7 +262,7 @@ class Talk:
         return transcribe.Transcript(result.source, result.language, segments)
 
 
-def framing_notes(job: JobContext, framing: face.Framing) -> None:
+def framing_notes(job: RunContext, framing: face.Framing) -> None:
     """What the report says of a framing: no face, borders, shots, an enlarged presenter."""
     warnings = job.record.warnings
     if not framing.detected:

@@ -23,7 +23,7 @@ from presgend.pipeline.text.browser import SharedBrowser
 
 if TYPE_CHECKING:
     from presgend.backends import Backend
-    from presgend.fronts.views import Hooks
+    from presgend.fronts.views import Desk
 
 
 class FrontDesk(Live):
@@ -49,11 +49,11 @@ class FrontDesk(Live):
         self.webhooks: webhooks.Webhooks | None = None  # the composition root's (app.py)
 
 
-    def hooks(self) -> Hooks:
-        from presgend.fronts.views import Hooks
+    def desk(self) -> Desk:
+        from presgend.fronts.views import Desk
         from presgend.ops import doctor
 
-        return Hooks(
+        return Desk(
             settings=self.settings,
             poke=self.intake.notice,
             running=self.running_everywhere,
@@ -81,18 +81,18 @@ class FrontDesk(Live):
         """The HTTP service until `stop`; MCP is mounted at /mcp when its SDK is there."""
         from presgend.fronts import http_api
 
-        hooks = self.hooks()
+        desk = self.desk()
         mcp_app, mcp_lifespan = None, None
         with contextlib.suppress(ImportError):
             from presgend.fronts import mcp_tools
 
-            mcp = mcp_tools.build(hooks, self.url())
+            mcp = mcp_tools.build(desk, self.url())
             mcp_app = mcp.streamable_http_app(
                 streamable_http_path="/", stateless_http=True, json_response=True,
                 host=self.config.http.bind,
             )  # fmt: skip
             mcp_lifespan = mcp.session_manager.run
-        app = http_api.create_app(hooks, mcp_app, mcp_lifespan)
+        app = http_api.create_app(desk, mcp_app, mcp_lifespan)
         await http_api.serve(app, self.config, stop)
 
     def running_everywhere(self) -> dict[str, dict[str, Any]]:
