@@ -212,3 +212,20 @@ def test_a_video_waits_for_a_missing_speech_model_until_the_config_names_one(
     assert len(daemon.events("input_waiting")) == 1, "one log line while it waited"
     report = json.loads((tmp_path / "outbox" / "clip.report.json").read_text())
     assert report["transcript"]["source"] == "whisper"
+
+
+def test_a_child_s_answer_of_megabytes_is_read_whole() -> None:
+    """The recogniser answers a 30-minute talk's transcript as one JSON line of several
+    megabytes; reading it must not stop at asyncio's 64 KiB line limit (a 30-minute
+    Whisper talk failed with "Separator is not found, and chunk exceed the limit")."""
+    import asyncio
+
+    from presgend.core import procs
+
+    seen: list[str] = []
+    script = ("import sys; sys.stdout.write('{\"heard\": 1.5}\\n' + 'x' * 3_000_000 + '\\n'); "
+              "sys.stdout.write('last line without its end')")  # fmt: skip
+    done = asyncio.run(procs.run([sys.executable, "-c", script], timeout=30,
+                                 on_stdout_line=seen.append))  # fmt: skip
+    assert done.returncode == 0
+    assert seen == ['{"heard": 1.5}', "x" * 3_000_000, "last line without its end"]

@@ -236,8 +236,19 @@ def _take(chunks: Iterator[bytes], n: int) -> list[bytes]:
 
 
 async def _read_lines(stream: asyncio.StreamReader, on_line: LineHandler) -> bytes:
-    async for raw in stream:
-        on_line(raw.decode("utf-8", "replace").rstrip("\n"))
+    """Each line of `stream` as it comes, however long: a 30-minute talk's transcript is
+    one line of JSON of several megabytes, where `StreamReader.readline` gives up at its
+    64 KiB limit."""
+    parts: list[bytes] = []
+    while chunk := await stream.read(1 << 16):
+        *ended, rest = chunk.split(b"\n")
+        for k, raw in enumerate(ended):
+            on_line((b"".join([*parts, raw]) if k == 0 else raw).decode("utf-8", "replace"))
+            parts = []
+        if rest:
+            parts.append(rest)
+    if parts:
+        on_line(b"".join(parts).decode("utf-8", "replace"))
     return b""
 
 
