@@ -2,9 +2,10 @@
 
 Each module is one part of the bench and registers its sections with `@section`:
 `video` (the sidecar job, the probe phase), `whisper` (recognition, beam sizes),
-`script` (narrated scripts), `daemon` (latency, idle CPU, a team's inbox, uploads),
-`edit` (a re-render after an edit) and `long` (talks from 1 to 30 minutes). `--only`
-runs the sections whose names start with it.
+`script` (narrated scripts), `slides` (the judged corpus of unscripted speech), `edit`
+(a re-render after an edit), `long` (talks from 1 to 30 minutes) and `daemon`
+(latency, idle CPU, a team's inbox, uploads). `--only` runs the sections whose names
+start with it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 
 from .common import SECTIONS, WORK
 
-PARTS = ("video", "whisper", "script", "edit", "long", "daemon")  # in the order they run
+PARTS = ("video", "whisper", "script", "slides", "edit", "long", "daemon")  # in the order they run
 
 
 def main() -> int:

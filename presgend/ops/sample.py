@@ -190,14 +190,16 @@ def make_talk(
     engine: str = "espeak",
     music_db: float | None = None,
     speech_gain_db: float = 0.0,
+    voice: str = "en",
 ) -> SampleTalk:
     """Write `<name>.mp4` (and `<name>.srt` when `sidecar`) into `out_dir`. The speech is
-    by espeak-ng or Piper (`engine`), optionally quieter and over a music bed."""
+    by espeak-ng (in `voice`'s language) or Piper (`engine`), optionally quieter and
+    over a music bed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     sentences = sentences or DEMO_TALK
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
-        segments = speech_track(sentences, wav, min_duration=min_duration, engine=engine)
+        segments = speech_track(sentences, wav, voice, min_duration=min_duration, engine=engine)
         if music_db is not None or speech_gain_db:
             mix_music(wav, music_db if music_db is not None else -120.0, speech_gain_db)
         duration = round(segments[-1].end + 0.6, 3)

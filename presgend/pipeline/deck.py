@@ -79,6 +79,12 @@ def note_sections(
     """Warn about what the slides leave out and long stretches with no speech."""
     warnings = job.record.warnings
     for section in sections:
+        if not section.bullets:
+            warnings.append(
+                f"Slide {section.index + 1} (“{section.title}”) has no bullets: nothing said "
+                "while it is shown makes a point of its own (greetings, thanks, sentences "
+                "too short or unfinished, or points an earlier slide already shows)."
+            )
         for text in section.left_off:
             warnings.append(
                 f'Slide {section.index + 1} was full, so this fact is only spoken: "{text}"'

@@ -151,6 +151,7 @@ def video_report(
                 "bullet_starts": [round(t, 3) for t in s.bullet_starts],
                 "sources": list(s.sources),
                 "omitted": list(s.omitted),
+                "cut": list(s.cut),
             }
             for s in made.sections
         ],

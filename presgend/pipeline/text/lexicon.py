@@ -7,6 +7,7 @@ fact (a number, an amount, a date, a name, an ask). Small, hand-kept lists: no m
 
 from __future__ import annotations
 
+import functools
 import re
 
 STOPWORDS = frozenset(
@@ -299,4 +300,27 @@ def has_name(text: str) -> bool:
     return any(
         w[:1].isupper() and w.lower() not in STOPWORDS and w != "I" and not w.isupper()
         for w in words[1:]
+    )
+
+
+# --- what an English word can be -------------------------------------------------------------
+
+AUXILIARIES = frozenset(
+    """am is are was were be been being has have had do does did can could will would shall
+    should may might must 'm 're 's 've 'll 'd isn't aren't wasn't weren't hasn't haven't
+    hadn't doesn't don't didn't can't couldn't won't wouldn't shouldn't mustn't i'm we're
+    they're you're he's she's it's that's there's we've they've i've we'll they'll i'll"""
+    .split()
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def parts_of_speech(word: str) -> frozenset[str]:
+    """What an English word can be ("NOUN", "VERB", "ADJ", "ADV", …), from the NIH
+    SPECIALIST lexicon's word forms as lemminflect ships them; empty for a word it does
+    not know (a name, a product, a number)."""
+    from lemminflect import getAllLemmas
+
+    return frozenset(getAllLemmas(word.lower().strip(".,;:!?\"'’“”()"))) or (
+        frozenset({"VERB"}) if word.lower() in VERBS else frozenset()
     )

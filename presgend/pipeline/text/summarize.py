@@ -14,15 +14,16 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from presgend.pipeline.text import fidelity, lexicon, phrases
+from presgend.pipeline.text import fidelity, languages, lexicon, phrases
 from presgend.pipeline.text.resentence import unpunctuated
 from presgend.pipeline.text.sentences import is_cjk, join_words, spans
 from presgend.pipeline.video.transcribe import Segment, Word, words_of
 
 MAX_BULLETS = 4
+SLIDE_WORDS = 60  # a slide's bullets together: four of 12 words, or two long sentences
 MAX_SLIDES = 100  # an automatic count's own ceiling (config.MAX_SLIDES bounds the setting)
 MIN_SPEECH_FOR_TWO = 10.0  # seconds of speech before a talk gets a second slide
 LONG_SILENCE = 60.0
@@ -50,6 +51,7 @@ class Section:
     # transcript segments of the content sentences on no bullet (courtesy is not content)
     omitted: list[int] = field(default_factory=list)
     no_room: int = 0  # points it had no bullet left for
+    cut: list[str] = field(default_factory=list)  # clauses of long sentences no bullet shows
 
 
 # --- sentences ----------------------------------------------------------------------------
@@ -93,7 +95,9 @@ def _glues(before: str, piece: str) -> bool:
         return True  # "hello" "@shiftwise.io"
     if re.fullmatch(r"\d+\.", before) and piece[:1].isdigit():
         return True  # "3." "5": a decimal, not a sentence end
-    return bool(re.match(r"^-[a-z]", piece, re.IGNORECASE)) and before[-1].isalnum()
+    if piece[:1] in "'’" and before[-1].isalpha():
+        return True  # "C" "'est", "qu" "'il": French elision, heard as two words
+    return bool(re.match(r"^-[^\W\d_]", piece)) and before[-1].isalnum()  # "c'est" "-à-dire"
 
 
 def _timed(segments: list[Segment]) -> list[tuple[Word, int]]:
@@ -359,11 +363,14 @@ def describe(
         title = phrases.title_case(title, language)  # one case style per deck
         used.append(title)
         authored = given[i] if given else None
-        chosen, left_off, no_room = (
-            ([(text, group[k]) for text, k in authored], [], 0)
+        picked = (
+            Picked([(text, group[k]) for text, k in authored])
             if authored
-            else pick_bullets(group, idf, title, agenda_sentence(agenda, groups, i), shown)
+            else pick_bullets(
+                group, idf, title, agenda_sentence(agenda, groups, i), shown, language
+            )
         )
+        chosen = picked.chosen
         start = 0.0 if i == 0 else group[0].start
         end = groups[i + 1][0].start if i + 1 < len(groups) else duration
         sections.append(
@@ -376,9 +383,10 @@ def describe(
                 sentences=group,
                 bullet_starts=[max(start, s.start) for _, s in chosen],
                 sources=[s.source for _, s in chosen],
-                left_off=left_off,
+                left_off=picked.left_off,
                 omitted=omitted_sources(group, [s for _, s in chosen]),
-                no_room=no_room,
+                no_room=picked.no_room,
+                cut=picked.cut,
             )
         )
     return sections
@@ -427,28 +435,44 @@ def make_title(
     text = " ".join(s.text for s in group)
     if is_cjk(text):
         return _cjk_title(group, used)
-    if not language.lower().startswith("en") and language not in ("", "und"):
-        return _keyword_title(group, idf, used, language)
+    lang = languages.of(language)
+    if not lang.english:
+        return (_phrase_title(group, used, lang) if lang.known else "") or _keyword_title(
+            group, idf, used, language
+        )
     focus = set(phrases.content_stems(agenda_item)) if agenda_item else set()
     scored = _title_scores(group, idf, index, focus)
     taken = {t.lower() for t in used}
-    ranked = [phrases.title_case(p) for p, _ in sorted(scored.items(), key=lambda kv: -kv[1])]
-    ranked = [t for t in ranked if len(t.split()) >= 2 and t.lower() not in taken]
+    every = [phrases.title_case(p) for p, _ in sorted(scored.items(), key=lambda kv: -kv[1])]
+    ranked = [t for t in every if len(t.split()) >= 2 and t.lower() not in taken]
+    single = [t for t in every if len(t.split()) == 1 and t.lower() not in taken]
+    own: set[str] = set()  # the speaker's own names for a topic, taken as they are
     if agenda_item and not (ranked and focus & set(phrases.content_stems(ranked[0]))):
         ranked.insert(0, _as_title(agenda_item))  # the speaker's own name for it
+        own.add(ranked[0])
     if (
         index == 0
         and agenda_items(group)
         and not any(lexicon.TOPIC_OF_TALK.search(s.text) for s in group)
     ):
         ranked.insert(0, "Today's Agenda")  # its phrases name the other slides' topics
+        own.add(ranked[0])
     for title in ranked:
         if (
             2 <= len(title.split()) <= phrases.MAX_TITLE_WORDS
             and title.lower() not in taken
             and not fidelity.broken(text, title, title=True)
             and not fidelity.LINK.search(title)  # a link is no topic, nor half of one
+            and (title in own or phrases.is_topic(title))
         ):
+            return title
+    together = _keyword_title(group, idf, used, language, said_together=True)
+    if together:
+        return together
+    for title in single:  # one noun ("Room") before keywords nobody said together
+        kinds = lexicon.parts_of_speech(title)
+        noun = "NOUN" in kinds and len(title) > 3  # not "God" out of "Oh my god"
+        if noun and not fidelity.broken(text, title, title=True):
             return title
     return _keyword_title(group, idf, used, language)
 
@@ -511,26 +535,102 @@ def _announced_topic(text: str) -> str:
 
 
 def _keyword_title(
-    group: list[Sentence], idf: dict[str, float], used: list[str], language: str
+    group: list[Sentence],
+    idf: dict[str, float],
+    used: list[str],
+    language: str,
+    *,
+    said_together: bool = False,
 ) -> str:
-    """Two or three distinctive words in spoken order, when no noun phrase will do."""
+    """Distinctive words in spoken order, when no noun phrase will do: two or three said
+    together ("Take your hand"), else (unless `said_together`, then "") the most
+    distinctive one. Never two keywords glued by "and", which nobody said."""
+    lang = languages.of(language)
+    stopwords = lang.stopwords if lang.known else frozenset()
     spoken = [s for s in group if not lexicon.is_courtesy(s.text)] or group
     said = [_WORD.findall(s.text) for s in spoken]
     words = [w for sentence in said for w in sentence]
     seen: dict[str, str] = {}
     for w in words:
-        if len(w) > 3 and w.lower() not in lexicon.STOPWORDS:
+        if len(w) > 3 and w.lower() not in stopwords:
             seen.setdefault(phrases.stem(w), w)
     ranked = sorted(seen, key=lambda k: -idf.get(k, 1.0))
+    taken = {u.lower() for u in used}
     for size in (2, 3):
         pick = [seen[k] for k in seen if k in ranked[:size]]
-        joined = _said_between(said, pick) or (
-            " and ".join(pick) if size == 2 and language.startswith("en") else " ".join(pick)
-        )
+        joined = _said_between(said, pick)
         title = phrases.title_case(joined, language)
-        if len(pick) >= 2 and title.lower() not in {u.lower() for u in used}:
+        infinitive = lang.english and re.search(r"\bto \w+$", joined.lower())  # "Proud to Tell"
+        if len(pick) >= 2 and joined and title.lower() not in taken and not infinitive:
+            return title
+    if said_together:
+        return ""
+    for key in ranked:
+        title = phrases.title_case(seen[key], language)
+        if title.lower() not in taken and (not lang.english or phrases.is_topic(title)):
             return title
     return phrases.title_case(" ".join(words[:4]), language) or f"Part {len(used) + 1}"
+
+
+def _phrase_title(group: list[Sentence], used: list[str], lang: languages.Language) -> str:
+    """The section's most distinctive noun phrase as its language writes one: a run of
+    content words with the small words that join a noun phrase inside it ("força do
+    smartphone", "dépendance du sentier"), the head first, in sentence case; "" if none."""
+    counts: Counter[str] = Counter()
+    originals: dict[str, str] = {}
+    first: set[str] = set()
+    after_article: set[str] = set()
+    described: set[str] = set()
+    opening: set[str] = set()  # from a sentence's first run: where speakers name a topic
+    for n, sentence in enumerate(group):
+        for r, found in enumerate(phrases.content_runs(sentence.text, lang)):
+            run = found.words
+            for at in range(len(run)):
+                if run[at].lower() in lang.joiners:
+                    continue
+                for size in range(1, min(len(run) - at, 4) + 1):
+                    words = run[at : at + size]
+                    inner = [i for i, w in enumerate(words) if w.lower() in lang.joiners]
+                    if words[-1].lower() in lang.joiners or (inner and inner[0] != 1):
+                        continue  # a noun phrase is "força do smartphone", head first
+                    if size > 1 and not inner and at > 0:
+                        continue  # two words mid-run: a verb as often as an adjective
+                    if inner and at > 0 and run[at - 1].lower() not in lang.joiners:
+                        continue  # "économistes parlent de…": the head of a noun phrase
+                        # opens a run or follows a joiner ("dépendance du sentier")
+                    key = " ".join(words).lower()
+                    counts[key] += 1
+                    originals.setdefault(key, " ".join(words))
+                    if n == 0:
+                        first.add(key)
+                    if found.article and at == 0:
+                        after_article.add(key)
+                    if found.predicate and at == 0:
+                        described.add(key)
+                    if r == 0:
+                        opening.add(key)
+    if not counts:
+        return ""
+    df: Counter[str] = Counter(w.lower() for s in group for w in _WORD.findall(s.text))
+    taken = {u.lower() for u in used}
+
+    def score(key: str) -> float:
+        words = [w for w in key.split() if w not in lang.joiners]
+        rare = sum(min(len(w), 10) / (1.0 + df[w] ** 0.5) for w in words) / len(words)
+        joined = len(words) < len(key.split())  # "força do smartphone": a noun phrase
+        size = len(words)
+        shape = 2.0 if joined else {1: 1.0, 2: 0.8, 3: 0.6}.get(size, 0.4)
+        article = 1.5 if key in after_article else 1.0  # "o aluguel", "l'écran tactile"
+        named = 0.4 if key in described else 1.0  # "são blanquecinas de grano"
+        repeated = 1 + 0.5 * (counts[key] - 1)
+        place = (1.2 if key in first else 1.0) * (1.25 if key in opening else 1.0)
+        return float(rare * shape * article * named * repeated * place)
+
+    for key in sorted(counts, key=lambda k: -score(k)):
+        title = phrases.title_case(originals[key], lang.code)
+        if title.lower() not in taken and len(originals[key]) > 3:
+            return title
+    return ""
 
 
 def _said_between(said: list[list[str]], pick: list[str]) -> str:
@@ -553,44 +653,70 @@ def _cjk_title(group: list[Sentence], used: list[str]) -> str:
     return group[0].text[:12]
 
 
+@dataclass
+class Picked:
+    """A slide's bullets with the sentence each says; the fact sentences there was no
+    room for; how many points in all had none; the clauses of long sentences left out."""
+
+    chosen: list[tuple[str, Sentence]]
+    left_off: list[str] = field(default_factory=list)
+    no_room: int = 0
+    cut: list[str] = field(default_factory=list)
+
+
 def pick_bullets(
     group: list[Sentence],
     idf: dict[str, float],
     title: str,
     agenda_at: int | None,
     shown: set[frozenset[str]] | None = None,
-) -> tuple[list[tuple[str, Sentence]], list[str], int]:
-    """2–4 bullets from different sentences, facts first, in spoken order; the fact
-    sentences there was no room for; and how many points in all had no room. A point
+    language: str = "en",
+) -> Picked:
+    """2–4 bullets, facts first, in spoken order (a long sentence may give two). A point
     already in `shown` (said again, here or on an earlier slide) is not made twice; the
     chosen bullets' words are added to it. A slide whose every point was said before
     (a recap) shows them again rather than nothing."""
     shown = set() if shown is None else shown
     title_stems = set(phrases.content_stems(title))
-    candidates: list[tuple[bool, float, int, str, frozenset[str]]] = []
-    repeats: list[tuple[bool, float, int, str, frozenset[str]]] = []
+    candidates: list[tuple[bool, float, tuple[int, int], str, frozenset[str]]] = []
+    repeats: list[tuple[bool, float, tuple[int, int], str, frozenset[str]]] = []
+    cut: dict[int, tuple[str, ...]] = {}
     for k, sentence in enumerate(group):
         if lexicon.is_courtesy(sentence.text) and k != agenda_at:
             continue
-        text = faithful_bullet(sentence.text)
-        stems = set(phrases.content_stems(text))
-        if not text or not stems or stems <= title_stems:
-            continue  # no point left, or it only repeats the title
-        point = frozenset(w[:5] for w in stems)  # "check" is "checked", "finish" "finished"
+        found = faithful_points(sentence.text, language)
         fact = lexicon.is_fact(sentence.text) and k != agenda_at
-        said_before = _said_before(point, [*shown, *(c[4] for c in candidates)])
-        (repeats if said_before else candidates).append(
-            (fact, _informative(text, idf), k, text, point)
-        )
+        for j, text in enumerate(found.bullets):
+            stems = set(phrases.content_stems(text))
+            if not stems or stems <= title_stems:
+                continue  # no point left, or it only repeats the title
+            point = frozenset(w[:5] for w in stems)  # "check" is "checked"
+            said_before = _said_before(point, [*shown, *(c[4] for c in candidates)])
+            (repeats if said_before else candidates).append(
+                (fact, _informative(text, idf), (k, j), text, point)
+            )
+            if found.cut:
+                cut[k] = found.cut
     if not candidates:  # a recap: every point was made before; each shown once here
         for repeat in repeats:
             if not _said_before(repeat[4], [c[4] for c in candidates]):
                 candidates.append(repeat)
     ranked = sorted(candidates, key=lambda c: (not c[0], -c[1]))
-    chosen = sorted(ranked[:MAX_BULLETS], key=lambda c: c[2])
+    fits: list[tuple[bool, float, tuple[int, int], str, frozenset[str]]] = []
+    for candidate in ranked:  # at most MAX_BULLETS, and what a slide can hold to read
+        words = sum(len(c[3].split()) for c in fits) + len(candidate[3].split())
+        if len(fits) < MAX_BULLETS and (not fits or words <= SLIDE_WORDS):
+            fits.append(candidate)
+    chosen = sorted(fits, key=lambda c: c[2])
     shown.update(c[4] for c in chosen)
-    left_off = [group[c[2]].text for c in ranked[MAX_BULLETS:] if c[0]]
-    return [(c[3], group[c[2]]) for c in chosen], left_off, len(ranked) - len(chosen)
+    left_off = [group[c[2][0]].text for c in ranked if c[0] and c not in fits]
+    shown_from = {c[2][0] for c in chosen}
+    return Picked(
+        [(c[3], group[c[2][0]]) for c in chosen],
+        left_off,
+        len(ranked) - len(chosen),
+        [clause for k in sorted(cut) if k in shown_from for clause in cut[k]],
+    )
 
 
 SAME_POINT = 0.7  # share of their words two bullets have in common when they say one thing
@@ -603,24 +729,30 @@ def _said_before(point: frozenset[str], earlier: list[frozenset[str]]) -> bool:
     return any(len(point & e) >= SAME_POINT * len(point | e) for e in earlier)
 
 
-def faithful_bullet(sentence: str) -> str:
-    """The shortest form of `sentence` that keeps its facts (fidelity.py): condensed,
-    condensed without shortening, or the speaker's own words; "" when it has no point."""
-    condensed = phrases.condense(sentence)
-    if not condensed:
-        return ""
+def faithful_bullet(sentence: str, language: str = "en") -> str:
+    """The first bullet `faithful_points` makes of `sentence` ("" when it has none)."""
+    found = faithful_points(sentence, language)
+    return found.bullets[0] if found.bullets else ""
+
+
+def faithful_points(sentence: str, language: str = "en") -> phrases.Points:
+    """The bullets of `sentence` that keep its facts (fidelity.py): condensed where a
+    clause stands alone and keeps them, else the speaker's words (two statements when
+    long), and as a last resort the sentence as said."""
+    found = phrases.points(sentence, language)
+    if not found.bullets or not fidelity.broken(sentence, " ".join(found.bullets)):
+        return found
     said = sentence.strip().rstrip(".!?。！？…").strip()
-    for text in _forms(sentence, condensed, said):
-        if text and not fidelity.broken(sentence, text):
-            return text
-    return said[:1].upper() + said[1:]
-
-
-def _forms(sentence: str, condensed: str, said: str) -> Iterator[str]:
-    """A bullet's forms, shortest first; each made only when the one before broke a fact."""
-    yield condensed
-    yield phrases.condense(sentence, shorten=False)
-    yield lexicon.digits(said)
+    for text in (phrases.condense(sentence, shorten=False, language=language),
+                 lexicon.digits(said)):  # fmt: skip
+        if not text or fidelity.broken(sentence, text):
+            continue
+        if len(text.split()) > phrases.LONGEST_WHOLE:
+            halves = phrases.points(text, language).bullets
+            if len(halves) == 2 and not fidelity.broken(sentence, " ".join(halves)):
+                return phrases.Points(halves)
+        return phrases.Points((text,))
+    return phrases.Points((said[:1].upper() + said[1:],))
 
 
 def _informative(text: str, idf: dict[str, float]) -> float:

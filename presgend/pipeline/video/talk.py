@@ -9,6 +9,7 @@ uses again instead of finding it again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from presgend.core.errors import JobError
 from presgend.pipeline import deck, finish
 from presgend.pipeline.context import RunContext
 from presgend.pipeline.text import resentence, slides, summarize
-from presgend.pipeline.video import compose, face, loudness, probe, transcribe
+from presgend.pipeline.video import compose, face, loudness, preview, probe, repetition, transcribe
 
 MAX_UPSCALE = 1.5  # enlarging the presenter more than this is worth a warning
 
@@ -178,9 +179,12 @@ class Talk:
         self, info: probe.MediaInfo, wav: Path | None
     ) -> tuple[transcribe.Transcript, list[summarize.Section], slides.Deck]:
         job = self.job
-        transcript = await self.transcript(info, wav)
+        transcript, loops = self.without_loops(await self.transcript(info, wav))
         job.report_progress("content", 0.6)
-        sentences = summarize.sentences_from(transcript.segments, transcript.language)
+        sentences = [
+            s for s in summarize.sentences_from(transcript.segments, transcript.language)
+            if not repetition.inside((s.start, s.end), loops)
+        ]  # fmt: skip
         sections = summarize.sections_from(
             sentences, info.duration, job.config.slides.max_slides, transcript.language
         )
@@ -190,6 +194,21 @@ class Talk:
         deck.note_sections(job, sections, sentences, info.duration)
         job.report_progress("content", 0.7)
         return transcript, sections, await deck.rendered(job, sections, self.work)
+
+    def without_loops(
+        self, transcript: transcribe.Transcript
+    ) -> tuple[transcribe.Transcript, list[repetition.Loop]]:
+        """The transcript with each recogniser loop said once, and the loops, each
+        warned about: that stretch is unreliable and no slide is built from it."""
+        segments, loops = repetition.collapse(transcript.segments)
+        for loop in loops:
+            self.job.record.warnings.append(
+                f"The transcript repeats “{loop.text}” {loop.times} times in a row from "
+                f"{preview.clock(loop.start)} to {preview.clock(loop.end)} (a recogniser "
+                "loop): that stretch is unreliable, so it is said once in the captions "
+                "and no slide is made from it."
+            )
+        return dataclasses.replace(transcript, segments=segments), loops
 
     async def transcript(self, info: probe.MediaInfo, wav: Path | None) -> transcribe.Transcript:
         if self.told is not None:

@@ -29,7 +29,7 @@ import numpy as np
 from presgend.core import inputs, logs, procs
 from presgend.core.config import TranscriptionConfig
 from presgend.core.errors import JobError
-from presgend.pipeline.text import lexicon
+from presgend.pipeline.text import languages
 from presgend.pipeline.text.sentences import is_cjk, split_sentences
 from presgend.pipeline.video import loudness, models
 
@@ -105,14 +105,18 @@ def read_sidecar(path: Path, duration: float, language: str = "") -> Transcript:
     segments = [s for s in segments if s.text and s.start < duration + 1]
     if not segments:
         raise JobError(f"The transcript {path.name} has no text in it.", phase="content")
-    return Transcript("sidecar", language or guess_language(segments), segments)
+    header = _VTT_LANGUAGE.search(text[:500])  # "Language: pt-BR" in a WebVTT header
+    named = language or (header.group(1) if header else "")
+    return Transcript("sidecar", named or guess_language(segments), segments)
+
+
+_VTT_LANGUAGE = re.compile(r"^Language:\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?)\s*$", re.MULTILINE)
 
 
 def guess_language(segments: list[Segment]) -> str:
-    """English ("en") when its commonest words make up a fifth of the text, else "und"."""
-    words = [w.strip(".,!?;:\"'").lower() for s in segments[:200] for w in s.text.split()]
-    common = sum(1 for w in words if w in lexicon.STOPWORDS)
-    return "en" if words and common * 5 >= len(words) else "und"
+    """The language of a transcript from its commonest words: one presgend has rules for
+    (languages.py) when its function words make up a fifth of the text, else "und"."""
+    return languages.guess(" ".join(s.text for s in segments[:200]))
 
 
 def parse_cues(text: str) -> list[Segment]:
@@ -392,6 +396,7 @@ def whisper_transcribe(
             log.info("vad_found_no_speech", gain_db=round(gain_db, 1))
             novad = dataclasses.replace(cfg, vad=False)
             segments, language = _decode(model, audio, novad, batch, 1, heard=heard)
+        segments = _loops_decoded_again(model, audio, cfg, segments, language)
     except Exception as exc:
         raise JobError(
             "Speech recognition failed on this audio.",
@@ -402,6 +407,36 @@ def whisper_transcribe(
     finally:
         _give_back_memory()
     return Transcript("whisper", language, onsets(segments, audio))
+
+
+def _loops_decoded_again(
+    model: Any, audio: np.ndarray, cfg: TranscriptionConfig, segments: list[Segment], language: str
+) -> list[Segment]:
+    """Each stretch where the recogniser looped (repetition.py), decoded once more with
+    the settings that avoid it: temperature fallback for that stretch only, a check of
+    how repetitive its text is, nothing carried over from the text before. A stretch
+    that still loops is left as it was (the content phase collapses it and says so)."""
+    from presgend.pipeline.video import repetition
+
+    for loop in repetition.find(segments):
+        # the segments the loop touches, whole: the stretch is theirs
+        near = [s for s in segments if s.end > loop.start - 0.5 and s.start < loop.end + 0.5]
+        a = max(0.0, min([loop.start, *(s.start for s in near)]) - 0.2)
+        b = min(len(audio) / RATE, max([loop.end, *(s.end for s in near)]) + 0.2)
+        pieces, _ = model.transcribe(
+            audio[int(a * RATE) : int(b * RATE)], language=language or None,
+            beam_size=max(1, cfg.beam_size), word_timestamps=True,
+            condition_on_previous_text=False, temperature=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            compression_ratio_threshold=2.4, vad_filter=cfg.vad,
+        )  # fmt: skip
+        again = [seg for seg in (_segment(p, a) for p in pieces) if seg.text]
+        still = bool(repetition.find(again))
+        log.info("recogniser_loop", start=round(loop.start, 2), end=round(loop.end, 2),
+                 said=loop.text[:80], times=loop.times, still_loops=still)  # fmt: skip
+        if not still:
+            outside = [s for s in segments if s not in near]
+            segments = sorted([*outside, *again], key=lambda s: s.start)
+    return segments
 
 
 def _give_back_memory() -> None:
