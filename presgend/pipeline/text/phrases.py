@@ -227,7 +227,7 @@ def content_runs(text: str, lang: languages.Language) -> list[Run]:
             if not run:
                 article = (bool(elided) and not clitic) or before in lang.articles
                 predicate = before in lang.copulas
-            run.append(token)
+            run.append(raw if run else token)  # "histoire de l'humanité" keeps its "l'"
         else:
             while run and run[-1].lower() in lang.joiners:
                 run.pop()
