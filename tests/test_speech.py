@@ -195,7 +195,8 @@ def test_two_decoders_hear_what_one_hears(
 def test_no_speech_found_by_vad_means_listening_to_everything(
     short_talk: sample.SampleTalk, tiny_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """If VAD hears nothing, the whole audio is decoded (sequentially) instead of failing."""
+    """If VAD hears nothing, the whole audio is decoded (in windows cut at pauses, side by
+    side) instead of failing."""
     import faster_whisper.transcribe as fw
 
     calls: list[int] = []

@@ -391,12 +391,17 @@ def whisper_transcribe(
     log.info("recognising", device=device, decoders=workers, batch=batch, beam=cfg.beam_size)
     try:
         segments, language = _decode(model, audio, cfg, batch, workers, heard=heard)
-        if not segments and cfg.vad and audio.size:
-            # VAD heard nothing (music, a very quiet room): listen to all of it instead
+        if segments or not (cfg.vad and audio.size):
+            segments = _loops_decoded_again(model, audio, cfg, segments, language)
+        else:
+            # VAD heard nothing (speech under a loud score, a very quiet room): listen to
+            # all of it, in windows cut at pauses, decoded side by side as speech is. What
+            # loops here is left to the content phase: decoding each hallucinated stretch
+            # again at six temperatures cost more than the whole soundtrack.
             log.info("vad_found_no_speech", gain_db=round(gain_db, 1))
-            novad = dataclasses.replace(cfg, vad=False)
-            segments, language = _decode(model, audio, novad, batch, 1, heard=heard)
-        segments = _loops_decoded_again(model, audio, cfg, segments, language)
+            options = _options(dataclasses.replace(cfg, vad=False))
+            segments, language = _decode_chunks(model, audio, options, batch, workers, heard,
+                                                windows=True)  # fmt: skip
     except Exception as exc:
         raise JobError(
             "Speech recognition failed on this audio.",
@@ -553,12 +558,7 @@ def _decode(
     workers: int,
     heard: Heard = _deaf,
 ) -> tuple[list[Segment], str]:
-    options: dict[str, Any] = {
-        "language": cfg.language or None,
-        "beam_size": cfg.beam_size,
-        "word_timestamps": True,
-        "condition_on_previous_text": False,
-    }
+    options = _options(cfg)
     if cfg.vad and (batch > 1 or workers > 1):
         return _decode_chunks(model, audio, options, batch, workers, heard)
     options["temperature"] = [0.0, 0.4, 0.8] if cfg.temperature_fallback else 0.0
@@ -573,6 +573,15 @@ def _decode(
     return segments, str(info.language)
 
 
+def _options(cfg: TranscriptionConfig) -> dict[str, Any]:
+    return {
+        "language": cfg.language or None,
+        "beam_size": cfg.beam_size,
+        "word_timestamps": True,
+        "condition_on_previous_text": False,
+    }
+
+
 def _decode_chunks(
     model: Any,
     audio: np.ndarray,
@@ -580,11 +589,12 @@ def _decode_chunks(
     batch: int,
     workers: int,
     heard: Heard,
+    windows: bool = False,
 ) -> tuple[list[Segment], str]:
     """VAD's speech chunks (each under 30 s) decoded `batch` at a time by faster-whisper's
     batched pipeline, with the audio cut at its quietest moments into one stretch per
-    decoder, decoded side by side. (Without VAD the windows would be cut blindly
-    mid-word, so that case decodes sequentially, seeking by timestamps.)"""
+    decoder, decoded side by side. `windows`: no VAD, every stretch is heard whole, in
+    windows of under 30 s cut at its quietest moments too (never blindly mid-word)."""
     from faster_whisper import BatchedInferencePipeline
 
     options = {**options, "batch_size": batch, "temperature": 0.0}
@@ -592,7 +602,9 @@ def _decode_chunks(
     # VAD and the features are computed here, one stretch after another (numpy has one
     # caller at a time); the generators then decode in their own threads
     started = [
-        BatchedInferencePipeline(model).transcribe(audio[a:b], **options)
+        BatchedInferencePipeline(model).transcribe(
+            audio[a:b], **options, **(_windows(audio[a:b]) if windows else {})
+        )
         for a, b in itertools.pairwise(cuts)
     ]
     done = [0.0] * len(started)
@@ -615,6 +627,15 @@ def _decode_chunks(
         with ThreadPoolExecutor(len(started), thread_name_prefix="decoder") as pool:
             parts = list(pool.map(decode, range(len(started))))
     return [s for part in parts for s in part], str(started[0][1].language)
+
+
+def _windows(stretch: np.ndarray) -> dict[str, Any]:
+    """The batched pipeline's options for hearing all of `stretch` without VAD: windows
+    of at most about 27 s (a tenth either way, under whisper's 30), cut at pauses."""
+    parts = max(1, math.ceil(len(stretch) / (0.9 * 0.9 * WINDOW_SECONDS * RATE)))
+    cuts = quiet_cuts(stretch, parts)
+    clips = [{"start": a / RATE, "end": b / RATE} for a, b in itertools.pairwise(cuts)]
+    return {"vad_filter": False, "clip_timestamps": clips}
 
 
 def quiet_cuts(audio: np.ndarray, parts: int) -> list[int]:
