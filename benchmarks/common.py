@@ -107,10 +107,13 @@ def fixture(seconds: float) -> sample.SampleTalk:
     return sample.make_talk(folder, min_duration=seconds, preset="veryfast")
 
 
-def best_of(repeat: int, *commands: tuple[list[str], Path | None]) -> list[tuple[float, float]]:
+Runs = list[tuple[float, float]]  # each round's wall seconds and memory peak (MB)
+
+
+def rounds(repeat: int, *commands: tuple[list[str], Path | None]) -> list[Runs]:
     """Run the commands in turn `repeat` times (alternating, so drift on a shared machine
-    hits each alike); for each: the best wall time and the highest memory peak."""
-    runs: list[list[tuple[float, float]]] = [[] for _ in commands]
+    hits each alike); for each command, each round's wall time and memory peak."""
+    runs: list[Runs] = [[] for _ in commands]
     for _ in range(repeat):
         for i, (args, cwd) in enumerate(commands):
             wall, peak, rc = measure(args, cwd)
@@ -118,8 +121,18 @@ def best_of(repeat: int, *commands: tuple[list[str], Path | None]) -> list[tuple
             runs[i].append((wall, peak))
     for (args, _), results in zip(commands, runs, strict=True):
         print(f"  runs of {Path(args[0]).name} {args[1:4]}: {[round(w, 1) for w, _ in results]} s")
+    return runs
+
+
+def best_of(repeat: int, *commands: tuple[list[str], Path | None]) -> list[tuple[float, float]]:
+    """`rounds`: for each command the best wall time and the highest memory peak."""
+    runs = rounds(repeat, *commands)
     return [(min(w for w, _ in r), max(p for _, p in r)) for r in runs]
 
+
+def worst_ratio(ours: Runs, floor: Runs) -> float:
+    """The worst of the rounds' ratios, each run against the floor measured beside it."""
+    return max(o / f for (o, _), (f, _) in zip(ours, floor, strict=True))
 
 
 def whisper_model(name: str) -> tuple[Path, str]:
