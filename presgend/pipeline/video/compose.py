@@ -639,7 +639,8 @@ async def compose(
         jobs = [_Encode(audio_args(plan, sound, ffmpeg), sound, 0, ffmpeg)]
         # each run side by side has its share of the threads, for its decoder, filters
         # and x264 alike: on two cores one thread each kept both busy for 10% less CPU
-        # than two each (thread handovers), and 11-13% less wall time (the 180 s talk)
+        # than two each (thread handovers); the 180 s talk's segments took 11-13% less
+        # wall time, its whole job 8%
         shared = replace(plan, threads=max(1, plan.threads // max(1, parts)))
         jobs += [
             _Encode(scripted(build_args(shared, ffmpeg, part), folder / f"graph-{i}.txt"),
