@@ -10,12 +10,12 @@ APT_PACKAGES := ffmpeg espeak-ng chromium fonts-inter fonts-dejavu-core fonts-no
                 python3-venv systemd rsync postgresql wamerican
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
-# pytest workers: two more than the cores, at most 4. The daemon, queue and stall tests
-# spend seconds waiting on leases and stall timers, which more workers fill: on two cores
-# 4 workers took 322 s against 334-346 s for 3, with user+sys 588 s (the CPU's floor is
-# 294 s). Each takes whole modules (--dist loadfile), so a module's shared fixture (an
-# encoded talk, a processed pitch) is built once
-TEST_WORKERS ?= $(shell n=$$(( $$(nproc 2>/dev/null || echo 1) + 2 )); [ $$n -gt 4 ] && n=4; echo $$n)
+# pytest workers: one more than the cores, at most 4 (the daemon, queue and stall tests
+# spend seconds waiting on leases and stall timers, which a third worker on two cores
+# fills: 280 s against 299 s, the CPU busy 92% against 82%); each takes whole modules
+# (--dist loadfile), so a module's shared fixture (an encoded talk, a processed pitch)
+# is built once
+TEST_WORKERS ?= $(shell n=$$(( $$(nproc 2>/dev/null || echo 1) + 1 )); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: all setup system-deps demo test bench soak lint clean
 
