@@ -274,11 +274,17 @@ class Talk:
         log.info("speech_recognised", seconds=seconds, segments=len(result.segments))
         if not result.segments:
             raise JobError("No speech was recognised in the audio.", phase="content")
+        if result.unsure:
+            job.record.warnings.append(
+                "The voice detector heard no speech (a voice under loud music or effects, "
+                "or a very quiet one), so the whole soundtrack was transcribed: words heard "
+                "over music may not have been said; check the captions and the slides."
+            )
         if resentence.needs_restoring(result.segments):
             segments = resentence.restore(result.segments)
         else:
             segments = summarize.by_sentence(result.segments, result.language)
-        return transcribe.Transcript(result.source, result.language, segments)
+        return transcribe.Transcript(result.source, result.language, segments, result.unsure)
 
 
 def framing_notes(job: RunContext, framing: face.Framing) -> None:

@@ -59,6 +59,9 @@ class Transcript:
     source: str  # whisper | sidecar | script
     language: str
     segments: list[Segment]
+    # the voice detector heard no speech, so the whole soundtrack was decoded: words
+    # "heard" under music or effects may not have been said
+    unsure: bool = False
 
     @property
     def text(self) -> str:
@@ -391,7 +394,8 @@ def whisper_transcribe(
     log.info("recognising", device=device, decoders=workers, batch=batch, beam=cfg.beam_size)
     try:
         segments, language = _decode(model, audio, cfg, batch, workers, heard=heard)
-        if segments or not (cfg.vad and audio.size):
+        unsure = not segments and cfg.vad and audio.size > 0
+        if not unsure:
             segments = _loops_decoded_again(model, audio, cfg, segments, language)
         else:
             # VAD heard nothing (speech under a loud score, a very quiet room): listen to
@@ -411,7 +415,7 @@ def whisper_transcribe(
         ) from exc
     finally:
         _give_back_memory()
-    return Transcript("whisper", language, onsets(segments, audio))
+    return Transcript("whisper", language, onsets(segments, audio), unsure=unsure)
 
 
 def _loops_decoded_again(
@@ -682,6 +686,7 @@ def transcript_dict(transcript: Transcript) -> dict[str, Any]:
             [s.start, s.end, s.text, [[w.start, w.end, w.text] for w in s.words]]
             for s in transcript.segments
         ],
+        "unsure": transcript.unsure,
     }
 
 
@@ -690,7 +695,7 @@ def transcript_from_dict(data: dict[str, Any]) -> Transcript:
         Segment(start, end, text, tuple(Word(*w) for w in words))
         for start, end, text, words in data["segments"]
     ]
-    return Transcript(data["source"], data["language"], segments)
+    return Transcript(data["source"], data["language"], segments, bool(data.get("unsure")))
 
 
 RECOGNISER_TIMEOUT = 6 * 3600.0  # the job's own timeout and the stall watchdog come first
