@@ -24,6 +24,7 @@ SCRIPT_SUFFIXES = (".txt", ".md")
 CONTROL_DIR = ".presgend"  # presgend's own folder in the inbox: claims, ledger, store
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".transcript.txt")  # travel with a video
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # a script's presenter picture
+PDF_SUFFIX = ".pdf"  # a recording's own deck, shown instead of generated slides
 JOB_SUFFIX = ".job.json"  # the job id an upload was given (handin.py), with any main file
 EDIT_SUFFIX = ".edit.json"  # an edited job: the edit document (pipeline/edit.py)
 APPROVE_SUFFIX = ".approve"  # a job held for review, approved as it is
@@ -58,7 +59,7 @@ def classify(name: str) -> str:
     if is_ignored(name):
         return "ignored"
     lower = name.lower()
-    if lower.endswith((*TRANSCRIPT_SUFFIXES, *IMAGE_SUFFIXES, JOB_SUFFIX)):
+    if lower.endswith((*TRANSCRIPT_SUFFIXES, *IMAGE_SUFFIXES, PDF_SUFFIX, JOB_SUFFIX)):
         return "sidecar"
     if lower.endswith((*VIDEO_SUFFIXES, *SCRIPT_SUFFIXES, EDIT_SUFFIX, APPROVE_SUFFIX,
                        DECK_SUFFIX)):  # fmt: skip
@@ -154,10 +155,14 @@ def reported_kind(name: str) -> str:
 
 
 def sidecars_of(inbox: Path, name: str) -> list[str]:
-    """The names in `inbox` that travel with main file `name`: transcripts for a video,
-    a presenter picture for a script, and an upload's job file for either."""
+    """The names in `inbox` that travel with main file `name`: transcripts and its own
+    deck (a PDF) for a video, a presenter picture for a script, and an upload's job file
+    for either."""
     stem, suffix = os.path.splitext(name)
-    kinds = IMAGE_SUFFIXES if suffix.lower() in SCRIPT_SUFFIXES else TRANSCRIPT_SUFFIXES
+    if suffix.lower() in SCRIPT_SUFFIXES:
+        kinds: tuple[str, ...] = IMAGE_SUFFIXES
+    else:
+        kinds = (*TRANSCRIPT_SUFFIXES, PDF_SUFFIX)
     wanted = (*kinds, JOB_SUFFIX)
     found = []
     for extra in wanted:

@@ -8,11 +8,14 @@ Both pipelines (video talks and scripts) call it with their job's context.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
+
+from PIL import Image
 
 from presgend.core import aio
 from presgend.pipeline.context import RunContext
-from presgend.pipeline.text import slides, summarize, writer
+from presgend.pipeline.text import pages, slides, summarize, writer
 from presgend.pipeline.video import preview
 
 
@@ -157,3 +160,56 @@ async def _render(
         return await asyncio.to_thread(slides.render_pillow, sections, size, work, look)
     breaker.record_success()
     return deck
+
+
+async def own_deck(
+    job: RunContext, pdf: Path, said: list[tuple[float, str]], duration: float, work: Path
+) -> tuple[list[summarize.Section], slides.Deck]:
+    """The author's own deck (a PDF beside the recording) instead of written slides: its
+    pages drawn at the panel's size on the theme's background, each shown from the
+    moment the speaker starts on it (`pages.match`), one slide per page shown. The
+    report's `deck` says which page went up when and how sure that is; a page that
+    matched nothing is not shown, and said so."""
+    look = slides.look_from(job.config.slides)
+    size = job.quality.panel
+    folder = work / "pages"
+    found = await asyncio.to_thread(pages.read, pdf, size, look.theme.background, folder)
+    matched = pages.match(found, said) or [pages.Match(1, 0.0, 0.0)]
+    digest = await asyncio.to_thread(lambda: hashlib.sha256(pdf.read_bytes()).hexdigest()[:16])
+    sections, builds = [], []
+    for k, match in enumerate(matched):
+        page = found[match.page - 1]
+        end = matched[k + 1].start_s if k + 1 < len(matched) else duration
+        sections.append(summarize.Section(k, page.title, [], match.start_s, end, []))
+        key = f"page-{digest}-{page.number}"
+        builds.append(slides.Build(k, 0, match.start_s, page.png, key=key))
+    blank = folder / "blank.png"
+    Image.new("RGB", size, look.theme.background).save(blank)
+    job.extra_report["deck"] = {
+        "source": pdf.name,
+        "pages": len(found),
+        "matched": [
+            {"page": m.page, "start_s": m.start_s, "confidence": m.confidence} for m in matched
+        ],
+    }
+    _note_pages(job, pdf.name, found, matched)
+    return sections, slides.Deck(builds, blank, [0.0] * len(sections))
+
+
+def _note_pages(
+    job: RunContext, name: str, found: list[pages.Page], matched: list[pages.Match]
+) -> None:
+    shown = {m.page for m in matched}
+    for page in found:
+        if page.number not in shown:
+            job.record.warnings.append(
+                f"Page {page.number} of {name} (“{page.title}”) matched nothing that was "
+                "said, so it is not shown."
+            )
+    for m in matched:
+        if m.confidence < pages.MIN_CONFIDENCE:
+            job.record.warnings.append(
+                f"Page {m.page} of {name} is shown from {preview.clock(m.start_s)}, but "
+                f"little of what was said then is on it (confidence {m.confidence:.2f}); "
+                "check that the deck belongs to this recording and is in the order presented."
+            )

@@ -129,6 +129,13 @@ async def render(job: RunContext, store: Store, doc: dict[str, Any], work: Path)
     """The next version of the job `store` keeps, made from `doc`."""
     found = load(store)
     kept = found.kept
+    own = found.extra.get("deck")
+    if own:
+        raise JobError(
+            f"This video shows its author's own deck ({own.get('source')}): to change a "
+            "slide, change the deck and drop it again with the recording.",
+            phase="input",
+        )
     quality = QUALITIES.get(str(doc.get("quality") or kept.quality), job.quality)
     job.quality = quality
     try:

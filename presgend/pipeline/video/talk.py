@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presgend.core import aio, logs
+from presgend.core import aio, inputs, logs
 from presgend.core.errors import JobError
 from presgend.pipeline import deck, finish
 from presgend.pipeline.context import RunContext
@@ -190,6 +190,11 @@ class Talk:
         )
         if not sections:
             raise JobError("No speech was found to make slides from.", phase="content")
+        own = inputs.find_beside(job.record.input_path, (inputs.PDF_SUFFIX,))
+        if own is not None:  # the author's deck, shown as designed, in step with the words
+            said = [(s.start, s.text) for s in sentences]
+            sections, shown = await deck.own_deck(job, own, said, info.duration, self.work)
+            return transcript, sections, shown
         sections = await deck.written(job, sections, transcript.language)
         deck.note_sections(job, sections, sentences, info.duration)
         job.report_progress("content", 0.7)

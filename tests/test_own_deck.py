@@ -1,0 +1,164 @@
+"""A recording with its own deck (issue 34, item 2): `talk.pdf` beside `talk.mp4` is shown
+in the slide half instead of generated slides, each page from the moment the speaker
+starts on it; a page nobody talks about is reported, not shown."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support.cli import cli, write_config
+from support.decks import SOLAR_DECK, pdf_deck
+
+from presgend.ops import sample
+from presgend.pipeline.text import pages
+
+
+def _colour(hex_: str) -> np.ndarray:
+    return np.array([int(hex_[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+
+def _right_half_at(video: Path, t: float) -> np.ndarray:
+    """The mean colour at `t` of a patch of the slide half where a page shows only its
+    background (right of its text, in the band a 16:9 page takes in the panel)."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-ss", f"{t:.2f}", "-i", str(video), "-frames:v", "1",
+         "-vf", "crop=iw/20:ih/10:iw*0.9:ih*0.6,scale=4:4", "-f", "rawvideo", "-pix_fmt",
+         "rgb24", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    return np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(float).mean(axis=0)
+
+
+@pytest.fixture(scope="module")
+def shown(
+    talk: sample.SampleTalk, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict, Path, sample.SampleTalk]:  # type: ignore[type-arg]
+    work = tmp_path_factory.mktemp("own-deck")
+    video = work / "solar.mp4"
+    shutil.copy(talk.video, video)
+    shutil.copy(talk.srt, work / "solar.srt")
+    pdf_deck(work / "solar.pdf", SOLAR_DECK)
+    config = write_config({"output": {"quality": "draft"}}, work / "presgend.toml")
+    result = cli("process", str(video), "--outbox", str(work / "out"), "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((work / "out" / "solar.report.json").read_text())
+    return report, work / "out" / "solar.mp4", talk
+
+
+def test_each_page_goes_up_when_the_speaker_starts_on_it(shown) -> None:  # type: ignore[no-untyped-def]
+    report, _, talk = shown
+    deck = report["deck"]
+    assert deck["source"] == "solar.pdf" and deck["pages"] == 4
+    matched = {m["page"]: m for m in deck["matched"]}
+    assert sorted(matched) == [1, 2, 4], deck  # the revenue page is skipped
+    said = [s.start for s in talk.segments]
+    assert matched[1]["start_s"] == 0.0
+    assert abs(matched[2]["start_s"] - said[3]) <= 1.0, (matched, said)  # "Battery storage…"
+    assert abs(matched[4]["start_s"] - said[6]) <= 1.0, (matched, said)  # "Grid operators…"
+    assert all(m["confidence"] >= pages.MIN_CONFIDENCE for m in deck["matched"])
+    assert any("Page 3 of solar.pdf (“Quarterly Revenue”) matched nothing" in w
+               for w in report["warnings"])  # fmt: skip
+    assert [s["title"] for s in report["slides"]] == ["Solar Power", "Battery Storage", "The Grid"]
+
+
+def test_the_frames_show_the_authors_pages_at_those_times(shown) -> None:  # type: ignore[no-untyped-def]
+    report, video, _ = shown
+    starts = [m["start_s"] for m in report["deck"]["matched"]] + [report["output"]["duration_s"]]
+    colours = {1: SOLAR_DECK[0][2], 2: SOLAR_DECK[1][2], 4: SOLAR_DECK[3][2]}
+    for m, end in zip(report["deck"]["matched"], starts[1:], strict=True):
+        seen = _right_half_at(video, (m["start_s"] + end) / 2)
+        wanted = _colour(colours[m["page"]])
+        others = [_colour(c) for p, c in colours.items() if p != m["page"]]
+        assert np.abs(seen - wanted).max() < 20, (m, seen, wanted)
+        assert all(np.abs(seen - o).max() > 20 for o in others)
+
+
+def test_a_deck_presented_out_of_order_is_reported_honestly(tmp_path: Path) -> None:
+    """Pages go forwards only: a talk that goes back to an earlier page shows the later
+    one on, and the page passed over is reported."""
+    found = [pages.Page(i + 1, tmp_path / f"{i}.png", f"{t}\n" + "\n".join(lines))
+             for i, (t, lines, _) in enumerate(SOLAR_DECK)]  # fmt: skip
+    said = [(0.0, "Grid operators balance supply and demand."),
+            (5.0, "Panels turn sunlight into electricity."),
+            (9.0, "Smart meters shift demand to sunny hours.")]  # fmt: skip
+    matched = pages.match(found, said)
+    assert [m.page for m in matched] == sorted(m.page for m in matched)  # never backwards
+    assert len({m.page for m in matched}) == len(matched)  # no page twice
+    assert matched[-1].page == 4
+
+
+def test_a_damaged_deck_is_one_clear_sentence(tmp_path: Path, talk: sample.SampleTalk) -> None:
+    video = tmp_path / "broken.mp4"
+    shutil.copy(talk.video, video)
+    shutil.copy(talk.srt, tmp_path / "broken.srt")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 100)
+    result = cli("process", str(video), "--outbox", str(tmp_path / "out"))
+    assert result.returncode != 0
+    error = json.loads((tmp_path / "out" / "broken.error.json").read_text())
+    assert error["error"].startswith("The deck broken.pdf could not be read as a PDF"), error
+
+
+def test_a_deck_of_five_hundred_pages_is_refused_before_drawing(tmp_path: Path) -> None:
+    import pypdfium2 as pdfium
+
+    from presgend.core.errors import JobError
+
+    doc = pdfium.PdfDocument.new()
+    for _ in range(500):
+        doc.new_page(960, 540)
+    doc.save(str(tmp_path / "book.pdf"))
+    with pytest.raises(JobError, match=r"The deck book.pdf has 500 pages; at most 300"):
+        pages.read(tmp_path / "book.pdf", (320, 360), "#ffffff", tmp_path / "drawn")
+    assert not (tmp_path / "drawn").exists()
+
+
+def test_through_the_daemon_the_deck_travels_with_its_recording(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    """Dropped in the inbox (the deck first, then the transcript, then the video), the
+    PDF is claimed with the video and archived with it; the report names it."""
+    from support.daemons import DaemonProcess, visible
+
+    inbox = tmp_path / "inbox"
+    daemon = DaemonProcess(tmp_path)
+    try:
+        pdf_deck(inbox / "clip.pdf", SOLAR_DECK)
+        shutil.copy(clip.srt, inbox / "clip.srt")
+        shutil.copy(clip.video, inbox / "clip.mp4")
+        daemon.wait_for(lambda: daemon.events("job_succeeded"), 120, "the job")
+        report = json.loads((tmp_path / "outbox" / "clip.report.json").read_text())
+        assert report["deck"]["source"] == "clip.pdf"
+        assert [m["page"] for m in report["deck"]["matched"]] == [1, 2, 4]
+        assert not [n for n in visible(inbox) if n.startswith("clip")]
+        assert "clip.pdf" in visible(tmp_path / "archive")
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_an_edit_of_a_video_shown_with_its_own_deck_is_refused(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    """Its slides are the author's pages: the edit document cannot change them, so an
+    edit says what to do instead rather than replacing them with generated slides."""
+    paths = {name: str(tmp_path / name) for name in ("inbox", "outbox", "failed", "archive")}
+    cfg = write_config({"paths": paths, "output": {"quality": "draft"}}, tmp_path / "p.toml")
+    (tmp_path / "inbox").mkdir()
+    shutil.copy(clip.video, tmp_path / "clip.mp4")
+    shutil.copy(clip.srt, tmp_path / "clip.srt")
+    pdf_deck(tmp_path / "clip.pdf", SOLAR_DECK)
+    assert cli("process", str(tmp_path / "clip.mp4"), "--config", str(cfg)).returncode == 0
+    got = cli("edit", str(tmp_path / "outbox" / "clip.report.json"), "--config", str(cfg))
+    assert got.returncode == 0, got.stderr
+    doc = json.loads(got.stdout)
+    doc["slides"][0]["title"] = "Renamed"
+    (tmp_path / "clip.edit.json").write_text(json.dumps(doc))
+    done = cli("process", str(tmp_path / "clip.edit.json"), "--config", str(cfg))
+    assert done.returncode != 0
+    error = json.loads((tmp_path / "outbox" / "clip.edit.error.json").read_text())
+    assert "shows its author's own deck (clip.pdf)" in error["error"], error
+    assert json.loads((tmp_path / "outbox" / "clip.report.json").read_text())["version"] == 1
