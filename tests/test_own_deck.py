@@ -162,3 +162,43 @@ def test_an_edit_of_a_video_shown_with_its_own_deck_is_refused(
     error = json.loads((tmp_path / "outbox" / "clip.edit.error.json").read_text())
     assert "shows its author's own deck (clip.pdf)" in error["error"], error
     assert json.loads((tmp_path / "outbox" / "clip.report.json").read_text())["version"] == 1
+
+
+NOTES = """# Solar Power
+Solar panels turn sunlight into electricity for homes.
+
+# Battery Storage
+Home batteries keep the lights on after sunset.
+Their chemistry decides how long the storage lasts.
+
+# Quarterly Revenue
+Revenue grew in the north and held in the south.
+"""
+
+
+def test_a_script_with_its_deck_is_the_notes_spoken_over_the_pages(tmp_path: Path) -> None:
+    """`talk.md` (a section per page) with `talk.pdf`: each section is said over its
+    page, from its first sentence; the author's pages, not our slides; a page with no
+    notes is not shown, and said so."""
+    (tmp_path / "notes.md").write_text(NOTES)
+    pdf_deck(tmp_path / "notes.pdf", SOLAR_DECK)
+    config = write_config({"output": {"quality": "draft"}}, tmp_path / "p.toml")
+    done = cli("process", str(tmp_path / "notes.md"), "--outbox", str(tmp_path / "out"),
+               "--config", str(config))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "out" / "notes.report.json").read_text())
+    matched = report["deck"]["matched"]
+    assert [m["page"] for m in matched] == [1, 2, 3]
+    segments = report["transcript"]["segments"]
+    firsts = [next(s["start"] for s in segments if s["text"].startswith(w))
+              for w in ("Home batteries", "Revenue grew")]  # fmt: skip
+    assert matched[0]["start_s"] == 0.0
+    assert [m["start_s"] for m in matched[1:]] == pytest.approx(firsts, abs=0.01)
+    assert [s["title"] for s in report["slides"]] == [t for t, _, _ in SOLAR_DECK[:3]]
+    assert all(not s["bullets"] for s in report["slides"])  # no invented bullets
+    assert any("Page 4 of notes.pdf (“The Grid”) has no notes" in w for w in report["warnings"])
+    video = tmp_path / "out" / "notes.mp4"
+    ends = [m["start_s"] for m in matched[1:]] + [report["output"]["duration_s"]]
+    for m, end in zip(matched, ends, strict=True):
+        seen = _right_half_at(video, (m["start_s"] + end) / 2)
+        assert np.abs(seen - _colour(SOLAR_DECK[m["page"] - 1][2])).max() < 20, (m, seen)

@@ -156,11 +156,11 @@ def reported_kind(name: str) -> str:
 
 def sidecars_of(inbox: Path, name: str) -> list[str]:
     """The names in `inbox` that travel with main file `name`: transcripts and its own
-    deck (a PDF) for a video, a presenter picture for a script, and an upload's job file
-    for either."""
+    deck (a PDF) for a video, a presenter picture and the deck it narrates for a script,
+    and an upload's job file for either."""
     stem, suffix = os.path.splitext(name)
-    if suffix.lower() in SCRIPT_SUFFIXES:
-        kinds: tuple[str, ...] = IMAGE_SUFFIXES
+    if suffix.lower() in SCRIPT_SUFFIXES:  # a presenter picture, the deck it narrates
+        kinds: tuple[str, ...] = (*IMAGE_SUFFIXES, PDF_SUFFIX)
     else:
         kinds = (*TRANSCRIPT_SUFFIXES, PDF_SUFFIX)
     wanted = (*kinds, JOB_SUFFIX)

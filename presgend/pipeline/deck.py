@@ -165,46 +165,63 @@ async def _render(
 async def own_deck(
     job: RunContext, pdf: Path, said: list[tuple[float, str]], duration: float, work: Path
 ) -> tuple[list[summarize.Section], slides.Deck]:
-    """The author's own deck (a PDF beside the recording) instead of written slides: its
-    pages drawn at the panel's size on the theme's background, each shown from the
-    moment the speaker starts on it (`pages.match`), one slide per page shown. The
-    report's `deck` says which page went up when and how sure that is; a page that
-    matched nothing is not shown, and said so."""
-    look = slides.look_from(job.config.slides)
-    size = job.quality.panel
-    folder = work / "pages"
-    found = await asyncio.to_thread(pages.read, pdf, size, look.theme.background, folder)
+    """A recording's own deck (a PDF beside it) instead of written slides: each page from
+    the moment the speaker starts on it (`pages.match`), one slide per page shown."""
+    found = await drawn_pages(job, pdf, work)
     matched = pages.match(found, said) or [pages.Match(1, 0.0, 0.0)]
+    return await page_slides(job, pdf, found, matched, duration, work)
+
+
+async def drawn_pages(job: RunContext, pdf: Path, work: Path) -> list[pages.Page]:
+    """The deck's pages drawn at the panel's size on the theme's background."""
+    look = slides.look_from(job.config.slides)
+    return await asyncio.to_thread(
+        pages.read, pdf, job.quality.panel, look.theme.background, work / "pages"
+    )
+
+
+async def page_slides(
+    job: RunContext,
+    pdf: Path,
+    found: list[pages.Page],
+    shown: list[pages.Match],
+    duration: float,
+    work: Path,
+    unshown: str = "matched nothing that was said",
+) -> tuple[list[summarize.Section], slides.Deck]:
+    """The author's pages as the slides, each `shown` from its time as designed (no
+    bullets of ours, no builds); the report's `deck` says which went up when and how sure
+    that is, and a warning names each page not shown."""
+    size = job.quality.panel
     digest = await asyncio.to_thread(lambda: hashlib.sha256(pdf.read_bytes()).hexdigest()[:16])
     sections, builds = [], []
-    for k, match in enumerate(matched):
+    for k, match in enumerate(shown):
         page = found[match.page - 1]
-        end = matched[k + 1].start_s if k + 1 < len(matched) else duration
+        end = shown[k + 1].start_s if k + 1 < len(shown) else duration
         sections.append(summarize.Section(k, page.title, [], match.start_s, end, []))
         key = f"page-{digest}-{page.number}"
         builds.append(slides.Build(k, 0, match.start_s, page.png, key=key))
-    blank = folder / "blank.png"
-    Image.new("RGB", size, look.theme.background).save(blank)
+    blank = work / "pages" / "blank.png"
+    Image.new("RGB", size, slides.look_from(job.config.slides).theme.background).save(blank)
     job.extra_report["deck"] = {
         "source": pdf.name,
         "pages": len(found),
         "matched": [
-            {"page": m.page, "start_s": m.start_s, "confidence": m.confidence} for m in matched
+            {"page": m.page, "start_s": m.start_s, "confidence": m.confidence} for m in shown
         ],
     }
-    _note_pages(job, pdf.name, found, matched)
+    _note_pages(job, pdf.name, found, shown, unshown)
     return sections, slides.Deck(builds, blank, [0.0] * len(sections))
 
 
 def _note_pages(
-    job: RunContext, name: str, found: list[pages.Page], matched: list[pages.Match]
+    job: RunContext, name: str, found: list[pages.Page], matched: list[pages.Match], why: str
 ) -> None:
     shown = {m.page for m in matched}
     for page in found:
         if page.number not in shown:
             job.record.warnings.append(
-                f"Page {page.number} of {name} (“{page.title}”) matched nothing that was "
-                "said, so it is not shown."
+                f"Page {page.number} of {name} (“{page.title}”) {why}, so it is not shown."
             )
     for m in matched:
         if m.confidence < pages.MIN_CONFIDENCE:

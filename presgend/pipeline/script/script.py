@@ -25,7 +25,7 @@ from presgend.pipeline import deck as slide_step
 from presgend.pipeline import finish
 from presgend.pipeline.context import RunContext
 from presgend.pipeline.script import presenter, speech
-from presgend.pipeline.text import slides, summarize
+from presgend.pipeline.text import pages, slides, summarize
 from presgend.pipeline.text.sentences import split_sentences
 from presgend.pipeline.video import compose, face, loudness, probe, transcribe
 
@@ -254,15 +254,22 @@ async def _content(
         job.fallback("speech", message)
     job.report_progress("content", 0.4)
     spoken = timed_sentences(said.sentences)
-    sections = sections_for(
-        script, parts, spoken, said.duration, cfg.slides.max_slides, cfg.speech.voice
-    )
-    if not script.structured:  # an author's own slides are kept as written
-        sections = await slide_step.written(job, sections, cfg.speech.voice)
-    slide_step.note_sections(job, sections, spoken, said.duration)
-    deck, made = await asyncio.gather(
-        slide_step.rendered(job, sections, work), _presenter(job, picture, said, work)
-    )
+    own = inputs.find_beside(job.record.input_path, (inputs.PDF_SUFFIX,))
+    if own is not None:  # a narrated deck: the notes spoken over the author's pages
+        (sections, deck), made = await asyncio.gather(
+            _narrated_pages(job, own, script, parts, spoken, said.duration, work),
+            _presenter(job, picture, said, work),
+        )
+    else:
+        sections = sections_for(
+            script, parts, spoken, said.duration, cfg.slides.max_slides, cfg.speech.voice
+        )
+        if not script.structured:  # an author's own slides are kept as written
+            sections = await slide_step.written(job, sections, cfg.speech.voice)
+        slide_step.note_sections(job, sections, spoken, said.duration)
+        deck, made = await asyncio.gather(
+            slide_step.rendered(job, sections, work), _presenter(job, picture, said, work)
+        )
     job.extra_report.update(
         speech={
             "engine": said.engine,
@@ -273,6 +280,38 @@ async def _content(
         },
     )
     return said, sections, deck, made
+
+
+async def _narrated_pages(
+    job: RunContext,
+    pdf: Path,
+    script: Script,
+    parts: list[Part],
+    spoken: list[summarize.Sentence],
+    duration: float,
+    work: Path,
+) -> tuple[list[summarize.Section], slides.Deck]:
+    """A script with its deck beside it (`talk.md` + `talk.pdf`): with headings, section
+    k is said over page k, from its first sentence (sections past the last page stay on
+    it; pages past the last section have no notes and are not shown); without headings,
+    each page from the sentence that first speaks of it (`pages.match`)."""
+    found = await slide_step.drawn_pages(job, pdf, work)
+    if not script.structured:
+        said = [(s.start, s.text) for s in spoken]
+        shown = pages.match(found, said) or [pages.Match(1, 0.0, 0.0)]
+        return await slide_step.page_slides(job, pdf, found, shown, duration, work)
+    starts, position = [], 0
+    for part in parts[: len(found)]:
+        starts.append(0.0 if position == 0 else round(spoken[position].start, 3))
+        position += len(part.lines)
+    if len(parts) > len(found):
+        job.record.warnings.append(
+            f"The notes have {len(parts)} sections and {pdf.name} {len(found)} pages: the "
+            f"last {len(parts) - len(found)} are spoken over its last page."
+        )
+    shown = [pages.Match(k + 1, t, 1.0) for k, t in enumerate(starts)]
+    return await slide_step.page_slides(job, pdf, found, shown, duration, work,
+                                        unshown="has no notes")  # fmt: skip
 
 
 Presenter = tuple[Path, probe.MediaInfo, face.Framing, bool]  # video, info, framing, loop
