@@ -202,3 +202,31 @@ def test_a_script_with_its_deck_is_the_notes_spoken_over_the_pages(tmp_path: Pat
     for m, end in zip(matched, ends, strict=True):
         seen = _right_half_at(video, (m["start_s"] + end) / 2)
         assert np.abs(seen - _colour(SOLAR_DECK[m["page"] - 1][2])).max() < 20, (m, seen)
+
+
+def test_uploaded_with_its_deck_over_http(tmp_path: Path, clip: sample.SampleTalk) -> None:
+    """The deck as a `deck` field beside the video (and beside its transcript)."""
+    from support.http_service import HttpServer
+
+    deck = pdf_deck(tmp_path / "slides.pdf", SOLAR_DECK)
+    srv = HttpServer(tmp_path)
+    try:
+        answer = srv.upload(clip.video, "up.mp4", transcript=clip.srt, deck=deck)
+        assert answer.status_code == 202, answer.text
+        status = srv.wait(answer.json()["job_id"])
+        assert status["status"] == "ok", status
+        assert status["report"]["deck"]["source"] == "up.pdf"
+        assert [m["page"] for m in status["report"]["deck"]["matched"]] == [1, 2, 4]
+    finally:
+        assert srv.stop() == 0
+
+
+def test_mcp_submit_file_takes_the_deck_beside_the_file(tmp_path: Path) -> None:
+    from presgend.fronts.mcp_tools import sidecars_beside
+
+    for name in ("talk.mp4", "talk.srt", "talk.pdf", "notes.md", "notes.png", "notes.pdf"):
+        (tmp_path / name).write_bytes(b"x")
+    video = sidecars_beside(tmp_path / "talk.mp4", "talk.mp4")
+    assert video == {".srt": tmp_path / "talk.srt", ".pdf": tmp_path / "talk.pdf"}
+    script = sidecars_beside(tmp_path / "notes.md", "notes.md")
+    assert script == {".png": tmp_path / "notes.png", ".pdf": tmp_path / "notes.pdf"}

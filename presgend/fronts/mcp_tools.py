@@ -156,17 +156,23 @@ def brief(shown: dict[str, Any]) -> dict[str, Any]:
 
 
 def sidecars_beside(source: Path, name: str) -> dict[str, Path]:
-    """The transcript beside a video, or the picture beside a script, if there is one."""
+    """The transcript beside a video, or the picture beside a script, if there is one;
+    and the deck (a PDF) beside either."""
     wanted = (
         inputs.IMAGE_SUFFIXES
         if name.lower().endswith(inputs.SCRIPT_SUFFIXES)
         else inputs.TRANSCRIPT_SUFFIXES
     )
+    found: dict[str, Path] = {}
     for suffix in wanted:
         beside = source.with_name(source.stem + suffix)
         if beside.is_file():
-            return {suffix: beside}
-    return {}
+            found[suffix] = beside
+            break
+    deck = source.with_name(source.stem + inputs.PDF_SUFFIX)
+    if deck.is_file():
+        found[inputs.PDF_SUFFIX] = deck
+    return found
 
 
 def build(desk: Desk, base_url: str = "") -> Any:

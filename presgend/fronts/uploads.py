@@ -131,15 +131,17 @@ def too_large(config: Config) -> str:
 
 def sidecars(parts: dict[str, Any], name: str) -> dict[str, Path] | str:
     """The optional parts as sidecar files keyed by suffix, or the sentence saying why
-    one cannot go with this main file."""
+    one cannot go with this main file. A deck (a PDF) goes with either: a video shows
+    it, a script narrates it."""
     script = inputs.reported_kind(name) == "script"
-    wanted = {"transcript": (".srt", ".vtt", ".txt"), "picture": inputs.IMAGE_SUFFIXES}
+    wanted = {"transcript": (".srt", ".vtt", ".txt"), "picture": inputs.IMAGE_SUFFIXES,
+              "deck": (inputs.PDF_SUFFIX,)}  # fmt: skip
     out: dict[str, Path] = {}
     for field_name, suffixes in wanted.items():
         part = parts.get(field_name)
         if part is None or part.path is None or part.size == 0:
             continue
-        if script != (field_name == "picture"):
+        if field_name != "deck" and script != (field_name == "picture"):
             return "A picture goes with a script, a transcript with a video."
         given = handin.safe_name(part.filename or "", field_name).lower()
         suffix = next((s for s in suffixes if given.endswith(s)), "")

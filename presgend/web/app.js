@@ -44,6 +44,7 @@
     const data = new FormData();
     data.append("file", file.files[0]);
     if ($("transcript").files.length) data.append("transcript", $("transcript").files[0]);
+    if ($("deck").files.length) data.append("deck", $("deck").files[0]);
     if ($("picture").files.length) data.append("picture", $("picture").files[0]);
     const name = file.files[0].name;
     send.disabled = true;
