@@ -42,6 +42,7 @@ def run_checks(cfg: Config) -> list[Check]:
         _fonts(),
         _word_list(),
         _model(cfg),
+        _decks(),
     ]
     checks += _speech(cfg)
     checks += _folders(cfg)
@@ -157,6 +158,22 @@ def _chromium(cfg: Config) -> Check:
             "sudo apt-get install chromium-headless-shell",
         )
     return Check("chromium", "ok", version)
+
+
+def _decks() -> Check:
+    """Whether a PDF deck can be read (pypdfium2, a dependency). PowerPoint files are not
+    taken as decks yet: export the deck as a PDF."""
+    try:
+        import pypdfium2  # noqa: F401
+    except ImportError:
+        return Check("decks", "fail", "pypdfium2 is missing: a talk.pdf deck cannot be read",
+                     "reinstall presgend (make setup)")  # fmt: skip
+    return Check(
+        "decks",
+        "ok",
+        "PDF decks beside a video or a script (PowerPoint: export it as a PDF; .pptx decks "
+        "are not read yet)",
+    )
 
 
 def _word_list() -> Check:
