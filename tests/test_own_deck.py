@@ -230,3 +230,82 @@ def test_mcp_submit_file_takes_the_deck_beside_the_file(tmp_path: Path) -> None:
     assert video == {".srt": tmp_path / "talk.srt", ".pdf": tmp_path / "talk.pdf"}
     script = sidecars_beside(tmp_path / "notes.md", "notes.md")
     assert script == {".png": tmp_path / "notes.png", ".pdf": tmp_path / "notes.pdf"}
+
+
+def test_a_powerpoint_deck_with_notes_is_a_narrated_video(
+    tmp_path: Path, astronaut_png: Path
+) -> None:
+    """talk.pptx (titles, bullets, a picture, notes) → each slide drawn by LibreOffice as
+    designed, its notes spoken over it; a slide without notes is not shown, and said so."""
+    from support.decks import NARRATED, pptx_deck
+
+    pptx_deck(tmp_path / "deck.pptx", NARRATED, picture=astronaut_png)
+    config = write_config({"output": {"quality": "draft"}}, tmp_path / "p.toml")
+    done = cli("process", str(tmp_path / "deck.pptx"), "--outbox", str(tmp_path / "out"),
+               "--config", str(config))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "out" / "deck.report.json").read_text())
+    assert report["deck"]["source"] == "deck.pptx" and report["deck"]["pages"] == 3
+    matched = report["deck"]["matched"]
+    assert [m["page"] for m in matched] == [1, 2]
+    assert [s["title"] for s in report["slides"]] == ["Solar Power", "Battery Storage"]
+    assert any("Page 3 of deck.pptx (“Appendix”) has no notes" in w for w in report["warnings"])
+    heard = " ".join(s["text"] for s in report["transcript"]["segments"])
+    assert heard.startswith("Solar panels turn sunlight") and "after sunset" in heard
+    video = tmp_path / "out" / "deck.mp4"
+    ends = [m["start_s"] for m in matched[1:]] + [report["output"]["duration_s"]]
+    for m, end in zip(matched, ends, strict=True):
+        seen = _right_half_at(video, (m["start_s"] + end) / 2)
+        assert np.abs(seen - _colour(NARRATED[m["page"] - 1][3])).max() < 25, (m, seen)
+
+
+def _with_member(source: Path, out: Path, name: str, data: bytes) -> Path:
+    """`source` with one more member (or one replaced), as a crafted deck would have."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            if item.filename != name:
+                dst.writestr(item, src.read(item))
+        dst.writestr(name, data)
+    return out
+
+
+def test_hostile_powerpoint_decks_are_refused_with_one_sentence(tmp_path: Path) -> None:
+    """Macros, another program's object, a link outside the deck, a zip bomb, a corrupt
+    file, a deck with nothing to say: each one sentence in failed/, nothing opened or
+    fetched (the checks run before LibreOffice or python-pptx see the deck)."""
+    from support.decks import NARRATED, pptx_deck
+
+    good = pptx_deck(tmp_path / "good.pptx", NARRATED)
+    rels = "ppt/slides/_rels/slide1.xml.rels"
+    import zipfile
+
+    with zipfile.ZipFile(good) as deck:
+        linked = deck.read(rels).replace(
+            b"</Relationships>",
+            b'<Relationship Id="rIdX" Type="http://schemas.openxmlformats.org/officeDocument/'
+            b'2006/relationships/image" Target="http://example.invalid/a.png" '
+            b'TargetMode="External"/></Relationships>',
+        )
+    cases = {
+        "macros": (_with_member(good, tmp_path / "macros.pptx", "ppt/vbaProject.bin", b"x"),
+                   "contains macros"),
+        "ole": (_with_member(good, tmp_path / "ole.pptx", "ppt/embeddings/oleObject1.bin",
+                             b"x"), "embeds other programs' objects"),
+        "link": (_with_member(good, tmp_path / "link.pptx", rels, linked),
+                 "links to files or addresses outside it"),
+        "bomb": (_with_member(good, tmp_path / "bomb.pptx", "ppt/media/big.bin",
+                              b"\0" * (64 * 1024 * 1024)), "a zip bomb"),
+        "corrupt": (tmp_path / "corrupt.pptx", "is not a PowerPoint file that can be read"),
+        "silent": (pptx_deck(tmp_path / "silent.pptx", [(t, b, "", c) for t, b, _, c in NARRATED]),
+                   "has no speaker notes to say"),
+    }  # fmt: skip
+    (tmp_path / "corrupt.pptx").write_bytes(b"PK\x03\x04" + b"\x00garbage" * 50)
+    for why, (deck, said) in cases.items():
+        done = cli("process", str(deck), "--outbox", str(tmp_path / "out"))
+        assert done.returncode != 0, why
+        error = json.loads((tmp_path / "out" / f"{deck.stem}.error.json").read_text())
+        assert said in error["error"], (why, error["error"])
+        assert error["error"].count(". ") <= 1, error["error"]  # one sentence (and a hint)
+    assert not list(tmp_path.glob("out/*.mp4"))

@@ -161,19 +161,24 @@ def _chromium(cfg: Config) -> Check:
 
 
 def _decks() -> Check:
-    """Whether a PDF deck can be read (pypdfium2, a dependency). PowerPoint files are not
-    taken as decks yet: export the deck as a PDF."""
+    """Which decks can be read: PDFs always (pypdfium2), PowerPoint files with
+    LibreOffice to draw them."""
+    from presgend.pipeline.script import slideshow
+
     try:
         import pypdfium2  # noqa: F401
     except ImportError:
         return Check("decks", "fail", "pypdfium2 is missing: a talk.pdf deck cannot be read",
                      "reinstall presgend (make setup)")  # fmt: skip
-    return Check(
-        "decks",
-        "ok",
-        "PDF decks beside a video or a script (PowerPoint: export it as a PDF; .pptx decks "
-        "are not read yet)",
-    )
+    program = slideshow.soffice()
+    if program is None:
+        return Check(
+            "decks",
+            "warn",
+            "PDF decks are read; PowerPoint decks (.pptx) are not: LibreOffice is missing",
+            "sudo apt-get install libreoffice-impress (or export decks as PDF)",
+        )
+    return Check("decks", "ok", f"PDF decks, and PowerPoint decks drawn by {program}")
 
 
 def _word_list() -> Check:

@@ -188,6 +188,7 @@ async def page_slides(
     duration: float,
     work: Path,
     unshown: str = "matched nothing that was said",
+    source: str = "",
 ) -> tuple[list[summarize.Section], slides.Deck]:
     """The author's pages as the slides, each `shown` from its time as designed (no
     bullets of ours, no builds); the report's `deck` says which went up when and how sure
@@ -203,14 +204,15 @@ async def page_slides(
         builds.append(slides.Build(k, 0, match.start_s, page.png, key=key))
     blank = work / "pages" / "blank.png"
     Image.new("RGB", size, slides.look_from(job.config.slides).theme.background).save(blank)
+    source = source or pdf.name  # the deck the user gave (a PowerPoint file drawn as a PDF)
     job.extra_report["deck"] = {
-        "source": pdf.name,
+        "source": source,
         "pages": len(found),
         "matched": [
             {"page": m.page, "start_s": m.start_s, "confidence": m.confidence} for m in shown
         ],
     }
-    _note_pages(job, pdf.name, found, shown, unshown)
+    _note_pages(job, source, found, shown, unshown)
     return sections, slides.Deck(builds, blank, [0.0] * len(sections))
 
 

@@ -127,10 +127,13 @@ class JobRun:
         path = self.record.input_path
         self.record.kind = inputs.kind(path)
         inputs.check_readable(path)
+        deck = self.record.kind == "edit" and path.name.lower().endswith(inputs.DECK_SUFFIX)
+        if deck and not await asyncio.to_thread(inputs.deck_job, path):
+            self.record.kind = "deck"  # a deck naming none of our jobs: its notes are a script
         if not self.record.sha256:
             self.record.sha256 = await asyncio.to_thread(sha256_of, path)
         async with memory.peak_sampled(self._seen), workdir.work_folder() as work:
-            if self.record.kind == "script":
+            if self.record.kind in ("script", "deck"):
                 return await script.run(self, work)
             if self.record.kind == "edit":
                 return await rerender.run(self, work)

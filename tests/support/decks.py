@@ -49,3 +49,42 @@ def pdf_deck(path: Path, pages: list[tuple[str, list[str], str]]) -> Path:
         finally:
             chromium.close()
     return path
+
+
+# (title, bullets, speaker notes, background): a narrated deck, its last slide unnarrated
+NARRATED = [
+    ("Solar Power", ["Sunlight to electricity"],
+     "Solar panels turn sunlight into electricity for homes.", "#f4c7a1"),
+    ("Battery Storage", ["Evening power"],
+     "Home batteries keep the lights on after sunset.", "#b9e3b0"),
+    ("Appendix", ["Sources"], "", "#a9c8f2"),
+]  # fmt: skip
+
+
+def pptx_deck(
+    path: Path, slides: list[tuple[str, list[str], str, str]], picture: Path | None = None
+) -> Path:
+    """A 16:9 PowerPoint deck made with python-pptx: a title, bullets, speaker notes and a
+    background colour per slide, and `picture` on the first slide."""
+    from pptx import Presentation
+    from pptx.dml.color import RGBColor
+    from pptx.util import Inches
+
+    deck = Presentation()
+    deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
+    for k, (title, bullets, notes, colour) in enumerate(slides):
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        fill = slide.background.fill
+        fill.solid()
+        fill.fore_color.rgb = RGBColor.from_string(colour.lstrip("#"))
+        slide.shapes.title.text = title
+        body = slide.placeholders[1].text_frame
+        body.text = bullets[0]
+        for line in bullets[1:]:
+            body.add_paragraph().text = line
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+        if picture is not None and k == 0:
+            slide.shapes.add_picture(str(picture), Inches(1), Inches(4.6), height=Inches(2.5))
+    deck.save(str(path))
+    return path

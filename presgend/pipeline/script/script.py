@@ -24,7 +24,7 @@ from presgend.core.hardware import HardwareProfile, Quality
 from presgend.pipeline import deck as slide_step
 from presgend.pipeline import finish
 from presgend.pipeline.context import RunContext
-from presgend.pipeline.script import presenter, speech
+from presgend.pipeline.script import presenter, slideshow, speech
 from presgend.pipeline.text import pages, slides, summarize
 from presgend.pipeline.text.sentences import split_sentences
 from presgend.pipeline.video import compose, face, loudness, probe, transcribe
@@ -209,9 +209,9 @@ def sections_for(
 async def run(job: RunContext, work: Path) -> dict[str, Any]:
     cfg = job.config
     path = job.record.input_path
-    script, picture = await job.phase("probe", _probe(job, path, work))
+    script, picture, pdf = await job.phase("probe", _probe(job, path, work))
     speech_result, sections, deck, (video, info, framing, loop) = await job.phase(
-        "content", _content(job, script, picture, work)
+        "content", _content(job, script, picture, work, pdf)
     )
     transcript = transcribe.Transcript(
         "script",
@@ -226,9 +226,18 @@ async def run(job: RunContext, work: Path) -> dict[str, Any]:
     return await job.phase("compose", finish.finish(job, made, work))
 
 
-async def _probe(job: RunContext, path: Path, work: Path) -> tuple[Script, presenter.Picture]:
+async def _probe(
+    job: RunContext, path: Path, work: Path
+) -> tuple[Script, presenter.Picture, Path | None]:
+    """The script (a PowerPoint deck's notes, for a deck), the presenter's picture, and
+    the deck its pages come from (a PDF beside the script, or the deck drawn as one)."""
     cfg = job.config
-    script = await asyncio.to_thread(read, path, cfg.speech.max_script_bytes)
+    pdf: Path | None
+    if path.name.lower().endswith(inputs.DECK_SUFFIX):
+        script, pdf = await _deck_script(job, path, work)
+    else:
+        script = await asyncio.to_thread(read, path, cfg.speech.max_script_bytes)
+        pdf = inputs.find_beside(path, (inputs.PDF_SUFFIX,))
     picture = await asyncio.to_thread(presenter.load_picture, path, cfg.presenter, work)
     if picture.source == "default":
         job.fallback("presenter", "no presenter image was given; a branded panel is used")
@@ -241,20 +250,40 @@ async def _probe(job: RunContext, path: Path, work: Path) -> tuple[Script, prese
         picture=picture.source,
         face=picture.face is not None,
     )
-    return script, picture
+    return script, picture, pdf
+
+
+async def _deck_script(job: RunContext, path: Path, work: Path) -> tuple[Script, Path]:
+    """A PowerPoint deck's speaker notes as a script, a section per slide, and the deck
+    drawn as a PDF (slideshow.py). A slide without notes is not shown (said so); a deck
+    with no notes at all is an error, not a silent video."""
+    await asyncio.to_thread(slideshow.check, path)
+    found = await asyncio.to_thread(slideshow.slides_of, path)
+    if not any(slide.notes for slide in found):
+        raise JobError(
+            f"The deck {path.name} has no speaker notes to say: write what is said over each "
+            "slide in its notes.",
+            phase="input",
+        )
+    pdf = await slideshow.to_pdf(path, work, timeout=120 + 10 * len(found), busy=job.beat)
+    parts = []
+    for slide in found:
+        part = Part(title=slide.title)
+        part.lines = [line for line in split_sentences(clean(slide.notes)) if _WORDY.search(line)]
+        parts.append(part)
+    return Script(parts, structured=True), pdf
 
 
 async def _content(
-    job: RunContext, script: Script, picture: presenter.Picture, work: Path
+    job: RunContext, script: Script, picture: presenter.Picture, work: Path, own: Path | None
 ) -> tuple[speech.Speech, list[summarize.Section], slides.Deck, Presenter]:
     cfg = job.config
-    lines, parts = spoken_lines(script, cfg.slides.max_slides)
+    lines, parts = spoken_lines(script, 0 if own else cfg.slides.max_slides)
     said = await speech.synthesize(lines, cfg.speech, work, busy=job.beat)
     for message in said.fallbacks:
         job.fallback("speech", message)
     job.report_progress("content", 0.4)
     spoken = timed_sentences(said.sentences)
-    own = inputs.find_beside(job.record.input_path, (inputs.PDF_SUFFIX,))
     if own is not None:  # a narrated deck: the notes spoken over the author's pages
         (sections, deck), made = await asyncio.gather(
             _narrated_pages(job, own, script, parts, spoken, said.duration, work),
@@ -291,27 +320,32 @@ async def _narrated_pages(
     duration: float,
     work: Path,
 ) -> tuple[list[summarize.Section], slides.Deck]:
-    """A script with its deck beside it (`talk.md` + `talk.pdf`): with headings, section
-    k is said over page k, from its first sentence (sections past the last page stay on
-    it; pages past the last section have no notes and are not shown); without headings,
-    each page from the sentence that first speaks of it (`pages.match`)."""
+    """A script with its deck (`talk.md` + `talk.pdf`, or a PowerPoint deck's notes and
+    its slides drawn): with headings, section k is said over page k, from its first
+    sentence (sections past the last page stay on it; a page with no section, or an empty
+    one, is not shown); without headings, each page from the sentence that first speaks
+    of it (`pages.match`)."""
     found = await slide_step.drawn_pages(job, pdf, work)
+    shown: list[pages.Match] = []
     if not script.structured:
         said = [(s.start, s.text) for s in spoken]
         shown = pages.match(found, said) or [pages.Match(1, 0.0, 0.0)]
         return await slide_step.page_slides(job, pdf, found, shown, duration, work)
-    starts, position = [], 0
-    for part in parts[: len(found)]:
-        starts.append(0.0 if position == 0 else round(spoken[position].start, 3))
+    position = 0
+    for number, part in enumerate(parts[: len(found)], start=1):
+        if part.lines:  # a slide with no notes is not shown (said so below)
+            start = round(spoken[position].start, 3) if shown else 0.0
+            shown.append(pages.Match(number, start, 1.0))
         position += len(part.lines)
     if len(parts) > len(found):
         job.record.warnings.append(
             f"The notes have {len(parts)} sections and {pdf.name} {len(found)} pages: the "
             f"last {len(parts) - len(found)} are spoken over its last page."
         )
-    shown = [pages.Match(k + 1, t, 1.0) for k, t in enumerate(starts)]
+    given = job.record.input_path
+    source = given.name if given.name.lower().endswith(inputs.DECK_SUFFIX) else pdf.name
     return await slide_step.page_slides(job, pdf, found, shown, duration, work,
-                                        unshown="has no notes")  # fmt: skip
+                                        unshown="has no notes", source=source)  # fmt: skip
 
 
 Presenter = tuple[Path, probe.MediaInfo, face.Framing, bool]  # video, info, framing, loop
