@@ -233,7 +233,7 @@ def test_mcp_submit_file_takes_the_deck_beside_the_file(tmp_path: Path) -> None:
 
 
 def test_a_powerpoint_deck_with_notes_is_a_narrated_video(
-    tmp_path: Path, astronaut_png: Path
+    tmp_path: Path, astronaut_png: Path, tiny_model: Path
 ) -> None:
     """talk.pptx (titles, bullets, a picture, notes) → each slide drawn by LibreOffice as
     designed, its notes spoken over it; a slide without notes is not shown, and said so."""
@@ -257,6 +257,20 @@ def test_a_powerpoint_deck_with_notes_is_a_narrated_video(
     for m, end in zip(matched, ends, strict=True):
         seen = _right_half_at(video, (m["start_s"] + end) / 2)
         assert np.abs(seen - _colour(NARRATED[m["page"] - 1][3])).max() < 25, (m, seen)
+    # the narration heard back by a recogniser is the notes
+    from support.speech import word_error_rate
+
+    from presgend.core.config import TranscriptionConfig
+    from presgend.pipeline.video import transcribe
+
+    wav = tmp_path / "heard.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-ac", "1", "-ar", "16000",
+                    str(wav)], check=True)  # fmt: skip
+    heard_back = transcribe.whisper_transcribe(
+        wav, TranscriptionConfig(model=str(tiny_model), language="en"), cuda=False
+    )
+    notes = " ".join(n for _, _, n, _ in NARRATED if n)
+    assert word_error_rate(notes, heard_back.text) <= 0.15, heard_back.text
 
 
 def _with_member(source: Path, out: Path, name: str, data: bytes) -> Path:
