@@ -16,7 +16,8 @@ import json
 
 from .common import SECTIONS, WORK
 
-PARTS = ("video", "whisper", "script", "slides", "edit", "long", "daemon")  # in the order they run
+# in the order they run
+PARTS = ("video", "whisper", "script", "decks", "slides", "edit", "long", "daemon")
 
 
 def main() -> int:

@@ -155,7 +155,9 @@ def test_the_deck_edited_in_python_pptx_and_dropped_back_is_an_edit(processed: P
     assert after["slides"][0]["bullet_starts"][:-1] == before["slides"][0]["bullet_starts"]
 
 
-def test_a_deck_that_names_no_job_is_refused_in_one_sentence(tmp_path: Path) -> None:
+def test_a_deck_that_names_no_job_is_new_input_not_an_edit(tmp_path: Path) -> None:
+    """Only a deck presgend published is an edit; any other is a deck to narrate (issue
+    34), and an empty one says so in one sentence."""
     from pptx import Presentation
 
     cfg = config(tmp_path)
@@ -163,7 +165,7 @@ def test_a_deck_that_names_no_job_is_refused_in_one_sentence(tmp_path: Path) -> 
     done = cli("process", str(tmp_path / "mine.pptx"), "--config", str(cfg))
     assert done.returncode == 1
     error = json.loads((tmp_path / "outbox" / "mine.error.json").read_text())
-    assert error["error"].startswith("This PowerPoint deck names no presgend job")
+    assert error["error"] == "The deck mine.pptx has no slides.", error
 
 
 def test_a_held_job_waits_for_review_survives_a_restart_and_is_approved(
