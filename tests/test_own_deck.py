@@ -323,3 +323,21 @@ def test_hostile_powerpoint_decks_are_refused_with_one_sentence(tmp_path: Path) 
         assert said in error["error"], (why, error["error"])
         assert error["error"].count(". ") <= 1, error["error"]  # one sentence (and a hint)
     assert not list(tmp_path.glob("out/*.mp4"))
+
+
+def test_a_video_with_its_own_deck_is_not_held_for_review(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    """`[review] hold` makes a draft to edit; the deck's pages cannot be edited there, so
+    the video is composed at once, saying why."""
+    shutil.copy(clip.video, tmp_path / "held.mp4")
+    shutil.copy(clip.srt, tmp_path / "held.srt")
+    pdf_deck(tmp_path / "held.pdf", SOLAR_DECK)
+    config = write_config({"output": {"quality": "draft"}, "review": {"hold": True}},
+                          tmp_path / "p.toml")  # fmt: skip
+    done = cli("process", str(tmp_path / "held.mp4"), "--outbox", str(tmp_path / "out"),
+               "--config", str(config))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "out" / "held.report.json").read_text())
+    assert report["status"] == "ok" and (tmp_path / "out" / "held.mp4").is_file()
+    assert any(w.startswith("Not held for review") for w in report["warnings"])

@@ -156,6 +156,22 @@ async def _finish(
     return document
 
 
+def held(job: RunContext) -> bool:
+    """Whether the job stops at a draft for review (`[review] hold`). A job shown with
+    its author's own deck is not held: its slides are the deck's pages, which an edit
+    document cannot change (the re-render would draw our slides instead), so it is
+    composed at once and the report says why."""
+    if not job.config.review.hold:
+        return False
+    if "deck" in job.extra_report:
+        job.record.warnings.append(
+            "Not held for review: its slides are the author's own deck, which is changed "
+            "by changing the deck and dropping it again."
+        )
+        return False
+    return True
+
+
 async def hold(job: RunContext, made: Composition, work: Path) -> dict[str, Any]:
     """A draft for review (`[review] hold`): the job is kept as awaiting_review with its
     slide pictures, and its draft goes in the outbox for a person to judge, nothing

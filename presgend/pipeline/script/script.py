@@ -221,7 +221,7 @@ async def run(job: RunContext, work: Path) -> dict[str, Any]:
     source = compose.PresenterSource(video, speech_result.wav, loop=loop, audio_channels=1)
     level = await loudness.plan(speech_result.wav)
     made = finish.Composition(info, source, framing, transcript, sections, deck, level)
-    if cfg.review.hold:
+    if finish.held(job):
         return await finish.hold(job, made, work)
     return await job.phase("compose", finish.finish(job, made, work))
 

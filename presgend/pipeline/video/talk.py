@@ -57,7 +57,7 @@ async def run(job: RunContext, work: Path) -> dict[str, Any]:
         found.framing, found.transcript, content.sections, content.deck, found.level,
     )  # fmt: skip
     job.keep_analysis(found)
-    if job.config.review.hold:
+    if finish.held(job):
         return await finish.hold(job, made, work)
     return await job.phase("compose", finish.finish(job, made, work))
 
