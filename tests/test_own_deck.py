@@ -236,7 +236,8 @@ def test_a_powerpoint_deck_with_notes_is_a_narrated_video(
     tmp_path: Path, astronaut_png: Path, tiny_model: Path
 ) -> None:
     """talk.pptx (titles, bullets, a picture, notes) → each slide drawn by LibreOffice as
-    designed, its notes spoken over it; a slide without notes is not shown, and said so."""
+    designed, its notes spoken over it; a slide without notes shown for
+    `slides.silent_slide_seconds` in silence."""
     from support.decks import NARRATED, pptx_deck
 
     pptx_deck(tmp_path / "deck.pptx", NARRATED, picture=astronaut_png)
@@ -247,10 +248,12 @@ def test_a_powerpoint_deck_with_notes_is_a_narrated_video(
     report = json.loads((tmp_path / "out" / "deck.report.json").read_text())
     assert report["deck"]["source"] == "deck.pptx" and report["deck"]["pages"] == 3
     matched = report["deck"]["matched"]
-    assert [m["page"] for m in matched] == [1, 2]
-    assert [s["title"] for s in report["slides"]] == ["Solar Power", "Battery Storage"]
-    assert any("Page 3 of deck.pptx (“Appendix”) has no notes" in w for w in report["warnings"])
-    heard = " ".join(s["text"] for s in report["transcript"]["segments"])
+    assert [m["page"] for m in matched] == [1, 2, 3]
+    assert [s["title"] for s in report["slides"]] == ["Solar Power", "Battery Storage", "Appendix"]
+    segments = report["transcript"]["segments"]
+    assert matched[2]["start_s"] >= segments[-1]["end"]  # after the last word, in silence
+    assert report["output"]["duration_s"] - matched[2]["start_s"] >= 3.0
+    heard = " ".join(s["text"] for s in segments)
     assert heard.startswith("Solar panels turn sunlight") and "after sunset" in heard
     video = tmp_path / "out" / "deck.mp4"
     ends = [m["start_s"] for m in matched[1:]] + [report["output"]["duration_s"]]
@@ -341,3 +344,23 @@ def test_a_video_with_its_own_deck_is_not_held_for_review(
     report = json.loads((tmp_path / "out" / "held.report.json").read_text())
     assert report["status"] == "ok" and (tmp_path / "out" / "held.mp4").is_file()
     assert any(w.startswith("Not held for review") for w in report["warnings"])
+
+
+def test_a_slide_without_notes_is_silence_in_the_narration(tmp_path: Path) -> None:
+    """Silence goes in where the slide is shown; every word after it moves by as much."""
+    from presgend.pipeline.script import script, speech
+
+    wav = tmp_path / "said.wav"
+    speech.write_wav(wav, np.full(2 * speech.RATE, 0.25, np.float32))
+    said = speech.Speech(wav, 2.0, [speech.Spoken("One.", 0.3, 1.0),
+                                    speech.Spoken("Two.", 1.5, 1.9)], "piper", [])  # fmt: skip
+    parts = [script.Part("A", lines=["One."]), script.Part("B"), script.Part("C", lines=["Two."])]
+    at = script.silences(parts, script.timed_sentences(said.sentences), said.duration, 3.0)
+    assert at == {1: 1.5}
+    longer = speech.with_silences(said, list(at.values()), 3.0)
+    assert [(s.start, s.end) for s in longer.sentences] == [(0.3, 1.0), (4.5, 4.9)]
+    samples = speech.read_wav(wav)
+    assert len(samples) == 5 * speech.RATE and longer.duration == 5.0
+    assert not samples[int(1.6 * speech.RATE) : int(4.4 * speech.RATE)].any()  # silence
+    assert samples[int(4.6 * speech.RATE)] > 0.2  # "Two." after it
+    assert script.silences(parts, script.timed_sentences(said.sentences), 2.0, 0.0) == {}

@@ -111,6 +111,9 @@ class SlidesConfig:
     # costs about 1.5 CPU-seconds); 0 closes it at once. An idle one holds about 400 MB.
     keep_browser_seconds: float = 0.0
     crossfade_seconds: float = 0.4
+    # a narrated deck's slide with no speaker notes is shown this long, in silence
+    # (0: not shown)
+    silent_slide_seconds: float = 3.0
     accent: str = ""  # a #rrggbb colour; "" = the theme's own
     logo: str = ""  # an image shown small in the slides' footer
     footer: str = ""  # a company or speaker name beside it

@@ -283,10 +283,16 @@ async def _content(
     for message in said.fallbacks:
         job.fallback("speech", message)
     job.report_progress("content", 0.4)
+    silent: dict[int, float] = {}
+    if own is not None and script.structured:  # a slide without notes, shown in silence
+        wait = cfg.slides.silent_slide_seconds
+        silent = silences(parts, timed_sentences(said.sentences), said.duration, wait)
+        said = await asyncio.to_thread(speech.with_silences, said, list(silent.values()), wait)
+        silent = {k: t + wait * n for n, (k, t) in enumerate(silent.items())}
     spoken = timed_sentences(said.sentences)
     if own is not None:  # a narrated deck: the notes spoken over the author's pages
         (sections, deck), made = await asyncio.gather(
-            _narrated_pages(job, own, script, parts, spoken, said.duration, work),
+            _narrated_pages(job, own, script, parts, spoken, said.duration, work, silent),
             _presenter(job, picture, said, work),
         )
     else:
@@ -311,6 +317,22 @@ async def _content(
     return said, sections, deck, made
 
 
+def silences(
+    parts: list[Part], spoken: list[summarize.Sentence], duration: float, seconds: float
+) -> dict[int, float]:
+    """Where each part with nothing to say (a slide without notes) is shown in silence,
+    in the narration's timeline: just before the next part's first sentence, or at the
+    end; none when `seconds` is 0."""
+    if seconds <= 0:
+        return {}
+    found, position = {}, 0
+    for k, part in enumerate(parts):
+        if not part.lines:
+            found[k] = spoken[position].start if position < len(spoken) else duration
+        position += len(part.lines)
+    return found
+
+
 async def _narrated_pages(
     job: RunContext,
     pdf: Path,
@@ -319,6 +341,7 @@ async def _narrated_pages(
     spoken: list[summarize.Sentence],
     duration: float,
     work: Path,
+    silent: dict[int, float],
 ) -> tuple[list[summarize.Section], slides.Deck]:
     """A script with its deck (`talk.md` + `talk.pdf`, or a PowerPoint deck's notes and
     its slides drawn): with headings, section k is said over page k, from its first
@@ -333,9 +356,9 @@ async def _narrated_pages(
         return await slide_step.page_slides(job, pdf, found, shown, duration, work)
     position = 0
     for number, part in enumerate(parts[: len(found)], start=1):
-        if part.lines:  # a slide with no notes is not shown (said so below)
-            start = round(spoken[position].start, 3) if shown else 0.0
-            shown.append(pages.Match(number, start, 1.0))
+        if part.lines or number - 1 in silent:  # a slide with no notes: `silences`
+            at = spoken[position].start if part.lines else silent[number - 1]
+            shown.append(pages.Match(number, round(at, 3) if shown else 0.0, 1.0))
         position += len(part.lines)
     if len(parts) > len(found):
         job.record.warnings.append(

@@ -20,7 +20,7 @@ import re
 import tempfile
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -390,6 +390,29 @@ async def _gtts(text: str, lang: str, folder: Path, timeout: float) -> Path:
     if not out.exists() or out.stat().st_size == 0:  # what gTTS leaves when it fails
         raise JobError("gTTS returned no audio.", phase="speech")
     return out
+
+
+def with_silences(said: Speech, at: list[float], seconds: float) -> Speech:
+    """`said` with `seconds` of silence put in at each time of `at` (in its own timeline,
+    ascending), its wav rewritten and every sentence at or after a silence later by it:
+    a narrated deck's slide without notes, shown in silence."""
+    if not at or seconds <= 0:
+        return said
+    samples = read_wav(said.wav)
+    gap = np.zeros(round(seconds * RATE), np.float32)
+    pieces, last = [], 0
+    for t in at:
+        cut = min(len(samples), round(t * RATE))
+        pieces += [samples[last:cut], gap]
+        last = cut
+    pieces.append(samples[last:])
+    write_wav(said.wav, np.concatenate(pieces))
+
+    def later(t: float) -> float:
+        return t + seconds * sum(1 for s in at if t >= s)
+
+    sentences = [Spoken(x.text, later(x.start), later(x.end)) for x in said.sentences]
+    return replace(said, duration=said.duration + seconds * len(at), sentences=sentences)
 
 
 def read_wav(path: Path) -> np.ndarray:
