@@ -217,6 +217,7 @@ def test_uploaded_with_its_deck_over_http(tmp_path: Path, clip: sample.SampleTal
         assert status["status"] == "ok", status
         assert status["report"]["deck"]["source"] == "up.pdf"
         assert [m["page"] for m in status["report"]["deck"]["matched"]] == [1, 2, 4]
+        assert "edit_url" not in status  # its slides are the deck's: edited as a deck
     finally:
         assert srv.stop() == 0
 

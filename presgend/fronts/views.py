@@ -85,7 +85,8 @@ def view_of(desk: Desk, item: dict[str, Any], base_url: str) -> dict[str, Any]:
         out["links"] = links(cfg, item, base_url)
     if status == "awaiting_review" and item.get("draft"):
         out["draft"] = links(cfg, {**item, "outputs": item["draft"]}, base_url)
-    if status in ("ok", "awaiting_review"):
+    own_deck = isinstance(out.get("report"), dict) and "deck" in out["report"]
+    if status in ("ok", "awaiting_review") and not own_deck:  # a deck is edited as a deck
         out["edit_url"] = f"{base_url}/api/jobs/{job_id}/edit"
     if status == "expired":
         out["message"] = "The job's outputs have expired and were deleted."
