@@ -135,7 +135,7 @@ def test_through_the_daemon_the_deck_travels_with_its_recording(
         assert report["deck"]["source"] == "clip.pdf"
         assert [m["page"] for m in report["deck"]["matched"]] == [1, 2, 4]
         assert not [n for n in visible(inbox) if n.startswith("clip")]
-        assert "clip.pdf" in visible(tmp_path / "archive")
+        daemon.wait_for(lambda: "clip.pdf" in visible(tmp_path / "archive"), 30, "archived")
     finally:
         assert daemon.stop() == 0
 
@@ -365,3 +365,30 @@ def test_a_slide_without_notes_is_silence_in_the_narration(tmp_path: Path) -> No
     assert not samples[int(1.6 * speech.RATE) : int(4.4 * speech.RATE)].any()  # silence
     assert samples[int(4.6 * speech.RATE)] > 0.2  # "Two." after it
     assert script.silences(parts, script.timed_sentences(said.sentences), 2.0, 0.0) == {}
+
+
+def test_a_recording_with_its_powerpoint_deck_through_the_daemon(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    """`clip.pptx` beside `clip.mp4` is the recording's deck, not a deck to narrate: it
+    travels with the video, is drawn by LibreOffice and shown page by page."""
+    from support.daemons import DaemonProcess, visible
+    from support.decks import pptx_deck
+
+    inbox = tmp_path / "inbox"
+    deck = [(t, lines, "", c) for t, lines, c in SOLAR_DECK]  # no notes: it is not narrated
+    daemon = DaemonProcess(tmp_path)
+    try:
+        shutil.copy(clip.srt, inbox / "clip.srt")
+        shutil.copy(clip.video, inbox / "clip.mp4")
+        pptx_deck(inbox / "clip.pptx", deck)
+        daemon.wait_for(lambda: daemon.events("job_succeeded"), 120, "the job")
+        report = json.loads((tmp_path / "outbox" / "clip.report.json").read_text())
+        assert report["deck"]["source"] == "clip.pptx"
+        assert [m["page"] for m in report["deck"]["matched"]] == [1, 2, 4]
+        assert len(daemon.events("job_started")) == 1  # one job, not a second for the deck
+        archived = {"clip.mp4", "clip.pptx"}
+        daemon.wait_for(lambda: archived <= set(visible(tmp_path / "archive")), 30, "archived")
+        assert not list((tmp_path / "failed").glob("*"))
+    finally:
+        assert daemon.stop() == 0

@@ -67,6 +67,20 @@ def classify(name: str) -> str:
     return "unsupported"
 
 
+def classify_in(folder: Path, name: str) -> str:
+    """`classify`, knowing the folder: a PowerPoint deck beside a video of its stem is
+    that recording's own deck, which travels with it, not a deck to narrate."""
+    found = classify(name)
+    if found == "main" and name.lower().endswith(DECK_SUFFIX) and video_beside(folder, name):
+        return "sidecar"
+    return found
+
+
+def video_beside(folder: Path, name: str) -> bool:
+    stem = os.path.splitext(name)[0]
+    return any(os.path.lexists(folder / f"{stem}{suffix}") for suffix in VIDEO_SUFFIXES)
+
+
 def kind(path: Path) -> str:
     """'video', 'script', 'edit' (an edit document or an approval of a kept job); a
     JobError with the supported suffixes for anything else."""
@@ -156,13 +170,13 @@ def reported_kind(name: str) -> str:
 
 def sidecars_of(inbox: Path, name: str) -> list[str]:
     """The names in `inbox` that travel with main file `name`: transcripts and its own
-    deck (a PDF) for a video, a presenter picture and the deck it narrates for a script,
-    and an upload's job file for either."""
+    deck (a PDF or a PowerPoint file) for a video, a presenter picture and the deck it
+    narrates for a script, and an upload's job file for either."""
     stem, suffix = os.path.splitext(name)
     if suffix.lower() in SCRIPT_SUFFIXES:  # a presenter picture, the deck it narrates
         kinds: tuple[str, ...] = (*IMAGE_SUFFIXES, PDF_SUFFIX)
     else:
-        kinds = (*TRANSCRIPT_SUFFIXES, PDF_SUFFIX)
+        kinds = (*TRANSCRIPT_SUFFIXES, PDF_SUFFIX, DECK_SUFFIX)
     wanted = (*kinds, JOB_SUFFIX)
     found = []
     for extra in wanted:

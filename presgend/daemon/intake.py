@@ -191,7 +191,7 @@ class Intake(Live):
     def look_at(self, name: str) -> None:
         if not name:
             return  # the inbox itself changed; check_inbox has looked
-        kind = inputs.classify(name)
+        kind = inputs.classify_in(self.inbox, name)
         if kind in ("ignored", "sidecar"):
             return
         if kind == "unsupported" and (self.inbox / name).is_dir():
@@ -261,6 +261,9 @@ class Intake(Live):
     async def _settled(self, candidate: watcher.Candidate) -> None:
         name = candidate.name
         path = self.inbox / name
+        if inputs.classify_in(self.inbox, name) == "sidecar":
+            self.settler.forget(name)  # a recording's deck, its video dropped since
+            return
         reason = inputs.hostile_reason(path)
         if reason is None and inputs.classify(name) == "unsupported":
             try:

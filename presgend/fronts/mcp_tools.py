@@ -169,9 +169,13 @@ def sidecars_beside(source: Path, name: str) -> dict[str, Path]:
         if beside.is_file():
             found[suffix] = beside
             break
-    deck = source.with_name(source.stem + inputs.PDF_SUFFIX)
-    if deck.is_file():
-        found[inputs.PDF_SUFFIX] = deck
+    decks = (inputs.PDF_SUFFIX,) if name.lower().endswith(inputs.SCRIPT_SUFFIXES) else (
+        inputs.PDF_SUFFIX, inputs.DECK_SUFFIX)  # fmt: skip
+    for suffix in decks:
+        deck = source.with_name(source.stem + suffix)
+        if deck.is_file():
+            found[suffix] = deck
+            break
     return found
 
 

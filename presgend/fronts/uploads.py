@@ -131,11 +131,12 @@ def too_large(config: Config) -> str:
 
 def sidecars(parts: dict[str, Any], name: str) -> dict[str, Path] | str:
     """The optional parts as sidecar files keyed by suffix, or the sentence saying why
-    one cannot go with this main file. A deck (a PDF) goes with either: a video shows
-    it, a script narrates it."""
+    one cannot go with this main file. A deck goes with either: a video shows it (a PDF
+    or a PowerPoint file), a script narrates it (a PDF)."""
     script = inputs.reported_kind(name) == "script"
+    deck = (inputs.PDF_SUFFIX,) if script else (inputs.PDF_SUFFIX, inputs.DECK_SUFFIX)
     wanted = {"transcript": (".srt", ".vtt", ".txt"), "picture": inputs.IMAGE_SUFFIXES,
-              "deck": (inputs.PDF_SUFFIX,)}  # fmt: skip
+              "deck": deck}  # fmt: skip
     out: dict[str, Path] = {}
     for field_name, suffixes in wanted.items():
         part = parts.get(field_name)

@@ -165,11 +165,18 @@ async def _render(
 async def own_deck(
     job: RunContext, pdf: Path, said: list[tuple[float, str]], duration: float, work: Path
 ) -> tuple[list[summarize.Section], slides.Deck]:
-    """A recording's own deck (a PDF beside it) instead of written slides: each page from
-    the moment the speaker starts on it (`pages.match`), one slide per page shown."""
+    """A recording's own deck (a PDF or a PowerPoint file beside it) instead of written
+    slides: each page from the moment the speaker starts on it (`pages.match`), one
+    slide per page shown."""
+    source = pdf.name
+    if source.lower().endswith(".pptx"):  # drawn by LibreOffice first (slideshow.py)
+        from presgend.pipeline.script import slideshow
+
+        await asyncio.to_thread(slideshow.check, pdf)
+        pdf = await slideshow.to_pdf(pdf, work, timeout=300, busy=job.beat)
     found = await drawn_pages(job, pdf, work)
     matched = pages.match(found, said) or [pages.Match(1, 0.0, 0.0)]
-    return await page_slides(job, pdf, found, matched, duration, work)
+    return await page_slides(job, pdf, found, matched, duration, work, source=source)
 
 
 async def drawn_pages(job: RunContext, pdf: Path, work: Path) -> list[pages.Page]:

@@ -190,7 +190,7 @@ class Talk:
         )
         if not sections:
             raise JobError("No speech was found to make slides from.", phase="content")
-        own = inputs.find_beside(job.record.input_path, (inputs.PDF_SUFFIX,))
+        own = inputs.find_beside(job.record.input_path, (inputs.PDF_SUFFIX, inputs.DECK_SUFFIX))
         if own is not None:  # the author's deck, shown as designed, in step with the words
             said = [(s.start, s.text) for s in sentences]
             sections, shown = await deck.own_deck(job, own, said, info.duration, self.work)
