@@ -1,6 +1,7 @@
-"""A recording with its own deck (issue 34, item 2): `talk.pdf` beside `talk.mp4` is shown
-in the slide half instead of generated slides, each page from the moment the speaker
-starts on it; a page nobody talks about is reported, not shown."""
+"""Decks in (issue 34): a recording with its own deck (a PDF or a PowerPoint file beside
+the video) shown page by page as the speaker reaches each page; a PowerPoint deck's notes,
+or a script beside a PDF, narrated over the author's pages; hostile decks refused in one
+sentence; every front."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from support.cli import cli, write_config
 from support.decks import SOLAR_DECK, pdf_deck
 
@@ -64,6 +66,7 @@ def test_each_page_goes_up_when_the_speaker_starts_on_it(shown) -> None:  # type
     assert any("Page 3 of solar.pdf (“Quarterly Revenue”) matched nothing" in w
                for w in report["warnings"])  # fmt: skip
     assert [s["title"] for s in report["slides"]] == ["Solar Power", "Battery Storage", "The Grid"]
+    assert report["output"].get("pptx") is None  # the author has the deck: none of ours
 
 
 def test_the_frames_show_the_authors_pages_at_those_times(shown) -> None:  # type: ignore[no-untyped-def]
@@ -392,3 +395,85 @@ def test_a_recording_with_its_powerpoint_deck_through_the_daemon(
         assert not list((tmp_path / "failed").glob("*"))
     finally:
         assert daemon.stop() == 0
+
+
+def _pdf_with_script(path: Path) -> Path:
+    """A one-page PDF that asks, when opened, to run JavaScript and to launch a program
+    and fetch an address: a viewer that did would show it; PDFium only draws."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /OpenAction 5 0 R /AA << /WC 6 0 R >> >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 960 540] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 7 0 R >> >> >>",
+        None,  # the page's text, below
+        b"<< /S /JavaScript /JS (app.launchURL('http://example.invalid/', true);) >>",
+        b"<< /S /Launch /F (/bin/sh) >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    text = b"BT /F1 48 Tf 60 440 Td (Solar Power) Tj ET"
+    objects[3] = b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream"
+    out, offsets = b"%PDF-1.7\n", []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)  # fmt: skip
+    path.write_bytes(out)
+    return path
+
+
+def test_a_pdf_with_scripts_and_actions_is_only_drawn(tmp_path: Path) -> None:
+    found = pages.read(_pdf_with_script(tmp_path / "s.pdf"), (320, 360), "#ffffff",
+                       tmp_path / "drawn")  # fmt: skip
+    assert len(found) == 1 and found[0].title == "Solar Power"
+    drawn = np.asarray(Image.open(found[0].png).convert("L"))
+    assert drawn.shape == (360, 320) and drawn.min() < 128  # the text is drawn
+
+
+def test_without_libreoffice_a_powerpoint_deck_is_one_sentence_naming_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from support.decks import NARRATED, pptx_deck
+
+    from presgend.core.errors import JobError
+    from presgend.pipeline.script import slideshow
+
+    monkeypatch.setattr(slideshow, "soffice", lambda: None)
+    deck = pptx_deck(tmp_path / "d.pptx", NARRATED)
+    with pytest.raises(JobError, match="sudo apt-get install libreoffice-impress") as caught:
+        asyncio.run(slideshow.to_pdf(deck, tmp_path, timeout=60))
+    assert caught.value.fault == "setup"
+
+
+def test_a_preset_folder_takes_the_deck_with_its_recording(
+    tmp_path: Path, clip: sample.SampleTalk
+) -> None:
+    """Dropped in a preset's subfolder, the PDF goes with the video into the preset's job
+    (its dark theme letterboxes the pages on the dark background)."""
+    from support.daemons import DaemonProcess
+
+    board = tmp_path / "inbox" / "board"
+    board.mkdir(parents=True)
+    toml = '[presets.board]\nslides.theme = "dark"\noutput.quality = "draft"\n'
+    daemon = DaemonProcess(tmp_path, toml=toml)
+    try:
+        pdf_deck(board / "clip.pdf", SOLAR_DECK)
+        shutil.copy(clip.srt, board / "clip.srt")
+        shutil.copy(clip.video, board / "clip.mp4")
+        daemon.wait_for(lambda: daemon.events("job_succeeded"), 120, "the job")
+    finally:
+        assert daemon.stop() == 0
+    report = json.loads((tmp_path / "outbox" / "board" / "clip.report.json").read_text())
+    assert report["preset"] == "board" and report["deck"]["source"] == "clip.pdf"
+    assert [m["page"] for m in report["deck"]["matched"]] == [1, 2, 4]
+    top = subprocess.run(
+        ["ffmpeg", "-v", "error", "-ss", "1", "-i", str(tmp_path / "outbox" / "board" / "clip.mp4"),
+         "-frames:v", "1", "-vf", "crop=iw/2:ih/10:iw/2:0,scale=4:4,format=gray", "-f",
+         "rawvideo", "-"], capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    assert np.frombuffer(top, np.uint8).mean() < 60  # above the page: the dark background

@@ -283,7 +283,10 @@ def beside(
 
 async def deck_bytes(job: RunContext, sections: list[summarize.Section]) -> bytes | None:
     """The editable deck's `.pptx`; a deck that cannot be made is a warning, not a failed
-    job (the video is out by the time it is written)."""
+    job (the video is out by the time it is written). None when the slides are the
+    author's own deck: a deck of their titles alone would only stand in for it."""
+    if "deck" in job.extra_report:
+        return None
     cfg = job.config.slides
     try:
         return await asyncio.to_thread(
