@@ -477,3 +477,20 @@ def test_a_preset_folder_takes_the_deck_with_its_recording(
          "rawvideo", "-"], capture_output=True, check=True,
     ).stdout  # fmt: skip
     assert np.frombuffer(top, np.uint8).mean() < 60  # above the page: the dark background
+
+
+def test_a_page_goes_up_on_the_first_sentence_that_speaks_of_it(tmp_path: Path) -> None:
+    """An agenda page names every topic; the sentence that opens a topic shares as much
+    with the agenda as with the topic's page, and it is the topic page's."""
+    deck = [("Reliable Media Pipelines", "Watch folders, safe publishing, honest reports"),
+            ("Watch Folders", "Copy tools, sync clients and network shares"),
+            ("Safe Publishing", "A temporary name, checked with ffprobe")]  # fmt: skip
+    found = [pages.Page(i + 1, tmp_path / f"{i}.png", f"{t}\n{b}") for i, (t, b) in enumerate(deck)]
+    said = [(0.3, "Welcome to this short talk about running reliable media pipelines."),
+            (4.7, "I will cover watch folders, safe publishing and honest reports."),
+            (9.2, "Watch folders are the simplest way to hand work to a machine."),
+            (13.2, "People drop files with copy tools, sync clients and network shares."),
+            (23.1, "Safe publishing means the outbox only ever shows finished results."),
+            (27.5, "Every video is written under a temporary name and checked with ffprobe.")]
+    assert [(m.page, m.start_s) for m in pages.match(found, said)] == [(1, 0.0), (2, 9.2),
+                                                                       (3, 23.1)]  # fmt: skip

@@ -131,7 +131,7 @@ def match(pages: list[Page], said: list[tuple[float, str]]) -> list[Match]:
     heard = [words(text) for _, text in said]
     shown = [words(p.text) or words(p.title) for p in pages]
     scores = [[_share(h, s) for s in shown] for h in heard]
-    path = _best_path(scores, len(pages))
+    path = _earliest(_best_path(scores, len(pages)), scores)
     matches: list[Match] = []
     for k, page in enumerate(path):
         if matches and matches[-1].page == page + 1:
@@ -140,6 +140,24 @@ def match(pages: list[Page], said: list[tuple[float, str]]) -> list[Match]:
         start = 0.0 if not matches else said[k][0]
         matches.append(Match(page + 1, round(start, 3), round(sum(own) / len(own), 3)))
     return matches
+
+
+def _earliest(path: list[int], scores: list[list[float]]) -> list[int]:
+    """Each page up from the first sentence that speaks of it: a sentence just before a
+    change that shares as much with the new page as with the old one ("Watch folders
+    are the simplest way…" under the agenda, before the watch-folders page) is the new
+    page's. A sentence that shares nothing with it stays with the old one."""
+    path = list(path)
+    for k in range(1, len(path)):
+        new, j = path[k], k - 1
+        if new == path[j]:
+            continue
+        old = path[j]
+        # never the old page's first sentence: it keeps its time up
+        while j > 0 and path[j - 1] == old and 0 < scores[j][new] >= scores[j][old]:
+            path[j] = new
+            j -= 1
+    return path
 
 
 def _share(heard: set[str], shown: set[str]) -> float:
