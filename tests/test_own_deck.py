@@ -494,3 +494,21 @@ def test_a_page_goes_up_on_the_first_sentence_that_speaks_of_it(tmp_path: Path) 
             (27.5, "Every video is written under a temporary name and checked with ffprobe.")]
     assert [(m.page, m.start_s) for m in pages.match(found, said)] == [(1, 0.0), (2, 9.2),
                                                                        (3, 23.1)]  # fmt: skip
+
+
+def test_the_same_narrated_deck_dropped_twice_is_a_duplicate(tmp_path: Path) -> None:
+    """A deck to narrate is new input, so the same bytes again are the same video (an
+    edit of a job, by contrast, is never a duplicate)."""
+    from support.daemons import DaemonProcess
+    from support.decks import NARRATED, pptx_deck
+
+    deck = pptx_deck(tmp_path / "deck.pptx", NARRATED[:1])
+    daemon = DaemonProcess(tmp_path)
+    try:
+        shutil.copy(deck, tmp_path / "inbox" / "first.pptx")
+        daemon.wait_for(lambda: daemon.events("job_succeeded"), 120, "the first deck")
+        shutil.copy(deck, tmp_path / "inbox" / "again.pptx")
+        daemon.wait_for(lambda: daemon.events("job_duplicate"), 60, "the second drop")
+    finally:
+        assert daemon.stop() == 0
+    assert len(daemon.events("job_succeeded")) == 1

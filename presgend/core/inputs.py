@@ -127,6 +127,24 @@ def deck_job(path: Path) -> str:
     return found.group(1) if found else ""
 
 
+def kind_of_file(path: Path) -> str:
+    """`kind`, looking inside a PowerPoint deck: one naming a job of ours is an edit of
+    it, any other is a "deck" to narrate (new input, like a script)."""
+    found = kind(path)
+    if found == "edit" and path.name.lower().endswith(DECK_SUFFIX) and not deck_job(path):
+        return "deck"
+    return found
+
+
+def is_version(path: Path) -> bool:
+    """Whether `path` makes a new version of a kept job (an edit, an approval, our own
+    deck dropped back) rather than a new video; False for a file `kind` refuses."""
+    try:
+        return kind_of_file(path) == "edit"
+    except JobError:
+        return False
+
+
 def kind_of_name(name: str) -> str:
     """`kind` of a file name, or "" for one it refuses."""
     try:

@@ -294,7 +294,7 @@ class Worker(Live):
             # the same bytes with another preset are another video, not a duplicate
             preset = ledger.preset_of(claim.folder, claim.files)
             key = f"{sha}-{preset}" if preset else sha
-            if inputs.kind_of_name(claim.main) == "edit":
+            if await asyncio.to_thread(inputs.is_version, claim.path):
                 key = ""  # a version of a kept job: never a duplicate (its store serialises)
             else:
                 original, job.marker = await self.outcomes.first_of(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from presgend.core import aio
+from presgend.core import aio, inputs
 from presgend.pipeline.context import RunContext
 from presgend.pipeline.text import pages, slides, summarize, writer
 from presgend.pipeline.video import preview
@@ -169,7 +169,7 @@ async def own_deck(
     slides: each page from the moment the speaker starts on it (`pages.match`), one
     slide per page shown."""
     source = pdf.name
-    if source.lower().endswith(".pptx"):  # drawn by LibreOffice first (slideshow.py)
+    if source.lower().endswith(inputs.DECK_SUFFIX):  # drawn by LibreOffice first
         from presgend.pipeline.script import slideshow
 
         await asyncio.to_thread(slideshow.check, pdf)

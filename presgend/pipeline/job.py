@@ -127,9 +127,7 @@ class JobRun:
         path = self.record.input_path
         self.record.kind = inputs.kind(path)
         inputs.check_readable(path)
-        deck = self.record.kind == "edit" and path.name.lower().endswith(inputs.DECK_SUFFIX)
-        if deck and not await asyncio.to_thread(inputs.deck_job, path):
-            self.record.kind = "deck"  # a deck naming none of our jobs: its notes are a script
+        self.record.kind = await asyncio.to_thread(inputs.kind_of_file, path)
         if not self.record.sha256:
             self.record.sha256 = await asyncio.to_thread(sha256_of, path)
         async with memory.peak_sampled(self._seen), workdir.work_folder() as work:

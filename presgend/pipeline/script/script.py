@@ -255,8 +255,8 @@ async def _probe(
 
 async def _deck_script(job: RunContext, path: Path, work: Path) -> tuple[Script, Path]:
     """A PowerPoint deck's speaker notes as a script, a section per slide, and the deck
-    drawn as a PDF (slideshow.py). A slide without notes is not shown (said so); a deck
-    with no notes at all is an error, not a silent video."""
+    drawn as a PDF (slideshow.py). A slide without notes is an empty section (shown in
+    silence, `silences`); a deck with no notes at all is an error, not a silent video."""
     await asyncio.to_thread(slideshow.check, path)
     found = await asyncio.to_thread(slideshow.slides_of, path)
     if not any(slide.notes for slide in found):
