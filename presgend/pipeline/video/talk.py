@@ -185,16 +185,18 @@ class Talk:
             s for s in summarize.sentences_from(transcript.segments, transcript.language)
             if not repetition.inside((s.start, s.end), loops)
         ]  # fmt: skip
-        sections = summarize.sections_from(
-            sentences, info.duration, job.config.slides.max_slides, transcript.language
-        )
-        if not sections:
+        if not sentences:
             raise JobError("No speech was found to make slides from.", phase="content")
         own = inputs.find_beside(job.record.input_path, (inputs.PDF_SUFFIX, inputs.DECK_SUFFIX))
         if own is not None:  # the author's deck, shown as designed, in step with the words
             said = [(s.start, s.text) for s in sentences]
             sections, shown = await deck.own_deck(job, own, said, info.duration, self.work)
             return transcript, sections, shown
+        sections = summarize.sections_from(
+            sentences, info.duration, job.config.slides.max_slides, transcript.language
+        )
+        if not sections:
+            raise JobError("No speech was found to make slides from.", phase="content")
         sections = await deck.written(job, sections, transcript.language)
         deck.note_sections(job, sections, sentences, info.duration)
         job.report_progress("content", 0.7)
