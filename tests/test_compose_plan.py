@@ -217,6 +217,21 @@ def test_segments_are_neither_too_short_nor_too_long() -> None:
     assert [p.first for p in compose.split(_plan([0.0, 30.0, 57.0]), 2, Path("/w"))] == [0, 900]
 
 
+def test_a_long_hold_is_never_cut_inside_a_build_s_fade() -> None:
+    """The first slide holds 50 s and a bullet fades in at 25 s, where the hold would be
+    cut in two: the seam moves to the fade's end, so one segment holds the whole fade and
+    each segment's slide half is as long as its picture."""
+    plan = _plan([0.0, 24.95, 50.0], builds=(1,))
+    parts = compose.split(plan, 2, Path("/w"))
+    assert [(p.first, p.end) for p in parts] == [(0, 754), (754, 1500), (1500, 1800)]
+    for part in parts:
+        graph = compose.build_filtergraph(plan, part)
+        # a hold is one still, a dissolve two (its x and y) as long as its fade
+        held = [c for c in graph.split(";") if "trim=end_frame=" in c and not c.endswith("y]")]
+        frames = sum(int(c.split("trim=end_frame=")[1].split("[")[0]) for c in held)
+        assert frames == part.frames, (part, frames)
+
+
 def test_a_later_part_keeps_the_talk_s_time_for_the_crop_and_the_captions() -> None:
     moved = [CropSegment(0.0, Box(100, 20, 640, 720)), CropSegment(40.0, Box(300, 20, 640, 720))]
     assert compose.crop_expr(moved, "x", 30.0) == "100+200*clip((t-10.000)/0.6,0,1)"

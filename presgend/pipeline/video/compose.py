@@ -164,17 +164,21 @@ def split(plan: ComposePlan, count: int, folder: Path) -> list[Part]:
     short = plan.duration < 2 * PART_MIN_SECONDS
     if count == 1 or short or not plan.encoder.parts or plan.loop_video or big:
         return [Part(0, total, plan.output)]
-    seams = [p.first for p in pieces(plan) if p.seam and 0 < p.first < total]
-    seams = _spaced(seams, total, plan.fps)
+    found = pieces(plan)
+    seams = [p.first for p in found if p.seam and 0 < p.first < total]
+    fades = [(p.first, p.end) for p in found if not p.still]
+    seams = _spaced(seams, total, plan.fps, fades)
     return [
         Part(first, end, folder / f"picture-{i}.mp4")
         for i, (first, end) in enumerate(zip([0, *seams], [*seams, total], strict=True))
     ]
 
 
-def _spaced(seams: list[int], total: int, fps: int) -> list[int]:
+def _spaced(seams: list[int], total: int, fps: int, fades: list[tuple[int, int]]) -> list[int]:
     """Seams at least SEGMENT_MIN_SECONDS apart, with more in any stretch longer than
-    SEGMENT_MAX_SECONDS (a still hold can be cut anywhere; `pieces` cuts them there)."""
+    SEGMENT_MAX_SECONDS: in a still hold, which can be cut anywhere, never inside one of
+    `fades` (frames [first, end) of a dissolve, which a segment holds whole: one cut in
+    two was left out of both, its build never faded in and its segment came out short)."""
     shortest, longest = round(SEGMENT_MIN_SECONDS * fps), round(SEGMENT_MAX_SECONDS * fps)
     kept: list[int] = []
     for seam in seams:
@@ -183,7 +187,9 @@ def _spaced(seams: list[int], total: int, fps: int) -> list[int]:
     filled: list[int] = []
     for first, end in itertools.pairwise([0, *kept, total]):
         extra = max(0, math.ceil((end - first) / longest) - 1)
-        filled += [first + (end - first) * (k + 1) // (extra + 1) for k in range(extra)]
+        for k in range(extra):
+            at = first + (end - first) * (k + 1) // (extra + 1)
+            filled.append(next((e for b, e in fades if b < at < e), at))
         if end < total:
             filled.append(end)
     return filled
