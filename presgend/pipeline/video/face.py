@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from presgend.core import procs
+from presgend.core import aio, procs
 from presgend.pipeline.video.probe import MediaInfo
 
 SAMPLES = 12
@@ -131,8 +131,12 @@ async def find_framing(info: MediaInfo, panel: tuple[int, int]) -> Framing:
     """One pass over the keyframes gives the cuts, the borders and most face samples;
     only sample times with no keyframe near them (short clips, long GOPs) are sought."""
     width = min(DETECT_WIDTH, info.width)
-    keys = await _frames(info, (width, _detect_height(info, width)), keyframes_only=True)
-    cuts = await find_cuts(info, keys)
+    # the packets' sizes are read beside the keyframes' decode: both read the whole file
+    keys, sizes = await aio.together(
+        _frames(info, (width, _detect_height(info, width)), keyframes_only=True),
+        packet_sizes(info),
+    )
+    cuts = await find_cuts(info, keys, sizes)
     times = sorted(set(sample_times(info.duration, SAMPLES)) | set(shot_samples(info, cuts)))
     samples = await _samples(info, times, keys, cuts, width)
     # in a thread: face detection takes 40 ms a frame and more on a busy machine, and
@@ -343,7 +347,11 @@ class _Stretch:
     dark: bool
 
 
-async def find_cuts(info: MediaInfo, keys: list[tuple[float, np.ndarray]]) -> list[float]:
+async def find_cuts(
+    info: MediaInfo,
+    keys: list[tuple[float, np.ndarray]],
+    sizes: list[tuple[float, int, bool]] | None = None,
+) -> list[float]:
     """Hard cuts between shots, each placed on its frame.
 
     Encoders put a keyframe at or after each cut, so a stretch between two keyframes that
@@ -355,7 +363,8 @@ async def find_cuts(info: MediaInfo, keys: list[tuple[float, np.ndarray]]) -> li
     keyframe barely changed, the cut is that keyframe (what encoders do at a scene
     change). Only a stretch the sizes leave in doubt (a fade, a pan, an all-intra file, a
     cut between reordered B-frames) is decoded and compared frame by frame; so the cost
-    follows the length, not the cuts."""
+    follows the length, not the cuts. `sizes`: the packets' (`packet_sizes`), when read
+    already."""
     small = [(t, _shrink(f)) for t, f in keys]
     stretches = [
         _Stretch(t0, t1, _diff(a, b) >= CUT_DIFF, min(a.mean(), b.mean()) < DARK_LUMA)
@@ -363,7 +372,8 @@ async def find_cuts(info: MediaInfo, keys: list[tuple[float, np.ndarray]]) -> li
     ]
     if small:  # after the last keyframe, to the end
         stretches.append(_Stretch(small[-1][0], info.duration, False, False))
-    sizes = await packet_sizes(info) if stretches else []  # the whole file: demuxed only
+    if sizes is None:
+        sizes = await packet_sizes(info) if stretches else []  # the whole file: demuxed only
     cuts: list[float] = []
     for s in stretches:
         found = cut_from_sizes(
