@@ -251,3 +251,30 @@ def test_a_re_render_encodes_only_the_segment_whose_slide_changed(
     shown = _levels(tmp_path / "v2.mp4", "320:360:320:0")
     assert abs(shown[87 + 20] - (SLIDE_LEVELS[2] + 20)) <= 3, "the new picture"
     assert _sound(tmp_path / "v2.mp4") == _sound(tmp_path / "v1.mp4")
+
+
+def test_the_longest_segments_are_encoded_first_and_the_sound_is_measured_beside_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With one slot, segments start longest first (a long one started last would run
+    alone at the end); the sound does not wait for a slot, and its loudness is taken as
+    soon as it is encoded, before the pictures are done."""
+    started: list[str] = []
+
+    async def run(args: list[str], timeout: float, on_line: object = None) -> None:
+        started.append(args[0])
+        await asyncio.sleep(0.01)
+
+    measured: list[Path] = []
+
+    async def after(path: Path) -> None:
+        measured.append(path)
+        started.append("measured")
+
+    monkeypatch.setattr(compose, "_run", run)
+    lengths = (("sound", 0.0), ("a", 5.0), ("b", 30.0), ("c", 10.0))
+    jobs = [compose._Encode([name], tmp_path / name, s, "ffmpeg") for name, s in lengths]
+    asyncio.run(compose._encode_all(jobs, 1, 60, 45.0, lambda _f: None, after))
+    assert set(started[:2]) == {"sound", "b"} and started.index("measured") < len(started) - 1
+    assert [s for s in started if s in "abc"] == ["b", "c", "a"]
+    assert measured == [tmp_path / "sound"]

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import os
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,11 @@ async def _finish(
             folder=work,
             reuse=kept,
         )
-        verified = await compose.verify(temp, duration, job.quality)
+        # the sheet's presenter frame is taken from the checked file, beside its check:
+        # publishing renames it, the pixels are the same
+        verified, frame = await asyncio.gather(
+            compose.verify(temp, duration, job.quality), presenter_frame(temp, made, work)
+        )
         job.report_progress("compose", 0.98)
         await job.request.before_publish()
         if version is not None and version.replaces:
@@ -130,8 +135,12 @@ async def _finish(
         raise
     kept.prune_parts()
     outputs = beside(job.outbox, video.stem, made, chapters, await deck, verified.duration)
+
+    async def level() -> loudness.Loudness | None:  # the sound's, measured while encoding
+        return composed.loudness if composed.heard else await loudness.measure(video)
+
     sheet, audio = await asyncio.gather(
-        preview_sheet(job.outbox, video, made, work), loudness.measure(video)
+        preview_sheet(job.outbox, video, made, work, frame=frame), level()
     )
     job.report_progress("compose", 0.99)
     record = job.record
@@ -300,17 +309,29 @@ async def deck_bytes(job: RunContext, sections: list[summarize.Section]) -> byte
         return None
 
 
+def presenter_frame(video: Path, made: Composition, work: Path) -> Awaitable[Path | None]:
+    """The sheet's presenter: the video's left half halfway through the first slide."""
+    first = made.sections[0].end / 2 if made.sections else 1.0
+    return preview.presenter_frame(video, first, work / "presenter-frame.png")
+
+
 async def preview_sheet(
-    outbox: Path, video: Path | None, made: Composition, work: Path, name: str = ""
+    outbox: Path,
+    video: Path | None,
+    made: Composition,
+    work: Path,
+    name: str = "",
+    frame: Path | None = None,
 ) -> Path | None:
     """The contact sheet, published beside the video before the report (for a draft, with
-    no video yet, the presenter is a frame of the recording as it will be framed)."""
+    no video yet, the presenter is a frame of the recording as it will be framed), with
+    `frame` as its presenter when it was taken already."""
     sections = made.sections
     first = sections[0].end / 2 if sections else 1.0
     tiles = []
-    if video is not None:
-        frame = await preview.presenter_frame(video, first, work / "presenter-frame.png")
-    else:
+    if frame is None and video is not None:
+        frame = await presenter_frame(video, made, work)
+    elif frame is None:
         box = made.framing.crop[0].box
         frame = await preview.source_frame(made.source.video, first, box,
                                            work / "presenter-frame.png")  # fmt: skip

@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -617,6 +617,10 @@ class Composed:
     segments: int
     encoded: int  # those not reused
     seconds_encoded: float
+    # the sound's loudness, measured from its own file while the pictures still encoded
+    # (the join copies it into the output as it is); `heard` False: not measured here
+    heard: bool = False
+    loudness: loudness.Loudness | None = None
 
 
 async def compose(
@@ -655,7 +659,12 @@ async def compose(
         ]  # fmt: skip
         fresh = [job for job in jobs if not (reuse and reuse.get(job.fingerprint(plan), job.out))]
         seconds = sum(job.seconds for job in fresh)
-        await _encode_all(fresh, parts, timeout, seconds, on_progress)
+        heard: list[loudness.Loudness | None] = []
+
+        async def listen(path: Path) -> None:
+            heard.append(await loudness.measure(path, timeout))
+
+        await _encode_all(fresh, parts, timeout, seconds, on_progress, listen)
         if reuse is not None:
             for job in fresh:
                 reuse.put(job.fingerprint(plan), job.out)
@@ -665,7 +674,8 @@ async def compose(
         for path in (sound, listing, *(part.output for part in pieces)):
             path.unlink(missing_ok=True)
     on_progress(1.0)
-    return Composed(len(pieces), sum(1 for job in fresh if job.seconds), seconds)
+    encoded = sum(1 for job in fresh if job.seconds)
+    return Composed(len(pieces), encoded, seconds, bool(heard), heard[0] if heard else None)
 
 
 @dataclass
@@ -729,8 +739,10 @@ async def _encode_all(
     timeout: float,
     seconds: float,
     on_progress: Callable[[float], None],
+    after_sound: Callable[[Path], Awaitable[None]] | None = None,
 ) -> None:
-    """`jobs` side by side, `at_once` segments at a time (the sound beside them)."""
+    """`jobs` side by side, `at_once` segments at a time (the sound beside them, then
+    `after_sound` with its file, while the pictures are still encoding)."""
     if not jobs:
         return  # every segment and the sound kept from the version before
     done = [0.0] * len(jobs)
@@ -746,11 +758,17 @@ async def _encode_all(
     async def one(i: int) -> None:
         if not jobs[i].seconds:  # the sound: beside the pictures, no slot of theirs
             await _run(jobs[i].args, timeout)
+            if after_sound is not None:
+                await after_sound(jobs[i].out)
             return
         async with gate:
             await _run(jobs[i].args, timeout, counted(i))
 
-    await aio.together(*(one(i) for i in range(len(jobs))))
+    # the longest first (the gate lets them in in order): a long segment started last ran
+    # alone on one core for its last seconds (the 90 s talk's last 28 s segment: 1.7 s of
+    # one idle core); the short ones then fill the gaps
+    longest = sorted(range(len(jobs)), key=lambda i: -jobs[i].seconds)
+    await aio.together(*(one(i) for i in longest))
 
 
 INLINE_GRAPH_MAX = 32 * 1024  # longer filtergraphs go to a file (one argument may hold 128 KiB)
