@@ -278,3 +278,17 @@ def test_the_longest_segments_are_encoded_first_and_the_sound_is_measured_beside
     assert set(started[:2]) == {"sound", "b"} and started.index("measured") < len(started) - 1
     assert [s for s in started if s in "abc"] == ["b", "c", "a"]
     assert measured == [tmp_path / "sound"]
+
+
+def test_only_the_fades_are_converted_for_xfade(coded: Path, tmp_path: Path) -> None:
+    """xfade works in 4:4:4 (ffmpeg 5): the holds must not be converted to it and back,
+    frame by frame, on their way to the stack. ffmpeg's own log of the graph it built
+    names every converter it put in; none may feed the concatenation or the stack."""
+    plan = _plan(coded, tmp_path / "out.mp4")
+    args = compose.build_args(plan)
+    args = [*args[: args.index("-c:v")], "-f", "null", "-"]
+    args[args.index("-v") + 1] = "debug"
+    log = subprocess.run(args, capture_output=True, text=True, check=True).stderr
+    inserted = [line for line in log.splitlines() if "auto-inserting filter" in line]
+    assert any("xfade" in line for line in inserted), "the fades are converted"
+    assert not [line for line in inserted if "concat" in line or "hstack" in line], inserted

@@ -369,11 +369,16 @@ def _decoded(index: int, pw: int, ph: int, outs: list[str]) -> str:
 
 
 def _dissolve(a: str, b: str, frames: int, fps: int, out: str) -> list[str]:
+    """A fade from `a` to `b`, back in the holds' yuv420p. xfade works in yuv444p
+    (ffmpeg 5): left to negotiate, the whole concatenation took its format, so every
+    frame of every hold was converted to 4:4:4 and back before the stack (1.4 ms a frame,
+    as much as decoding the presenter); now only the fade's few frames are."""
     frames = max(1, frames)
+    fade = f"xfade=transition=fade:duration={frames / fps:.4f}:offset=0,format=yuv420p"
     return [
         _still(a, frames, fps, f"{out}x"),
         _still(b, frames, fps, f"{out}y"),
-        f"[{out}x][{out}y]xfade=transition=fade:duration={frames / fps:.4f}:offset=0[{out}]",
+        f"[{out}x][{out}y]{fade}[{out}]",
     ]
 
 
