@@ -656,12 +656,14 @@ async def compose(
         # and x264 alike: on two cores one thread each kept both busy for 10% less CPU
         # than two each (thread handovers); the 180 s talk's segments took 11-13% less
         # wall time, its whole job 8%
+        # wall time, its whole job 8%. The last to start has them all: the others are
+        # finishing, and one thread would leave a core idle once they are done
         shared = replace(plan, threads=max(1, plan.threads // max(1, parts)))
-        jobs += [
-            _Encode(scripted(build_args(shared, ffmpeg, part), folder / f"graph-{i}.txt"),
-                    part.output, part.frames / plan.fps, ffmpeg)
-            for i, part in enumerate(pieces)
-        ]  # fmt: skip
+        for i, part in enumerate(pieces):
+            graph = folder / f"graph-{i}.txt"  # the same graph, whatever the threads
+            alone = scripted(build_args(plan, ffmpeg, part), graph) if shared != plan else None
+            jobs.append(_Encode(scripted(build_args(shared, ffmpeg, part), graph), part.output,
+                                part.frames / plan.fps, ffmpeg, alone))  # fmt: skip
         fresh = [job for job in jobs if not (reuse and reuse.get(job.fingerprint(plan), job.out))]
         seconds = sum(job.seconds for job in fresh)
         heard: list[loudness.Loudness | None] = []
@@ -691,6 +693,7 @@ class _Encode:
     out: Path
     seconds: float
     ffmpeg: str
+    alone: list[str] | None = None  # the same with all the threads, for the last to start
 
     def fingerprint(self, plan: ComposePlan) -> str:
         """What decides this run's output, whatever the paths: its arguments, with the
@@ -767,12 +770,15 @@ async def _encode_all(
                 await after_sound(jobs[i].out)
             return
         async with gate:
-            await _run(jobs[i].args, timeout, counted(i))
+            waiting.remove(i)
+            args = (not waiting and jobs[i].alone) or jobs[i].args
+            await _run(args, timeout, counted(i))
 
     # the longest first (the gate lets them in in order): a long segment started last ran
     # alone on one core for its last seconds (the 90 s talk's last 28 s segment: 1.7 s of
     # one idle core); the short ones then fill the gaps
     longest = sorted(range(len(jobs)), key=lambda i: -jobs[i].seconds)
+    waiting = {i for i in longest if jobs[i].seconds}
     await aio.together(*(one(i) for i in longest))
 
 
