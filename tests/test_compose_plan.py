@@ -145,7 +145,7 @@ def test_each_quality_encodes_with_its_preset_and_only_standard_adds_to_it() -> 
         args = compose.encoder_args(dataclasses.replace(_plan([0.0]), quality=quality))
         assert args[args.index("-preset") + 1] == quality.x264_preset
         extra = args[args.index("-x264-params") + 1] if "-x264-params" in args else ""
-        assert extra == ("subme=1" if name == "standard" else ""), name
+        assert extra == ("subme=1:partitions=i8x8,i4x4" if name == "standard" else ""), name
 
 
 def test_nvenc_arguments() -> None:
