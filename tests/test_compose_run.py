@@ -267,14 +267,15 @@ def test_the_longest_segments_are_encoded_first_and_the_sound_is_measured_beside
 
     measured: list[Path] = []
 
-    async def after(path: Path) -> None:
-        measured.append(path)
+    async def sound(job: compose._Encode) -> None:  # encoded, then measured
+        await run(job.args, 60)
+        measured.append(job.out)
         started.append("measured")
 
     monkeypatch.setattr(compose, "_run", run)
     lengths = (("sound", 0.0), ("a", 5.0), ("b", 30.0), ("c", 10.0))
     jobs = [compose._Encode([name], tmp_path / name, s, "ffmpeg") for name, s in lengths]
-    asyncio.run(compose._encode_all(jobs, 1, 60, 45.0, lambda _f: None, after))
+    asyncio.run(compose._encode_all(jobs, 1, 60, 45.0, lambda _f: None, sound))
     assert set(started[:2]) == {"sound", "b"} and started.index("measured") < len(started) - 1
     assert [s for s in started if s in "abc"] == ["b", "c", "a"]
     assert measured == [tmp_path / "sound"]
@@ -292,3 +293,38 @@ def test_only_the_fades_are_converted_for_xfade(coded: Path, tmp_path: Path) -> 
     inserted = [line for line in log.splitlines() if "auto-inserting filter" in line]
     assert any("xfade" in line for line in inserted), "the fades are converted"
     assert not [line for line in inserted if "concat" in line or "hstack" in line], inserted
+
+
+def test_the_sound_encoded_ahead_is_taken_only_when_it_is_the_plan_s(
+    coded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sound encoded while the slides were made (its own ffmpeg run, measured) goes
+    into the video as it is: no second encode, its loudness is the report's. Encoded for
+    another level of the sound, it is not taken: the plan's is encoded."""
+    monkeypatch.setattr(compose, "PART_MIN_SECONDS", 4.0)  # 12.1 s: in segments
+    plan = dataclasses.replace(_plan(coded, tmp_path / "video.mp4"), gain_db=3.0)
+    ahead = asyncio.run(compose.encode_sound(plan, tmp_path / "sound-ahead.m4a"))
+    assert ahead.out.is_file() and ahead.loudness is not None
+    sounds: list[str] = []
+    real = compose._run
+
+    async def counted(args: list[str], timeout: float, on_line: object = None) -> None:
+        if args[-1].endswith("sound.m4a"):
+            sounds.append(args[-1])
+        await real(args, timeout, on_line)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(compose, "_run", counted)
+
+    async def given(sound: compose.Sound) -> compose.Sound:
+        return sound
+
+    done = asyncio.run(compose.compose(plan, lambda _f: None, 2, tmp_path, ahead=given(ahead)))
+    assert sounds == [] and done.heard and done.loudness == ahead.loudness
+    assert not ahead.out.exists(), "moved into place, not copied"
+    assert ffprobe(plan.output)["format"]["duration"]
+    other = asyncio.run(compose.encode_sound(dataclasses.replace(plan, gain_db=-6.0),
+                                             tmp_path / "quieter.m4a"))  # fmt: skip
+    again = dataclasses.replace(plan, output=tmp_path / "again.mp4")
+    done = asyncio.run(compose.compose(again, lambda _f: None, 2, tmp_path, ahead=given(other)))
+    assert len(sounds) == 1 and other.out.exists(), "another level's sound is not taken"
+    assert done.loudness is not None and done.loudness != other.loudness

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from presgend.core import files, logs
+from presgend.core.errors import JobError
 from presgend.pipeline import publish, report
 from presgend.pipeline import store as store_mod
 from presgend.pipeline.context import RunContext
@@ -69,10 +70,14 @@ class Version:
 
 
 async def finish(
-    job: RunContext, made: Composition, work: Path, version: Version | None = None
+    job: RunContext,
+    made: Composition,
+    work: Path,
+    version: Version | None = None,
+    ahead: Awaitable[compose.Sound | None] | None = None,
 ) -> dict[str, Any]:
-    """Compose, check and publish `made`; its report. The job is kept (store.py) for
-    later versions."""
+    """Compose, check and publish `made` (with its sound encoded `ahead`, when it was);
+    its report. The job is kept (store.py) for later versions."""
     # one folder per run: a run of the same job that was stopped and wakes up must not
     # clear the folder the next run is composing into (the queue retries a job under its
     # id); owned while it runs, so no housekeeping removes it (publish.staging)
@@ -81,7 +86,7 @@ async def finish(
     kept = version.store if version else store_mod.Store.of(job.config, job.record.job_id)
     sources = identity(job, made)
     async with publish.staging(job.outbox, run, lease) as staged:
-        document = await _finish(job, made, work, staged, kept, version, sources)
+        document = await _finish(job, made, work, staged, kept, version, sources, ahead)
     if version is None:
         keep_first(job, made, document, kept, sources)
     return document
@@ -95,6 +100,7 @@ async def _finish(
     kept: store_mod.Store,
     version: Version | None,
     sources: str,
+    ahead: Awaitable[compose.Sound | None] | None = None,
 ) -> dict[str, Any]:
     duration = made.info.duration
     temp = staged / "video.mp4"
@@ -112,9 +118,10 @@ async def _finish(
         composed = await compose.compose(
             plan,
             lambda f: job.report_progress("compose", f * 0.97),
-            parts=compose.PARTS if job.services.profile.cpu_cores > 1 else 1,
+            parts=parts(job),
             folder=work,
             reuse=kept,
+            ahead=ahead,
         )
         # the sheet's presenter frame is taken from the checked file, beside its check:
         # publishing renames it, the pixels are the same
@@ -236,6 +243,35 @@ def keep_first(
         store_mod.keep_job(kept, job, made, sources, stem=stem)
     except OSError as exc:
         log.warning("job_not_kept", error=str(exc), reason="it cannot be edited later")
+
+
+def parts(job: RunContext) -> int:
+    """How many segments are encoded at a time."""
+    return compose.PARTS if job.services.profile.cpu_cores > 1 else 1
+
+
+async def sound_ahead(
+    job: RunContext,
+    info: probe.MediaInfo,
+    source: compose.PresenterSource,
+    framing: face.Framing,
+    level: loudness.Leveling | None,
+    work: Path,
+) -> compose.Sound | None:
+    """The sound encoded and measured while the slides are still to be made: it needs
+    only the source, its framing and its level. None where the picture is one run with
+    its sound, or the encode failed: compose then encodes it itself, and says why if it
+    fails again."""
+    unsaid = transcribe.Transcript("", "", [])
+    known = Composition(info, source, framing, unsaid, [], slides.Deck([], work, []), level)
+    plan = compose_plan(job, known, work / "ahead.mp4")
+    if not compose.in_parts(plan, parts(job)):
+        return None
+    try:
+        return await compose.encode_sound(plan, work / "sound-ahead.m4a")
+    except JobError as exc:
+        log.warning("sound_ahead_failed", error=str(exc))
+        return None
 
 
 def compose_plan(job: RunContext, made: Composition, output: Path) -> compose.ComposePlan:

@@ -160,9 +160,7 @@ def split(plan: ComposePlan, count: int, folder: Path) -> list[Part]:
     encodes that segment again and reuses the others (`Segments`).
     """
     total = frame_count(plan)
-    big = plan.quality.width * plan.quality.height > PART_MAX_PIXELS
-    short = plan.duration < 2 * PART_MIN_SECONDS
-    if count == 1 or short or not plan.encoder.parts or plan.loop_video or big:
+    if not in_parts(plan, count):
         return [Part(0, total, plan.output)]
     found = pieces(plan)
     seams = [p.first for p in found if p.seam and 0 < p.first < total]
@@ -172,6 +170,14 @@ def split(plan: ComposePlan, count: int, folder: Path) -> list[Part]:
         Part(first, end, folder / f"picture-{i}.mp4")
         for i, (first, end) in enumerate(zip([0, *seams], [*seams, total], strict=True))
     ]
+
+
+def in_parts(plan: ComposePlan, count: int) -> bool:
+    """Whether the picture is encoded in segments (and the sound on its own): not for one
+    at a time, a short talk, NVENC, a looped picture, or past 720p."""
+    big = plan.quality.width * plan.quality.height > PART_MAX_PIXELS
+    short = plan.duration < 2 * PART_MIN_SECONDS
+    return count > 1 and not short and plan.encoder.parts and not plan.loop_video and not big
 
 
 def _spaced(seams: list[int], total: int, fps: int, fades: list[tuple[int, int]]) -> list[int]:
@@ -618,6 +624,24 @@ class Reuse(Protocol):
 
 
 @dataclass(frozen=True)
+class Sound:
+    """The sound encoded ahead of the pictures (while the slides are made) and its
+    loudness: `compose` takes the file when `args` are what it would have run."""
+
+    args: list[str]
+    out: Path
+    loudness: loudness.Loudness | None
+
+
+async def encode_sound(plan: ComposePlan, out: Path) -> Sound:
+    """The sound of `plan` alone, as `compose` encodes it beside the segments, and its
+    loudness, measured from the file (the join copies it into the output as it is)."""
+    args = audio_args(plan, out, procs.find("ffmpeg"))
+    await _run(args, 120 + plan.duration * 6)
+    return Sound(args, out, await loudness.measure(out, 120 + plan.duration))
+
+
+@dataclass(frozen=True)
 class Composed:
     segments: int
     encoded: int  # those not reused
@@ -634,11 +658,13 @@ async def compose(
     parts: int = 1,
     folder: Path | None = None,
     reuse: Reuse | None = None,
+    ahead: Awaitable[Sound | None] | None = None,
 ) -> Composed:
     """Make `plan.output`: in one ffmpeg run, or its picture in segments (`parts` at a
     time, in `folder`) and its sound beside them, then joined without encoding again.
     With `reuse` (and `plan.identity`), a segment whose fingerprint was encoded before
-    is taken as it is: an edit of one slide encodes that slide's segment only."""
+    is taken as it is: an edit of one slide encodes that slide's segment only. The sound
+    encoded `ahead` (`encode_sound`) is taken when it was made as this plan's."""
     ffmpeg = procs.find("ffmpeg")
     timeout = 120 + plan.duration * 6
     folder = folder or plan.output.parent
@@ -668,10 +694,18 @@ async def compose(
         seconds = sum(job.seconds for job in fresh)
         heard: list[loudness.Loudness | None] = []
 
-        async def listen(path: Path) -> None:
-            heard.append(await loudness.measure(path, timeout))
+        async def make_sound(job: _Encode) -> None:
+            """The sound encoded ahead when it was this plan's, else encoded now; its
+            loudness, while the pictures are still encoding."""
+            made = await ahead if ahead is not None else None
+            if made is not None and made.args == audio_args(plan, made.out, ffmpeg):
+                made.out.replace(job.out)
+                heard.append(made.loudness)
+                return
+            await _run(job.args, timeout)
+            heard.append(await loudness.measure(job.out, timeout))
 
-        await _encode_all(fresh, parts, timeout, seconds, on_progress, listen)
+        await _encode_all(fresh, parts, timeout, seconds, on_progress, make_sound)
         if reuse is not None:
             for job in fresh:
                 reuse.put(job.fingerprint(plan), job.out)
@@ -747,10 +781,10 @@ async def _encode_all(
     timeout: float,
     seconds: float,
     on_progress: Callable[[float], None],
-    after_sound: Callable[[Path], Awaitable[None]] | None = None,
+    sound: Callable[[_Encode], Awaitable[None]] | None = None,
 ) -> None:
-    """`jobs` side by side, `at_once` segments at a time (the sound beside them, then
-    `after_sound` with its file, while the pictures are still encoding)."""
+    """`jobs` side by side, `at_once` segments at a time, the sound beside them (made by
+    `sound` when given, else run as it is)."""
     if not jobs:
         return  # every segment and the sound kept from the version before
     done = [0.0] * len(jobs)
@@ -765,9 +799,7 @@ async def _encode_all(
 
     async def one(i: int) -> None:
         if not jobs[i].seconds:  # the sound: beside the pictures, no slot of theirs
-            await _run(jobs[i].args, timeout)
-            if after_sound is not None:
-                await after_sound(jobs[i].out)
+            await (sound(jobs[i]) if sound is not None else _run(jobs[i].args, timeout))
             return
         async with gate:
             waiting.remove(i)

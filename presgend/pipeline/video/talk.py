@@ -49,17 +49,17 @@ async def run(job: RunContext, work: Path) -> dict[str, Any]:
     talk = Talk(job, work)
     try:
         content = await talk.run()
+        found = content.analysis
+        made = finish.Composition(
+            found.info, talk.source(found.info), found.framing, found.transcript,
+            content.sections, content.deck, found.level,
+        )  # fmt: skip
+        job.keep_analysis(found)
+        if finish.held(job):
+            return await finish.hold(job, made, work)
+        return await job.phase("compose", finish.finish(job, made, work, ahead=talk.sound))
     finally:
         await talk.stop_early_work()
-    found = content.analysis
-    made = finish.Composition(
-        found.info, compose.PresenterSource(found.info.path, found.info.path, loop=False),
-        found.framing, found.transcript, content.sections, content.deck, found.level,
-    )  # fmt: skip
-    job.keep_analysis(found)
-    if finish.held(job):
-        return await finish.hold(job, made, work)
-    return await job.phase("compose", finish.finish(job, made, work))
 
 
 class Talk:
@@ -74,10 +74,19 @@ class Talk:
         self.early_content: asyncio.Task[tuple[Any, ...]] | None = None
         self.sidecar: Path | None = None  # the transcript dropped with the video
         self.told: transcribe.Transcript | None = None  # and what it says
+        # the sound, encoded from the end of the probe phase while the slides are made
+        self.sound: asyncio.Task[compose.Sound | None] | None = None
+
+    def source(self, info: probe.MediaInfo) -> compose.PresenterSource:
+        return compose.PresenterSource(info.path, info.path, loop=False)
 
     async def run(self) -> Content:
         job = self.job
         info, framing, wav, level = await job.phase("probe", self.probe_phase())
+        if not finish.held(job):  # the cores have room while the words become slides
+            ahead = finish.sound_ahead(job, info, self.source(info), framing, level, self.work)
+            self.sound = asyncio.create_task(ahead)
+            self.sound.add_done_callback(aio.consume)
         transcript, sections, slides_deck = await job.phase(
             "content", self.early_content or self.content_phase(info, wav)
         )
@@ -85,9 +94,9 @@ class Talk:
 
     async def stop_early_work(self) -> None:
         """A recognition or the slides started beside the probe are not awaited until the
-        content phase: when the job ends before that, they (and their child processes) are
-        stopped here."""
-        for task in (self.recognising, self.early_content):
+        content phase, nor the sound until the compose: when the job ends before that,
+        they (and their child processes) are stopped here."""
+        for task in (self.recognising, self.early_content, self.sound):
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
