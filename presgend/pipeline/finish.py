@@ -345,10 +345,14 @@ async def deck_bytes(job: RunContext, sections: list[summarize.Section]) -> byte
         return None
 
 
+def presenter_time(made: Composition) -> float:
+    """When the sheet shows the presenter: halfway through the first slide."""
+    return made.sections[0].end / 2 if made.sections else 1.0
+
+
 def presenter_frame(video: Path, made: Composition, work: Path) -> Awaitable[Path | None]:
-    """The sheet's presenter: the video's left half halfway through the first slide."""
-    first = made.sections[0].end / 2 if made.sections else 1.0
-    return preview.presenter_frame(video, first, work / "presenter-frame.png")
+    """The sheet's presenter: the video's left half at `presenter_time`."""
+    return preview.presenter_frame(video, presenter_time(made), work / "presenter-frame.png")
 
 
 async def preview_sheet(
@@ -363,13 +367,12 @@ async def preview_sheet(
     no video yet, the presenter is a frame of the recording as it will be framed), with
     `frame` as its presenter when it was taken already."""
     sections = made.sections
-    first = sections[0].end / 2 if sections else 1.0
     tiles = []
     if frame is None and video is not None:
         frame = await presenter_frame(video, made, work)
     elif frame is None:
         box = made.framing.crop[0].box
-        frame = await preview.source_frame(made.source.video, first, box,
+        frame = await preview.source_frame(made.source.video, presenter_time(made), box,
                                            work / "presenter-frame.png")  # fmt: skip
     if frame is not None:
         tiles.append(preview.Tile(frame, "Presenter"))
