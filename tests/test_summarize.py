@@ -339,3 +339,25 @@ def test_a_recap_slide_shows_its_points_again_rather_than_nothing() -> None:
     ])  # fmt: skip
     sections = summarize.describe([said[:2], said[2:]], 20.0)
     assert len(sections[1].bullets) == 2, sections[1].bullets
+
+
+def test_parts_of_speech_are_lemminflect_s() -> None:
+    """The bisected table answers what lemminflect's own lookup answers: every 50th form of
+    its table, its overrides, punctuation around a word, capitals, and words it lacks."""
+    import gzip
+    from pathlib import Path
+
+    from lemminflect import config, getAllLemmas
+
+    table = gzip.decompress(Path(config.lemma_lu_fn).read_bytes()).decode().splitlines()
+    overrides = [line.split(",", 1)[0] for line in Path(config.lemma_overrides_fn).read_text()
+                 .splitlines() if line.strip() and not line.startswith("#")]  # fmt: skip
+    words = [line.split(",", 1)[0] for line in table[::50]]
+    words += [*overrides, "Running,", "“data”", "I", "Presgend", "zzzz", "can", "must"]
+    for word in words:
+        theirs = frozenset(getAllLemmas(word.lower().strip(".,;:!?\"'’“”()")))
+        verb = frozenset({"VERB"}) if word.lower() in lexicon.VERBS else frozenset()
+        assert lexicon.parts_of_speech(word) == (theirs or verb), word
+    assert lexicon.parts_of_speech("Running,") == {"NOUN", "VERB"}
+    assert lexicon.parts_of_speech("must") == {"NOUN", "AUX", "VERB"}  # modal: AUX
+    assert lexicon.parts_of_speech("zzzz") == frozenset()
