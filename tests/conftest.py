@@ -63,7 +63,7 @@ def talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sampl
     return made_once(
         tmp_path_factory, "talk",
         lambda out: sample.make_talk(out, TALK, name="-my talk ü", image=astronaut_png,
-                                     preset="ultrafast"),
+                                     preset="ultrafast", motion="still"),
     )  # fmt: skip
 
 
@@ -72,7 +72,8 @@ def short_talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) ->
     return made_once(
         tmp_path_factory, "short",
         lambda out: sample.make_talk(out, TALK[:4], name="short", image=astronaut_png,
-                                     preset="ultrafast", size=(640, 360), engine="piper"),
+                                     preset="ultrafast", size=(640, 360), engine="piper",
+                                     motion="still"),
     )  # fmt: skip
 
 
@@ -83,7 +84,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sampl
     return made_once(
         tmp_path_factory, "clip",
         lambda out: sample.make_talk(out, CLIP_SENTENCES, name="clip", image=astronaut_png,
-                                     preset="ultrafast", size=(640, 360)),
+                                     preset="ultrafast", size=(640, 360), motion="still"),
     )  # fmt: skip
 
 
