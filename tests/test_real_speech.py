@@ -67,10 +67,11 @@ def _clock(t: float) -> str:
 
 def _talk(reading: Reading, astronaut_png: Path, video: Path) -> None:
     back = sample.canvas(astronaut_png, (640, 360), video.parent / "canvas.png")
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", str(back), "-i",
-                    str(reading.wav), "-vf", "scale=640:360,format=yuv420p", "-c:v", "libx264",
-                    "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(video)],
-                   check=True)  # fmt: skip
+    # the still converted once and repeated (`-loop 1` would decode and scale it each frame)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(back), "-i", str(reading.wav),
+                    "-vf", "scale=640:360,format=yuv420p,loop=loop=-1:size=1,setpts=N/(25*TB)",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
+                    str(video)], check=True)  # fmt: skip
 
 
 def _process(video: Path, tiny_model: Path, work: Path) -> tuple[dict[str, Any], Path]:
