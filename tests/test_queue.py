@@ -93,7 +93,7 @@ def test_queue_init_is_idempotent_and_run_says_what_is_missing(
     assert "set queue.dsn in the config or PRESGEND_QUEUE_DSN" in missing.stderr
 
 
-DROPS = 6  # two for each worker: enough to see the work shared and nothing run twice
+DROPS = 4  # more than the workers: enough to see the work shared and nothing run twice
 
 
 def test_three_workers_share_one_inbox_and_run_each_drop_once(
