@@ -63,7 +63,7 @@ def talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sampl
     return made_once(
         tmp_path_factory, "talk",
         lambda out: sample.make_talk(out, TALK, name="-my talk ü", image=astronaut_png,
-                                     preset="ultrafast", motion="still"),
+                                     preset="ultrafast"),
     )  # fmt: skip
 
 
@@ -72,8 +72,7 @@ def short_talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) ->
     return made_once(
         tmp_path_factory, "short",
         lambda out: sample.make_talk(out, TALK[:4], name="short", image=astronaut_png,
-                                     preset="ultrafast", size=(640, 360), engine="piper",
-                                     motion="still"),
+                                     preset="ultrafast", size=(640, 360), engine="piper"),
     )  # fmt: skip
 
 
@@ -84,7 +83,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> sampl
     return made_once(
         tmp_path_factory, "clip",
         lambda out: sample.make_talk(out, CLIP_SENTENCES, name="clip", image=astronaut_png,
-                                     preset="ultrafast", size=(640, 360), motion="still"),
+                                     preset="ultrafast", size=(640, 360)),
     )  # fmt: skip
 
 

@@ -28,7 +28,7 @@ def pitch_report(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) 
     work = tmp_path_factory.mktemp("pitch")
     talk = sample.make_talk(
         work, talks.flatten(talks.PITCH), name="pitch", image=astronaut_png, preset="ultrafast",
-        size=(640, 360), motion="still",  # what is checked is the slide half and the words
+        size=(640, 360),  # what is checked is the slide half and the words
     )  # fmt: skip
     return _process(talk.video, work / "out", "draft")  # the slide half and the words
 
@@ -167,7 +167,7 @@ def plain_talk(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) ->
         name="plain",
         image=astronaut_png,
         preset="ultrafast",
-        size=(640, 360),  # a camera that moves: x264 then codes even frames around a cut
+        size=(640, 360),
     )
 
 

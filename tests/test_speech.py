@@ -45,7 +45,7 @@ def spoken_pitch(
     out = tmp_path_factory.mktemp("spoken")
     return sample.make_talk(
         out, SCRIPT, name="pitch", image=astronaut_png, preset="ultrafast", sidecar=False,
-        engine="piper", music_db=-34, speech_gain_db=-8, size=(640, 360), motion="still",
+        engine="piper", music_db=-34, speech_gain_db=-8, size=(640, 360),
     )  # fmt: skip
 
 

@@ -225,7 +225,7 @@ def test_a_looping_transcript_is_said_once_warned_about_and_makes_no_slide(
     job succeeds, the captions say it once, no slide is made from it, and the report
     says that stretch is unreliable."""
     talk = sample.make_talk(tmp_path / "made", SAID, name="interview", image=astronaut_png,
-                            preset="ultrafast", size=(640, 360), motion="still")  # fmt: skip
+                            preset="ultrafast", size=(640, 360))  # fmt: skip
     cues = parse_cues(talk.srt.read_text())
     looped_at = cues[1]
     step = (looped_at.end - looped_at.start) / 10
@@ -266,8 +266,7 @@ def test_a_talk_in_each_language_with_its_transcript(
     language in the config: the transcript's language is found, the bullets keep every
     word that is not a hesitation of that language, the titles are in sentence case."""
     talk = sample.make_talk(tmp_path, CV_SENTENCES[code], name="talk", image=astronaut_png,
-                            preset="ultrafast", size=(640, 360), voice=code,
-                            motion="still")  # fmt: skip
+                            preset="ultrafast", size=(640, 360), voice=code)  # fmt: skip
     cfg = write_config({"paths": {n: str(tmp_path / n) for n in ("outbox", "failed", "logs")},
                         "output": {"quality": "draft"}}, tmp_path / "c.toml")  # fmt: skip
     done = cli("process", str(talk.video), "--config", str(cfg))

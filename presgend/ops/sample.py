@@ -246,13 +246,10 @@ def make_talk(
     voice: str = "en",
     dense: bool = False,
     gaps: tuple[float, float] = (0.0, 0.0),
-    motion: str = "zoom",
 ) -> SampleTalk:
     """Write `<name>.mp4` (and `<name>.srt` when `sidecar`) into `out_dir`. The speech is
     by espeak-ng (in `voice`'s language) or Piper (`engine`), optionally quieter and
-    over a music bed. `motion` is the camera's: "zoom" (a slow zoom and a sway, every
-    pixel changing each frame, as a real camera's picture does) or "still" (a tripod, with
-    grain: under half the CPU to make and to compose, for tests)."""
+    over a music bed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     sentences = sentences or DEMO_TALK
     with tempfile.TemporaryDirectory() as tmp:
@@ -265,7 +262,7 @@ def make_talk(
         duration = round(segments[-1].end + 0.6, 3)
         back = canvas(image, size, Path(tmp) / "canvas.png")
         video = out_dir / f"{name}.mp4"
-        _encode(back, wav, video, size, fps, duration, preset, motion)
+        _encode(back, wav, video, size, fps, duration, preset)
     srt = out_dir / f"{name}.srt"
     if sidecar:
         srt.write_text(subtitles.to_srt(segments), encoding="utf-8")
@@ -280,33 +277,20 @@ def _encode(
     fps: int,
     duration: float,
     preset: str,
-    motion: str = "zoom",
 ) -> None:
     """A slow zoom (1.25x to 1.31x over 20 s) and a sway of a few pixels: a person
-    on camera, who barely moves. "still" is a camera on a tripod: the middle of the
-    backdrop, converted once, under a webcam's grain (some 2 Mbit/s at 640x360), where
-    zoompan scales every frame. The grain is what keeps the frames' sizes even, as a
-    camera's are: without it most frames code to nothing and an encoder's ordinary
-    swings read as cuts."""
+    on camera, who barely moves."""
     w, h = size
-    if motion == "still":
-        graph = (
-            f"[0:v]format=yuv420p,loop=loop=-1:size=1,setpts=N/({fps}*TB),"
-            f"crop={w}:{h},noise=alls=6:allf=t[v]"
-        )
-    else:
-        zoom = f"1.25+0.03*(1-cos(2*PI*on/({fps}*20)))"
-        graph = (
-            f"[0:v]loop=loop=-1:size=1,setpts=N/({fps}*TB),"
-            f"zoompan=z='{zoom}':d=1:s={w}x{h}:fps={fps}:"
-            f"x='(iw-iw/zoom)/2+{w * 0.01:.0f}*sin(2*PI*on/({fps}*9))':"
-            f"y='(ih-ih/zoom)/2+{h * 0.008:.0f}*sin(2*PI*on/({fps}*7))',format=yuv420p[v]"
-        )
+    zoom = f"1.25+0.03*(1-cos(2*PI*on/({fps}*20)))"
+    graph = (
+        f"[0:v]loop=loop=-1:size=1,setpts=N/({fps}*TB),"
+        f"zoompan=z='{zoom}':d=1:s={w}x{h}:fps={fps}:"
+        f"x='(iw-iw/zoom)/2+{w * 0.01:.0f}*sin(2*PI*on/({fps}*9))':"
+        f"y='(ih-ih/zoom)/2+{h * 0.008:.0f}*sin(2*PI*on/({fps}*7))',format=yuv420p[v]"
+    )
     subprocess.run(
         [
             *procs.ffmpeg(),
-            "-framerate",  # the still's rate is the video's (zoompan sets its own)
-            str(fps),
             "-i",
             str(back),
             "-i",
