@@ -395,10 +395,6 @@ def _jumps(stretch: list[tuple[float, np.ndarray]]) -> list[float]:
 
 
 SPIKE = 5.0  # a frame this many times the stretch's usual large frame starts a new picture
-# ... and this many times, one between keyframes that look alike: on a still, clean picture
-# whose frames code to little, an encoder's swing (after the source's own keyframe, say)
-# makes frames 5-7 times the usual, which would read as cuts; a smaller one is decoded
-SURE_SPIKE = 10.0
 LONG_GOP = 4.0  # seconds between keyframes past which a stretch may hide cuts of its own
 MIN_SHOT = 0.3  # seconds: two cuts nearer than this are one
 STILL = 0.1  # frames under this fraction of the keyframe's size barely change the picture
@@ -421,8 +417,7 @@ def cut_from_sizes(
     a frame or two, so in a short stretch only a cut on the keyframe is read (the decoder
     finds the frame); in a long one, decoding would cost seconds of video for that
     frame or two, so the big frame is taken. A stretch whose keyframes look alike
-    (`changed` False) and where nothing stands out has no cut; where something stands
-    out only a little (under `SURE_SPIKE`), the decoder decides."""
+    (`changed` False) and where nothing stands out has no cut."""
     inside = [p for p in packets if t0 + 1e-3 < p[0] <= t1 + 1e-3]
     plain = [p for p in inside if not p[2] and p[0] < t1 - 1e-3]
     key = next((size for t, size, is_key in inside if is_key and abs(t - t1) < 2e-3), None)
@@ -430,20 +425,15 @@ def cut_from_sizes(
         return None  # all-intra, or too few frames to judge
     # the 90th percentile: a predicted (P) frame's size, which B-frames stay far under
     usual = max(float(np.percentile([size for _, size, _ in plain], 90)), 1.0)
-    spikes: list[tuple[float, int]] = []
+    spikes: list[float] = []
     for when, size, _ in plain:
-        if size >= SPIKE * usual and (not spikes or when - spikes[-1][0] >= MIN_SHOT):
-            spikes.append((when, size))
+        if size >= SPIKE * usual and (not spikes or when - spikes[-1] >= MIN_SHOT):
+            spikes.append(when)
     if spikes:
         # a cut between keyframes that differ is found on its frame by the decoder; one
         # whose keyframes look alike (A, B, back to A) is taken from its big frame, which
-        # with B-frames may be a frame or two after it, when that frame is surely a new
-        # picture
-        if reordered and changed and t1 - t0 <= LONG_GOP:
-            return None
-        if not changed and min(size for _, size in spikes) < SURE_SPIKE * usual:
-            return None
-        return [when for when, _ in spikes]
+        # with B-frames may be a frame or two after it
+        return None if reordered and changed and t1 - t0 <= LONG_GOP else spikes
     if not changed:
         return []
     if key is None:
