@@ -327,9 +327,11 @@ def parts_of_speech(word: str) -> frozenset[str]:
     key = word.lower().strip(".,;:!?\"'’“”()")
     found = set(overrides.get(key, ()))
     at = bisect.bisect_left(lines, key, key=_first_field)
-    while at < len(lines) and _first_field(lines[at]) == key:
-        category = lines[at].split(",", 2)[1].upper()
-        found.add("AUX" if category == "MODAL" else category)
+    while at < len(lines):
+        form, category, _ = lines[at].split(",", 2)
+        if form != key:
+            break
+        found.add("AUX" if category == "modal" else category.upper())
         at += 1
     return frozenset(found) or (frozenset({"VERB"}) if word.lower() in VERBS else frozenset())
 
@@ -349,7 +351,7 @@ def _word_forms() -> tuple[list[str], dict[str, frozenset[str]]]:
     lines = gzip.decompress(Path(config.lemma_lu_fn).read_bytes()).decode().splitlines()
     overrides: dict[str, set[str]] = {}
     for line in Path(config.lemma_overrides_fn).read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            form, upos, _ = line.strip().split(",")
+        if (line := line.strip()) and not line.startswith("#"):
+            form, upos, _ = line.split(",")
             overrides.setdefault(form, set()).add(upos)
     return lines, {form: frozenset(parts) for form, parts in overrides.items()}
