@@ -279,11 +279,13 @@ def _encode(
     preset: str,
 ) -> None:
     """A slow zoom (1.25x to 1.31x over 20 s) and a sway of a few pixels: a person
-    on camera, who barely moves."""
+    on camera, who barely moves. The photo is made 4:2:0 once, before it is looped:
+    ffmpeg would otherwise convert it again on every frame ahead of zoompan, for the
+    same bytes out at twice the CPU."""
     w, h = size
     zoom = f"1.25+0.03*(1-cos(2*PI*on/({fps}*20)))"
     graph = (
-        f"[0:v]loop=loop=-1:size=1,setpts=N/({fps}*TB),"
+        f"[0:v]format=yuv420p,loop=loop=-1:size=1,setpts=N/({fps}*TB),"
         f"zoompan=z='{zoom}':d=1:s={w}x{h}:fps={fps}:"
         f"x='(iw-iw/zoom)/2+{w * 0.01:.0f}*sin(2*PI*on/({fps}*9))':"
         f"y='(ih-ih/zoom)/2+{h * 0.008:.0f}*sin(2*PI*on/({fps}*7))',format=yuv420p[v]"
