@@ -36,13 +36,16 @@ def coded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The clip (640x360, 30 fps, a tone) and the slide pictures beside it."""
     folder = tmp_path_factory.mktemp("coded")
     video = folder / "coded.mp4"
+    frames = round(SECONDS * FPS)
+    levels = (32 + np.arange(frames) % 24 * 8).astype(np.uint8)
+    # the grey frames piped in (geq computes every pixel of every frame: 4 CPU-s)
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-         f"nullsrc=s=640x360:r={FPS}:d={SECONDS},geq=lum='32+mod(N,24)*8':cb=128:cr=128",
+        ["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "gray", "-s", "640x360",
+         "-r", str(FPS), "-i", "-",
          "-f", "lavfi", "-i", f"sine=frequency=440:duration={SECONDS}",
          "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-g", "30",
          "-pix_fmt", "yuv420p", "-c:a", "aac", str(video)],
-        check=True,
+        input=np.repeat(levels, 360 * 640).tobytes(), check=True,
     )  # fmt: skip
     for i, level in enumerate(SLIDE_LEVELS):
         Image.new("RGB", (320, 360), (level,) * 3).save(folder / f"slide-{i}.png")
@@ -170,11 +173,12 @@ def test_a_thousand_shots_compose_each_framed_on_its_own(tmp_path: Path) -> None
     is a left-to-right ramp, so the presenter half's level says where it was cropped."""
     fps, shots = 10, 1000
     seconds = shots / fps
-    ramp = tmp_path / "ramp.mp4"
+    ramp, picture = tmp_path / "ramp.mp4", tmp_path / "ramp.png"
+    row = np.round(16 + np.arange(640) / 3).astype(np.uint8)
+    Image.fromarray(np.tile(row, (360, 1))).save(picture)  # a still, looped
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-         f"nullsrc=s=640x360:r={fps}:d={seconds},geq=lum='16+X/3':cb=128:cr=128",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+        ["ffmpeg", "-v", "error", "-loop", "1", "-framerate", str(fps), "-i", str(picture),
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-t", str(seconds),
          "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-pix_fmt", "yuv420p",
          "-c:a", "aac", str(ramp)],
         check=True,
