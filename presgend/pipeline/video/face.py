@@ -267,12 +267,13 @@ def active_area(frames: list[np.ndarray], scale: float, info: MediaInfo) -> Box 
         return None
     stack = np.stack(frames).astype(np.float32)  # frames, rows, columns
     h, w = stack.shape[1:]
-    across = stack.transpose(0, 2, 1)  # frames, columns, rows
-    rows, columns = _black_pair(stack), _black_pair(across)
+    # each line's statistics once per direction, read from both of its ends
+    by_row, by_column = _Lines.of(stack), _Lines.of(stack.transpose(0, 2, 1))
+    rows, columns = _black_pair(by_row), _black_pair(by_column)
     if rows and columns:  # black all round: a vignette or a dark room, not two pairs of bands
         rows = columns = None
-    top, bottom = rows or (_bar(stack), _bar(stack[:, ::-1, :]))
-    left, right = columns or (_bar(across), _bar(across[:, ::-1, :]))
+    top, bottom = rows or (_bar(by_row), _bar(by_row.reversed()))
+    left, right = columns or (_bar(by_column), _bar(by_column.reversed()))
     if top + bottom >= h or left + right >= w:
         return None  # black frames: nothing to find a picture in
     if max(top, bottom) < h * 0.01 and max(left, right) < w * 0.01:
@@ -291,16 +292,42 @@ BLACK_FLAT = 1.5  # and flat to within compression noise
 PAIR_SLACK = 4  # lines: a letterbox's bands are one size, give or take an odd line
 
 
-def _black_pair(lines: np.ndarray) -> tuple[int, int] | None:
-    """A pair of bands at the start and the end of `lines` (frames, lines, pixels), or
-    None (then each side is a bar only where it ends at a step up, `_bar`).
+@dataclass(frozen=True)
+class _Lines:
+    """What the bar tests need of each line (a row or a column) of the sampled frames,
+    in order from one edge: its 99th percentile (the most of any frame), its spread along
+    its length (the most of any frame), and its mean in each frame. Computed once for
+    both edges: the percentile sorts every line, and was taken eight times over."""
+
+    p99: np.ndarray  # lines
+    spread: np.ndarray  # lines
+    means: np.ndarray  # frames, lines
+
+    @staticmethod
+    def of(lines: np.ndarray) -> _Lines:  # frames, lines, pixels
+        return _Lines(np.percentile(lines, 99, axis=2).max(axis=0),
+                      lines.std(axis=2).max(axis=0), lines.mean(axis=2))  # fmt: skip
+
+    def reversed(self) -> _Lines:
+        """The same lines, from the other edge."""
+        return _Lines(self.p99[::-1], self.spread[::-1], self.means[:, ::-1])
+
+    @property
+    def swing(self) -> np.ndarray:
+        """How much each line's mean moves between frames."""
+        return self.means.max(axis=0) - self.means.min(axis=0)  # type: ignore[no-any-return]
+
+
+def _black_pair(lines: _Lines) -> tuple[int, int] | None:
+    """A pair of bands at the start and the end of `lines`, or None (then each side is a
+    bar only where it ends at a step up, `_bar`).
 
     Letterbox and pillarbox bands come in pairs: black, full length, the same in every
     frame, and of one size on both sides. Where both sides have such a black run, that is
     the pair; a side whose run goes on into a black scene is cut back to its twin's size.
     This needs no step into the picture, so a band that adjoins a dark scene is cropped
     too (a step was all the old rule knew, and it found none there)."""
-    start, end = _black(lines), _black(lines[:, ::-1, :])
+    start, end = _black(lines), _black(lines.reversed())
     if not (start and end):
         return None
     if abs(start - end) > PAIR_SLACK:
@@ -308,30 +335,25 @@ def _black_pair(lines: np.ndarray) -> tuple[int, int] | None:
     return start, end
 
 
-def _black(lines: np.ndarray) -> int:
+def _black(lines: _Lines) -> int:
     """How many lines from the start are black, flat and unchanging in every frame (0
     when fewer than 1% of them)."""
-    black = np.percentile(lines, 99, axis=2).max(axis=0) <= BLACK_LUMA
-    flat = lines.std(axis=2).max(axis=0) <= BLACK_FLAT
-    means = lines.mean(axis=2)
-    steady = (means.max(axis=0) - means.min(axis=0)) <= BLACK_FLAT
-    band = black & flat & steady
+    band = (lines.p99 <= BLACK_LUMA) & (lines.spread <= BLACK_FLAT) & (lines.swing <= BLACK_FLAT)
     n = int(np.argmin(band)) if not band.all() else len(band)
     return n if n >= max(2, len(band) // 100) and n < len(band) else 0
+
+
 BAR_STEADY = 3.0  # luma: and from one sampled frame to the next
 BAR_STEP = 10.0  # luma: the picture starts this much brighter than the bar
 
 
-def _bar(lines: np.ndarray) -> int:
-    """How many lines from the start of `lines` (frames, lines, pixels) form a bar."""
-    means = lines.mean(axis=2)  # frames, lines
-    near_black = np.percentile(lines, 99, axis=2).max(axis=0) <= BORDER_LUMA
-    flat = lines.std(axis=2).max(axis=0) <= BAR_FLAT
-    steady = (means.max(axis=0) - means.min(axis=0)) <= BAR_STEADY
-    bar = near_black & flat & steady
+def _bar(lines: _Lines) -> int:
+    """How many lines from the start of `lines` form a bar."""
+    bar = (lines.p99 <= BORDER_LUMA) & (lines.spread <= BAR_FLAT) & (lines.swing <= BAR_STEADY)
     n = int(np.argmin(bar)) if not bar.all() else len(bar)
     if n == 0 or n == len(bar):
         return n
+    means = lines.means
     inside = means[:, n : n + 3].mean(axis=1)
     edge = means[:, max(0, n - 3) : n].mean(axis=1)
     return n if float(np.median(inside - edge)) >= BAR_STEP else 0
