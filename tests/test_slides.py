@@ -191,6 +191,34 @@ def test_a_build_adds_text_and_moves_nothing(render: str, tmp_path: Path) -> Non
     assert (blank[:, 40:] < 100).mean() == 0, "the background alone: no text"
 
 
+def test_a_deck_drawn_in_two_pages_is_the_deck_drawn_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four slides of three builds each, drawn in two pages side by side and in one: the
+    same pictures, in time order, and the same fitted text sizes."""
+    sections = [
+        dataclasses.replace(_built(3, start=60.0 * i), index=i, title=f"Slide Number {i + 1}",
+                            end=60.0 * (i + 1))
+        for i in range(4)
+    ]  # fmt: skip
+    monkeypatch.setattr(slides.os, "cpu_count", lambda: 2)  # two pages on any machine
+    decks = []
+    for pages in (1, 2):
+        monkeypatch.setattr(slides, "PAGES", pages)
+        out = tmp_path / f"pages-{pages}"
+        out.mkdir()
+        drawn = slides.render_chromium(sections, (640, 720), out, LIGHT, CHROMIUM)
+        decks.append(asyncio.run(drawn))
+    one, two = decks
+    assert [(b.section, b.shown, b.start, b.png.name) for b in two.builds] == [
+        (b.section, b.shown, b.start, b.png.name) for b in one.builds
+    ]
+    assert len(one.builds) == 12 and two.bullet_px == one.bullet_px
+    for a, b in zip(one.builds, two.builds, strict=True):
+        assert a.png.read_bytes() == b.png.read_bytes(), b.png.name
+    assert one.blank.read_bytes() == two.blank.read_bytes()
+
+
 def test_brand_footer_logo_and_accent(tmp_path: Path) -> None:
     logo = tmp_path / "logo.png"
     Image.new("RGB", (200, 60), (200, 30, 30)).save(logo)

@@ -47,6 +47,7 @@ FONT_STACK = (
     "'Noto Sans CJK JP', 'Liberation Sans', sans-serif"
 )
 PAGES = 2  # pages drawing a deck side by side (see render_chromium)
+PAGE_PICTURES = 4  # a page for each this many pictures (up to PAGES)
 BUILD_TOLERANCE = 0.25  # a bullet spoken this soon after the slide opens is there at once
 MIN_BULLET_PX_720P = 24.0
 LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -214,8 +215,10 @@ async def render_chromium(
     to_draw = [(s, k) for s, k in zip(sections, keys, strict=True) if s.index not in done]
     # the slides are drawn in pages side by side, one a core (at most PAGES): each page
     # waits on its renderer's layout and screenshots, and the job waits on the deck. The
-    # 90 s talk's 14 pictures: its first segment starts encoding 0.25 s sooner
-    pages = max(1, min(PAGES, os.cpu_count() or 1, len(to_draw)))
+    # 90 s talk's 10 pictures: its first segment starts encoding 0.25 s sooner. A page
+    # costs a renderer (0.05 CPU-s), which a deck of a few pictures does not win back
+    pictures = sum(len(build_times(section)) for section, _ in to_draw)
+    pages = max(1, min(PAGES, os.cpu_count() or 1, len(to_draw), pictures // PAGE_PICTURES))
     shares = [to_draw[i::pages] for i in range(pages)]
     blank = out_dir / "slide-blank.png"
 
