@@ -296,26 +296,25 @@ PAIR_SLACK = 4  # lines: a letterbox's bands are one size, give or take an odd l
 class _Lines:
     """What the bar tests need of each line (a row or a column) of the sampled frames,
     in order from one edge: its 99th percentile (the most of any frame), its spread along
-    its length (the most of any frame), and its mean in each frame. Computed once for
-    both edges: the percentile sorts every line, and was taken eight times over."""
+    its length (the most of any frame), its mean in each frame, and how far that mean
+    moves between frames. Computed once for both edges: the percentile sorts every line,
+    and was taken eight times over."""
 
     p99: np.ndarray  # lines
     spread: np.ndarray  # lines
     means: np.ndarray  # frames, lines
+    swing: np.ndarray  # lines
 
     @staticmethod
     def of(lines: np.ndarray) -> _Lines:  # frames, lines, pixels
+        means = lines.mean(axis=2)
         return _Lines(np.percentile(lines, 99, axis=2).max(axis=0),
-                      lines.std(axis=2).max(axis=0), lines.mean(axis=2))  # fmt: skip
+                      lines.std(axis=2).max(axis=0), means,
+                      means.max(axis=0) - means.min(axis=0))  # fmt: skip
 
     def reversed(self) -> _Lines:
         """The same lines, from the other edge."""
-        return _Lines(self.p99[::-1], self.spread[::-1], self.means[:, ::-1])
-
-    @property
-    def swing(self) -> np.ndarray:
-        """How much each line's mean moves between frames."""
-        return self.means.max(axis=0) - self.means.min(axis=0)  # type: ignore[no-any-return]
+        return _Lines(self.p99[::-1], self.spread[::-1], self.means[:, ::-1], self.swing[::-1])
 
 
 def _black_pair(lines: _Lines) -> tuple[int, int] | None:
