@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
@@ -29,21 +30,104 @@ def write_config(cfg_dict: dict[str, Any], path: Path) -> Path:
 def cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m presgend ARGS` in `cwd`, its output captured. In this process's own
-    environment the command is forked from a process that has imported presgend already
-    (`zygote.py`); with another environment (`env`, or one changed since) it is a fresh
-    interpreter, since some settings are read when presgend is imported."""
+    """`python -m presgend ARGS` in `cwd`, its output captured: a process forked from one
+    that has imported presgend already (`zygote.py`), or a fresh interpreter where `env`
+    is not this process's environment (some settings are read when presgend is
+    imported)."""
     argv = [sys.executable, "-m", "presgend", *args]
-    zygote = None if env is not None else _Zygote.for_this_environment()
+    zygote = _Zygote.for_this(env)
     if zygote is None:
         return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env,
                               timeout=timeout)  # fmt: skip
-    return zygote.run(argv, list(args), cwd or Path.cwd(), timeout)
+    out, err = zygote.files()
+    try:
+        child = zygote.fork(list(args), cwd, out, err)
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            raise subprocess.TimeoutExpired(argv, timeout) from None
+        return subprocess.CompletedProcess(argv, child.returncode, _read(out), _read(err))
+    finally:
+        out.unlink(missing_ok=True)
+        err.unlink(missing_ok=True)
+
+
+def start(
+    args: list[str], cwd: Path, stderr: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes] | Forked:
+    """`python -m presgend ARGS` left running (a daemon, a server), its standard output
+    thrown away and its standard error appended to `stderr`: forked as `cli` does, or a
+    fresh interpreter where `env` is not this process's environment."""
+    zygote = _Zygote.for_this(env)
+    if zygote is not None:
+        return zygote.fork(args, cwd, Path(os.devnull), stderr)
+    with stderr.open("a") as err:
+        return subprocess.Popen([sys.executable, "-m", "presgend", *args], cwd=cwd, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 def _environ() -> dict[str, str]:
     """This process's environment, less what pytest changes at each test."""
     return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+
+class Forked:
+    """A command forked by the zygote, as much of `subprocess.Popen` as the tests use."""
+
+    def __init__(
+        self, folder: Path, conn: socket.socket, args: list[str], zygote: subprocess.Popen[str]
+    ) -> None:
+        self.folder = folder
+        self.conn = conn
+        self.zygote = zygote  # which reaps this process and writes down its status
+        self.args = args
+        said = json.loads(conn.makefile("r", encoding="utf-8").readline())
+        self.pid: int = said["pid"]
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            status = self.folder / f"{self.pid}.status"
+            if status.exists():
+                self.returncode = int(status.read_text())
+                status.unlink()
+                self.conn.close()
+            elif self.zygote.poll() is not None and self.conn.fileno() != -1:
+                with contextlib.suppress(OSError):  # nobody left to say how it ended
+                    self.conn.setblocking(False)
+                    if not self.conn.recv(1):
+                        self.returncode = -signal.SIGKILL
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            self.conn.settimeout(min(left, 1.0) if left is not None else 1.0)
+            try:  # the connection closes when the process ends; its status follows
+                if not self.conn.recv(1):
+                    time.sleep(0.002)
+            except TimeoutError:
+                pass
+        return self.returncode  # type: ignore[return-value]  # set by poll
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
 
 class _Zygote:
@@ -65,46 +149,31 @@ class _Zygote:
         atexit.register(self.close)
 
     @classmethod
-    def for_this_environment(cls) -> _Zygote | None:
+    def for_this(cls, env: dict[str, str] | None) -> _Zygote | None:
+        """The zygote, if a command run in `env` (None: this process's) can be forked from
+        it: the environment it was started in is still this process's."""
         if os.environ.get("PRESGEND_TEST_FRESH_CLI"):
+            return None
+        if env is not None and env != dict(os.environ):
             return None
         zygote = cls.current
         if zygote is None or zygote.proc.poll() is not None:
             zygote = cls.current = cls()
         return zygote if zygote.environ == _environ() else None
 
-    def run(
-        self, argv: list[str], args: list[str], cwd: Path, timeout: float
-    ) -> subprocess.CompletedProcess[str]:
-        deadline = time.monotonic() + timeout
-        out, err = (self.folder / f"{os.getpid()}.{time.monotonic_ns()}.{k}" for k in "oe")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.connect(self.socket)
-            request = {"argv": args, "cwd": str(Path(cwd).absolute()), "environ": dict(os.environ),
-                       "stdout": str(out), "stderr": str(err)}  # fmt: skip
-            conn.sendall(json.dumps(request).encode() + b"\n")
-            lines = conn.makefile("r", encoding="utf-8")
-            pid = code = None
-            try:
-                while True:
-                    conn.settimeout(max(0.01, deadline - time.monotonic()))
-                    line = lines.readline()
-                    if not line:  # the command's process has ended
-                        break
-                    said = json.loads(line)
-                    pid, code = said.get("pid", pid), said.get("code", code)
-            except TimeoutError:
-                if pid is not None:
-                    os.kill(pid, signal.SIGKILL)
-                raise subprocess.TimeoutExpired(argv, timeout) from None
-        try:
-            stdout = out.read_text(errors="replace") if out.exists() else ""
-            stderr = err.read_text(errors="replace") if err.exists() else ""
-        finally:
-            out.unlink(missing_ok=True)
-            err.unlink(missing_ok=True)
-        return subprocess.CompletedProcess(argv, -signal.SIGKILL if code is None else code,
-                                           stdout, stderr)  # fmt: skip
+    def files(self) -> tuple[Path, Path]:
+        stem = self.folder / f"{os.getpid()}.{time.monotonic_ns()}"
+        return stem.with_suffix(".out"), stem.with_suffix(".err")
+
+    def fork(self, args: list[str], cwd: Path | None, stdout: Path, stderr: Path) -> Forked:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(self.socket)
+        request = {
+            "argv": args, "cwd": str(Path(cwd or Path.cwd()).absolute()),
+            "environ": dict(os.environ), "stdout": str(stdout), "stderr": str(stderr),
+        }  # fmt: skip
+        conn.sendall(json.dumps(request).encode() + b"\n")
+        return Forked(self.folder, conn, [sys.executable, "-m", "presgend", *args], self.proc)
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from .cli import write_config
+from .cli import start, write_config
 from .waiting import poll_until
 
 # for a test whose daemon runs several jobs: they share its Chromium instead of starting
@@ -61,14 +60,10 @@ class DaemonProcess:
         self.name = name
         self.config = daemon_config(root, name, **sections)
         self.log_path = root / f"logs-{name}" / "presgend.jsonl"
-        self.stderr = (root / f"{name}.stderr").open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "presgend", "run", "--config", str(self.config)],
-            cwd=root,
-            stdout=subprocess.DEVNULL,
-            stderr=self.stderr,
-            env={**os.environ, **(env or {})},
-        )
+        self.stderr_path = root / f"{name}.stderr"
+        self.stderr_path.write_text("")
+        self.proc = start(["run", "--config", str(self.config)], root, self.stderr_path,
+                          {**os.environ, **(env or {})})  # fmt: skip
         self.wait_for(lambda: self.events("daemon_started"), 30, "the daemon to start")
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
@@ -106,14 +101,11 @@ class DaemonProcess:
     def stop(self, timeout: float = 60) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout)
-        self.stderr.close()
-        return rc
+        return self.proc.wait(timeout)
 
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
-        self.stderr.close()
 
 
 def log_events(path: Path, name: str | None = None) -> list[dict[str, Any]]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from .cli import start
 from .daemons import daemon_config
 from .ports import free_port
 from .waiting import poll_until
@@ -36,11 +35,8 @@ class HttpServer:
         self.config = daemon_config(
             root, "srv", toml, http=settings, mcp={"allowed_roots": [str(root)]}, **extra
         )
-        self.stderr = (root / "srv.stderr").open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "presgend", "serve", "--config", str(self.config)],
-            cwd=root, stdout=subprocess.DEVNULL, stderr=self.stderr,
-        )  # fmt: skip
+        (root / "srv.stderr").write_text("")
+        self.proc = start(["serve", "--config", str(self.config)], root, root / "srv.stderr")
         self.url = f"http://127.0.0.1:{self.port}"
         self.client = httpx.Client(base_url=self.url, headers=self.auth, timeout=30)
         poll_until(self.answers, 30, "the server's first answer")
@@ -86,5 +82,4 @@ class HttpServer:
         self.client.close()
         self.proc.terminate()
         rc = self.proc.wait(60)
-        self.stderr.close()
         return rc

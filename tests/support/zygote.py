@@ -1,9 +1,9 @@
 """`python -m presgend …` for the tests, without importing presgend again each time.
 
 A fresh interpreter spends about 0.55 CPU-s importing presgend, numpy, OpenCV and
-python-pptx before a command starts, and the suite runs a hundred commands on two busy
-cores. This process imports them once, then forks a child for each command: the child
-takes the caller's folder and environment, writes to the caller's files, runs
+python-pptx before a command starts, and the suite runs some 150 commands and daemons on
+two busy cores. This process imports them once, then forks a child for each command: the
+child takes the caller's folder and environment, writes to the caller's files, runs
 presgend's `main` as `python -m presgend` would and exits as that process would (its
 exit handlers, its threads joined, its output flushed). A command is still a process of
 its own, with its own exit status, signals and children.
@@ -11,8 +11,9 @@ its own, with its own exit status, signals and children.
 Run as `python zygote.py SOCKET`: it answers on the UNIX socket SOCKET, one connection a
 command, and ends when its standard input closes (the test process that started it is
 gone). A request is one JSON line: {"argv": [...], "cwd": ..., "environ": {...},
-"stdout": path, "stderr": path}. The child answers {"pid": N}, then {"code": N} when
-`main` returns; the connection closes when the child has exited.
+"stdout": path, "stderr": path}. The child answers {"pid": N}; the connection closes
+when the child has exited, and its exit status, as `Popen.returncode` gives it, is then
+in `PID.status` beside SOCKET.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import presgend
 
 # what the commands import when they run, imported here once
 import presgend.app
+import presgend.daemon.supervisor
 import presgend.daemon.worker
 import presgend.ops.doctor
 import presgend.ops.plan
@@ -60,7 +62,7 @@ def _command(conn: socket.socket) -> int:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
-        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(target, fd)
         os.close(target)
     os.close(null)
@@ -73,36 +75,52 @@ def _command(conn: socket.socket) -> int:
     except BaseException:  # as the interpreter does with an exception nobody caught
         traceback.print_exc()
         code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    conn.sendall(json.dumps({"code": code}).encode() + b"\n")
     return code
+
+
+def _reap(folder: Path) -> None:
+    """Each child that has ended: its exit status written beside the socket."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        temp = folder / f"{pid}.status.tmp"
+        temp.write_text(str(os.waitstatus_to_exitcode(status)))
+        temp.replace(folder / f"{pid}.status")
 
 
 def _serve(path: str) -> socket.socket | None:
     """Fork a child for each connection; return its connection in the child, None in the
     zygote when its caller has gone."""
+    folder = Path(path).parent
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(16)
+    woken, wake = os.pipe()  # a child's end wakes the loop (SIGCHLD)
+    os.set_blocking(wake, False)
+    signal.set_wakeup_fd(wake)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     print("ready", flush=True)
     while True:
-        ready, _, _ = select.select([listener, sys.stdin], [], [], 1.0)
-        while True:  # the children that have ended
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
+        ready, _, _ = select.select([listener, sys.stdin, woken], [], [], 5.0)
+        if woken in ready:
+            os.read(woken, 4096)
+        _reap(folder)
         if sys.stdin in ready and not sys.stdin.buffer.read1(1024):
             listener.close()
             return None
         if listener in ready:
             conn, _ = listener.accept()
             if os.fork() == 0:
-                listener.close()
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+                for fd in (woken, wake):
+                    os.close(fd)
+                listener.close()
                 return conn
             conn.close()
 
