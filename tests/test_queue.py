@@ -9,14 +9,13 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import psutil
 import psycopg
 import pytest
+from support.cli import cli
 from support.daemons import (
     KEEP_BROWSER,
     DaemonProcess,
@@ -42,10 +41,7 @@ def queue_section(dsn: str, **extra: Any) -> dict[str, Any]:
 
 
 def presgend(config: Path, *args: str, env: dict[str, str] | None = None) -> Any:
-    return subprocess.run(
-        [sys.executable, "-m", "presgend", *args, "--config", str(config)],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    return cli(*args, "--config", str(config), env={**os.environ, **(env or {})}, timeout=120)
 
 
 def init_queue(root: Path, dsn: str) -> None:

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any
 
 import psutil
 import pytest
-from support.cli import write_config
+from support.cli import start, write_config
 from support.daemons import DaemonProcess, OutboxWatcher, published, valid_video, visible
 from support.waiting import until
 
@@ -350,19 +351,19 @@ def process_stopping(
 
 
 def run_process(args: list[str], stopper_for: Callable[[int], Stopper]) -> tuple[int, str, Stopper]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "presgend", *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    stopper = stopper_for(proc.pid)
-    stopper.start()
-    try:
-        _, err = proc.communicate(timeout=240)
-    finally:
-        stopper.done.set()
-        if proc.poll() is None:
-            proc.kill()
-    return proc.returncode, err, stopper
+    with tempfile.TemporaryDirectory() as folder:
+        stderr = Path(folder) / "stderr"
+        proc = start(args, Path.cwd(), stderr)
+        stopper = stopper_for(proc.pid)
+        stopper.start()
+        try:
+            proc.wait(timeout=240)
+        finally:
+            stopper.done.set()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return proc.wait(), stderr.read_text(errors="replace"), stopper
 
 
 def test_process_a_recogniser_that_hangs_is_stopped_and_the_job_run_once_more(
