@@ -34,7 +34,7 @@ def cli(
     that has imported presgend already (`zygote.py`), or a fresh interpreter where `env`
     is not this process's environment (some settings are read when presgend is
     imported)."""
-    argv = [sys.executable, "-m", "presgend", *args]
+    argv = command(list(args))
     zygote = _Zygote.for_this(env)
     if zygote is None:
         return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env,
@@ -64,8 +64,13 @@ def start(
     if zygote is not None:
         return zygote.fork(args, cwd, Path(os.devnull), stderr)
     with stderr.open("a") as err:
-        return subprocess.Popen([sys.executable, "-m", "presgend", *args], cwd=cwd, env=env,
+        return subprocess.Popen(command(args), cwd=cwd, env=env,
                                 stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+
+
+def command(args: list[str]) -> list[str]:
+    """`python -m presgend ARGS` with this interpreter, as a user runs it."""
+    return [sys.executable, "-m", "presgend", *args]
 
 
 def _read(path: Path) -> str:
@@ -173,7 +178,7 @@ class _Zygote:
             "environ": dict(os.environ), "stdout": str(stdout), "stderr": str(stderr),
         }  # fmt: skip
         conn.sendall(json.dumps(request).encode() + b"\n")
-        return Forked(self.folder, conn, [sys.executable, "-m", "presgend", *args], self.proc)
+        return Forked(self.folder, conn, command(args), self.proc)
 
     def close(self) -> None:
         if self.proc.poll() is None:
