@@ -262,3 +262,22 @@ def test_the_parts_are_joined_without_encoding_again() -> None:
     assert listing == (
         "file '/w/it'\\''s.mp4'\nduration 16.833333\nfile '/w/b.mp4'\nduration 16.833333\n"
     )
+
+
+def test_the_sheets_presenter_is_taken_at_a_keyframe_near_the_first_slides_middle() -> None:
+    """The contact sheet's presenter frame is decoded alone where the output has a
+    keyframe (after a build's fade) near the middle of the first slide; with none in its
+    middle half, it is taken at the middle, decoded from the stretch's start."""
+    from types import SimpleNamespace
+
+    from presgend.pipeline import finish
+
+    plan = _plan([0.0, 2.5, 9.0], builds=(1,))  # the first slide's bullet comes at 2.5 s
+    keys = compose.keyframe_times(plan)
+    assert keys[0] == 2.7 and len(keys) == 2  # a keyframe after the build's fade
+    first = SimpleNamespace(sections=[SimpleNamespace(end=9.0)])
+    at = finish.presenter_time(first, keys)  # type: ignore[arg-type]
+    assert abs(at - 2.701) < 1e-9, "a millisecond past the keyframe, so the seek lands on it"
+    long = SimpleNamespace(sections=[SimpleNamespace(end=40.0)])  # no keyframe in 10-30 s
+    assert finish.presenter_time(long, keys) == 20.0  # type: ignore[arg-type]
+    assert finish.presenter_time(SimpleNamespace(sections=[]), keys) == 1.0  # type: ignore[arg-type]
