@@ -283,6 +283,32 @@ def test_jobs_share_one_chromium_that_comes_back_after_a_crash_and_leaves_when_i
     asyncio.run(again())
 
 
+def test_a_browser_started_ahead_serves_the_deck_or_leaves_when_none_comes(
+    tmp_path: Path,
+) -> None:
+    """A job with a transcript beside its video starts Chromium beside its probe: the
+    deck then draws in that browser (one launch, not two); started for a deck that never
+    comes (the job failed), it is closed when its hold is up."""
+    shared = browser.SharedBrowser()
+
+    async def scenario() -> None:
+        warming = asyncio.create_task(shared.warm(CHROMIUM, 0.5))
+        await asyncio.sleep(0)  # the deck is asked for while the browser starts
+        deck = await slides.render_chromium([_built(1)], (640, 720), tmp_path, LIGHT,
+                                            CHROMIUM, shared)  # fmt: skip
+        await warming
+        assert shared.launches == 1 and not shared.running, "drawn in it, then closed"
+        assert deck.builds and deck.builds[-1].png.is_file()
+        await shared.warm(CHROMIUM, 0.3)
+        assert shared.launches == 2 and shared.running
+        await asyncio.sleep(0.8)
+        assert not shared.running, "no deck came: closed when its hold was up"
+        await shared.warm("/nonexistent/chromium", 0.3)  # left to the deck to report
+        assert shared.launches == 2 and not shared.running
+
+    asyncio.run(scenario())
+
+
 def test_a_shot_compressed_for_speed_has_the_default_shot_s_pixels(tmp_path: Path) -> None:
     """Slides are captured with Chromium's fast PNG compression: a bigger file, the
     pixels of its default compression."""

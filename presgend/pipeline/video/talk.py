@@ -22,6 +22,8 @@ from presgend.pipeline.context import RunContext
 from presgend.pipeline.text import resentence, slides, summarize
 from presgend.pipeline.video import compose, face, loudness, preview, probe, repetition, transcribe
 
+# how long a browser started ahead of the slides waits for them before it is closed
+WARM_SECONDS = 30.0
 MAX_UPSCALE = 1.5  # enlarging the presenter more than this is worth a warning
 
 log = logs.get(__name__)
@@ -76,6 +78,7 @@ class Talk:
         self.told: transcribe.Transcript | None = None  # and what it says
         # the sound, encoded from the end of the probe phase while the slides are made
         self.sound: asyncio.Task[compose.Sound | None] | None = None
+        self.warming: asyncio.Task[None] | None = None  # Chromium, started for the slides
 
     def source(self, info: probe.MediaInfo) -> compose.PresenterSource:
         return compose.PresenterSource(info.path, info.path, loop=False)
@@ -96,7 +99,7 @@ class Talk:
         """A recognition or the slides started beside the probe are not awaited until the
         content phase, nor the sound until the compose: when the job ends before that,
         they (and their child processes) are stopped here."""
-        for task in (self.recognising, self.early_content, self.sound):
+        for task in (self.warming, self.recognising, self.early_content, self.sound):
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -107,6 +110,7 @@ class Talk:
         self,
     ) -> tuple[probe.MediaInfo, face.Framing, Path | None, loudness.Leveling | None]:
         job = self.job
+        self.warm_browser()
         info = await probe.probe(job.record.input_path)
         if info.duration < 1.0:
             raise JobError("The video is shorter than one second.", phase="probe")
@@ -142,6 +146,22 @@ class Talk:
         if level is None:
             job.record.warnings.append("The sound is silent or unmeasurable; it is not levelled.")
         return info, framing, wav, level
+
+    def warm_browser(self) -> None:
+        """With a transcript beside the video (and no deck of the author's), the slides
+        are drawn as soon as the video is probed: Chromium is started now, beside the
+        probe, not after it. Not for a video that is heard first: the browser would wait
+        the recognition out."""
+        job, path = self.job, self.job.record.input_path
+        if transcribe.find_sidecar(path) is None or not job.services.breakers["slides"].allow():
+            return
+        if inputs.find_beside(path, (inputs.PDF_SUFFIX, inputs.DECK_SUFFIX)) is not None:
+            return
+        cfg = job.config.slides
+        self.warming = asyncio.create_task(
+            job.services.browser.warm(cfg.chromium, max(cfg.keep_browser_seconds, WARM_SECONDS))
+        )
+        self.warming.add_done_callback(aio.consume)
 
     async def framing(self, info: probe.MediaInfo) -> face.Framing:
         job = self.job
