@@ -53,6 +53,9 @@ CHROMIUM_FLAGS = [
     "--disable-extensions",
     "--mute-audio",
     "--disable-features=Translate,MediaRouter,OptimizationHints",
+    # the network service in the browser's process, not a process of its own: a fifth
+    # less CPU a launch (0.03 CPU-s), and the pages are offline besides
+    "--enable-features=NetworkServiceInProcess2",
 ]
 # "auto": the headless shell first (the binary itself: the /usr/bin wrapper is a shell
 # script that does not exec, so a stopped browser would leave its child behind)
