@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
 
@@ -136,9 +136,12 @@ class Forked:
 
 
 class _Zygote:
-    """The forking process of this test process (one per pytest-xdist worker)."""
+    """A forking process of this test process (a pytest-xdist worker)."""
 
-    current: _Zygote | None = None
+    # one zygote per environment this process has had, the last used last; idle ones
+    # beyond POOL are closed (one with a daemon still running is theirs to reap)
+    pool: ClassVar[dict[tuple[tuple[str, str], ...], _Zygote]] = {}
+    POOL = 3
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="presgend-zygote-"))
@@ -151,20 +154,35 @@ class _Zygote:
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != "ready":
             raise RuntimeError("the test CLI's zygote did not start")
+        self.children: list[Forked] = []
         atexit.register(self.close)
 
     @classmethod
     def for_this(cls, env: dict[str, str] | None) -> _Zygote | None:
-        """The zygote, if a command run in `env` (None: this process's) can be forked from
-        it: the environment it was started in is still this process's."""
+        """The zygote of this process's environment, if a command run in `env` (None:
+        this process's) can be forked from it; started when none is. The environment of
+        a test process changes (a library imported here sets a variable: threadpoolctl
+        KMP_DUPLICATE_LIB_OK, OpenCV LD_LIBRARY_PATH; a test sets one for its commands),
+        and some settings are read at import, so a zygote serves the environment it
+        started in."""
         if os.environ.get("PRESGEND_TEST_FRESH_CLI"):
             return None
         if env is not None and env != dict(os.environ):
             return None
-        zygote = cls.current
+        key = tuple(sorted(_environ().items()))
+        zygote = cls.pool.pop(key, None)
         if zygote is None or zygote.proc.poll() is not None:
-            zygote = cls.current = cls()
-        return zygote if zygote.environ == _environ() else None
+            zygote = cls()
+        cls.pool[key] = zygote
+        for old_key, old in list(cls.pool.items())[:-1]:
+            if len(cls.pool) > cls.POOL and old.idle():
+                del cls.pool[old_key]
+                old.close()
+        return zygote
+
+    def idle(self) -> bool:
+        """None of its children is still running."""
+        return all(child.poll() is not None for child in self.children)
 
     def files(self) -> tuple[Path, Path]:
         stem = self.folder / f"{os.getpid()}.{time.monotonic_ns()}"
@@ -178,7 +196,9 @@ class _Zygote:
             "environ": dict(os.environ), "stdout": str(stdout), "stderr": str(stderr),
         }  # fmt: skip
         conn.sendall(json.dumps(request).encode() + b"\n")
-        return Forked(self.folder, conn, command(args), self.proc)
+        child = Forked(self.folder, conn, command(args), self.proc)
+        self.children = [c for c in self.children if c.returncode is None] + [child]
+        return child
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -188,6 +208,7 @@ class _Zygote:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        for path in self.folder.iterdir():
-            path.unlink(missing_ok=True)
-        self.folder.rmdir()
+        if self.folder.is_dir():  # closed once already when it left the pool
+            for path in self.folder.iterdir():
+                path.unlink(missing_ok=True)
+            self.folder.rmdir()
