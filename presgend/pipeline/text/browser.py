@@ -2,11 +2,12 @@
 
 Starting a browser costs CPU and wall time on two cores: a process's jobs share one:
 jobs that render at once, and, where `slides.keep_browser_seconds` keeps it, the next
-job. It is launched when a job first needs slides. Each render gets a page of its own,
-in one browser context with JavaScript off, the network offline and every scheme but
-data: blocked (the slide's own Content-Security-Policy lets it load nothing but its
-inline style and data: images either). It
-is closed `keep_browser_seconds` after the last render, at once by default: an idle
+job. It is launched when a job first needs slides, or, for a video with its transcript
+beside it (whose slides are drawn as soon as it is probed), as its probe starts (`warm`).
+Each render gets a page of its own, in one browser context with JavaScript off, the
+network offline and every scheme but data: blocked (the slide's own
+Content-Security-Policy lets it load nothing but its inline style and data: images
+either). It is closed `keep_browser_seconds` after the last render, at once by default: an idle
 Chromium holds about 300 MB, which the job's compose would carry beside it. A browser
 that has died is launched again; one that failed a render is closed by the caller
 (`close`), and the next render launches a fresh one.
