@@ -110,11 +110,11 @@ class Talk:
         self,
     ) -> tuple[probe.MediaInfo, face.Framing, Path | None, loudness.Leveling | None]:
         job = self.job
+        self.sidecar = sidecar = transcribe.find_sidecar(job.record.input_path)
         self.warm_browser()
         info = await probe.probe(job.record.input_path)
         if info.duration < 1.0:
             raise JobError("The video is shorter than one second.", phase="probe")
-        self.sidecar = sidecar = transcribe.find_sidecar(job.record.input_path)
         if not info.has_audio and sidecar is None:
             raise JobError(
                 "The video has no audio track and no transcript was dropped with it.", phase="probe"
@@ -153,7 +153,7 @@ class Talk:
         probe, not after it. Not for a video that is heard first: the browser would wait
         the recognition out."""
         job, path = self.job, self.job.record.input_path
-        if transcribe.find_sidecar(path) is None or not job.services.breakers["slides"].allow():
+        if self.sidecar is None or not job.services.breakers["slides"].allow():
             return
         if inputs.find_beside(path, (inputs.PDF_SUFFIX, inputs.DECK_SUFFIX)) is not None:
             return
