@@ -75,6 +75,7 @@ class Talk:
         # a sidecar's slides, made while the probe phase frames the presenter
         self.early_content: asyncio.Task[tuple[Any, ...]] | None = None
         self.sidecar: Path | None = None  # the transcript dropped with the video
+        self.own_deck: Path | None = None  # the author's deck (PDF or PowerPoint) beside it
         self.told: transcribe.Transcript | None = None  # and what it says
         # the sound, encoded from the end of the probe phase while the slides are made
         self.sound: asyncio.Task[compose.Sound | None] | None = None
@@ -111,6 +112,9 @@ class Talk:
     ) -> tuple[probe.MediaInfo, face.Framing, Path | None, loudness.Leveling | None]:
         job = self.job
         self.sidecar = sidecar = transcribe.find_sidecar(job.record.input_path)
+        self.own_deck = inputs.find_beside(
+            job.record.input_path, (inputs.PDF_SUFFIX, inputs.DECK_SUFFIX)
+        )
         self.warm_browser()
         info = await probe.probe(job.record.input_path)
         if info.duration < 1.0:
@@ -152,10 +156,10 @@ class Talk:
         are drawn as soon as the video is probed: Chromium is started now, beside the
         probe, not after it. Not for a video that is heard first: the browser would wait
         the recognition out."""
-        job, path = self.job, self.job.record.input_path
-        if self.sidecar is None or not job.services.breakers["slides"].allow():
+        job = self.job
+        if self.sidecar is None or self.own_deck is not None:
             return
-        if inputs.find_beside(path, (inputs.PDF_SUFFIX, inputs.DECK_SUFFIX)) is not None:
+        if not job.services.breakers["slides"].allow():
             return
         cfg = job.config.slides
         self.warming = asyncio.create_task(
@@ -216,10 +220,12 @@ class Talk:
         ]  # fmt: skip
         if not sentences:
             raise JobError("No speech was found to make slides from.", phase="content")
-        own = inputs.find_beside(job.record.input_path, (inputs.PDF_SUFFIX, inputs.DECK_SUFFIX))
-        if own is not None:  # the author's deck, shown as designed, in step with the words
+        if self.own_deck is not None:
+            # the author's deck, shown as designed, in step with the words
             said = [(s.start, s.text) for s in sentences]
-            sections, shown = await deck.own_deck(job, own, said, info.duration, self.work)
+            sections, shown = await deck.own_deck(
+                job, self.own_deck, said, info.duration, self.work
+            )
             return transcript, sections, shown
         sections = summarize.sections_from(
             sentences, info.duration, job.config.slides.max_slides, transcript.language
